@@ -1,0 +1,764 @@
+"""The case aggregate: one repair report (NW) or one help request (OH).
+
+A case owns its state (see :mod:`aftersales.domain.lifecycle`), its SLA clocks,
+the payouts made for its failures, its complaints, its out-of-warranty quote,
+an audit trail (X-4) and a record of every decision with its reason (X-2).
+
+Every method takes the instant it happens at (``at``) and the policy book, and
+first *settles* the case at that instant: a clock already past due is breached
+before anything else happens, so the result never depends on how late a worker
+runs. Changes are collected as :class:`CaseEvent` for the service layer to
+publish through the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from aftersales.domain.clocks import Clock, ClockEnv, ClockStatus
+from aftersales.domain.eligibility import EligibilityDecision, OrderItem
+from aftersales.domain.errors import EligibilityError, IllegalTransition, LedgerError
+from aftersales.domain.explain import Bilingual, Reason, amount_text, local_time
+from aftersales.domain.ledger import Payout, assess_payout, gating_payout, paid_text, payout_key
+from aftersales.domain.lifecycle import LIFECYCLES, Channel, Lifecycle, Programme, Role
+from aftersales.domain.money import Amount
+from aftersales.domain.policy import PenaltyDefinition, PolicyBook, ProgrammePolicy
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, in which role, through which channel (X-4)."""
+
+    role: Role
+    id: str
+    channel: Channel
+    name: str = ""
+
+
+SYSTEM = Actor(Role.SYSTEM, "system", Channel.SYSTEM, "system")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    role: Role
+    actor_id: str
+    channel: Channel
+    action: str
+    from_state: str | None
+    to_state: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A decision with its reason, as it was taken (X-2)."""
+
+    at: datetime
+    subject: (
+        str  # "eligibility", "clock:<id>", "payout:<key>", "complaint:<id>", "quote", "dispatch"
+    )
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    """Something that happened to a case, for the outbox (names are past tense)."""
+
+    case_id: str
+    at: datetime
+    kind: str  # case.opened, case.<event>, clock.<status>, payout.made, complaint.<status>, ...
+    data: Mapping[str, str] = field(default_factory=dict)
+    reason: Reason | None = None
+
+
+ComplaintStatus = Literal["refused", "routed", "pending", "upheld", "dismissed"]
+
+
+@dataclass
+class Complaint:
+    id: str
+    clock_id: str | None
+    filed_at: datetime
+    filed_by: str
+    text: str
+    status: ComplaintStatus
+    reason: Reason
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+
+@dataclass
+class Quote:
+    """NW-6: the price of an out-of-warranty repair, which the consumer accepts or declines."""
+
+    amount_fen: int
+    issued_at: datetime
+    status: Literal["issued", "accepted", "declined"] = "issued"
+    answered_at: datetime | None = None
+
+
+@dataclass
+class Case:
+    id: str
+    programme: Programme
+    policy_id: str
+    item: OrderItem
+    state: str
+    opened_at: datetime
+    channel: Channel
+    opened_by: str
+    description: str = ""
+    service_tag: str | None = None
+    failure: str | None = None
+    overcharge_fen: int | None = None
+    in_warranty: bool | None = None
+    assignee: str | None = None
+    clocks: dict[str, Clock] = field(default_factory=dict)
+    payouts: list[Payout] = field(default_factory=list)
+    complaints: list[Complaint] = field(default_factory=list)
+    quote: Quote | None = None
+    audit: list[AuditEntry] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    events: list[CaseEvent] = field(default_factory=list)
+    reached_events: set[str] = field(default_factory=set)
+
+    # ----- construction -----
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        case_id: str,
+        book: PolicyBook,
+        eligibility: EligibilityDecision,
+        item: OrderItem,
+        at: datetime,
+        actor: Actor,
+        description: str = "",
+        failure: str | None = None,
+        overcharge_fen: int | None = None,
+    ) -> Case:
+        """Open a case under the policy version the eligibility decision found in force (OH-8)."""
+        if not eligibility.eligible:
+            why = "; ".join(r.en for r in eligibility.reasons)
+            raise EligibilityError(
+                f"item {item.id} is not eligible for {eligibility.programme}: {why}"
+            )
+        policy = book.by_id(eligibility.policy_id)
+        lifecycle = LIFECYCLES[policy.programme]
+        if policy.programme is Programme.ONE_CLICK_HELP:
+            failure = cls._check_failure(book, eligibility.service_tag, failure, overcharge_fen)
+        case = cls(
+            id=case_id,
+            programme=policy.programme,
+            policy_id=policy.id,
+            item=item,
+            state=lifecycle.initial_state,
+            opened_at=at,
+            channel=actor.channel,
+            opened_by=actor.id,
+            description=description,
+            service_tag=eligibility.service_tag,
+            failure=failure,
+            overcharge_fen=overcharge_fen,
+            in_warranty=eligibility.in_warranty,
+            clocks={d.id: Clock(d.id) for d in policy.clocks},
+        )
+        for reason in eligibility.reasons:
+            case.decisions.append(Decision(at, "eligibility", reason))
+        case.audit.append(
+            AuditEntry(
+                at, actor.role, actor.id, actor.channel, "open", None, case.state, description
+            )
+        )
+        case._emit(at, "case.opened", {"programme": policy.programme.value, "policy": policy.id})
+        case._on_event(book, lifecycle.initial_event, at)
+        return case
+
+    @staticmethod
+    def _check_failure(
+        book: PolicyBook, service_tag: str | None, failure: str | None, overcharge_fen: int | None
+    ) -> str:
+        """OH-6: the request names which failure of the item's service standard it is about."""
+        standard = book.service_standards.for_tag(service_tag or "")
+        if standard is None:
+            raise EligibilityError(f"no service standard covers the service '{service_tag}'")
+        failures = book.service_standards.failures_of(standard)
+        known = {f.id: f for f in failures}
+        if failure is None:
+            raise EligibilityError(
+                f"a one-click-help request must say what went wrong; for {standard.id} choose one of: "
+                + ", ".join(known)
+            )
+        if failure not in known:
+            raise EligibilityError(
+                f"'{failure}' is not a failure of {standard.id}; choose one of: " + ", ".join(known)
+            )
+        if known[failure].kind == "refund_plus_same" and not overcharge_fen:
+            raise EligibilityError(f"'{failure}' needs the overcharged amount in fen (above zero)")
+        return failure
+
+    # ----- helpers -----
+
+    def policy(self, book: PolicyBook) -> ProgrammePolicy:
+        return book.by_id(self.policy_id)
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return LIFECYCLES[self.programme]
+
+    def _env(self, book: PolicyBook, clock_id: str) -> ClockEnv:
+        policy = self.policy(book)
+        definition = policy.clock(clock_id)
+        window = book.calendar(definition.applies_within) if definition.applies_within else None
+        return ClockEnv(definition, book.calendar(definition.calendar), window, policy.timezone)
+
+    def _emit(
+        self,
+        at: datetime,
+        kind: str,
+        data: Mapping[str, str] | None = None,
+        reason: Reason | None = None,
+    ) -> None:
+        self.events.append(CaseEvent(self.id, at, kind, dict(data or {}), reason))
+
+    def _decide(self, at: datetime, subject: str, reason: Reason) -> None:
+        self.decisions.append(Decision(at, subject, reason))
+
+    def _state_name(self, state: str) -> Bilingual:
+        zh, en = self.lifecycle.states[state]
+        return Bilingual(zh, en)
+
+    def pull_events(self) -> list[CaseEvent]:
+        """Hand over the events collected so far (the service writes them to the outbox)."""
+        events, self.events = self.events, []
+        return events
+
+    def next_due(self) -> datetime | None:
+        """The earliest deadline among running clocks: the case's one row in the deadline index."""
+        dues = [
+            c.due_at for c in self.clocks.values() if c.status is ClockStatus.RUNNING and c.due_at
+        ]
+        return min(dues) if dues else None
+
+    def running_deadlines(self) -> dict[str, datetime]:
+        return {
+            cid: c.due_at
+            for cid, c in self.clocks.items()
+            if c.status is ClockStatus.RUNNING and c.due_at
+        }
+
+    @property
+    def is_open(self) -> bool:
+        return self.state not in self.lifecycle.terminal
+
+    # ----- clocks reacting to events -----
+
+    def _on_event(self, book: PolicyBook, event: str, at: datetime) -> None:
+        self.reached_events.add(event)
+        policy = self.policy(book)
+        for (
+            definition
+        ) in policy.clocks:  # stops first: one event may end one clock and start another
+            if event in definition.stops_on:
+                clock = self.clocks[definition.id]
+                before = clock.status
+                decided = clock.stop(self._env(book, definition.id), at)
+                if decided is not None:
+                    self._decide(at, f"clock:{definition.id}", decided)
+                    if before is ClockStatus.RUNNING and clock.status is ClockStatus.BREACHED:
+                        self._after_breach(book, definition.id, at)
+                    if clock.status is ClockStatus.MET:
+                        self._emit(at, "clock.met", {"clock": definition.id}, decided)
+        for definition in policy.clocks:
+            if event == definition.starts_on:
+                clock = self.clocks[definition.id]
+                if clock.status is not ClockStatus.PENDING:
+                    continue
+                decided = clock.start(self._env(book, definition.id), at)
+                self._decide(at, f"clock:{definition.id}", decided)
+                data = {"clock": definition.id}
+                kind = "clock.not_applicable"
+                if clock.due_at is not None:  # started and running
+                    kind, data["due_at"] = "clock.started", clock.due_at.isoformat()
+                self._emit(at, kind, data, decided)
+
+    def settle(self, book: PolicyBook, at: datetime) -> list[Payout]:
+        """Breach every clock that is past due at ``at`` and pay what falls due automatically."""
+        made: list[Payout] = []
+        overdue = sorted(
+            (c for c in self.clocks.values() if c.is_overdue(at)),
+            key=lambda c: (c.due_at or at, c.clock_id),
+        )
+        for clock in overdue:
+            decided = clock.breach(self._env(book, clock.clock_id), at)
+            self._decide(at, f"clock:{clock.clock_id}", decided)
+            made.extend(self._after_breach(book, clock.clock_id, at))
+        return made
+
+    def _penalty_for(self, book: PolicyBook, clock_id: str) -> tuple[PenaltyDefinition | None, str]:
+        definition = self.policy(book).clock(clock_id)
+        if definition.penalty:
+            return self.policy(book).penalty(definition.penalty), definition.failure_id
+        if definition.penalty_from == "service_standard":
+            # OH-6: the penalty the item's service standard sets for the failure the request names.
+            standard = book.service_standards.for_tag(self.service_tag or "")
+            if standard is not None and self.failure:
+                for candidate in book.service_standards.failures_of(standard):
+                    if candidate.id == self.failure:
+                        return candidate, candidate.id
+        return None, definition.failure_id
+
+    def _after_breach(self, book: PolicyBook, clock_id: str, at: datetime) -> list[Payout]:
+        clock = self.clocks[clock_id]
+        assert clock.due_at is not None
+        # The breach happens at the due instant; the payout is dated when it is made.
+        breach_reason = clock.reason
+        self._emit(
+            at,
+            "clock.breached",
+            {"clock": clock_id, "due_at": clock.due_at.isoformat()},
+            breach_reason,
+        )
+        penalty, failure = self._penalty_for(book, clock_id)
+        definition = self.policy(book).clock(clock_id)
+        name = Bilingual(definition.name.zh, definition.name.en)
+        if penalty is None:
+            self._decide(
+                at,
+                f"clock:{clock_id}",
+                Reason("penalty.none_defined", definition.rule, {"clock": name}),
+            )
+            return []
+        if penalty.trigger == "upheld_complaint":
+            amount = (
+                amount_text(Amount.points(penalty.points))
+                if penalty.points
+                else Bilingual("-", "-")
+            )
+            self._decide(
+                at,
+                f"clock:{clock_id}",
+                Reason("penalty.awaits_complaint", penalty.rule, {"clock": name, "amount": amount}),
+            )
+            return []
+        payout = self._pay(book, clock_id, failure, penalty, at)
+        return [payout] if payout else []
+
+    def _pay(
+        self,
+        book: PolicyBook,
+        clock_id: str,
+        failure: str,
+        penalty: PenaltyDefinition,
+        at: datetime,
+    ) -> Payout | None:
+        key = payout_key(self.id, clock_id, failure)
+        if any(p.key == key for p in self.payouts):
+            return None  # X-1: this failure is already paid
+        payer = self.item.merchant_id
+        if penalty.payer == "provider":
+            if self.assignee is None:
+                raise LedgerError(
+                    f"case {self.id}: penalty '{penalty.id}' is owed by a provider, but none is assigned"
+                )
+            payer = self.assignee
+        payout = assess_payout(
+            case_id=self.id,
+            clock_id=clock_id,
+            failure=failure,
+            failure_name=Bilingual(penalty.name.zh, penalty.name.en),
+            penalty=penalty,
+            payer=payer,
+            payee=self.item.buyer_account,
+            paid_price_fen=self.item.paid_price_fen,
+            at=at,
+            timezone=self.policy(book).timezone,
+            overcharge_fen=self.overcharge_fen,
+        )
+        self.payouts.append(payout)
+        self._decide(at, f"payout:{payout.key}", payout.reason)
+        self._emit(
+            at,
+            "payout.made",
+            {
+                "key": payout.key,
+                "clock": clock_id,
+                "amount": str(payout.amount.value),
+                "unit": payout.amount.unit.value,
+                "payee": payout.payee,
+                "payer": payout.payer,
+            },
+            payout.reason,
+        )
+        return payout
+
+    # ----- commands -----
+
+    def act(
+        self, book: PolicyBook, action: str, at: datetime, actor: Actor, note: str = ""
+    ) -> None:
+        """Apply a lifecycle action (accept, reject, give_solution, resolve, ...)."""
+        self.settle(book, at)
+        transition = self.lifecycle.transition(action)
+        subject = f"{self.programme.value} case {self.id}"
+        if transition is None:
+            known = ", ".join(sorted(self.lifecycle.transitions))
+            raise IllegalTransition(
+                subject, action, self.state, f"'{action}' is not an action here; known: {known}"
+            )
+        if self.state not in transition.sources:
+            allowed = ", ".join(sorted(transition.sources))
+            raise IllegalTransition(
+                subject, action, self.state, f"'{action}' is allowed only from: {allowed}"
+            )
+        if actor.role not in transition.roles:
+            roles = ", ".join(sorted(r.value for r in transition.roles))
+            raise IllegalTransition(
+                subject,
+                action,
+                self.state,
+                f"a {actor.role.value} may not do this; allowed: {roles}",
+            )
+        if transition.needs_note and not note.strip():
+            raise IllegalTransition(
+                subject, action, self.state, "a note is required (a reason, a plan or a resolution)"
+            )
+        if action == "mark_repaired" and self.in_warranty is False:
+            policy = self.policy(book)
+            needs_quote = policy.shipping and policy.shipping.quote_required_out_of_warranty
+            if needs_quote and (self.quote is None or self.quote.status != "accepted"):
+                rule = policy.shipping.rule if policy.shipping else "NW-6"
+                reason = Reason("nw.quote_required", rule)
+                raise IllegalTransition(subject, action, self.state, reason.en)
+        before = self.state
+        self.state = transition.target
+        self.audit.append(
+            AuditEntry(at, actor.role, actor.id, actor.channel, action, before, self.state, note)
+        )
+        self._emit(at, f"case.{transition.event}", {"from": before, "to": self.state, "note": note})
+        self._on_event(book, transition.event, at)
+        if self.state in self.lifecycle.terminal:
+            for clock_id, clock in self.clocks.items():
+                decided = clock.cancel(self._env(book, clock_id), at, self._state_name(self.state))
+                if decided is not None:
+                    self._decide(at, f"clock:{clock_id}", decided)
+                    self._emit(at, "clock.cancelled", {"clock": clock_id}, decided)
+
+    def dispatch(
+        self,
+        book: PolicyBook,
+        assignee: str,
+        at: datetime,
+        actor: Actor = SYSTEM,
+        *,
+        to_merchant: bool = False,
+    ) -> None:
+        """OH-3: hand the request to the responsible provider at once (or to the merchant)."""
+        self.assignee = assignee
+        self.act(book, "dispatch", at, actor, note=assignee)
+        params = {
+            "at": local_time(at, self.policy(book).timezone),
+            "assignee": assignee,
+            "merchant": self.item.merchant_id,
+        }
+        code = "oh.dispatched_to_merchant" if to_merchant else "oh.dispatched"
+        self._decide(at, "dispatch", Reason(code, "OH-3", params))
+
+    def assign(self, assignee: str) -> None:
+        """Record who handles a national-warranty report (the brand or its named third party)."""
+        self.assignee = assignee
+
+    def pause(
+        self, book: PolicyBook, clock_id: str, reason: str, at: datetime, actor: Actor
+    ) -> None:
+        """Pause a clock for an exemption its definition allows (SS-2), in the clock's own time."""
+        self.settle(book, at)
+        self._require_open("pause a clock of")
+        clock = self._clock(clock_id)
+        names = book.service_standards.exemption_names
+        name = names.get(reason)
+        decided = clock.pause(
+            self._env(book, clock_id),
+            at,
+            reason,
+            Bilingual(name.zh, name.en) if name else Bilingual(reason, reason),
+        )
+        self.audit.append(
+            AuditEntry(
+                at,
+                actor.role,
+                actor.id,
+                actor.channel,
+                f"pause:{clock_id}",
+                self.state,
+                self.state,
+                reason,
+            )
+        )
+        self._decide(at, f"clock:{clock_id}", decided)
+        self._emit(at, "clock.paused", {"clock": clock_id, "reason": reason}, decided)
+
+    def resume(self, book: PolicyBook, clock_id: str, at: datetime, actor: Actor) -> None:
+        self._require_open("resume a clock of")
+        clock = self._clock(clock_id)
+        decided = clock.resume(self._env(book, clock_id), at)
+        self.audit.append(
+            AuditEntry(
+                at,
+                actor.role,
+                actor.id,
+                actor.channel,
+                f"resume:{clock_id}",
+                self.state,
+                self.state,
+            )
+        )
+        self._decide(at, f"clock:{clock_id}", decided)
+        assert clock.due_at is not None
+        self._emit(
+            at, "clock.resumed", {"clock": clock_id, "due_at": clock.due_at.isoformat()}, decided
+        )
+
+    def _clock(self, clock_id: str) -> Clock:
+        try:
+            return self.clocks[clock_id]
+        except KeyError:
+            raise IllegalTransition(
+                f"case {self.id}",
+                f"use clock '{clock_id}' of",
+                self.state,
+                f"known clocks: {', '.join(self.clocks)}",
+            ) from None
+
+    def _require_open(self, attempted: str) -> None:
+        if not self.is_open:
+            raise IllegalTransition(f"case {self.id}", attempted, self.state, "the case has ended")
+
+    # ----- NW-6 quotes -----
+
+    def issue_quote(self, book: PolicyBook, amount_fen: int, at: datetime, actor: Actor) -> None:
+        policy = self.policy(book)
+        rule = policy.shipping.rule if policy.shipping else "NW-6"
+        subject = f"case {self.id}"
+        if self.programme is not Programme.NATIONAL_WARRANTY or self.in_warranty is not False:
+            raise IllegalTransition(
+                subject,
+                "issue a repair quote for",
+                self.state,
+                "quotes are for out-of-warranty repairs (NW-6)",
+            )
+        if actor.role not in (Role.BRAND, Role.PROVIDER, Role.MERCHANT, Role.OPERATIONS):
+            raise IllegalTransition(
+                subject, "issue a repair quote for", self.state, "only the brand side quotes"
+            )
+        if self.state not in ("accepted", "item_received", "feedback_given"):
+            raise IllegalTransition(
+                subject, "issue a repair quote for", self.state, "accept the report first"
+            )
+        if amount_fen <= 0:
+            raise IllegalTransition(
+                subject, "issue a repair quote for", self.state, "the quote must be above zero"
+            )
+        self.quote = Quote(amount_fen, at)
+        reason = Reason("nw.quote_issued", rule, {"amount": amount_text(Amount.fen(amount_fen))})
+        self.audit.append(
+            AuditEntry(
+                at,
+                actor.role,
+                actor.id,
+                actor.channel,
+                "quote",
+                self.state,
+                self.state,
+                str(amount_fen),
+            )
+        )
+        self._decide(at, "quote", reason)
+        self._emit(at, "quote.issued", {"amount_fen": str(amount_fen)}, reason)
+
+    def answer_quote(self, book: PolicyBook, accept: bool, at: datetime, actor: Actor) -> None:
+        policy = self.policy(book)
+        rule = policy.shipping.rule if policy.shipping else "NW-6"
+        subject = f"case {self.id}"
+        if self.quote is None or self.quote.status != "issued":
+            raise IllegalTransition(
+                subject, "answer the quote of", self.state, "there is no open quote"
+            )
+        if actor.role not in (Role.CONSUMER, Role.AGENT, Role.OPERATIONS):
+            raise IllegalTransition(
+                subject, "answer the quote of", self.state, "only the consumer answers a quote"
+            )
+        self.quote.status = "accepted" if accept else "declined"
+        self.quote.answered_at = at
+        params: dict[str, str | Bilingual] = {
+            "amount": amount_text(Amount.fen(self.quote.amount_fen)),
+            "at": local_time(at, policy.timezone),
+        }
+        reason = Reason("nw.quote_accepted" if accept else "nw.quote_declined", rule, params)
+        self.audit.append(
+            AuditEntry(
+                at,
+                actor.role,
+                actor.id,
+                actor.channel,
+                "quote_" + self.quote.status,
+                self.state,
+                self.state,
+            )
+        )
+        self._decide(at, "quote", reason)
+        self._emit(at, f"quote.{self.quote.status}", {}, reason)
+
+    # ----- complaints (OH-7, SS-5, NW-7) -----
+
+    def file_complaint(
+        self, book: PolicyBook, clock_id: str | None, at: datetime, actor: Actor, text: str = ""
+    ) -> Complaint:
+        """A breach-of-commitment complaint about one clock's failure (or a general one)."""
+        self.settle(book, at)
+        policy = self.policy(book)
+        complaint_id = f"{self.id}-C{len(self.complaints) + 1}"
+        status: ComplaintStatus
+        if clock_id is None:
+            status, reason = (
+                "pending",
+                Reason(
+                    "complaint.pending",
+                    "OH-7" if self.programme is Programme.ONE_CLICK_HELP else "NW-7",
+                ),
+            )
+        else:
+            clock = self._clock(clock_id)
+            status, reason = self._assess_complaint(book, policy, clock)
+        complaint = Complaint(complaint_id, clock_id, at, actor.id, text, status, reason)
+        self.complaints.append(complaint)
+        self.audit.append(
+            AuditEntry(
+                at, actor.role, actor.id, actor.channel, "complain", self.state, self.state, text
+            )
+        )
+        self._decide(at, f"complaint:{complaint_id}", reason)
+        self._emit(
+            at, f"complaint.{status}", {"complaint": complaint_id, "clock": clock_id or ""}, reason
+        )
+        return complaint
+
+    def _assess_complaint(
+        self, book: PolicyBook, policy: ProgrammePolicy, clock: Clock
+    ) -> tuple[ComplaintStatus, Reason]:
+        definition = policy.clock(clock.clock_id)
+        env = self._env(book, clock.clock_id)
+        name = env.name()
+        penalty, _ = self._penalty_for(book, clock.clock_id)
+        gate_rule = "OH-7" if self.programme is Programme.ONE_CLICK_HELP else definition.rule
+        paid = gating_payout(self.payouts, clock.clock_id)
+        if paid is not None:
+            # OH-7 / SS-5: a paid penalty closes breach complaints about the same failure.
+            rule = "SS-5" if paid.rule.startswith("SS-") else "OH-7"
+            return "refused", Reason(
+                "complaint.refused_penalty_paid", rule, paid_text(paid, policy.timezone)
+            )
+        if self.programme is Programme.NATIONAL_WARRANTY and "accepted" not in self.reached_events:
+            # NW-7: a report never accepted (including never answered) gets no payout.
+            return "routed", Reason("complaint.routed_not_accepted", "NW-7")
+        if clock.status is ClockStatus.NOT_APPLICABLE:
+            assert clock.reason is not None
+            return "refused", Reason(
+                "complaint.refused_not_applicable", clock.reason.rule, {"clock": name}
+            )
+        if clock.status is ClockStatus.PENDING:
+            return "refused", Reason(
+                "complaint.refused_not_started", definition.rule, {"clock": name}
+            )
+        if clock.status is ClockStatus.MET:
+            assert clock.stopped_at is not None
+            return "refused", Reason(
+                "complaint.refused_met",
+                definition.rule,
+                {"clock": name, "at": env.when(clock.stopped_at)},
+            )
+        if clock.status in (ClockStatus.RUNNING, ClockStatus.PAUSED):
+            due = env.when(clock.due_at) if clock.due_at else Bilingual("暂停中", "paused")
+            return "refused", Reason(
+                "complaint.refused_not_due", definition.rule, {"clock": name, "due": due}
+            )
+        rule = penalty.rule if penalty is not None else gate_rule
+        return "pending", Reason("complaint.pending", rule)
+
+    def decide_complaint(
+        self,
+        book: PolicyBook,
+        complaint_id: str,
+        uphold: bool,
+        at: datetime,
+        actor: Actor,
+        note: str = "",
+    ) -> Complaint:
+        """Operations decide a pending complaint; upholding pays what the rule sets (NW-7)."""
+        subject = f"complaint {complaint_id}"
+        complaint = next((c for c in self.complaints if c.id == complaint_id), None)
+        if complaint is None:
+            raise IllegalTransition(
+                subject, "decide", "unknown", f"case {self.id} has no such complaint"
+            )
+        if complaint.status != "pending":
+            raise IllegalTransition(
+                subject, "decide", complaint.status, "only a pending complaint can be decided"
+            )
+        if actor.role not in (Role.OPERATIONS, Role.SYSTEM):
+            raise IllegalTransition(
+                subject, "decide", complaint.status, "only operations decide complaints"
+            )
+        rule = complaint.reason.rule
+        if not uphold:
+            if not note.strip():
+                raise IllegalTransition(
+                    subject, "dismiss", complaint.status, "say why it is dismissed"
+                )
+            complaint.status = "dismissed"
+            reason = Reason("complaint.dismissed", rule, {"note": note})
+        else:
+            complaint.status = "upheld"
+            detail = Bilingual("按一般规则处理", "it is handled under the general rules")
+            if complaint.clock_id is not None:
+                penalty, failure = self._penalty_for(book, complaint.clock_id)
+                if penalty is not None and penalty.trigger == "upheld_complaint":
+                    if penalty.requires_accepted and "accepted" not in self.reached_events:
+                        raise IllegalTransition(
+                            subject,
+                            "uphold",
+                            complaint.status,
+                            "the report was never accepted (NW-7)",
+                        )
+                    payout = self._pay(book, complaint.clock_id, failure, penalty, at)
+                    if payout is not None:
+                        rule = payout.rule
+                        detail = Bilingual(
+                            f"向买家账户 {payout.payee} 支付 {payout.amount.text_zh()}",
+                            f"{payout.amount.text_en()} paid to the buyer account {payout.payee}",
+                        )
+            reason = Reason("complaint.upheld", rule, {"detail": detail})
+        complaint.reason = reason
+        complaint.decided_at, complaint.decided_by = at, actor.id
+        self.audit.append(
+            AuditEntry(
+                at,
+                actor.role,
+                actor.id,
+                actor.channel,
+                f"complaint_{complaint.status}",
+                self.state,
+                self.state,
+                note,
+            )
+        )
+        self._decide(at, f"complaint:{complaint.id}", reason)
+        self._emit(
+            at, "complaint.decided", {"complaint": complaint.id, "status": complaint.status}, reason
+        )
+        return complaint

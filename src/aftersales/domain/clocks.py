@@ -1,0 +1,254 @@
+"""SLA clocks: one commitment of one case, and its state machine.
+
+::
+
+    pending ─start─► running ─stop (at ≤ due)──► met
+       │               │  ▲ ─stop (at > due)──► breached (done late)
+       │               │  │ ─breach (at > due)─► breached
+       │            pause resume
+       │               ▼  │
+       │              paused ─stop─► met
+       └─start outside the applicability window─► not_applicable      (OH-4)
+    running / paused ─case ends─► cancelled
+
+"Within" is inclusive: a stop exactly at the due instant meets the commitment,
+and a clock breaches only once time is strictly past its due instant. Pauses are
+subtracted in the clock's own time (X-3): a business-time clock keeps the
+business time that was left and re-adds it on its calendar at resume, never
+wall-clock seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from aftersales.domain.calendars import BusinessCalendar
+from aftersales.domain.errors import IllegalTransition
+from aftersales.domain.explain import Bilingual, Reason, duration_text, local_time
+from aftersales.domain.policy import ClockDefinition
+
+
+class ClockStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+    NOT_APPLICABLE = "not_applicable"
+    CANCELLED = "cancelled"
+
+
+STATUS_NAMES: dict[ClockStatus, Bilingual] = {
+    ClockStatus.PENDING: Bilingual("未开始", "not started"),
+    ClockStatus.RUNNING: Bilingual("计时中", "running"),
+    ClockStatus.PAUSED: Bilingual("已暂停", "paused"),
+    ClockStatus.MET: Bilingual("已履行", "met"),
+    ClockStatus.BREACHED: Bilingual("已违约", "breached"),
+    ClockStatus.NOT_APPLICABLE: Bilingual("不适用", "not applicable"),
+    ClockStatus.CANCELLED: Bilingual("已终止", "cancelled"),
+}
+
+
+@dataclass(frozen=True)
+class ClockEnv:
+    """What a clock needs to move: its definition, calendars and the policy's time zone."""
+
+    definition: ClockDefinition
+    calendar: BusinessCalendar
+    window: BusinessCalendar | None
+    timezone: str
+
+    def name(self) -> Bilingual:
+        return Bilingual(self.definition.name.zh, self.definition.name.en)
+
+    def basis(self) -> Bilingual:
+        if self.definition.basis == "wall":
+            return Bilingual("自然时间", "wall-clock time")
+        return Bilingual(
+            f"按「{self.calendar.name}」日历的营业时间",
+            f"business hours of the '{self.calendar.name}' calendar",
+        )
+
+    def when(self, at: datetime) -> str:
+        return local_time(at, self.timezone)
+
+
+def window_text(window: BusinessCalendar, at: datetime, timezone: str) -> Bilingual:
+    """The open hours of ``window`` on the local day of ``at``, e.g. '09:00–18:00'."""
+    zone = ZoneInfo(timezone)
+    local = at.astimezone(zone)
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_end = day_start + timedelta(days=1)
+    spans = [
+        f"{s.astimezone(zone):%H:%M}–{'24:00' if e.astimezone(zone) >= day_end else format(e.astimezone(zone), '%H:%M')}"
+        for s, e in window.open_intervals(day_start, day_end)
+    ]
+    if not spans:
+        return Bilingual("当日不开放的时段", "a window that is closed that day")
+    joined = "、".join(spans)
+    return Bilingual(f"当日 {joined}（当地时间）", f"{', '.join(spans)} local time")
+
+
+@dataclass
+class Clock:
+    """The state of one SLA clock of one case."""
+
+    clock_id: str
+    status: ClockStatus = ClockStatus.PENDING
+    started_at: datetime | None = None
+    due_at: datetime | None = None
+    paused_at: datetime | None = None
+    pause_reason: str | None = None
+    remaining: timedelta | None = None
+    stopped_at: datetime | None = None
+    breached_at: datetime | None = None
+    reason: Reason | None = None
+
+    def _refuse(self, attempted: str, why: str) -> IllegalTransition:
+        return IllegalTransition(f"clock '{self.clock_id}'", attempted, self.status.value, why)
+
+    def is_overdue(self, at: datetime) -> bool:
+        """True when the clock is running and ``at`` is strictly past its due instant."""
+        return self.status is ClockStatus.RUNNING and self.due_at is not None and at > self.due_at
+
+    def start(self, env: ClockEnv, at: datetime) -> Reason:
+        if self.status is not ClockStatus.PENDING:
+            raise self._refuse("start", "a clock starts once")
+        definition = env.definition
+        self.started_at = at
+        if env.window is not None and not env.window.is_open(at):
+            self.status = ClockStatus.NOT_APPLICABLE
+            self.reason = Reason(
+                "clock.not_applicable_outside_window",
+                definition.applies_within_rule or definition.rule,
+                {
+                    "start": env.when(at),
+                    "window": window_text(env.window, at, env.timezone),
+                    "clock": env.name(),
+                },
+            )
+            return self.reason
+        self.status = ClockStatus.RUNNING
+        self.due_at = env.calendar.add(at, definition.duration)
+        self.reason = Reason(
+            "clock.started",
+            definition.rule,
+            {
+                "clock": env.name(),
+                "start": env.when(at),
+                "duration": duration_text(definition.duration),
+                "basis": env.basis(),
+                "due": env.when(self.due_at),
+            },
+        )
+        return self.reason
+
+    def breach(self, env: ClockEnv, at: datetime) -> Reason:
+        if not self.is_overdue(at):
+            due = env.when(self.due_at) if self.due_at else "-"
+            raise self._refuse("breach", f"it is not past due at {env.when(at)} (due {due})")
+        assert self.due_at is not None
+        self.status = ClockStatus.BREACHED
+        self.breached_at = self.due_at
+        self.reason = Reason(
+            "clock.breached",
+            env.definition.rule,
+            {"clock": env.name(), "due": env.when(self.due_at)},
+        )
+        return self.reason
+
+    def stop(self, env: ClockEnv, at: datetime) -> Reason | None:
+        """A stop event arrived. Returns the decision, or None where the clock has no stake."""
+        rule = env.definition.rule
+        if self.status is ClockStatus.PAUSED:
+            # A paused clock cannot be late: its deadline is re-derived only on resume.
+            self.status, self.stopped_at = ClockStatus.MET, at
+            self.paused_at = None
+            self.reason = Reason(
+                "clock.met", rule, {"clock": env.name(), "at": env.when(at), "due": "-"}
+            )
+            return self.reason
+        if self.status is ClockStatus.RUNNING:
+            assert self.due_at is not None
+            if at <= self.due_at:
+                self.status, self.stopped_at = ClockStatus.MET, at
+                self.reason = Reason(
+                    "clock.met",
+                    rule,
+                    {"clock": env.name(), "at": env.when(at), "due": env.when(self.due_at)},
+                )
+                return self.reason
+            self.breach(env, at)
+        if self.status is ClockStatus.BREACHED and self.stopped_at is None:
+            assert self.due_at is not None
+            self.stopped_at = at
+            return Reason(
+                "clock.done_late",
+                rule,
+                {"clock": env.name(), "at": env.when(at), "due": env.when(self.due_at)},
+            )
+        return None
+
+    def pause(self, env: ClockEnv, at: datetime, reason: str, reason_name: Bilingual) -> Reason:
+        definition = env.definition
+        if reason not in definition.pause_reasons:
+            allowed = ", ".join(definition.pause_reasons) or "none"
+            raise self._refuse(
+                "pause", f"'{reason}' is not an exemption this clock accepts (allowed: {allowed})"
+            )
+        if self.status is not ClockStatus.RUNNING:
+            raise self._refuse("pause", "only a running clock can be paused")
+        assert self.due_at is not None
+        if at > self.due_at:
+            raise self._refuse("pause", f"its deadline {env.when(self.due_at)} has already passed")
+        self.remaining = env.calendar.elapsed(at, self.due_at)
+        self.status, self.paused_at, self.pause_reason, self.due_at = (
+            ClockStatus.PAUSED,
+            at,
+            reason,
+            None,
+        )
+        self.reason = Reason(
+            "clock.paused",
+            definition.pause_rule or definition.rule,
+            {
+                "clock": env.name(),
+                "at": env.when(at),
+                "reason": reason_name,
+                "remaining": duration_text(self.remaining),
+            },
+        )
+        return self.reason
+
+    def resume(self, env: ClockEnv, at: datetime) -> Reason:
+        if self.status is not ClockStatus.PAUSED:
+            raise self._refuse("resume", "only a paused clock can be resumed")
+        assert self.remaining is not None
+        self.due_at = env.calendar.add(at, self.remaining)
+        self.status, self.paused_at, self.pause_reason, self.remaining = (
+            ClockStatus.RUNNING,
+            None,
+            None,
+            None,
+        )
+        definition = env.definition
+        self.reason = Reason(
+            "clock.resumed",
+            definition.pause_rule or definition.rule,
+            {"clock": env.name(), "at": env.when(at), "due": env.when(self.due_at)},
+        )
+        return self.reason
+
+    def cancel(self, env: ClockEnv, at: datetime, state: Bilingual) -> Reason | None:
+        if self.status not in (ClockStatus.RUNNING, ClockStatus.PAUSED):
+            return None
+        self.status, self.stopped_at, self.due_at = ClockStatus.CANCELLED, at, None
+        self.reason = Reason(
+            "clock.cancelled",
+            env.definition.rule,
+            {"clock": env.name(), "at": env.when(at), "state": state},
+        )
+        return self.reason

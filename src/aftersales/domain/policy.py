@@ -1,0 +1,607 @@
+"""Policies as data: programme versions, service standards, the catalogue and city lists.
+
+Every number the platform enforces (durations, windows, points, caps) lives in a
+policy document, never in code. Documents are parsed from already-read TOML
+tables (the adapters do the file reading) and validated here; any problem raises
+:class:`~aftersales.domain.errors.PolicyError` naming the file, the field and
+what is wrong.
+
+Document kinds (the ``kind`` key of each file):
+
+``programme``
+    One version of a programme (national warranty or one-click help) with its
+    effective dates, eligibility, SLA clocks and penalties. A case is judged under
+    the version in force when it was initiated (OH-8).
+``service_standards``
+    The home-furnishing service standards SS-1..SS-5 whose penalties OH-6 uses.
+``catalog``
+    The category tree, service tags and badges (OH-1, NW-1).
+``cities``
+    Versioned lists of covered cities (OH-2).
+
+Calendars live in their own document, handled by :mod:`aftersales.domain.calendars`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from aftersales.domain.calendars import BusinessCalendar
+from aftersales.domain.errors import EligibilityError, PolicyError
+from aftersales.domain.lifecycle import LIFECYCLES, Programme
+
+RULE_ID = re.compile(r"^(NW|OH|SS|X)-\d+$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
+_DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _parse_duration(value: Any) -> Any:
+    """Accept '1h', '48h', '30d', '90m' as well as ISO 8601 ('PT1H') and timedeltas."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("a duration must be longer than zero, e.g. '1h', '48h' or '30d'")
+    return value
+
+
+def _rule_id(value: str) -> str:
+    if not RULE_ID.match(value):
+        raise ValueError(f"'{value}' is not a rule ID like 'OH-4' or 'NW-7' (see docs/rules.md)")
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            "a date-time needs a UTC offset, e.g. 2022-01-10T00:00:00+08:00, "
+            "so that it means one instant"
+        )
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_positive)]
+RuleId = Annotated[str, AfterValidator(_rule_id)]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-.]*$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(_Model):
+    """A text in both languages the platform speaks (X-2)."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class PenaltyDefinition(_Model):
+    """What a failure costs and who pays whom.
+
+    kinds: ``fixed`` (a number of points, OH-5, SS-1), ``per_yuan`` (points per
+    yuan of the item's paid price, capped; SS-4) and ``refund_plus_same`` (the
+    overcharge refunded plus the same amount again; SS-2).
+    """
+
+    id: Slug
+    rule: RuleId
+    name: Text
+    kind: Literal["fixed", "per_yuan", "refund_plus_same"]
+    points: int | None = Field(default=None, ge=1)
+    points_per_yuan: int | None = Field(default=None, ge=1)
+    cap_points: int | None = Field(default=None, ge=1)
+    trigger: Literal["automatic", "upheld_complaint"] = "automatic"
+    payer: Literal["merchant", "provider"] = "merchant"
+    gates_complaints: bool = False  # OH-7 / SS-5: once paid, no breach complaint for it
+    requires_accepted: bool = False  # NW-7: only reports that were accepted
+    source: Literal["public", "derived", "default"] = "public"
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> PenaltyDefinition:
+        if self.kind == "fixed" and self.points is None:
+            raise ValueError("a 'fixed' penalty needs 'points'")
+        if self.kind == "per_yuan" and self.points_per_yuan is None:
+            raise ValueError(
+                "a 'per_yuan' penalty needs 'points_per_yuan' (and usually 'cap_points')"
+            )
+        if self.kind != "fixed" and self.points is not None:
+            raise ValueError(f"'points' only goes with kind 'fixed', not '{self.kind}'")
+        return self
+
+
+class ClockDefinition(_Model):
+    """One SLA commitment: when it starts, what stops or pauses it, how long it runs.
+
+    ``basis`` says whether ``duration`` counts wall-clock time or the open time of
+    ``calendar`` (X-3). ``applies_within`` names a calendar: the clock applies only
+    when its start instant falls in an open interval of that calendar (OH-4's
+    09:00-18:00 initiation window). ``penalty`` names a penalty of the same
+    programme; ``penalty_from = "service_standard"`` takes it from the item's
+    service standard instead (OH-6).
+    """
+
+    id: Slug
+    rule: RuleId
+    name: Text
+    starts_on: str
+    stops_on: tuple[str, ...] = Field(min_length=1)
+    duration: Duration
+    basis: Literal["wall", "business"] = "wall"
+    calendar: str = "wall"
+    applies_within: str | None = None
+    applies_within_rule: RuleId | None = None
+    pause_reasons: tuple[Slug, ...] = ()
+    pause_rule: RuleId | None = None
+    failure: Slug | None = None
+    penalty: Slug | None = None
+    penalty_from: Literal["service_standard"] | None = None
+    owner: Literal["brand", "provider", "merchant"] = "provider"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClockDefinition:
+        if self.penalty and self.penalty_from:
+            raise ValueError("give either 'penalty' or 'penalty_from', not both")
+        if self.basis == "business" and self.calendar == "wall":
+            raise ValueError("a 'business' clock needs a business 'calendar' other than 'wall'")
+        if self.applies_within and not self.applies_within_rule:
+            raise ValueError(
+                "'applies_within' needs 'applies_within_rule' (the rule it implements)"
+            )
+        if self.pause_reasons and not self.pause_rule:
+            raise ValueError("'pause_reasons' needs 'pause_rule' (the rule that allows pauses)")
+        return self
+
+    @property
+    def failure_id(self) -> str:
+        """The failure a breach of this clock stands for (ledger key part, X-1)."""
+        return self.failure or f"{self.id}_missed"
+
+
+class ServiceRule(_Model):
+    """OH-1: a service tag that qualifies on these categories (and their descendants)."""
+
+    tag: Slug
+    categories: tuple[Slug, ...] = Field(min_length=1)
+
+
+class Eligibility(_Model):
+    rule: RuleId
+    badge: Slug | None = None  # NW-1
+    services: tuple[ServiceRule, ...] = ()  # OH-1
+    covered_cities: Slug | None = None  # OH-2
+    covered_cities_rule: RuleId | None = None
+
+
+class Shipping(_Model):
+    """NW-6: who bears shipping and repair fees, in and out of warranty."""
+
+    rule: RuleId
+    in_warranty_shipping: Literal["brand", "consumer"] = "brand"
+    out_of_warranty_shipping: Literal["brand", "consumer"] = "consumer"
+    out_of_warranty_repair_fee: Literal["brand", "consumer"] = "consumer"
+    quote_required_out_of_warranty: bool = True
+
+
+class ProgrammePolicy(_Model):
+    """One version of a programme, in force from ``effective_from`` until ``effective_until``."""
+
+    kind: Literal["programme"]
+    id: Slug
+    programme: Programme
+    version: str
+    name: Text
+    summary: Text
+    effective_from: AwareDatetime
+    effective_until: AwareDatetime | None = None
+    timezone: str = "Asia/Shanghai"
+    source: str = ""
+    eligibility: Eligibility
+    shipping: Shipping | None = None
+    clocks: tuple[ClockDefinition, ...] = Field(min_length=1)
+    penalties: tuple[PenaltyDefinition, ...] = ()
+
+    @model_validator(mode="after")
+    def _internally_consistent(self) -> ProgrammePolicy:
+        if self.effective_until is not None and self.effective_until <= self.effective_from:
+            raise ValueError("'effective_until' must come after 'effective_from'")
+        events = LIFECYCLES[self.programme].events
+        penalty_ids = {p.id for p in self.penalties}
+        seen: set[str] = set()
+        for clock in self.clocks:
+            if clock.id in seen:
+                raise ValueError(f"clock id '{clock.id}' is used twice")
+            seen.add(clock.id)
+            for event in (clock.starts_on, *clock.stops_on):
+                if event not in events:
+                    raise ValueError(
+                        f"clock '{clock.id}' names event '{event}', which a {self.programme} case "
+                        f"never emits; known events: {', '.join(sorted(events))}"
+                    )
+            if clock.penalty and clock.penalty not in penalty_ids:
+                raise ValueError(
+                    f"clock '{clock.id}' names penalty '{clock.penalty}', which is not defined "
+                    f"under [[penalties]] (defined: {', '.join(sorted(penalty_ids)) or 'none'})"
+                )
+        if self.programme is Programme.NATIONAL_WARRANTY:
+            if not self.eligibility.badge:
+                raise ValueError("a national-warranty policy needs eligibility.badge (NW-1)")
+            if self.shipping is None:
+                raise ValueError("a national-warranty policy needs a [shipping] table (NW-6)")
+        if self.programme is Programme.ONE_CLICK_HELP:
+            if not self.eligibility.services:
+                raise ValueError("a one-click-help policy needs [[eligibility.services]] (OH-1)")
+            if not self.eligibility.covered_cities:
+                raise ValueError("a one-click-help policy needs eligibility.covered_cities (OH-2)")
+        return self
+
+    def clock(self, clock_id: str) -> ClockDefinition:
+        for clock in self.clocks:
+            if clock.id == clock_id:
+                return clock
+        raise KeyError(clock_id)
+
+    def penalty(self, penalty_id: str) -> PenaltyDefinition:
+        for penalty in self.penalties:
+            if penalty.id == penalty_id:
+                return penalty
+        raise KeyError(penalty_id)
+
+    def in_force_at(self, at: datetime) -> bool:
+        return self.effective_from <= at and (
+            self.effective_until is None or at < self.effective_until
+        )
+
+
+class ServiceStandard(_Model):
+    """A service standard (SS-1..SS-4): the failures it recognises and what each costs."""
+
+    id: RuleId
+    service_tag: Slug
+    name: Text
+    failures: tuple[PenaltyDefinition, ...] = ()
+    includes: tuple[RuleId, ...] = ()  # SS-3 = SS-1 + SS-2
+    exemptions: tuple[Slug, ...] = ()  # SS-2: reasons that pause the clock
+
+
+class ServiceStandardsDocument(_Model):
+    kind: Literal["service_standards"]
+    id: Slug
+    effective_from: AwareDatetime
+    standards: tuple[ServiceStandard, ...] = Field(min_length=1)
+    exemption_names: Mapping[str, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _includes_exist(self) -> ServiceStandardsDocument:
+        ids = {s.id for s in self.standards}
+        for standard in self.standards:
+            for included in standard.includes:
+                if included not in ids:
+                    raise ValueError(
+                        f"standard {standard.id} includes {included}, which is not defined"
+                    )
+            for exemption in standard.exemptions:
+                if exemption not in self.exemption_names:
+                    raise ValueError(
+                        f"standard {standard.id} names exemption '{exemption}' with no entry "
+                        "under [exemption_names]"
+                    )
+        return self
+
+    def for_tag(self, service_tag: str) -> ServiceStandard | None:
+        for standard in self.standards:
+            if standard.service_tag == service_tag:
+                return standard
+        return None
+
+    def by_id(self, standard_id: str) -> ServiceStandard:
+        for standard in self.standards:
+            if standard.id == standard_id:
+                return standard
+        raise KeyError(standard_id)
+
+    def failures_of(self, standard: ServiceStandard) -> tuple[PenaltyDefinition, ...]:
+        """The failures of a standard including those of the standards it includes (SS-3)."""
+        found: list[PenaltyDefinition] = []
+        for included in standard.includes:
+            found.extend(self.failures_of(self.by_id(included)))
+        found.extend(standard.failures)
+        return tuple(found)
+
+
+class Category(_Model):
+    id: Slug
+    parent: Slug | None = None
+    name: Text
+
+
+class ServiceTag(_Model):
+    id: Slug
+    name: Text
+
+
+class CatalogDocument(_Model):
+    """The category tree (OH-1: a rule on a category covers its descendants), tags, badges."""
+
+    kind: Literal["catalog"]
+    categories: tuple[Category, ...] = Field(min_length=1)
+    service_tags: tuple[ServiceTag, ...] = ()
+    badges: tuple[ServiceTag, ...] = ()
+
+    @model_validator(mode="after")
+    def _tree(self) -> CatalogDocument:
+        ids = [c.id for c in self.categories]
+        duplicated = {i for i in ids if ids.count(i) > 1}
+        if duplicated:
+            raise ValueError(f"category ids used twice: {', '.join(sorted(duplicated))}")
+        parents = {c.id: c.parent for c in self.categories}
+        for category in self.categories:
+            if category.parent is not None and category.parent not in parents:
+                raise ValueError(f"category '{category.id}' has unknown parent '{category.parent}'")
+            seen = {category.id}
+            node = category.parent
+            while node is not None:
+                if node in seen:
+                    raise ValueError(f"category '{category.id}' is part of a parent cycle")
+                seen.add(node)
+                node = parents[node]
+        return self
+
+    def ancestry(self, category_id: str) -> tuple[str, ...]:
+        """The category and all its ancestors, nearest first."""
+        parents = {c.id: c.parent for c in self.categories}
+        if category_id not in parents:
+            raise EligibilityError(f"unknown category '{category_id}'")
+        chain: list[str] = []
+        node: str | None = category_id
+        while node is not None:
+            chain.append(node)
+            node = parents[node]
+        return tuple(chain)
+
+    def category(self, category_id: str) -> Category:
+        for category in self.categories:
+            if category.id == category_id:
+                return category
+        raise EligibilityError(f"unknown category '{category_id}'")
+
+    def tag(self, tag_id: str) -> ServiceTag:
+        for tag in (*self.service_tags, *self.badges):
+            if tag.id == tag_id:
+                return tag
+        return ServiceTag(id=tag_id, name=Text(zh=tag_id, en=tag_id))
+
+
+class CityListVersion(_Model):
+    effective_from: AwareDatetime
+    cities: tuple[str, ...] = Field(min_length=1)
+
+
+class CityList(_Model):
+    id: Slug
+    name: Text
+    versions: tuple[CityListVersion, ...] = Field(min_length=1)
+
+    def in_force(self, at: datetime) -> CityListVersion | None:
+        current = None
+        for version in sorted(self.versions, key=lambda v: v.effective_from):
+            if version.effective_from <= at:
+                current = version
+        return current
+
+
+class CitiesDocument(_Model):
+    kind: Literal["cities"]
+    lists: tuple[CityList, ...] = Field(min_length=1)
+
+
+Document = ProgrammePolicy | ServiceStandardsDocument | CatalogDocument | CitiesDocument
+_KINDS: Mapping[str, type[_Model]] = {
+    "programme": ProgrammePolicy,
+    "service_standards": ServiceStandardsDocument,
+    "catalog": CatalogDocument,
+    "cities": CitiesDocument,
+}
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts)
+
+
+def parse_document(data: Mapping[str, Any], source: str) -> Document:
+    """Validate one parsed policy file; raise PolicyError naming file, field and problem."""
+    kind = data.get("kind")
+    model = _KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise PolicyError(
+            source,
+            "kind",
+            f"expected one of {', '.join(sorted(_KINDS))} (or a calendars file), got {kind!r}",
+        )
+    try:
+        document = model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise PolicyError(source, _dotted(first["loc"]), message + more) from exc
+    assert isinstance(
+        document, ProgrammePolicy | ServiceStandardsDocument | CatalogDocument | CitiesDocument
+    )
+    return document
+
+
+def normalise_city(name: str) -> str:
+    """City names compare without their administrative suffix: 杭州市 == 杭州."""
+    name = name.strip()
+    for suffix in ("市", "地区"):
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix)]
+    return name
+
+
+class PolicyBook:
+    """Every policy document and calendar the platform runs on, checked against each other."""
+
+    def __init__(
+        self,
+        documents: Iterable[tuple[str, Document]],
+        calendars: Mapping[str, BusinessCalendar],
+    ) -> None:
+        self.calendars: Mapping[str, BusinessCalendar] = dict(calendars)
+        self.programmes: list[ProgrammePolicy] = []
+        self.sources: dict[str, str] = {}
+        standards: list[tuple[str, ServiceStandardsDocument]] = []
+        catalogs: list[tuple[str, CatalogDocument]] = []
+        city_lists: dict[str, CityList] = {}
+        for source, document in documents:
+            if isinstance(document, ProgrammePolicy):
+                if document.id in self.sources:
+                    raise PolicyError(
+                        source,
+                        "id",
+                        f"policy id '{document.id}' is already used by {self.sources[document.id]}",
+                    )
+                self.sources[document.id] = source
+                self.programmes.append(document)
+            elif isinstance(document, ServiceStandardsDocument):
+                standards.append((source, document))
+            elif isinstance(document, CatalogDocument):
+                catalogs.append((source, document))
+            else:
+                for city_list in document.lists:
+                    city_lists[city_list.id] = city_list
+        if len(catalogs) != 1:
+            raise PolicyError(
+                "policies", "kind", f"expected exactly one catalog document, found {len(catalogs)}"
+            )
+        if len(standards) != 1:
+            raise PolicyError(
+                "policies",
+                "kind",
+                f"expected exactly one service_standards document, found {len(standards)}",
+            )
+        self.catalog = catalogs[0][1]
+        self.service_standards = standards[0][1]
+        self.city_lists: Mapping[str, CityList] = city_lists
+        self.programmes.sort(key=lambda p: (p.programme, p.effective_from))
+        self._check_references(catalogs[0][0], standards[0][0])
+
+    def _check_references(self, catalog_source: str, standards_source: str) -> None:
+        category_ids = {c.id for c in self.catalog.categories}
+        tag_ids = {t.id for t in self.catalog.service_tags}
+        badge_ids = {b.id for b in self.catalog.badges}
+        for standard in self.service_standards.standards:
+            if standard.service_tag not in tag_ids:
+                raise PolicyError(
+                    standards_source,
+                    f"standards.{standard.id}.service_tag",
+                    f"'{standard.service_tag}' is not a service tag of the catalog ({catalog_source})",
+                )
+        for policy in self.programmes:
+            source = self.sources[policy.id]
+            for i, clock in enumerate(policy.clocks):
+                for field, name in (
+                    ("calendar", clock.calendar),
+                    ("applies_within", clock.applies_within),
+                ):
+                    if name is not None and name not in self.calendars:
+                        raise PolicyError(
+                            source,
+                            f"clocks[{i}].{field}",
+                            f"calendar '{name}' is not defined (known: {', '.join(sorted(self.calendars))})",
+                        )
+            eligibility = policy.eligibility
+            if eligibility.badge and eligibility.badge not in badge_ids:
+                raise PolicyError(
+                    source, "eligibility.badge", f"'{eligibility.badge}' is not a catalog badge"
+                )
+            for i, service in enumerate(eligibility.services):
+                if service.tag not in tag_ids:
+                    raise PolicyError(
+                        source,
+                        f"eligibility.services[{i}].tag",
+                        f"'{service.tag}' is not a catalog service tag",
+                    )
+                for category in service.categories:
+                    if category not in category_ids:
+                        raise PolicyError(
+                            source,
+                            f"eligibility.services[{i}].categories",
+                            f"'{category}' is not a catalog category",
+                        )
+            if eligibility.covered_cities and eligibility.covered_cities not in self.city_lists:
+                raise PolicyError(
+                    source,
+                    "eligibility.covered_cities",
+                    f"city list '{eligibility.covered_cities}' is not defined in any cities document",
+                )
+        # OH-8: versions of one programme must not overlap, so exactly one is in force at a time.
+        by_programme: dict[Programme, list[ProgrammePolicy]] = {}
+        for policy in self.programmes:
+            by_programme.setdefault(policy.programme, []).append(policy)
+        for versions in by_programme.values():
+            for earlier, later in itertools.pairwise(versions):
+                if (
+                    earlier.effective_until is None
+                    or earlier.effective_until > later.effective_from
+                ):
+                    raise PolicyError(
+                        self.sources[later.id],
+                        "effective_from",
+                        f"overlaps '{earlier.id}' ({self.sources[earlier.id]}); end the earlier version "
+                        f"with effective_until no later than {later.effective_from.isoformat()}",
+                    )
+
+    def in_force(self, programme: Programme, at: datetime) -> ProgrammePolicy:
+        """The version of ``programme`` in force at ``at`` (OH-8)."""
+        for policy in self.programmes:
+            if policy.programme is programme and policy.in_force_at(at):
+                return policy
+        raise EligibilityError(f"no {programme} policy is in force at {at.isoformat()}")
+
+    def by_id(self, policy_id: str) -> ProgrammePolicy:
+        for policy in self.programmes:
+            if policy.id == policy_id:
+                return policy
+        raise KeyError(policy_id)
+
+    def versions(self, programme: Programme) -> list[ProgrammePolicy]:
+        return [p for p in self.programmes if p.programme is programme]
+
+    def calendar(self, name: str) -> BusinessCalendar:
+        return self.calendars[name]
+
+    def city_covered(self, list_id: str, city: str, at: datetime) -> bool:
+        version = self.city_lists[list_id].in_force(at)
+        if version is None:
+            return False
+        wanted = normalise_city(city)
+        return any(normalise_city(c) == wanted for c in version.cities)
