@@ -313,7 +313,7 @@ def local_time(at: datetime, timezone: str) -> str:
 
 def duration_text(duration: timedelta) -> Bilingual:
     seconds = int(duration.total_seconds())
-    if seconds % 86400 == 0 and seconds >= 86400:
+    if seconds % 86400 == 0 and seconds > 2 * 86400:  # "48 hours" reads as the rules write it
         days = seconds // 86400
         return Bilingual(f"{days} 天", f"{days} day" + ("s" if days != 1 else ""))
     if seconds % 3600 == 0 and seconds >= 3600:

@@ -55,6 +55,11 @@ def _parse_duration(value: Any) -> Any:
         match = _DURATION.match(value)
         if match:
             return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+        if not value.strip().upper().startswith("P"):
+            raise ValueError(
+                f"{value!r} is not a duration; write a whole number with a unit, "
+                "e.g. '1h', '48h', '30d', '90m', or ISO 8601 such as 'PT1H'"
+            )
     return value
 
 
@@ -77,6 +82,14 @@ def _aware(value: datetime) -> datetime:
             "so that it means one instant"
         )
     return value
+
+
+class FieldProblem(ValueError):
+    """A cross-field check that knows which field is wrong (pydantic alone would say '')."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
 
 
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_positive)]
@@ -120,7 +133,7 @@ class PenaltyDefinition(_Model):
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> PenaltyDefinition:
         if self.kind == "fixed" and self.points is None:
-            raise ValueError("a 'fixed' penalty needs 'points'")
+            raise FieldProblem("points", "a 'fixed' penalty needs 'points'")
         if self.kind == "per_yuan" and self.points_per_yuan is None:
             raise ValueError(
                 "a 'per_yuan' penalty needs 'points_per_yuan' (and usually 'cap_points')"
@@ -161,15 +174,20 @@ class ClockDefinition(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> ClockDefinition:
         if self.penalty and self.penalty_from:
-            raise ValueError("give either 'penalty' or 'penalty_from', not both")
+            raise FieldProblem("penalty_from", "give either 'penalty' or 'penalty_from', not both")
         if self.basis == "business" and self.calendar == "wall":
-            raise ValueError("a 'business' clock needs a business 'calendar' other than 'wall'")
+            raise FieldProblem(
+                "calendar", "a 'business' clock needs a business calendar other than 'wall'"
+            )
         if self.applies_within and not self.applies_within_rule:
-            raise ValueError(
-                "'applies_within' needs 'applies_within_rule' (the rule it implements)"
+            raise FieldProblem(
+                "applies_within_rule",
+                "'applies_within' needs 'applies_within_rule' (the rule it implements)",
             )
         if self.pause_reasons and not self.pause_rule:
-            raise ValueError("'pause_reasons' needs 'pause_rule' (the rule that allows pauses)")
+            raise FieldProblem(
+                "pause_rule", "'pause_reasons' needs 'pause_rule' (the rule that allows pauses)"
+            )
         return self
 
     @property
@@ -224,35 +242,50 @@ class ProgrammePolicy(_Model):
     @model_validator(mode="after")
     def _internally_consistent(self) -> ProgrammePolicy:
         if self.effective_until is not None and self.effective_until <= self.effective_from:
-            raise ValueError("'effective_until' must come after 'effective_from'")
+            raise FieldProblem("effective_until", "must come after 'effective_from'")
         events = LIFECYCLES[self.programme].events
         penalty_ids = {p.id for p in self.penalties}
         seen: set[str] = set()
-        for clock in self.clocks:
+        for i, clock in enumerate(self.clocks):
             if clock.id in seen:
-                raise ValueError(f"clock id '{clock.id}' is used twice")
+                raise FieldProblem(f"clocks[{i}].id", f"clock id '{clock.id}' is used twice")
             seen.add(clock.id)
-            for event in (clock.starts_on, *clock.stops_on):
+            for field, event in (
+                ("starts_on", clock.starts_on),
+                *(("stops_on", e) for e in clock.stops_on),
+            ):
                 if event not in events:
-                    raise ValueError(
+                    raise FieldProblem(
+                        f"clocks[{i}].{field}",
                         f"clock '{clock.id}' names event '{event}', which a {self.programme} case "
-                        f"never emits; known events: {', '.join(sorted(events))}"
+                        f"never emits; known events: {', '.join(sorted(events))}",
                     )
             if clock.penalty and clock.penalty not in penalty_ids:
-                raise ValueError(
+                raise FieldProblem(
+                    f"clocks[{i}].penalty",
                     f"clock '{clock.id}' names penalty '{clock.penalty}', which is not defined "
-                    f"under [[penalties]] (defined: {', '.join(sorted(penalty_ids)) or 'none'})"
+                    f"under [[penalties]] (defined: {', '.join(sorted(penalty_ids)) or 'none'})",
                 )
         if self.programme is Programme.NATIONAL_WARRANTY:
             if not self.eligibility.badge:
-                raise ValueError("a national-warranty policy needs eligibility.badge (NW-1)")
+                raise FieldProblem(
+                    "eligibility.badge", "a national-warranty policy needs a badge (NW-1)"
+                )
             if self.shipping is None:
-                raise ValueError("a national-warranty policy needs a [shipping] table (NW-6)")
+                raise FieldProblem(
+                    "shipping", "a national-warranty policy needs a [shipping] table (NW-6)"
+                )
         if self.programme is Programme.ONE_CLICK_HELP:
             if not self.eligibility.services:
-                raise ValueError("a one-click-help policy needs [[eligibility.services]] (OH-1)")
+                raise FieldProblem(
+                    "eligibility.services",
+                    "a one-click-help policy needs [[eligibility.services]] (OH-1)",
+                )
             if not self.eligibility.covered_cities:
-                raise ValueError("a one-click-help policy needs eligibility.covered_cities (OH-2)")
+                raise FieldProblem(
+                    "eligibility.covered_cities",
+                    "a one-click-help policy needs covered_cities (OH-2)",
+                )
         return self
 
     def clock(self, clock_id: str) -> ClockDefinition:
@@ -353,16 +386,24 @@ class CatalogDocument(_Model):
         ids = [c.id for c in self.categories]
         duplicated = {i for i in ids if ids.count(i) > 1}
         if duplicated:
-            raise ValueError(f"category ids used twice: {', '.join(sorted(duplicated))}")
+            raise FieldProblem(
+                "categories", f"category ids used twice: {', '.join(sorted(duplicated))}"
+            )
         parents = {c.id: c.parent for c in self.categories}
-        for category in self.categories:
+        for i, category in enumerate(self.categories):
             if category.parent is not None and category.parent not in parents:
-                raise ValueError(f"category '{category.id}' has unknown parent '{category.parent}'")
+                raise FieldProblem(
+                    f"categories[{i}].parent",
+                    f"category '{category.id}' has unknown parent '{category.parent}'",
+                )
             seen = {category.id}
             node = category.parent
             while node is not None:
                 if node in seen:
-                    raise ValueError(f"category '{category.id}' is part of a parent cycle")
+                    raise FieldProblem(
+                        f"categories[{i}].parent",
+                        f"category '{category.id}' is part of a parent cycle",
+                    )
                 seen.add(node)
                 node = parents[node]
         return self
@@ -451,7 +492,11 @@ def parse_document(data: Mapping[str, Any], source: str) -> Document:
         first = errors[0]
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise PolicyError(source, _dotted(first["loc"]), message + more) from exc
+        field = _dotted(first["loc"])
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldProblem):
+            field = ".".join(p for p in (field, cause.field) if p)
+        raise PolicyError(source, field, message + more) from exc
     assert isinstance(
         document, ProgrammePolicy | ServiceStandardsDocument | CatalogDocument | CitiesDocument
     )
