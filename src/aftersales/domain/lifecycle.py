@@ -130,7 +130,9 @@ NATIONAL_WARRANTY = Lifecycle(
         "repaired": ("已修复", "repaired"),
         "closed": ("已关闭", "closed"),
     },
-    terminal=frozenset({"closed"}),
+    terminal=frozenset(
+        {"closed", "rejected"}
+    ),  # a rejected report ends it; the buyer may report again
     transitions=dict(
         [
             _t("accept", "accepted", {"reported"}, "accepted", _PROVIDER_SIDE, ("受理", "accept")),
@@ -190,7 +192,7 @@ NATIONAL_WARRANTY = Lifecycle(
             _t(
                 "close",
                 "closed",
-                _NW_OPEN | {"rejected", "repaired"},
+                _NW_OPEN | {"repaired"},
                 "closed",
                 _BUYER_SIDE,
                 ("关闭", "close"),

@@ -1,0 +1,1 @@
+"""Relational persistence (SQLAlchemy 2 Core): SQLite embedded, PostgreSQL at scale."""

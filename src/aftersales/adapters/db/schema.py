@@ -1,0 +1,381 @@
+"""The relational schema, as SQLAlchemy Core tables.
+
+Alembic migrations in ``aftersales/migrations`` create exactly this; a test
+compares the two. Every instant is a :class:`UtcDateTime`. ``sandbox`` is
+``'live'`` for real cases and a sandbox id for test-clock cases, so sandboxes
+never touch live balances.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from aftersales.adapters.db.types import UtcDateTime
+
+LIVE = "live"
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+sandboxes = Table(
+    "sandboxes",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("now", UtcDateTime, nullable=False),  # the sandbox's test clock
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# ---------------------------------------------------------------- reference data
+
+brands = Table(
+    "brands",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("hotline", String(40), nullable=False),  # NW-2a: the brand's 400 line
+    Column("warranty_terms_zh", Text, nullable=False, server_default=""),
+    Column("warranty_terms_en", Text, nullable=False, server_default=""),
+    Column("exclusions", JSON, nullable=False),  # NW-8: [{"zh":..,"en":..}]
+)
+
+service_centres = Table(
+    "service_centres",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("brand_id", String(64), ForeignKey("brands.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("city", String(64), nullable=False),
+    Column("address", String(400), nullable=False),
+    Column("phone", String(40), nullable=False),
+    Column("hours", String(100), nullable=False, server_default=""),
+    Index(None, "brand_id", "city"),
+)
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+providers = Table(
+    "providers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),  # brand_centre | repairer | installer
+    Column("brand_id", String(64), ForeignKey("brands.id"), nullable=True),
+    Column("calendar", String(64), nullable=False, server_default="wall"),
+    Column("phone", String(40), nullable=False, server_default=""),
+)
+
+provider_coverage = Table(
+    "provider_coverage",
+    metadata,
+    Column("provider_id", String(64), ForeignKey("providers.id"), primary_key=True),
+    Column("city", String(64), primary_key=True),
+    Column("category_id", String(64), primary_key=True),
+    Column("service_tag", String(64), primary_key=True),
+    Index(None, "city", "service_tag", "category_id"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("brand_id", String(64), ForeignKey("brands.id"), nullable=False),
+    Column("category_id", String(64), nullable=False),
+    Column("badges", JSON, nullable=False),
+    Column("service_tags", JSON, nullable=False),
+    Column("warranty_months", Integer, nullable=True),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("buyer_account", String(64), nullable=False),
+    Column("merchant_id", String(64), ForeignKey("merchants.id"), nullable=False),
+    Column("placed_at", UtcDateTime, nullable=False),
+    Index(None, "buyer_account"),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False),
+    Column("product_id", String(64), ForeignKey("products.id"), nullable=False),
+    Column("paid_price_fen", BigInteger, nullable=False),
+    Column("purchased_on", Date, nullable=False),
+    Column("delivered_on", Date, nullable=True),
+    Column("address_text", Text, nullable=False, server_default=""),
+    Column("province", String(64), nullable=True),
+    Column("city", String(64), nullable=True),
+    Column("district", String(64), nullable=True),
+    Index(None, "order_id"),
+)
+
+# ---------------------------------------------------------------- cases
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("programme", String(32), nullable=False),
+    Column("policy_id", String(64), nullable=False),
+    Column("order_item_id", String(64), ForeignKey("order_items.id"), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("opened_by", String(64), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("service_tag", String(64), nullable=True),
+    Column("failure", String(64), nullable=True),
+    Column("overcharge_fen", BigInteger, nullable=True),
+    Column("in_warranty", Boolean, nullable=True),
+    Column("assignee", String(64), nullable=True),
+    Column("quote", JSON, nullable=True),
+    Column("reached_events", JSON, nullable=False),
+    Column("decision_count", Integer, nullable=False, server_default=text("0")),
+    Column("audit_count", Integer, nullable=False, server_default=text("0")),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # A second click on "help" while a request is open must find that request, never
+    # open another: at most one open case per item and programme, even under races.
+    Index(
+        "uq_cases_open_per_item",
+        "order_item_id",
+        "programme",
+        unique=True,
+        sqlite_where=text("is_open"),
+        postgresql_where=text("is_open"),
+    ),
+    Index(None, "sandbox", "opened_at"),
+    Index(None, "assignee", "is_open"),
+)
+
+clocks = Table(
+    "clocks",
+    metadata,
+    Column("case_id", String(64), ForeignKey("cases.id"), primary_key=True),
+    Column("clock_id", String(64), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("due_at", UtcDateTime, nullable=True),
+    Column("paused_at", UtcDateTime, nullable=True),
+    Column("pause_reason", String(64), nullable=True),
+    Column("remaining_us", BigInteger, nullable=True),
+    Column("stopped_at", UtcDateTime, nullable=True),
+    Column("breached_at", UtcDateTime, nullable=True),
+    Column("reason", JSON, nullable=True),
+)
+
+# One row per running clock: the whole deadline engine reads only this index.
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("case_id", String(64), ForeignKey("cases.id"), primary_key=True),
+    Column("clock_id", String(64), primary_key=True),
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Index(None, "sandbox", "due_at"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("key", String(200), nullable=False, unique=True),  # X-1: case/clock/failure
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=False),
+    Column("clock_id", String(64), nullable=False),
+    Column("failure", String(64), nullable=False),
+    Column("penalty_id", String(64), nullable=False),
+    Column("rule", String(16), nullable=False),
+    Column("payer_role", String(16), nullable=False),
+    Column("payer", String(64), nullable=False),
+    Column("payee", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("gates_complaints", Boolean, nullable=False),
+    Column("reason", JSON, nullable=False),
+    Index(None, "case_id"),
+    Index(None, "sandbox", "payee"),
+    Index(None, "sandbox", "payer"),
+)
+
+account_balances = Table(
+    "account_balances",
+    metadata,
+    Column("sandbox", String(64), primary_key=True),
+    Column("account", String(64), primary_key=True),
+    Column("unit", String(8), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+)
+
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=False),
+    Column("clock_id", String(64), nullable=True),
+    Column("filed_at", UtcDateTime, nullable=False),
+    Column("filed_by", String(64), nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    Column("reason", JSON, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("decided_by", String(64), nullable=True),
+    Index(None, "case_id"),
+    Index(None, "status"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("case_id", String(64), ForeignKey("cases.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("reason", JSON, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("case_id", String(64), ForeignKey("cases.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("from_state", String(32), nullable=True),
+    Column("to_state", String(32), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+)
+
+# Transactional outbox: written in the same transaction as the change it reports.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("case_id", String(64), nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("dispatched_at", UtcDateTime, nullable=True),
+    Index(None, "dispatched_at", "id"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("event_kinds", JSON, nullable=False),  # [] means every kind
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("outbox_id", BigInteger, ForeignKey("outbox.id"), nullable=False),
+    Column("endpoint_id", String(64), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("idempotency_key", String(120), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    UniqueConstraint("outbox_id", "endpoint_id"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+# ---------------------------------------------------------------- chat, attachments
+
+chat_threads = Table(
+    "chat_threads",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("order_item_id", String(64), ForeignKey("order_items.id"), nullable=False),
+    Column("brand_id", String(64), ForeignKey("brands.id"), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column(
+        "case_id", String(64), ForeignKey("cases.id"), nullable=True
+    ),  # once turned into a report
+    Index(None, "order_item_id"),
+)
+
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("thread_id", String(64), ForeignKey("chat_threads.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("sender_role", String(16), nullable=False),
+    Column("sender_id", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Index(None, "thread_id", "at"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=True),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(255), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    Column("uploaded_by", String(64), nullable=False),
+    Index(None, "case_id"),
+)

@@ -1,0 +1,181 @@
+"""The deadline engine: claim what is due, breach, pay, record — exactly once.
+
+Every running SLA clock has one row in ``deadlines``. A tick:
+
+1. **claims** due rows in a short transaction — one ``UPDATE … WHERE (case, clock)
+   IN (SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED) RETURNING`` on
+   PostgreSQL, the same statement without row locks on SQLite (whose writers are
+   serialised) — stamping a lease so no other worker takes them meanwhile;
+2. **handles** the claimed cases in chunks, each chunk one transaction that locks
+   its case rows in id order (so two workers can never deadlock), settles each
+   case at ``now`` (breach → penalty → ledger entry → outbox event), and saves it;
+   a case that fails rolls back to its savepoint and is retried after a back-off.
+
+A worker that dies after claiming leaves rows whose lease expires; they are
+claimed again, and the ledger's unique key (X-1) makes a second payout for the
+same failure impossible. The cost of a tick depends on how many rows are due,
+never on how many cases are open.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, func, or_, select, tuple_, update
+
+from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.cases_repo import CaseRepository
+from aftersales.adapters.db.schema import LIVE
+from aftersales.domain.policy import PolicyBook
+
+log = logging.getLogger(__name__)
+
+RETRY_BACKOFF_S = 30.0
+MAX_RETRY_BACKOFF_S = 3600.0
+
+
+@dataclass
+class TickReport:
+    claimed: int = 0
+    cases: int = 0
+    payouts: int = 0
+    points_paid: int = 0
+    failed: int = 0
+    payout_keys: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: TickReport) -> TickReport:
+        self.claimed += other.claimed
+        self.cases += other.cases
+        self.payouts += other.payouts
+        self.points_paid += other.points_paid
+        self.failed += other.failed
+        self.payout_keys.extend(other.payout_keys)
+        return self
+
+
+def claim_due(
+    engine: Engine, *, sandbox: str, now: datetime, worker_id: str, limit: int, lease: timedelta
+) -> list[str]:
+    """Claim up to ``limit`` due deadline rows; return the distinct case ids, in due order."""
+    d = s.deadlines
+    due = (
+        select(d.c.case_id, d.c.clock_id)
+        .where(
+            d.c.sandbox == sandbox,
+            d.c.due_at < now,
+            or_(d.c.claimed_until.is_(None), d.c.claimed_until <= now),
+        )
+        .order_by(d.c.due_at)
+        .limit(limit)
+    )
+    if engine.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(d)
+        .where(tuple_(d.c.case_id, d.c.clock_id).in_(due))
+        .values(claimed_by=worker_id, claimed_until=now + lease)
+        .returning(d.c.case_id, d.c.due_at)
+    )
+    with engine.begin() as conn:
+        rows = conn.execute(statement).all()
+    ordered: dict[str, datetime] = {}
+    for row in sorted(rows, key=lambda r: r.due_at):
+        ordered.setdefault(row.case_id, row.due_at)
+    return list(ordered)
+
+
+def handle_cases(
+    engine: Engine, book: PolicyBook, case_ids: Iterable[str], *, now: datetime, chunk: int = 50
+) -> TickReport:
+    """Settle each case at ``now`` and save it; one transaction per chunk, a savepoint per case."""
+    report = TickReport()
+    ids = list(case_ids)
+    for start in range(0, len(ids), chunk):
+        # Lock order = id order: two workers holding overlapping chunks never wait on each other in a cycle.
+        part = sorted(ids[start : start + chunk])
+        with engine.begin() as conn:
+            repo = CaseRepository(conn, book)
+            for case_id in part:
+                savepoint = conn.begin_nested()
+                try:
+                    case = repo.get(case_id, for_update=True)
+                    case.settle(book, now)
+                    recorded = repo.save(case)
+                    savepoint.commit()
+                except Exception:
+                    savepoint.rollback()
+                    log.exception(
+                        "deadline handling failed for case %s; it will be retried", case_id
+                    )
+                    _postpone(conn, case_id, now)
+                    report.failed += 1
+                    continue
+                report.cases += 1
+                report.payouts += len(recorded)
+                report.points_paid += sum(
+                    p.amount.value for p in recorded if p.amount.unit.value == "points"
+                )
+                report.payout_keys.extend(p.key for p in recorded)
+    return report
+
+
+def _postpone(conn: Connection, case_id: str, now: datetime) -> None:
+    d = s.deadlines
+    attempts = (
+        conn.execute(select(func.max(d.c.attempts)).where(d.c.case_id == case_id)).scalar() or 0
+    )
+    delay = min(RETRY_BACKOFF_S * 2**attempts, MAX_RETRY_BACKOFF_S)
+    conn.execute(
+        update(d)
+        .where(d.c.case_id == case_id)
+        .values(
+            attempts=d.c.attempts + 1, claimed_by=None, claimed_until=now + timedelta(seconds=delay)
+        )
+    )
+
+
+def tick(
+    engine: Engine,
+    book: PolicyBook,
+    *,
+    sandbox: str,
+    now: datetime,
+    worker_id: str,
+    limit: int = 200,
+    lease: timedelta = timedelta(seconds=30),
+) -> TickReport:
+    """One claim-and-handle round for one sandbox (or live)."""
+    case_ids = claim_due(
+        engine, sandbox=sandbox, now=now, worker_id=worker_id, limit=limit, lease=lease
+    )
+    report = handle_cases(engine, book, case_ids, now=now)
+    report.claimed = len(case_ids)
+    return report
+
+
+def next_due(engine: Engine, *, sandbox: str = LIVE) -> datetime | None:
+    """The earliest armed deadline: the worker sleeps until then (one index lookup)."""
+    d = s.deadlines
+    with engine.connect() as conn:
+        value: datetime | None = conn.execute(
+            select(func.min(d.c.due_at)).where(d.c.sandbox == sandbox)
+        ).scalar()
+    if value is not None and value.tzinfo is None:  # SQLite aggregate results skip the column type
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def due_count(engine: Engine, *, sandbox: str, now: datetime) -> int:
+    d = s.deadlines
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(d).where(d.c.sandbox == sandbox, d.c.due_at < now)
+            ).scalar()
+            or 0
+        )

@@ -1,0 +1,64 @@
+"""Time for services: live mode reads a Clock; a sandbox reads its own test clock.
+
+A sandbox's clock is a row (``sandboxes.now``) that only moves when someone
+advances it, like the test clocks payment platforms offer; cases opened in the
+sandbox live on that time, so a 48-hour commitment plays out in seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import Connection, select
+
+from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.schema import LIVE
+from aftersales.domain.errors import DomainError
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The real time, always aware UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock that stands still until moved (tests, benchmarks)."""
+
+    def __init__(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> datetime:
+        from datetime import timedelta
+
+        self.at = self.at + timedelta(**delta)
+        return self.at
+
+
+class SandboxNotFound(DomainError):
+    def __init__(self, sandbox: str) -> None:
+        super().__init__(
+            f"no sandbox with id '{sandbox}'; create one first (aftersales sandbox create)"
+        )
+
+
+def now_in(conn: Connection, sandbox: str, clock: Clock) -> datetime:
+    """The current instant in ``sandbox`` (live: the clock)."""
+    if sandbox == LIVE:
+        return clock.now()
+    row = conn.execute(select(s.sandboxes.c.now).where(s.sandboxes.c.id == sandbox)).first()
+    if row is None:
+        raise SandboxNotFound(sandbox)
+    instant: datetime = row.now
+    return instant

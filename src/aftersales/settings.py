@@ -1,0 +1,71 @@
+"""Typed settings from the environment (``AFTERSALES_*``), validated at start-up.
+
+Nothing here runs at import time: :func:`load_settings` is called by the entry
+points (through ``bootstrap``), and tests build :class:`Settings` directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aftersales.domain.errors import DomainError
+
+
+class SettingsError(DomainError):
+    """An ``AFTERSALES_*`` setting is missing or invalid."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTERSALES_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("data"), description="Where the SQLite file and attachments live."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgresql://user@host/db; default: SQLite in data_dir.",
+    )
+    policy_dirs: list[Path] = Field(default_factory=list, description="Extra policy directories.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    worker_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    worker_batch_size: int = Field(default=200, ge=1, le=10_000)
+    worker_lease_s: float = Field(default=30.0, gt=0)
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("policy_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p for p in value.replace(";", ",").split(",") if p.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'aftersales.sqlite3').resolve()}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (e.g. CLI options) on top."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise SettingsError(f"setting AFTERSALES_{field.upper()}: {first['msg']}") from exc
