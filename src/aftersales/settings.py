@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     worker_lease_s: float = Field(default=30.0, gt=0)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
-    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_max_attempts: int = Field(default=15, ge=1, le=50)  # about six hours of retries
     db_pool_size: int = Field(default=5, ge=1, le=100)
 
     @field_validator("policy_dirs", mode="before")

@@ -382,22 +382,22 @@ def _offset_steps(zone: ZoneInfo, lo_s: int, hi_s: int) -> tuple[list[int], list
     changes its offset twice within one day (true of every zone in tzdata since
     long before any horizon we use).
     """
+    samples = [*range(lo_s, hi_s, SECONDS_PER_DAY), hi_s]
+    seen = [datetime.fromtimestamp(sample_s, zone).utcoffset() for sample_s in samples]
     changes: list[int] = []
     offsets = [_offset_s(zone, lo_s)]
-    previous_s = lo_s
-    for sample_s in [*range(lo_s + SECONDS_PER_DAY, hi_s, SECONDS_PER_DAY), hi_s]:
-        offset = _offset_s(zone, sample_s)
-        if offset != offsets[-1]:
-            before_s, after_s = previous_s, sample_s  # offset(before) old, offset(after) new
-            while after_s - before_s > 1:
-                middle_s = (before_s + after_s) // 2
-                if _offset_s(zone, middle_s) == offsets[-1]:
-                    before_s = middle_s
-                else:
-                    after_s = middle_s
-            changes.append(after_s)
-            offsets.append(offset)
-        previous_s = sample_s
+    for index in range(1, len(samples)):
+        if seen[index] == seen[index - 1]:
+            continue
+        before_s, after_s = samples[index - 1], samples[index]  # old offset, new offset
+        while after_s - before_s > 1:
+            middle_s = (before_s + after_s) // 2
+            if _offset_s(zone, middle_s) == offsets[-1]:
+                before_s = middle_s
+            else:
+                after_s = middle_s
+        changes.append(after_s)
+        offsets.append(_offset_s(zone, after_s))
     return changes, offsets
 
 
@@ -418,26 +418,34 @@ def _compile(
     changes, offsets = _offset_steps(zone, lo_s, hi_s)
     widest, narrowest = max(offsets), min(offsets)
 
+    last_change = len(changes)
+    # Most days share their windows with a weekday: convert each tuple to ints once.
+    as_seconds: dict[int, list[tuple[int, int]]] = {}
     pieces: list[tuple[int, int]] = []
     for ordinal in range(first_ord, last_ord + 1):
         windows = rules.resolve(ordinal)[1]
         if not windows:
             continue
+        spans = as_seconds.get(id(windows))
+        if spans is None:
+            spans = as_seconds[id(windows)] = [(w.start_s, w.end_s) for w in windows]
         midnight_s = (ordinal - _EPOCH_ORDINAL) * SECONDS_PER_DAY  # local reading, as seconds
-        for window in windows:
-            local_start, local_end = midnight_s + window.start_s, midnight_s + window.end_s
-            if not changes:
-                pieces.append((local_start - offsets[0], local_end - offsets[0]))
-                continue
+        for start_s, end_s in spans:
+            local_start, local_end = midnight_s + start_s, midnight_s + end_s
             # The instants whose local reading is in [local_start, local_end): within
             # each stretch of constant offset o that is [start - o, end - o), clipped
             # to the stretch. A DST day yields two pieces (or a gap-shortened one).
-            segment = bisect.bisect_right(changes, local_start - widest)
-            while segment <= len(changes):
+            segment = bisect.bisect_right(changes, local_start - widest) if changes else 0
+            if segment == last_change or changes[segment] >= local_end - narrowest:
+                # Every candidate instant lies in this one stretch: nothing to clip.
+                offset = offsets[segment]
+                pieces.append((local_start - offset, local_end - offset))
+                continue
+            while segment <= last_change:
                 seg_start = changes[segment - 1] if segment > 0 else lo_s
                 if seg_start >= local_end - narrowest:
                     break
-                seg_end = changes[segment] if segment < len(changes) else hi_s
+                seg_end = changes[segment] if segment < last_change else hi_s
                 offset = offsets[segment]
                 piece_start = max(local_start - offset, seg_start)
                 piece_end = min(local_end - offset, seg_end)
@@ -655,10 +663,22 @@ class BusinessCalendar:
 
     def _outside(self, epoch_us: int) -> CalendarError:
         first, last = self._spec.horizon_years
+        try:
+            shown = _from_us(epoch_us).isoformat()
+        except OverflowError:  # e.g. NaT in a datetime64 array
+            shown = f"{epoch_us} µs after the epoch"
         return CalendarError(
-            f"{_from_us(epoch_us).isoformat()} is outside the horizon of calendar "
-            f"{self.name!r}: {first}-01-01 to {last}-12-31 ({self._spec.timezone}); "
+            f"{shown} is outside the horizon of calendar {self.name!r}: "
+            f"{first}-01-01 to {last}-12-31 ({self._spec.timezone}); "
             "widen `horizon` in its definition to ask about other years"
+        )
+
+    def _beyond(self) -> CalendarError:
+        first, last = self._spec.horizon_years
+        return CalendarError(
+            f"the deadline falls beyond the horizon of calendar {self.name!r}: there is not "
+            f"enough open time before {last + 1}-01-01 ({self._spec.timezone}); widen "
+            f"`horizon` (now {first}-{last}) in its definition"
         )
 
     def _check(self, epoch_us: int, *, may_be_end: bool) -> None:
@@ -685,7 +705,7 @@ class BusinessCalendar:
         """The earliest ``t`` with B(t) = target, for target > 0."""
         index = bisect.bisect_left(self._cum_end, target)
         if index == len(self._cum_end):
-            raise self._outside(self._hi_us)
+            raise self._beyond()
         return self._starts[index] + target - self._cum[index]
 
     # ------------------------------------------------------------------ scalar API
@@ -803,7 +823,7 @@ class BusinessCalendar:
         index = np.searchsorted(self._cum_end_arr, target, side="left")
         needs_time = duration_us > 0
         if bool(np.any(needs_time & (index >= self._cum_end_arr.size))):
-            raise CalendarError("add_many: " + str(self._outside(self._hi_us)))
+            raise CalendarError("add_many: " + str(self._beyond()))
         safe = np.minimum(index, max(self._cum_end_arr.size - 1, 0))
         if self._starts_arr.size == 0:
             return start_us.copy()

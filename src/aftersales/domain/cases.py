@@ -144,7 +144,7 @@ class Case:
     ) -> Case:
         """Open a case under the policy version the eligibility decision found in force (OH-8)."""
         if not eligibility.eligible:
-            why = "; ".join(r.en for r in eligibility.reasons)
+            why = " ".join(r.en for r in eligibility.reasons)
             raise EligibilityError(
                 f"item {item.id} is not eligible for {eligibility.programme}: {why}"
             )

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aftersales.adapters.policy_files import load_policy_book
+from aftersales.bootstrap import Container
 from aftersales.domain.errors import DomainError
 from aftersales.domain.explain import Language, local_time
 from aftersales.domain.ledger import balances
@@ -25,8 +26,14 @@ app = typer.Typer(
 )
 policies_app = typer.Typer(no_args_is_help=True, help="Check and list the policy documents.")
 calendar_app = typer.Typer(no_args_is_help=True, help="Ask the business calendars questions.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+case_app = typer.Typer(no_args_is_help=True, help="Look at cases.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Sandboxes with their own test clocks.")
 app.add_typer(policies_app, name="policies")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(db_app, name="db")
+app.add_typer(case_app, name="case")
+app.add_typer(sandbox_app, name="sandbox")
 
 console = Console(soft_wrap=True)  # sentences stay whole when piped or copied
 
@@ -39,6 +46,38 @@ PolicyDirs = Annotated[
     ),
 ]
 Lang = Annotated[str, typer.Option("--lang", envvar="AFTERSALES_LANG", help="zh, en or both.")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="AFTERSALES_DATA_DIR",
+        help="Where the SQLite file and attachments live.",
+    ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="AFTERSALES_DATABASE_URL",
+        help="postgresql://… or sqlite:///…; default SQLite.",
+    ),
+]
+
+
+def _container(
+    data_dir: Path | None, database_url: str | None, policy_dirs: list[Path] | None, **more: object
+) -> Container:
+    from aftersales.bootstrap import bootstrap
+    from aftersales.settings import load_settings
+
+    try:
+        settings = load_settings(
+            data_dir=data_dir, database_url=database_url, policy_dirs=policy_dirs or None, **more
+        )
+        return bootstrap(settings)
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def _book(dirs: list[Path] | None) -> PolicyBook:
@@ -189,6 +228,244 @@ def calendar_explain(
         console.print(f"  open {local_time(begin, tz)} -> {local_time(end, tz)}")
     if len(intervals) > 20:
         console.print(f"  … and {len(intervals) - 20} more open intervals")
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Apply the database migrations (the embedded SQLite default also does this at start-up)."""
+    from aftersales.adapters.db import migrate
+    from aftersales.adapters.db.engine import make_engine
+    from aftersales.settings import load_settings
+
+    try:
+        settings = load_settings(data_dir=data_dir, database_url=database_url)
+        engine = make_engine(settings.resolved_database_url)
+        migrate.upgrade(engine)
+        console.print(f"[green]database at revision {migrate.current_revision(engine)}[/green]")
+        engine.dispose()
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    policy_dir: PolicyDirs = None,
+    worker_id: Annotated[
+        str | None,
+        typer.Option("--id", envvar="AFTERSALES_WORKER_ID", help="Name in claims and logs."),
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option(envvar="AFTERSALES_WORKER_BATCH_SIZE", help="Deadlines per claim.")
+    ] = None,
+    poll: Annotated[
+        float | None,
+        typer.Option(envvar="AFTERSALES_WORKER_POLL_INTERVAL_S", help="Longest sleep, seconds."),
+    ] = None,
+    lease: Annotated[
+        float | None, typer.Option(envvar="AFTERSALES_WORKER_LEASE_S", help="Claim lease, seconds.")
+    ] = None,
+) -> None:
+    """Run the deadline worker until SIGTERM or Ctrl-C (several may run side by side on PostgreSQL)."""
+    import logging
+    import signal
+    import threading
+
+    from aftersales.worker.loop import build_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    container = _container(
+        data_dir,
+        database_url,
+        policy_dir,
+        worker_batch_size=batch,
+        worker_poll_interval_s=poll,
+        worker_lease_s=lease,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    total = build_worker(container, worker_id=worker_id, stop=stop).run()
+    console.print(f"worker stopped: {total.cases} cases handled, {total.payouts} payouts made")
+    container.close()
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    policy_dir: PolicyDirs = None,
+    host: Annotated[str | None, typer.Option(envvar="AFTERSALES_HOST")] = None,
+    port: Annotated[int | None, typer.Option(envvar="AFTERSALES_PORT")] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo/--no-demo", envvar="AFTERSALES_DEMO", help="Load the demo data set first."
+        ),
+    ] = False,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            envvar="AFTERSALES_SERVE_WORKER",
+            help="Run the deadline worker in the same process.",
+        ),
+    ] = True,
+) -> None:
+    """Serve the HTTP app (and the deadline worker) — on the embedded SQLite by default."""
+    import logging
+    import threading
+
+    import uvicorn
+
+    from aftersales.entrypoints.api.app import create_app
+    from aftersales.worker.loop import build_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    container = _container(data_dir, database_url, policy_dir, host=host, port=port)
+    if demo:
+        from aftersales.demo.play import ensure_demo
+
+        ensure_demo(container, console)
+    stop = threading.Event()
+    thread = None
+    if with_worker:
+        thread = threading.Thread(
+            target=build_worker(container, stop=stop).run, name="deadline-worker", daemon=True
+        )
+        thread.start()
+    settings = container.settings
+    console.print(f"serving on http://{settings.host}:{settings.port}")
+    try:
+        uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=10)
+        container.close()
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    policy_dir: PolicyDirs = None,
+    lang: Lang = "both",
+) -> None:
+    """Load the demo data set and play a business day on a sandbox clock, printing what was paid."""
+    from aftersales.demo.play import play_demo
+
+    container = _container(data_dir, database_url, policy_dir)
+    play_demo(container, console, _languages(lang))
+    container.close()
+
+
+@case_app.command("explain")
+def case_explain(
+    case_id: Annotated[str, typer.Argument(help="The case id.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    policy_dir: PolicyDirs = None,
+    lang: Lang = "both",
+) -> None:
+    """Every decision of a case, in order, with its rule."""
+    from aftersales.services.cases import get_case
+
+    container = _container(data_dir, database_url, policy_dir)
+    languages = _languages(lang)
+    case = get_case(container.services, case_id)
+    print_case(case, container.book, languages)
+    container.close()
+
+
+def print_case(case: object, book: PolicyBook, languages: tuple[Language, ...]) -> None:
+    from aftersales.domain.cases import Case
+
+    assert isinstance(case, Case)
+    policy = case.policy(book)
+    zh, en = case.lifecycle.states[case.state]
+    console.rule(f"[bold]{case.id}[/bold] {policy.name.zh} / {policy.name.en} · {zh} / {en}")
+    for decision in case.decisions:
+        when = local_time(decision.at, policy.timezone)
+        for language in languages:
+            console.print(
+                f"[dim]{when}[/dim] [cyan]{decision.reason.rule}[/cyan] {decision.reason.render(language)}"
+            )
+    for payout in case.payouts:
+        console.print(
+            f"[green]paid[/green] {payout.amount.text_en()} {payout.payer} -> {payout.payee} ({payout.rule})"
+        )
+
+
+@sandbox_app.command("create")
+def sandbox_create(
+    sandbox_id: Annotated[str, typer.Argument()],
+    start: Annotated[
+        str | None, typer.Option(help="Clock start, e.g. 2026-11-24T09:00+08:00; default now.")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a sandbox with its own clock."""
+    from aftersales.services.sandboxes import create_sandbox
+
+    container = _container(data_dir, database_url, None)
+    at = _instant(start) if start else None
+    sandbox = create_sandbox(container.engine, container.clock, sandbox_id=sandbox_id, start=at)
+    console.print(f"sandbox {sandbox.id} at {sandbox.now.isoformat()}")
+
+
+@sandbox_app.command("advance")
+def sandbox_advance(
+    sandbox_id: Annotated[str, typer.Argument()],
+    by: Annotated[str, typer.Option(help="How far, e.g. 61m, 48h, 30d.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    policy_dir: PolicyDirs = None,
+) -> None:
+    """Move a sandbox clock forward; deadlines passed on the way fall due and pay out."""
+    from aftersales.services.sandboxes import advance_sandbox
+
+    try:
+        delta = _parse_duration(by)
+    except ValueError as exc:
+        console.print(f"[red]--by: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if not isinstance(delta, timedelta):
+        console.print(f"[red]--by {by!r} is not a duration such as 61m, 48h or 30d[/red]")
+        raise typer.Exit(2)
+    container = _container(data_dir, database_url, policy_dir)
+    sandbox, report = advance_sandbox(container.engine, container.book, sandbox_id, by=delta)
+    console.print(
+        f"sandbox {sandbox.id} now {sandbox.now.isoformat()}: {report.cases} cases handled, {report.payouts} payouts"
+    )
+    for key in report.payout_keys:
+        console.print(f"  paid {key}")
+
+
+@sandbox_app.command("list")
+def sandbox_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    from aftersales.services.sandboxes import list_sandboxes
+
+    container = _container(data_dir, database_url, None)
+    for sandbox in list_sandboxes(container.engine):
+        console.print(f"{sandbox.id}\t{sandbox.now.isoformat()}\t{sandbox.name}")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        console.print(f"[red]{text!r} is not an ISO date-time such as 2026-11-24T09:00+08:00[/red]")
+        raise typer.Exit(2) from exc
+    if at.tzinfo is None:
+        console.print(
+            "[red]the time needs a UTC offset, e.g. +08:00, so it names one instant[/red]"
+        )
+        raise typer.Exit(2)
+    return at
 
 
 def main() -> None:

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from aftersales.adapters.attachments import AttachmentStore
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import CaseNotFound, item_from_row, item_query
+from aftersales.adapters.db.cases_repo import CaseNotFound
+from aftersales.adapters.db.reference import NotFound, load_order_item
 from aftersales.adapters.db.schema import LIVE
 from aftersales.adapters.db.uow import UnitOfWork
 from aftersales.domain.cases import SYSTEM, Actor, Case, Complaint
@@ -38,10 +40,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 T = TypeVar("T")
-
-
-class NotFound(DomainError):
-    """A referenced record does not exist."""
 
 
 class InvalidRequest(DomainError):
@@ -65,10 +63,7 @@ def new_id(prefix: str) -> str:
 
 
 def load_item(conn: Connection, order_item_id: str) -> OrderItem:
-    row = conn.execute(item_query().where(s.order_items.c.id == order_item_id)).one_or_none()
-    if row is None:
-        raise NotFound(f"no order item with id '{order_item_id}'")
-    return item_from_row(row)
+    return load_order_item(conn, order_item_id)
 
 
 def _sandbox_of_item(conn: Connection, order_item_id: str) -> str:
@@ -78,7 +73,7 @@ def _sandbox_of_item(conn: Connection, order_item_id: str) -> str:
         .where(s.order_items.c.id == order_item_id)
     ).first()
     if row is None:
-        raise NotFound(f"no order item with id '{order_item_id}'")
+        raise NotFound("order item", order_item_id)
     return str(row.sandbox)
 
 
@@ -203,6 +198,7 @@ def _request_help_once(
         item = load_item(uow.conn, order_item_id)
         sandbox = _sandbox_of_item(uow.conn, order_item_id)
         at = now_in(uow.conn, sandbox, svc.clock)
+        service_tag = service_tag or _service_for_failure(svc.book, item, failure)
         decision = assess_one_click_help(svc.book, item, at, service_tag)
         case = Case.open(
             case_id=case_id or new_id("OH"),
@@ -236,6 +232,16 @@ def _request_help_once(
         uow.cases.add(case, sandbox=sandbox)
         uow.commit()
         return Opened(case, created=True, eligibility=decision)
+
+
+def _service_for_failure(book: PolicyBook, item: OrderItem, failure: str) -> str | None:
+    """The item's service whose standard lists ``failure`` (a wardrobe may carry two services)."""
+    standards = book.service_standards
+    for tag in sorted(item.product.service_tags):
+        standard = standards.for_tag(tag)
+        if standard is not None and any(f.id == failure for f in standards.failures_of(standard)):
+            return tag
+    return None
 
 
 # ------------------------------------------------------------------ commands on a case
@@ -426,7 +432,7 @@ def chat_to_report(svc: Services, thread_id: str, actor: Actor) -> Opened:
 def _thread(conn: Connection, thread_id: str):  # type: ignore[no-untyped-def]
     row = conn.execute(select(s.chat_threads).where(s.chat_threads.c.id == thread_id)).first()
     if row is None:
-        raise NotFound(f"no chat with id '{thread_id}'")
+        raise NotFound("chat", thread_id)
     return row
 
 
@@ -437,7 +443,9 @@ __all__ = [
     "Opened",
     "Services",
     "act",
+    "add_attachment",
     "answer_quote",
+    "attachments_of",
     "balances_of",
     "case_sandbox",
     "chat_messages",
@@ -457,3 +465,52 @@ __all__ = [
     "request_help",
     "resume_clock",
 ]
+
+
+# ------------------------------------------------------------------ attachments
+
+
+def add_attachment(
+    svc: Services,
+    store: AttachmentStore,
+    *,
+    data: bytes,
+    filename: str,
+    declared_type: str | None,
+    actor: Actor,
+    case_id: str | None = None,
+) -> dict[str, object]:
+    """Store a photo or document, optionally on a case; return its record."""
+    safe_name = filename.replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    stored = store.put(data, filename=safe_name, declared_type=declared_type)
+    with svc.uow() as uow:
+        sandbox = LIVE
+        if case_id is not None:
+            row = uow.conn.execute(select(s.cases.c.sandbox).where(s.cases.c.id == case_id)).first()
+            if row is None:
+                raise CaseNotFound(case_id)
+            sandbox = row.sandbox
+        record: dict[str, object] = {
+            "id": new_id("att"),
+            "case_id": case_id,
+            "filename": safe_name,
+            "content_type": stored.content_type,
+            "size": stored.size,
+            "sha256": stored.sha256,
+            "storage_key": stored.key,
+            "uploaded_at": now_in(uow.conn, sandbox, svc.clock),
+            "uploaded_by": actor.id,
+        }
+        uow.conn.execute(insert(s.attachments).values(**record))
+        uow.commit()
+        return record
+
+
+def attachments_of(svc: Services, case_id: str) -> list[dict[str, object]]:
+    with svc.uow() as uow:
+        rows = uow.conn.execute(
+            select(s.attachments)
+            .where(s.attachments.c.case_id == case_id)
+            .order_by(s.attachments.c.uploaded_at)
+        )
+        return [dict(r._mapping) for r in rows]

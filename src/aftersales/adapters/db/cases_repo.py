@@ -11,19 +11,20 @@ transaction, so either everything lands or nothing does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.reference import order_item_from_row, order_item_query
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.cases import AuditEntry, Case, Complaint, Decision, Quote
 from aftersales.domain.clocks import Clock, ClockStatus
-from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
 from aftersales.domain.errors import DomainError
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout
@@ -67,63 +68,15 @@ def _us(delta: timedelta | None) -> int | None:
     )
 
 
-def item_from_row(row: Any) -> OrderItem:
-    product = Product(
-        id=row.product_id,
-        name=row.product_name,
-        brand_id=row.brand_id,
-        category_id=row.category_id,
-        badges=frozenset(row.badges or ()),
-        service_tags=frozenset(row.service_tags or ()),
-        warranty_months=row.warranty_months,
-    )
-    address = (
-        ServiceAddress(row.address_text, row.province, row.city, row.district)
-        if row.address_text
-        else None
-    )
-    purchased: date = row.purchased_on
-    return OrderItem(
-        id=row.item_id,
-        order_id=row.order_id,
-        buyer_account=row.buyer_account,
-        merchant_id=row.merchant_id,
-        product=product,
-        paid_price_fen=row.paid_price_fen,
-        purchased_on=purchased,
-        address=address,
-        delivered_on=row.delivered_on,
-    )
-
-
-def item_query() -> Any:
-    oi, o, p = s.order_items, s.orders, s.products
-    return select(
-        oi.c.id.label("item_id"),
-        oi.c.order_id,
-        o.c.buyer_account,
-        o.c.merchant_id,
-        oi.c.paid_price_fen,
-        oi.c.purchased_on,
-        oi.c.delivered_on,
-        oi.c.address_text,
-        oi.c.province,
-        oi.c.city,
-        oi.c.district,
-        p.c.id.label("product_id"),
-        p.c.name.label("product_name"),
-        p.c.brand_id,
-        p.c.category_id,
-        p.c.badges,
-        p.c.service_tags,
-        p.c.warranty_months,
-    ).select_from(oi.join(o, oi.c.order_id == o.c.id).join(p, oi.c.product_id == p.c.id))
-
-
 class CaseRepository:
-    def __init__(self, conn: Connection, book: PolicyBook) -> None:
+    def __init__(self, conn: Connection, book: PolicyBook, *, defer_balances: bool = False) -> None:
+        """``defer_balances``: ``save`` records ledger entries but leaves the balance rows
+        alone; the caller sums :func:`balance_deltas` of what was recorded and applies
+        them once, with :meth:`apply_balances`, before it commits (the deadline engine
+        does this for a whole chunk of cases)."""
         self.conn = conn
         self.book = book
+        self.defer_balances = defer_balances
         self._loaded: dict[str, _Loaded] = {}
 
     # ---------------------------------------------------------------- reading
@@ -139,13 +92,13 @@ class CaseRepository:
         if row is None:
             raise CaseNotFound(case_id)
         item_row = self.conn.execute(
-            item_query().where(s.order_items.c.id == row.order_item_id)
+            order_item_query().where(s.order_items.c.id == row.order_item_id)
         ).one()
         case = Case(
             id=row.id,
             programme=Programme(row.programme),
             policy_id=row.policy_id,
-            item=item_from_row(item_row),
+            item=order_item_from_row(item_row),
             state=row.state,
             opened_at=row.opened_at,
             channel=Channel(row.channel),
@@ -409,24 +362,28 @@ class CaseRepository:
                 raise ConcurrentUpdate(
                     f"payout {payout.key} is already in the ledger; the case was handled concurrently"
                 )
-            for account, delta in (
-                (payout.payee, payout.amount.value),
-                (payout.payer, -payout.amount.value),
-            ):
-                balance = _upsert(self.conn, s.account_balances).values(
-                    sandbox=loaded.sandbox,
-                    account=account,
-                    unit=payout.amount.unit.value,
-                    balance=delta,
-                )
-                self.conn.execute(
-                    balance.on_conflict_do_update(
-                        index_elements=["sandbox", "account", "unit"],
-                        set_={"balance": s.account_balances.c.balance + balance.excluded.balance},
-                    )
-                )
             recorded.append(payout)
+        if not self.defer_balances:
+            self.apply_balances(balance_deltas(recorded, loaded.sandbox))
         return recorded
+
+    def apply_balances(self, deltas: Mapping[tuple[str, str, str], int]) -> None:
+        """Add ``{(sandbox, account, unit): delta}`` to the balances, in key order.
+
+        Every writer takes balance rows in this one order, so transactions that
+        touch several accounts (two buyers and a shared merchant, say) queue
+        behind each other instead of deadlocking.
+        """
+        for (sandbox, account, unit), delta in sorted(deltas.items()):
+            balance = _upsert(self.conn, s.account_balances).values(
+                sandbox=sandbox, account=account, unit=unit, balance=delta
+            )
+            self.conn.execute(
+                balance.on_conflict_do_update(
+                    index_elements=["sandbox", "account", "unit"],
+                    set_={"balance": s.account_balances.c.balance + balance.excluded.balance},
+                )
+            )
 
     def _save_complaints(self, case_id: str, complaints: Sequence[Complaint]) -> None:
         for complaint in complaints:
@@ -479,6 +436,16 @@ class CaseRepository:
                     where=s.deadlines.c.due_at != statement.excluded.due_at,
                 )
             )
+
+
+def balance_deltas(payouts: Iterable[Payout], sandbox: str) -> Counter[tuple[str, str, str]]:
+    """What ``payouts`` change: ``{(sandbox, account, unit): delta}`` (payee +, payer −)."""
+    deltas: Counter[tuple[str, str, str]] = Counter()
+    for payout in payouts:
+        unit = payout.amount.unit.value
+        deltas[(sandbox, payout.payee, unit)] += payout.amount.value
+        deltas[(sandbox, payout.payer, unit)] -= payout.amount.value
+    return deltas
 
 
 def payout_row(payout: Payout, sandbox: str) -> dict[str, Any]:

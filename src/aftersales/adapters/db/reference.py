@@ -1,0 +1,470 @@
+"""Reference data: brands, merchants, providers and their coverage, products, orders.
+
+Plain functions over a SQLAlchemy Core :class:`~sqlalchemy.Connection`; they run
+in the caller's transaction and never commit. Writes are upserts (writing the
+same data twice changes nothing), done as one executemany per table. A brand's
+service centres and a provider's coverage are *replaced* by what is written:
+the list given is the whole list.
+
+Brands and products are written and read as the domain's own objects
+(:class:`BrandAfterSales`, :class:`Product`); the other tables, which have no
+domain type, take the typed rows below.
+
+Dispatch routing (OH-3) lives here too: :func:`find_provider` picks the provider
+registered for a city and service on the item's category or its nearest
+ancestor, in one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, NotRequired, TypedDict
+
+from sqlalchemy import Connection, Select, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.schema import LIVE
+from aftersales.domain.brands import BrandAfterSales, ServiceCentre
+from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
+from aftersales.domain.errors import DomainError
+from aftersales.domain.explain import Bilingual
+from aftersales.domain.policy import PolicyBook, normalise_city
+
+__all__ = [
+    "CoverageRow",
+    "MerchantRow",
+    "NotFound",
+    "OrderItemRow",
+    "OrderRow",
+    "ProviderRow",
+    "brand_after_sales",
+    "cities_without_provider",
+    "city_spellings",
+    "find_provider",
+    "load_order_item",
+    "order_items_of_buyer",
+    "upsert_brands",
+    "upsert_merchants",
+    "upsert_order_items",
+    "upsert_orders",
+    "upsert_products",
+    "upsert_providers",
+]
+
+
+class NotFound(DomainError):
+    """A reference record that was asked for by id does not exist."""
+
+    def __init__(self, what: str, key: str) -> None:
+        self.what = what
+        self.key = key
+        super().__init__(f"no {what} with id '{key}'")
+
+
+# ---------------------------------------------------------------- rows
+
+
+class MerchantRow(TypedDict):
+    id: str
+    name: str
+
+
+class ProviderRow(TypedDict):
+    id: str
+    name: str
+    kind: str  # brand_centre | installer | delivery | repairer
+    brand_id: str | None
+    calendar: NotRequired[str]  # a calendar of calendars.toml; default "wall"
+    phone: NotRequired[str]
+
+
+class CoverageRow(TypedDict):
+    """OH-3: the provider serves ``service_tag`` on ``category_id`` (and below) in ``city``."""
+
+    provider_id: str
+    city: str
+    category_id: str
+    service_tag: str
+
+
+class OrderRow(TypedDict):
+    id: str
+    buyer_account: str
+    merchant_id: str
+    placed_at: datetime  # aware
+    sandbox: NotRequired[str]
+
+
+class OrderItemRow(TypedDict):
+    id: str
+    order_id: str
+    product_id: str
+    paid_price_fen: int
+    purchased_on: date
+    delivered_on: date | None
+    address_text: str
+    # Resolved from address_text (adapters.addresses); None where it could not be.
+    province: NotRequired[str | None]
+    city: NotRequired[str | None]
+    district: NotRequired[str | None]
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _upsert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE, as one executemany."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    others = {
+        c.name: statement.excluded[c.name]
+        for c in table.columns
+        if c.name not in keys and c.name in rows[0]
+    }
+    if others:
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=others)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(statement, list(rows))
+
+
+def _unique(rows: Iterable[dict[str, Any]], key: str = "id") -> list[dict[str, Any]]:
+    """Rows with the last one winning per key: one statement must not touch a row twice."""
+    by_key: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        by_key[row[key]] = row
+    return list(by_key.values())
+
+
+def upsert_brands(conn: Connection, brands: Iterable[BrandAfterSales]) -> int:
+    """Write brands (NW-3 after-sales information); their centres replace the stored ones."""
+    brand_list = list({b.brand_id: b for b in brands}.values())
+    if not brand_list:
+        return 0
+    _upsert(
+        conn,
+        s.brands,
+        [
+            {
+                "id": b.brand_id,
+                "name": b.name,
+                "hotline": b.hotline,
+                "warranty_terms_zh": b.warranty_terms.zh,
+                "warranty_terms_en": b.warranty_terms.en,
+                "exclusions": [{"zh": e.zh, "en": e.en} for e in b.exclusions],
+            }
+            for b in brand_list
+        ],
+    )
+    ids = [b.brand_id for b in brand_list]
+    conn.execute(delete(s.service_centres).where(s.service_centres.c.brand_id.in_(ids)))
+    centres = [
+        {
+            "brand_id": b.brand_id,
+            "name": c.name,
+            "city": c.city,
+            "address": c.address,
+            "phone": c.phone,
+            "hours": c.hours,
+        }
+        for b in brand_list
+        for c in b.centres
+    ]
+    if centres:
+        conn.execute(s.service_centres.insert(), centres)
+    return len(brand_list)
+
+
+def upsert_merchants(conn: Connection, merchants: Iterable[MerchantRow]) -> int:
+    rows = _unique({"id": m["id"], "name": m["name"]} for m in merchants)
+    _upsert(conn, s.merchants, rows)
+    return len(rows)
+
+
+def upsert_providers(
+    conn: Connection, providers: Iterable[ProviderRow], coverage: Iterable[CoverageRow]
+) -> int:
+    """Write providers; the coverage given replaces all stored coverage of those providers.
+
+    Coverage rows must name providers in ``providers`` (or already stored ones).
+    """
+    rows = _unique(
+        {
+            "id": p["id"],
+            "name": p["name"],
+            "kind": p["kind"],
+            "brand_id": p["brand_id"],
+            "calendar": p.get("calendar", "wall"),
+            "phone": p.get("phone", ""),
+        }
+        for p in providers
+    )
+    _upsert(conn, s.providers, rows)
+    coverage_rows: list[CoverageRow] = list(
+        {
+            (c["provider_id"], c["city"], c["category_id"], c["service_tag"]): c for c in coverage
+        }.values()
+    )
+    replaced: list[str] = sorted(
+        {str(r["id"]) for r in rows} | {c["provider_id"] for c in coverage_rows}
+    )
+    if replaced:
+        conn.execute(
+            delete(s.provider_coverage).where(s.provider_coverage.c.provider_id.in_(replaced))
+        )
+    if coverage_rows:
+        conn.execute(s.provider_coverage.insert(), coverage_rows)
+    return len(rows)
+
+
+def upsert_products(conn: Connection, products: Iterable[Product]) -> int:
+    rows = _unique(
+        {
+            "id": p.id,
+            "name": p.name,
+            "brand_id": p.brand_id,
+            "category_id": p.category_id,
+            "badges": sorted(p.badges),
+            "service_tags": sorted(p.service_tags),
+            "warranty_months": p.warranty_months,
+        }
+        for p in products
+    )
+    _upsert(conn, s.products, rows)
+    return len(rows)
+
+
+def upsert_orders(conn: Connection, orders: Iterable[OrderRow]) -> int:
+    rows = _unique(
+        {
+            "id": o["id"],
+            "sandbox": o.get("sandbox", LIVE),
+            "buyer_account": o["buyer_account"],
+            "merchant_id": o["merchant_id"],
+            "placed_at": o["placed_at"],
+        }
+        for o in orders
+    )
+    _upsert(conn, s.orders, rows)
+    return len(rows)
+
+
+def upsert_order_items(conn: Connection, items: Iterable[OrderItemRow]) -> int:
+    """Write order items with their address text and, where known, its resolved parts."""
+    rows = _unique(
+        {
+            "id": i["id"],
+            "order_id": i["order_id"],
+            "product_id": i["product_id"],
+            "paid_price_fen": i["paid_price_fen"],
+            "purchased_on": i["purchased_on"],
+            "delivered_on": i["delivered_on"],
+            "address_text": i["address_text"],
+            "province": i.get("province"),
+            "city": i.get("city"),
+            "district": i.get("district"),
+        }
+        for i in items
+    )
+    _upsert(conn, s.order_items, rows)
+    return len(rows)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def order_item_query() -> Select[Any]:
+    oi, o, p = s.order_items, s.orders, s.products
+    return select(
+        oi.c.id.label("item_id"),
+        oi.c.order_id,
+        o.c.buyer_account,
+        o.c.merchant_id,
+        oi.c.paid_price_fen,
+        oi.c.purchased_on,
+        oi.c.delivered_on,
+        oi.c.address_text,
+        oi.c.province,
+        oi.c.city,
+        oi.c.district,
+        p.c.id.label("product_id"),
+        p.c.name.label("product_name"),
+        p.c.brand_id,
+        p.c.category_id,
+        p.c.badges,
+        p.c.service_tags,
+        p.c.warranty_months,
+    ).select_from(oi.join(o, oi.c.order_id == o.c.id).join(p, oi.c.product_id == p.c.id))
+
+
+def order_item_from_row(row: Any) -> OrderItem:
+    product = Product(
+        id=row.product_id,
+        name=row.product_name,
+        brand_id=row.brand_id,
+        category_id=row.category_id,
+        badges=frozenset(row.badges or ()),
+        service_tags=frozenset(row.service_tags or ()),
+        warranty_months=row.warranty_months,
+    )
+    address = (
+        ServiceAddress(row.address_text, row.province, row.city, row.district)
+        if row.address_text or row.city
+        else None
+    )
+    return OrderItem(
+        id=row.item_id,
+        order_id=row.order_id,
+        buyer_account=row.buyer_account,
+        merchant_id=row.merchant_id,
+        product=product,
+        paid_price_fen=row.paid_price_fen,
+        purchased_on=row.purchased_on,
+        address=address,
+        delivered_on=row.delivered_on,
+    )
+
+
+_ORDER_ITEM_BY_ID = order_item_query().where(s.order_items.c.id == bindparam("item_id"))
+
+
+def load_order_item(conn: Connection, order_item_id: str) -> OrderItem:
+    """The order item with its order (buyer, merchant) and product; NotFound if there is none."""
+    row = conn.execute(_ORDER_ITEM_BY_ID, {"item_id": order_item_id}).one_or_none()
+    if row is None:
+        raise NotFound("order item", order_item_id)
+    return order_item_from_row(row)
+
+
+_ITEMS_OF_BUYER = (
+    order_item_query()
+    .where(s.orders.c.buyer_account == bindparam("buyer"))
+    .order_by(s.order_items.c.purchased_on.desc(), s.order_items.c.id)
+)
+_ITEMS_OF_BUYER_IN_SANDBOX = _ITEMS_OF_BUYER.where(s.orders.c.sandbox == bindparam("sandbox"))
+
+
+def order_items_of_buyer(
+    conn: Connection, buyer_account: str, *, sandbox: str | None = None
+) -> list[OrderItem]:
+    """Everything ``buyer_account`` bought, newest purchase first (all sandboxes unless given)."""
+    if sandbox is None:
+        rows = conn.execute(_ITEMS_OF_BUYER, {"buyer": buyer_account})
+    else:
+        rows = conn.execute(
+            _ITEMS_OF_BUYER_IN_SANDBOX, {"buyer": buyer_account, "sandbox": sandbox}
+        )
+    return [order_item_from_row(row) for row in rows]
+
+
+def brand_after_sales(conn: Connection, brand_id: str) -> BrandAfterSales:
+    """NW-3: the brand's hotline, warranty terms, exclusions and centres (by city, then name)."""
+    brand = conn.execute(select(s.brands).where(s.brands.c.id == brand_id)).one_or_none()
+    if brand is None:
+        raise NotFound("brand", brand_id)
+    sc = s.service_centres
+    rows = conn.execute(
+        select(sc.c.id, sc.c.name, sc.c.city, sc.c.address, sc.c.phone, sc.c.hours).where(
+            sc.c.brand_id == brand_id
+        )
+    ).all()
+    # Sorted here rather than by ORDER BY, so the order does not hang on the
+    # database's collation of Chinese text: the same on SQLite and PostgreSQL.
+    centres = sorted(rows, key=lambda c: (c.city, c.name, c.id))
+    return BrandAfterSales(
+        brand_id=brand.id,
+        name=brand.name,
+        hotline=brand.hotline,
+        warranty_terms=Bilingual(brand.warranty_terms_zh, brand.warranty_terms_en),
+        exclusions=tuple(Bilingual(e["zh"], e["en"]) for e in brand.exclusions or ()),
+        centres=tuple(
+            ServiceCentre(name=c.name, city=c.city, address=c.address, phone=c.phone, hours=c.hours)
+            for c in centres
+        ),
+    )
+
+
+# ---------------------------------------------------------------- dispatch routing (OH-3)
+
+
+def city_spellings(city: str) -> tuple[str, ...]:
+    """The ways a city may be stored: as written, bare, and with its 市 (or 地区) suffix.
+
+    Coverage rows may say 杭州 or 杭州市; both are the same city (normalise_city).
+    """
+    bare = normalise_city(city)
+    return tuple(dict.fromkeys((city.strip(), bare, bare + "市", bare + "地区")))
+
+
+# The candidates for one dispatch: a static statement, so it is compiled once.
+_pc = s.provider_coverage
+_DISPATCH_CANDIDATES = select(_pc.c.provider_id, _pc.c.category_id).where(
+    _pc.c.city.in_(bindparam("cities", expanding=True)),
+    _pc.c.service_tag == bindparam("service_tag"),
+    _pc.c.category_id.in_(bindparam("categories", expanding=True)),
+)
+
+
+def find_provider(
+    conn: Connection, book: PolicyBook, *, city: str, category_id: str, service_tag: str
+) -> str | None:
+    """OH-3: the provider responsible for ``service_tag`` on an item of ``category_id`` in ``city``.
+
+    A provider registered on the item's own category wins over one registered on
+    an ancestor; among equally near ones the lowest id wins, so dispatch is
+    repeatable. None means nobody is registered: the request goes to the merchant.
+
+    One query fetches every provider registered in the city for the service on
+    the category or any ancestor (a handful at most); the nearest is chosen
+    here, so the tie-break compares ids by code point on every database rather
+    than by whatever collation PostgreSQL was given.
+    """
+    ancestry = book.catalog.ancestry(category_id)  # nearest first
+    depth = {category: i for i, category in enumerate(ancestry)}
+    rows = conn.execute(
+        _DISPATCH_CANDIDATES,
+        {
+            "cities": list(city_spellings(city)),
+            "service_tag": service_tag,
+            "categories": list(ancestry),
+        },
+    ).all()
+    if not rows:
+        return None
+    nearest: str = min(rows, key=lambda row: (depth[row.category_id], row.provider_id)).provider_id
+    return nearest
+
+
+def cities_without_provider(
+    conn: Connection,
+    book: PolicyBook,
+    cities: Iterable[str],
+    *,
+    category_id: str,
+    service_tag: str,
+) -> list[str]:
+    """Those of ``cities`` where :func:`find_provider` would find nobody (dispatch to merchant).
+
+    For operations to see coverage gaps of a service; one query for all the cities.
+    """
+    wanted = list(dict.fromkeys(cities))
+    spellings = {spelling: normalise_city(c) for c in wanted for spelling in city_spellings(c)}
+    pc = s.provider_coverage
+    served = {
+        normalise_city(city)
+        for city in conn.execute(
+            select(pc.c.city)
+            .distinct()
+            .where(
+                pc.c.city.in_(list(spellings)),
+                pc.c.service_tag == service_tag,
+                pc.c.category_id.in_(book.catalog.ancestry(category_id)),
+            )
+        ).scalars()
+    }
+    return [c for c in wanted if normalise_city(c) not in served]

@@ -1,0 +1,1 @@
+"""The deadline worker process."""

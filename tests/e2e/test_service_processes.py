@@ -1,0 +1,111 @@
+"""The service's processes as an operator runs them: db upgrade, worker, serve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
+    return {**env, "AFTERSALES_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", **extra}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "aftersales.entrypoints.cli", *args]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_db_upgrade_creates_the_embedded_database(tmp_path: Path) -> None:
+    result = subprocess.run(
+        _cli("db", "upgrade"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "database at revision" in result.stdout
+    assert (tmp_path / "data" / "aftersales.sqlite3").exists()
+
+
+def test_bad_database_url_is_a_sentence_not_a_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        _cli("db", "upgrade", "--database-url", "mysql://nowhere/db"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unsupported database" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_worker_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        _cli("worker", "--id", "w-test", "--poll", "0.2"),
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "worker stopped: 0 cases handled, 0 payouts made" in output
+
+
+@pytest.mark.timeout(180)
+def test_serve_answers_health_and_readiness_then_stops(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        _cli("serve", "--port", str(port)),
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        assert ready.json() == {"status": "ready"}
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        missing = httpx.get(f"http://127.0.0.1:{port}/api/v1/cases/nope")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
+        assert "no case with id 'nope'" in missing.json()["detail"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
