@@ -11,6 +11,11 @@ Every running SLA clock has one row in ``deadlines``. A tick:
    case at ``now`` (breach → penalty → ledger entry → outbox event), and saves it;
    a case that fails rolls back to its savepoint and is retried after a back-off.
 
+Leases and retry back-offs run on the worker's real clock, never on a
+sandbox's test clock: a sandbox clock stands still between advances, so a lease
+measured on it would never expire and a killed worker's claims would be stuck.
+Whether a row is *due* is judged on the clock of its sandbox.
+
 A worker that dies after claiming leaves rows whose lease expires; they are
 claimed again, and the ledger's unique key (X-1) makes a second payout for the
 same failure impossible. The cost of a tick depends on how many rows are due,
@@ -57,16 +62,27 @@ class TickReport:
 
 
 def claim_due(
-    engine: Engine, *, sandbox: str, now: datetime, worker_id: str, limit: int, lease: timedelta
+    engine: Engine,
+    *,
+    sandbox: str,
+    now: datetime,
+    worker_id: str,
+    limit: int,
+    lease: timedelta,
+    real_now: datetime | None = None,
 ) -> list[str]:
-    """Claim up to ``limit`` due deadline rows; return the distinct case ids, in due order."""
+    """Claim up to ``limit`` rows due at ``now``; return the distinct case ids, in due order.
+
+    ``real_now`` is the worker's own time, which leases are measured on (default ``now``).
+    """
+    real_now = real_now or now
     d = s.deadlines
     due = (
         select(d.c.case_id, d.c.clock_id)
         .where(
             d.c.sandbox == sandbox,
             d.c.due_at < now,
-            or_(d.c.claimed_until.is_(None), d.c.claimed_until <= now),
+            or_(d.c.claimed_until.is_(None), d.c.claimed_until <= real_now),
         )
         .order_by(d.c.due_at)
         .limit(limit)
@@ -76,7 +92,7 @@ def claim_due(
     statement = (
         update(d)
         .where(tuple_(d.c.case_id, d.c.clock_id).in_(due))
-        .values(claimed_by=worker_id, claimed_until=now + lease)
+        .values(claimed_by=worker_id, claimed_until=real_now + lease)
         .returning(d.c.case_id, d.c.due_at)
     )
     with engine.begin() as conn:
@@ -88,9 +104,19 @@ def claim_due(
 
 
 def handle_cases(
-    engine: Engine, book: PolicyBook, case_ids: Iterable[str], *, now: datetime, chunk: int = 50
+    engine: Engine,
+    book: PolicyBook,
+    case_ids: Iterable[str],
+    *,
+    now: datetime,
+    chunk: int = 50,
+    real_now: datetime | None = None,
 ) -> TickReport:
-    """Settle each case at ``now`` and save it; one transaction per chunk, a savepoint per case."""
+    """Settle each case at ``now`` and save it; one transaction per chunk, a savepoint per case.
+
+    A case that fails is retried after a back-off on the worker's clock (``real_now``).
+    """
+    real_now = real_now or now
     report = TickReport()
     ids = list(case_ids)
     for start in range(0, len(ids), chunk):
@@ -110,7 +136,7 @@ def handle_cases(
                     log.exception(
                         "deadline handling failed for case %s; it will be retried", case_id
                     )
-                    _postpone(conn, case_id, now)
+                    _postpone(conn, case_id, real_now)
                     report.failed += 1
                     continue
                 report.cases += 1
@@ -146,12 +172,22 @@ def tick(
     worker_id: str,
     limit: int = 200,
     lease: timedelta = timedelta(seconds=30),
+    real_now: datetime | None = None,
 ) -> TickReport:
-    """One claim-and-handle round for one sandbox (or live)."""
+    """One claim-and-handle round for one sandbox (or live), due at ``now``.
+
+    ``real_now`` is the worker's own clock (leases, back-offs); for live it is ``now``.
+    """
     case_ids = claim_due(
-        engine, sandbox=sandbox, now=now, worker_id=worker_id, limit=limit, lease=lease
+        engine,
+        sandbox=sandbox,
+        now=now,
+        worker_id=worker_id,
+        limit=limit,
+        lease=lease,
+        real_now=real_now,
     )
-    report = handle_cases(engine, book, case_ids, now=now)
+    report = handle_cases(engine, book, case_ids, now=now, real_now=real_now)
     report.claimed = len(case_ids)
     return report
 

@@ -82,8 +82,12 @@ def advance_sandbox(
     *,
     by: timedelta | None = None,
     to: datetime | None = None,
+    real_now: datetime | None = None,
 ) -> tuple[Sandbox, TickReport]:
-    """Move the sandbox clock forward, handling every deadline passed on the way."""
+    """Move the sandbox clock forward, handling every deadline passed on the way.
+
+    ``real_now`` (the caller's own clock) times the back-off of a case that fails.
+    """
     current = get_sandbox(engine, sandbox_id)
     if (by is None) == (to is None):
         raise SandboxError("give either how far to advance (by) or the instant to advance to (to)")
@@ -119,7 +123,7 @@ def advance_sandbox(
                     .distinct()
                 )
             ]
-        report += handle_cases(engine, book, case_ids, now=step)
+        report += handle_cases(engine, book, case_ids, now=step, real_now=real_now)
         report.claimed += len(case_ids)
     else:
         raise SandboxError(

@@ -66,6 +66,7 @@ class Worker:
                 worker_id=self.worker_id,
                 limit=settings.worker_batch_size,
                 lease=lease,
+                real_now=now,
             )
         if self.extra_round is not None:
             self.extra_round(now)
