@@ -20,6 +20,7 @@ process, under a lock; :meth:`AddressResolver.warm_up` does it ahead of time.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -103,7 +104,11 @@ class AddressResolver:
             with cls._load_lock:
                 parser = cls._cpca
                 if parser is None:
-                    import cpca  # type: ignore[import-untyped]
+                    with warnings.catch_warnings():
+                        # cpca reads its data through pkg_resources, which warns on every
+                        # start-up; nothing for our users to act on.
+                        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+                        import cpca  # type: ignore[import-untyped]
 
                     # The import builds the dictionary; pandas, which cpca imports only
                     # inside transform(), costs as much again, so pay for both here.

@@ -562,8 +562,9 @@ def _summary(
     console.print(table)
     keys = [e.key for e in entries]
     console.print(
-        f"{len(cases)} cases, {len(entries)} payouts "
-        + ", ".join(f"{rule}: {len(v)} × = {sum(v):,}" for rule, v in sorted(by_rule.items()))
+        f"{len(cases)} cases, {len(entries)} payouts ("
+        + ", ".join(f"{rule}: {len(v)}, {sum(v):,} points" for rule, v in sorted(by_rule.items()))
+        + ")"
         + f"; distinct payout keys {len(set(keys))} of {len(keys)} (each failure paid once)"
     )
     console.print(f"explain any case: aftersales case explain <case id>   ·   sandbox '{sandbox}'")
@@ -574,5 +575,6 @@ def ensure_demo(container: Container, console: Console) -> None:
     if any(sb.id.startswith(DEMO_PREFIX) for sb in list_sandboxes(container.engine)):
         console.print("demo sandbox already loaded")
         return
-    result = play_demo(container, console, ())
+    with console.status("loading the demo data set and playing its day on the sandbox clock…"):
+        result = play_demo(container, console, ())
     console.print(f"demo loaded into sandbox '{result.sandbox}': {result.payouts} payouts made")

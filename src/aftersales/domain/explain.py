@@ -181,7 +181,7 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
         "'{clock}' started at {start}; it allows {duration} ({basis}) and is due by {due} ({rule}).",
     ),
     "clock.not_applicable_outside_window": (
-        "求助于 {start} 发起，不在 {window} 之内（含开始时刻、不含结束时刻），因此不适用「{clock}」的承诺（{rule}）。",
+        "求助于 {start} 发起，不在{window}之内（含开始时刻、不含结束时刻），因此不适用「{clock}」的承诺（{rule}）。",
         "The request was made at {start}, outside {window} (start inclusive, end exclusive), so the "
         "commitment '{clock}' does not apply ({rule}).",
     ),

@@ -437,9 +437,10 @@ def sandbox_advance(
         console.print(f"[red]--by {by!r} is not a duration such as 61m, 48h or 30d[/red]")
         raise typer.Exit(2)
     container = _container(data_dir, database_url, policy_dir)
-    sandbox, report = advance_sandbox(
-        container.engine, container.book, sandbox_id, by=delta, real_now=container.clock.now()
-    )
+    with console.status(f"advancing sandbox '{sandbox_id}' by {by}, handling what falls due…"):
+        sandbox, report = advance_sandbox(
+            container.engine, container.book, sandbox_id, by=delta, real_now=container.clock.now()
+        )
     console.print(
         f"sandbox {sandbox.id} now {sandbox.now.isoformat()}: {report.cases} cases handled, {report.payouts} payouts"
     )
