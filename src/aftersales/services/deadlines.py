@@ -25,6 +25,7 @@ never on how many cases are open.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, func, or_, select, tuple_, update
 
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import CaseRepository
+from aftersales.adapters.db.cases_repo import CaseRepository, balance_deltas
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.policy import PolicyBook
 
@@ -123,7 +124,10 @@ def handle_cases(
         # Lock order = id order: two workers holding overlapping chunks never wait on each other in a cycle.
         part = sorted(ids[start : start + chunk])
         with engine.begin() as conn:
-            repo = CaseRepository(conn, book)
+            # Balances move once per account per chunk, just before commit: a merchant
+            # shared by many cases is then locked for one statement, not for the chunk.
+            repo = CaseRepository(conn, book, defer_balances=True)
+            deltas: Counter[tuple[str, str, str]] = Counter()
             for case_id in part:
                 savepoint = conn.begin_nested()
                 try:
@@ -139,12 +143,14 @@ def handle_cases(
                     _postpone(conn, case_id, real_now)
                     report.failed += 1
                     continue
+                deltas.update(balance_deltas(recorded, repo.sandbox_of(case_id)))
                 report.cases += 1
                 report.payouts += len(recorded)
                 report.points_paid += sum(
                     p.amount.value for p in recorded if p.amount.unit.value == "points"
                 )
                 report.payout_keys.extend(p.key for p in recorded)
+            repo.apply_balances(deltas)
     return report
 
 
