@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from aftersales.adapters.addresses import AddressResolver
 from aftersales.adapters.db import schema as s
@@ -31,6 +31,7 @@ from aftersales.domain.explain import Language, local_time
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.services import cases as svc
 from aftersales.services.sandboxes import (
+    Sandbox,
     advance_sandbox,
     create_sandbox,
     list_sandboxes,
@@ -67,7 +68,7 @@ def _sandbox_id(container: Container) -> str:
 
 def _for_sandbox(dataset: data.Dataset, sandbox: str) -> data.Dataset:
     """The same data set with its orders tagged (and ids prefixed) for one sandbox."""
-    prefix = "" if sandbox == DEMO_PREFIX else f"{sandbox}."
+    prefix = "" if sandbox == DEMO_PREFIX else f"{sandbox}."  # the demo keeps bare ids
     return replace(
         dataset,
         orders=[{**o, "id": prefix + o["id"], "sandbox": sandbox} for o in dataset.orders],
@@ -568,6 +569,28 @@ def _summary(
         + f"; distinct payout keys {len(set(keys))} of {len(keys)} (each failure paid once)"
     )
     console.print(f"explain any case: aftersales case explain <case id>   ·   sandbox '{sandbox}'")
+
+
+def create_demo_sandbox(
+    container: Container, sandbox_id: str, *, start: datetime | None = None, name: str = ""
+) -> Sandbox:
+    """A new sandbox holding its own copy of the demo's orders (ids prefixed ``<id>.``).
+
+    For trying the platform out: buyers, shops and providers are the demo's, the
+    orders are the sandbox's own, and nothing has happened yet on its clock.
+    """
+    sandbox = create_sandbox(
+        container.engine, container.clock, sandbox_id=sandbox_id, name=name, start=start
+    )
+    dataset = _for_sandbox(data.build_dataset(), sandbox_id)
+    try:
+        with container.engine.begin() as conn:
+            data.load_dataset(conn, container.book, dataset, AddressResolver())
+    except Exception:
+        with container.engine.begin() as conn:  # no half-made sandbox: the id stays free
+            conn.execute(delete(s.sandboxes).where(s.sandboxes.c.id == sandbox_id))
+        raise
+    return sandbox
 
 
 def ensure_demo(container: Container, console: Console) -> None:

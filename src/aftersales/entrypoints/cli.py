@@ -405,15 +405,26 @@ def sandbox_create(
     start: Annotated[
         str | None, typer.Option(help="Clock start, e.g. 2026-11-24T09:00+08:00; default now.")
     ] = None,
+    demo_data: Annotated[
+        bool,
+        typer.Option(
+            "--demo-data/--empty",
+            help="Give the sandbox its own copy of the demo orders (ids prefixed '<id>.').",
+        ),
+    ] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a sandbox with its own clock."""
+    from aftersales.demo.play import create_demo_sandbox
     from aftersales.services.sandboxes import create_sandbox
 
     container = _container(data_dir, database_url, None)
     at = _instant(start) if start else None
-    sandbox = create_sandbox(container.engine, container.clock, sandbox_id=sandbox_id, start=at)
+    if demo_data:
+        sandbox = create_demo_sandbox(container, sandbox_id, start=at)
+    else:
+        sandbox = create_sandbox(container.engine, container.clock, sandbox_id=sandbox_id, start=at)
     console.print(f"sandbox {sandbox.id} at {sandbox.now.isoformat()}")
 
 

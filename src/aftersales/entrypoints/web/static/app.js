@@ -1,0 +1,48 @@
+// Live countdowns for running clocks, and the compliance chart.
+// A countdown counts from the server's "now" at render time: on live cases it keeps
+// ticking with the real clock; a sandbox clock stands still until advanced.
+(function () {
+  "use strict";
+  function fmt(seconds) {
+    var sign = seconds < 0 ? "-" : "";
+    var s = Math.floor(Math.abs(seconds));
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    if (h >= 48) { return sign + Math.floor(h / 24) + "d " + (h % 24) + "h"; }
+    return sign + String(h).padStart(2, "0") + ":" + String(m).padStart(2, "0") + ":" + String(r).padStart(2, "0");
+  }
+  function tick() {
+    document.querySelectorAll(".countdown[data-live='1']").forEach(function (el) {
+      if (!el.dataset.offset) {
+        el.dataset.offset = String(Date.parse(el.dataset.now) - Date.now());
+      }
+      var now = Date.now() + Number(el.dataset.offset);
+      var left = (Date.parse(el.dataset.due) - now) / 1000;
+      el.textContent = fmt(left);
+      el.classList.toggle("overdue", left < 0);
+    });
+  }
+  function chart() {
+    var box = document.getElementById("compliance-chart");
+    if (!box || !window.echarts) { return; }
+    var data = JSON.parse(box.dataset.chart);
+    var c = window.echarts.init(box);
+    c.setOption({
+      tooltip: { trigger: "axis" },
+      legend: { data: [box.dataset.met, box.dataset.breached] },
+      grid: { left: 40, right: 16, bottom: 70, top: 36 },
+      xAxis: { type: "category", data: data.keys, axisLabel: { rotate: 40 } },
+      yAxis: { type: "value" },
+      series: [
+        { name: box.dataset.met, type: "bar", stack: "all", data: data.met, itemStyle: { color: "#12b76a" } },
+        { name: box.dataset.breached, type: "bar", stack: "all", data: data.breached, itemStyle: { color: "#f04438" } }
+      ]
+    });
+    window.addEventListener("resize", function () { c.resize(); });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    setInterval(tick, 1000);
+    chart();
+  });
+  document.addEventListener("htmx:afterSwap", tick);
+})();
