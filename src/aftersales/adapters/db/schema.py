@@ -379,3 +379,34 @@ attachments = Table(
     Column("uploaded_by", String(64), nullable=False),
     Index(None, "case_id"),
 )
+
+# ---------------------------------------------------------------- accounts and sign-in
+
+# People and systems who sign in. ``party`` is what the account acts for: the buyer
+# account (consumer), the provider, the shop (merchant), the brand; an agent may name
+# the brand whose hotline they staff; operations name none.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("party", String(64), nullable=True),
+    Column("password_hash", String(255), nullable=False),  # argon2id
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Web sessions: the cookie carries a random token; only its SHA-256 is stored, so a
+# copy of this table signs nobody in. Each session has its own CSRF token.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index(None, "account_id"),
+)
