@@ -122,13 +122,17 @@ def test_serve_with_demo_shows_the_demo_cases(tmp_path: Path) -> None:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise
                 time.sleep(0.5)
-        assert home.status_code == 200 and "sandbox <b>demo</b>" in home.text
+        assert home.status_code == 303 and home.headers["location"] == "/login"
         cases = httpx.get(
             f"http://127.0.0.1:{port}/api/v1/cases", params={"sandbox": "demo", "limit": 500}
         ).json()
         assert len(cases) >= 30
-        payouts = re.findall(r"<td>(OH-5|SS-1|SS-2|NW-7)</td>", home.text)
-        assert "OH-5" in payouts and "NW-7" in payouts
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as ops:
+            signed_in = ops.post("/login", data={"username": "ops", "password": "demo-ops-2026"})
+            assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ops"
+            payouts_page = ops.get("/ops/payouts")
+        rules = re.findall(r"<td>(OH-5|SS-1|SS-2|NW-7)</td>", payouts_page.text)
+        assert "OH-5" in rules and "NW-7" in rules
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -30,6 +30,7 @@ from aftersales.domain.errors import DomainError
 from aftersales.domain.explain import Language, local_time
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.services import cases as svc
+from aftersales.services.accounts import ensure_account
 from aftersales.services.sandboxes import (
     Sandbox,
     advance_sandbox,
@@ -595,9 +596,54 @@ def create_demo_sandbox(
 
 def ensure_demo(container: Container, console: Console) -> None:
     """For ``serve --demo``: play the demo once into the database if it has none yet."""
+    accounts = ensure_demo_accounts(container)
+    console.print(f"{accounts} demo accounts ready (see README, 'Demo accounts')")
     if any(sb.id.startswith(DEMO_PREFIX) for sb in list_sandboxes(container.engine)):
         console.print("demo sandbox already loaded")
         return
     with console.status("loading the demo data set and playing its day on the sandbox clock…"):
         result = play_demo(container, console, ())
     console.print(f"demo loaded into sandbox '{result.sandbox}': {result.payouts} payouts made")
+
+
+# Demo sign-ins (README "Demo accounts"): one password per role, the party's id as username.
+DEMO_PASSWORDS = {
+    Role.CONSUMER: "demo-buyer-2026",
+    Role.PROVIDER: "demo-provider-2026",
+    Role.MERCHANT: "demo-shop-2026",
+    Role.BRAND: "demo-brand-2026",
+    Role.AGENT: "demo-agent-2026",
+    Role.OPERATIONS: "demo-ops-2026",
+}
+DEMO_BUYER_ACCOUNTS = 12  # buyer-001 … buyer-012 hold the demo's well-known items
+
+
+def ensure_demo_accounts(container: Container) -> int:
+    """Accounts for every party of the demo, created once; returns how many exist now."""
+    dataset = data.build_dataset()
+    wanted: list[tuple[str, Role, str, str | None]] = [
+        ("ops", Role.OPERATIONS, "平台运营 / Operations", None),
+        ("agent-017", Role.AGENT, "热线坐席 017 / Hotline agent 017", None),
+    ]
+    wanted += [
+        (f"buyer-{n:03d}", Role.CONSUMER, f"买家 {n:03d} / Buyer {n:03d}", f"buyer-{n:03d}")
+        for n in range(1, DEMO_BUYER_ACCOUNTS + 1)
+    ]
+    wanted += [
+        (str(p["id"]), Role.PROVIDER, str(p["name"]), str(p["id"])) for p in dataset.providers
+    ]
+    wanted += [
+        (str(m["id"]), Role.MERCHANT, str(m["name"]), str(m["id"])) for m in dataset.merchants
+    ]
+    wanted += [(b.brand_id, Role.BRAND, b.name, b.brand_id) for b in dataset.brands]
+    for username, role, name, party in wanted:
+        ensure_account(
+            container.engine,
+            container.clock,
+            username=username,
+            password=DEMO_PASSWORDS[role],
+            role=role,
+            name=name,
+            party=party,
+        )
+    return len(wanted)

@@ -33,7 +33,9 @@ app.add_typer(policies_app, name="policies")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(db_app, name="db")
 app.add_typer(case_app, name="case")
+accounts_app = typer.Typer(no_args_is_help=True, help="People and systems who sign in.")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(accounts_app, name="accounts")
 
 console = Console(soft_wrap=True)  # sentences stay whole when piped or copied
 
@@ -466,6 +468,66 @@ def sandbox_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> 
     container = _container(data_dir, database_url, None)
     for sandbox in list_sandboxes(container.engine):
         console.print(f"{sandbox.id}\t{sandbox.now.isoformat()}\t{sandbox.name}")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    username: Annotated[str, typer.Argument(help="What the person types to sign in.")],
+    role: Annotated[
+        str,
+        typer.Option(help="consumer, agent, provider, merchant, brand or operations."),
+    ],
+    party: Annotated[
+        str | None,
+        typer.Option(help="Who the account acts for: buyer account, provider, shop or brand id."),
+    ] = None,
+    name: Annotated[str, typer.Option(help="Shown on pages and in the audit trail.")] = "",
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AFTERSALES_NEW_ACCOUNT_PASSWORD",
+            help="Asked for when not given (so it stays out of the shell history).",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an account that signs in to the web application."""
+    from aftersales.domain.lifecycle import Role
+    from aftersales.services.accounts import create_account
+
+    try:
+        chosen = Role(role)
+    except ValueError as exc:
+        roles = ", ".join(r.value for r in Role if r is not Role.SYSTEM)
+        console.print(f"[red]--role {role!r} is not a role; use one of {roles}[/red]")
+        raise typer.Exit(2) from exc
+    container = _container(data_dir, database_url, None)
+    secret = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    account = create_account(
+        container.engine,
+        container.clock,
+        username=username,
+        password=secret,
+        role=chosen,
+        name=name,
+        party=party,
+    )
+    console.print(f"account {account.username} ({account.role.value}) created as {account.id}")
+    container.close()
+
+
+@accounts_app.command("list")
+def accounts_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Every account with its role and the party it acts for."""
+    from aftersales.services.accounts import list_accounts
+
+    container = _container(data_dir, database_url, None)
+    table = Table("username", "role", "party", "name", "active")
+    for a in list_accounts(container.engine):
+        table.add_row(a.username, a.role.value, a.party or "", a.name, "yes" if a.active else "no")
+    console.print(table)
+    container.close()
 
 
 def _instant(text: str) -> datetime:

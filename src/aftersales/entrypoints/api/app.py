@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from html import escape
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
 from aftersales.adapters.db import schema as s
@@ -17,7 +16,7 @@ from aftersales.domain.errors import DomainError
 from aftersales.domain.policy import _parse_duration
 from aftersales.services import cases as case_services
 from aftersales.services.reports import case_report
-from aftersales.services.sandboxes import advance_sandbox, get_sandbox, list_sandboxes
+from aftersales.services.sandboxes import advance_sandbox, list_sandboxes
 
 
 def create_app(container: Container) -> FastAPI:
@@ -90,42 +89,10 @@ def create_app(container: Container) -> FastAPI:
             "paid": report.payout_keys,
         }
 
-    @app.get("/", response_class=HTMLResponse)
-    def home(sandbox: str | None = None) -> str:
-        boxes = list_sandboxes(container.engine)
-        chosen = sandbox or (boxes[-1].id if boxes else "live")
-        now = get_sandbox(container.engine, chosen).now.isoformat() if chosen != "live" else "live"
-        with container.engine.connect() as conn:
-            cases = conn.execute(
-                select(s.cases.c.id, s.cases.c.programme, s.cases.c.state, s.cases.c.opened_at)
-                .where(s.cases.c.sandbox == chosen)
-                .order_by(s.cases.c.opened_at)
-                .limit(200)
-            ).all()
-            payouts = conn.execute(
-                select(s.ledger_entries)
-                .where(s.ledger_entries.c.sandbox == chosen)
-                .order_by(s.ledger_entries.c.id)
-            ).all()
-        rows = "".join(
-            f"<tr><td><a href='/api/v1/cases/{escape(c.id)}'>{escape(c.id)}</a></td><td>{escape(c.programme)}</td>"
-            f"<td>{escape(c.state)}</td><td>{c.opened_at.isoformat()}</td></tr>"
-            for c in cases
-        )
-        paid = "".join(
-            f"<tr><td>{escape(p.case_id)}</td><td>{escape(p.rule)}</td><td>{p.amount:,} {escape(p.unit)}</td>"
-            f"<td>{escape(p.payee)}</td><td>{escape(p.reason.get('code', ''))}</td></tr>"
-            for p in payouts
-        )
-        return (
-            "<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>aftersales</title>"
-            "<body style='font-family:sans-serif;max-width:1000px;margin:auto'>"
-            f"<h1>aftersales</h1><p>sandbox <b>{escape(chosen)}</b> · clock {escape(now)} · "
-            "<a href='/docs'>API</a></p>"
-            f"<h2>Cases</h2><table border=1 cellpadding=4>{rows}</table>"
-            f"<h2>Payouts</h2><table border=1 cellpadding=4>{paid}</table></body></html>"
-        )
+    from aftersales.entrypoints.web import mount_web
+    from aftersales.entrypoints.web.session import CookieSessions
 
+    mount_web(app, container, CookieSessions(container))
     return app
 
 

@@ -125,6 +125,9 @@ def build_web(container: Container, auth: WebAuth) -> Web:
     env.filters["points"] = _fmt_points
     env.filters["local"] = lambda value: local_time(value, "Asia/Shanghai") if value else ""
     env.filters["iso"] = lambda value: value.isoformat() if value else ""
+    env.filters["local_iso"] = lambda value: (
+        local_time(datetime.fromisoformat(value), "Asia/Shanghai") if value else ""
+    )
 
     def refusal(request: Request, status: int, key: str, detail: str = "") -> Response:
         if status == 401:

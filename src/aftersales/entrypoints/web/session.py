@@ -1,0 +1,48 @@
+"""Sign-in for the pages: a session cookie backed by :mod:`aftersales.services.accounts`."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response
+
+from aftersales.bootstrap import Container
+from aftersales.entrypoints.web.viewer import Viewer
+from aftersales.services import accounts
+
+SESSION_COOKIE = "aftersales_session"
+
+
+class CookieSessions:
+    """:class:`~aftersales.entrypoints.web.WebAuth` over server-side sessions."""
+
+    def __init__(self, container: Container, *, secure_cookie: bool = False) -> None:
+        self.container = container
+        self.secure_cookie = secure_cookie
+
+    def viewer(self, request: Request) -> Viewer | None:
+        session = accounts.session_for(
+            self.container.engine, self.container.clock, request.cookies.get(SESSION_COOKIE)
+        )
+        return None if session is None else _viewer(session)
+
+    def sign_in(self, response: Response, username: str, password: str) -> Viewer | None:
+        session = accounts.sign_in(self.container.engine, self.container.clock, username, password)
+        if session is None:
+            return None
+        response.set_cookie(
+            SESSION_COOKIE,
+            session.token,
+            max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookie,
+        )
+        return _viewer(session)
+
+    def sign_out(self, request: Request, response: Response) -> None:
+        accounts.sign_out(self.container.engine, request.cookies.get(SESSION_COOKIE))
+        response.delete_cookie(SESSION_COOKIE)
+
+
+def _viewer(session: accounts.Session) -> Viewer:
+    a = session.account
+    return Viewer(a.id, a.name, a.role, a.party, session.csrf_token)
