@@ -43,6 +43,21 @@ class Scope:
         return self.role is Role.OPERATIONS
 
 
+_LINE_COLUMNS = (
+    _c.c.id,
+    _c.c.sandbox,
+    _c.c.programme,
+    _c.c.state,
+    _c.c.is_open,
+    _c.c.opened_at,
+    _p.c.name.label("product"),
+    _o.c.buyer_account,
+    _o.c.merchant_id,
+    _c.c.assignee,
+    _oi.c.city,
+)
+
+
 def _joined(columns: list[Any]) -> Select[Any]:
     return select(*columns).select_from(
         _c.join(_oi, _c.c.order_item_id == _oi.c.id)
@@ -111,23 +126,7 @@ def case_lines(
         .subquery()
     )
     query = scoped(
-        _joined(
-            [
-                _c.c.id,
-                _c.c.sandbox,
-                _c.c.programme,
-                _c.c.state,
-                _c.c.is_open,
-                _c.c.opened_at,
-                _p.c.name.label("product"),
-                _o.c.buyer_account,
-                _o.c.merchant_id,
-                _c.c.assignee,
-                _oi.c.city,
-                due.c.next_due,
-            ]
-        ).outerjoin(due, due.c.case_id == _c.c.id),
-        scope,
+        _joined([*_LINE_COLUMNS, due.c.next_due]).outerjoin(due, due.c.case_id == _c.c.id), scope
     )
     if sandbox is not None:
         query = query.where(_c.c.sandbox == sandbox)
@@ -135,23 +134,24 @@ def case_lines(
         query = query.where(_c.c.is_open)
     query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
     with engine.connect() as conn:
-        return [
-            CaseLine(
-                r.id,
-                r.sandbox,
-                r.programme,
-                r.state,
-                r.is_open,
-                r.opened_at,
-                r.product,
-                r.buyer_account,
-                r.merchant_id,
-                r.assignee,
-                r.city,
-                r.next_due,
-            )
-            for r in conn.execute(query)
-        ]
+        return [_case_line(r, r.next_due) for r in conn.execute(query)]
+
+
+def _case_line(r: Any, next_due: datetime | None) -> CaseLine:
+    return CaseLine(
+        r.id,
+        r.sandbox,
+        r.programme,
+        r.state,
+        r.is_open,
+        r.opened_at,
+        r.product,
+        r.buyer_account,
+        r.merchant_id,
+        r.assignee,
+        r.city,
+        next_due,
+    )
 
 
 @dataclass(frozen=True)
@@ -178,24 +178,7 @@ def provider_queue(
     """
     d, sb = s.deadlines, s.sandboxes
     query = scoped(
-        _joined(
-            [
-                _c.c.id,
-                _c.c.sandbox,
-                _c.c.programme,
-                _c.c.state,
-                _c.c.is_open,
-                _c.c.opened_at,
-                _p.c.name.label("product"),
-                _o.c.buyer_account,
-                _o.c.merchant_id,
-                _c.c.assignee,
-                _oi.c.city,
-                d.c.clock_id,
-                d.c.due_at,
-                sb.c.now.label("sandbox_now"),
-            ]
-        )
+        _joined([*_LINE_COLUMNS, d.c.clock_id, d.c.due_at, sb.c.now.label("sandbox_now")])
         .join(d, d.c.case_id == _c.c.id)
         .outerjoin(sb, sb.c.id == _c.c.sandbox)
         .where(_c.c.is_open),
@@ -205,25 +188,7 @@ def provider_queue(
     with engine.connect() as conn:
         for r in conn.execute(query):
             now = r.sandbox_now or live_now
-            line = QueueLine(
-                CaseLine(
-                    r.id,
-                    r.sandbox,
-                    r.programme,
-                    r.state,
-                    r.is_open,
-                    r.opened_at,
-                    r.product,
-                    r.buyer_account,
-                    r.merchant_id,
-                    r.assignee,
-                    r.city,
-                    r.due_at,
-                ),
-                r.clock_id,
-                r.due_at,
-                now,
-            )
+            line = QueueLine(_case_line(r, r.due_at), r.clock_id, r.due_at, now)
             kept = lines.get(r.id)
             if kept is None or line.seconds_left < kept.seconds_left:
                 lines[r.id] = line

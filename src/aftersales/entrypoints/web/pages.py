@@ -47,6 +47,10 @@ STATIC_DIR = HERE / "static"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WARN_BEFORE_S = 15 * 60  # a queue line turns amber this long before its deadline
 ALL = frozenset(Role) - {Role.SYSTEM}
+# Who may do what on a case page, besides what the lifecycle's transitions allow.
+PAUSERS = frozenset({Role.PROVIDER, Role.MERCHANT, Role.OPERATIONS})  # SS-2 exemptions
+COMPLAINANTS = frozenset({Role.CONSUMER, Role.AGENT})
+QUOTERS = frozenset({Role.BRAND, Role.PROVIDER, Role.MERCHANT})  # NW-6
 
 # Which roles may open which page (the authorization test reads this table).
 PAGE_ROLES: dict[str, frozenset[Role]] = {
@@ -201,6 +205,16 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         if not views.may_see_case(engine, viewer.scope, case_id):
             # Not "forbidden": whether the case exists is not the viewer's business.
             raise PageRefused(404, "error.not_found")
+        return viewer
+
+    def on_case(
+        ctx: PageContext, case_id: str, csrf_token: str, roles: frozenset[Role] = ALL
+    ) -> Viewer:
+        """A change to a case: a valid form, a case the viewer may see, a role that may act."""
+        viewer = require_csrf(ctx, csrf_token)
+        see_case(ctx, case_id)
+        if viewer.role not in roles:
+            raise PageRefused(403, "error.forbidden")
         return viewer
 
     def back_to_case(case_id: str) -> RedirectResponse:
@@ -413,11 +427,10 @@ def build_web(container: Container, auth: WebAuth) -> Web:
             actions=actions,
             pause_reasons=pause_reasons,
             attachments=attachments,
-            can_complain=viewer.role in (Role.CONSUMER, Role.AGENT),
+            can_complain=viewer.role in COMPLAINANTS,
             can_decide=viewer.role is Role.OPERATIONS,
-            can_quote=viewer.role in (Role.BRAND, Role.PROVIDER, Role.MERCHANT)
-            and case.programme is Programme.NATIONAL_WARRANTY,
-            can_pause=viewer.role in (Role.PROVIDER, Role.MERCHANT, Role.OPERATIONS),
+            can_quote=viewer.role in QUOTERS and case.programme is Programme.NATIONAL_WARRANTY,
+            can_pause=viewer.role in PAUSERS,
             seconds_left=lambda due: (datetime.fromisoformat(due) - now).total_seconds(),
             fmt_left=lambda seconds: _fmt_left(seconds, ctx.lang),
         )
@@ -430,8 +443,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         note: str = Form(""),
         csrf_token: str = Form(""),
     ) -> Response:
-        viewer = require_csrf(ctx, csrf_token)
-        see_case(ctx, case_id)
+        viewer = on_case(ctx, case_id, csrf_token)
         svc.act(services, case_id, action, viewer.actor(), note.strip())
         return back_to_case(case_id)
 
@@ -442,10 +454,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         clock_reason: str = Form(...),
         csrf_token: str = Form(""),
     ) -> Response:
-        viewer = require_csrf(ctx, csrf_token)
-        see_case(ctx, case_id)
-        if viewer.role not in (Role.PROVIDER, Role.MERCHANT, Role.OPERATIONS):
-            raise PageRefused(403, "error.forbidden")
+        viewer = on_case(ctx, case_id, csrf_token, PAUSERS)
         clock_id, _, reason = clock_reason.partition(":")
         svc.pause_clock(services, case_id, clock_id, reason, viewer.actor())
         return back_to_case(case_id)
@@ -457,10 +466,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         clock_id: str = Form(...),
         csrf_token: str = Form(""),
     ) -> Response:
-        viewer = require_csrf(ctx, csrf_token)
-        see_case(ctx, case_id)
-        if viewer.role not in (Role.PROVIDER, Role.MERCHANT, Role.OPERATIONS):
-            raise PageRefused(403, "error.forbidden")
+        viewer = on_case(ctx, case_id, csrf_token, PAUSERS)
         svc.resume_clock(services, case_id, clock_id, viewer.actor())
         return back_to_case(case_id)
 
@@ -472,10 +478,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         complaint_text: str = Form(""),
         csrf_token: str = Form(""),
     ) -> Response:
-        viewer = require_csrf(ctx, csrf_token)
-        see_case(ctx, case_id)
-        if viewer.role not in (Role.CONSUMER, Role.AGENT):
-            raise PageRefused(403, "error.forbidden")
+        viewer = on_case(ctx, case_id, csrf_token, COMPLAINANTS)
         svc.file_complaint(
             services, case_id, clock_id or None, viewer.actor(), complaint_text.strip()
         )
@@ -503,10 +506,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         amount_yuan: str = Form(...),
         csrf_token: str = Form(""),
     ) -> Response:
-        viewer = require_csrf(ctx, csrf_token)
-        see_case(ctx, case_id)
-        if viewer.role not in (Role.BRAND, Role.PROVIDER, Role.MERCHANT):
-            raise PageRefused(403, "error.forbidden")
+        viewer = on_case(ctx, case_id, csrf_token, QUOTERS)
         try:
             fen = round(float(amount_yuan) * 100)
         except ValueError as exc:
@@ -523,10 +523,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         accept: str = Form(...),
         csrf_token: str = Form(""),
     ) -> Response:
-        viewer = require_csrf(ctx, csrf_token)
-        see_case(ctx, case_id)
-        if viewer.role is not Role.CONSUMER:
-            raise PageRefused(403, "error.forbidden")
+        viewer = on_case(ctx, case_id, csrf_token, frozenset({Role.CONSUMER}))
         svc.answer_quote(services, case_id, accept == "yes", viewer.actor())
         return back_to_case(case_id)
 
