@@ -123,14 +123,16 @@ def test_serve_with_demo_shows_the_demo_cases(tmp_path: Path) -> None:
                     raise
                 time.sleep(0.5)
         assert home.status_code == 303 and home.headers["location"] == "/login"
-        cases = httpx.get(
-            f"http://127.0.0.1:{port}/api/v1/cases", params={"sandbox": "demo", "limit": 500}
-        ).json()
-        assert len(cases) >= 30
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as ops:
             signed_in = ops.post("/login", data={"username": "ops", "password": "demo-ops-2026"})
             assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ops"
             payouts_page = ops.get("/ops/payouts")
+            cases = ops.get("/api/v1/cases", params={"sandbox": "demo", "limit": 500}).json()
+            missing = ops.get("/api/v1/cases/nope")
+        assert len(cases) >= 30
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
+        assert "no case with id 'nope'" in missing.json()["detail"]
         rules = re.findall(r"<td>(OH-5|SS-1|SS-2|NW-7)</td>", payouts_page.text)
         assert "OH-5" in rules and "NW-7" in rules
     finally:

@@ -99,10 +99,10 @@ def test_serve_answers_health_and_readiness_then_stops(tmp_path: Path) -> None:
                 time.sleep(0.3)
         assert ready.json() == {"status": "ready"}
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-        missing = httpx.get(f"http://127.0.0.1:{port}/api/v1/cases/nope")
-        assert missing.status_code == 404
-        assert missing.headers["content-type"].startswith("application/problem+json")
-        assert "no case with id 'nope'" in missing.json()["detail"]
+        anonymous = httpx.get(f"http://127.0.0.1:{port}/api/v1/cases/nope")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["content-type"].startswith("application/problem+json")
+        assert "signed-in" in anonymous.json()["detail"]
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -1,20 +1,21 @@
 """The HTTP application factory: ``create_app(container)``; nothing is built at import."""
 
-from __future__ import annotations
-
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.cases_repo import CaseNotFound
 from aftersales.bootstrap import Container
 from aftersales.domain.errors import DomainError
+from aftersales.domain.lifecycle import Role
 from aftersales.domain.policy import _parse_duration
+from aftersales.entrypoints.web import Viewer, mount_web
+from aftersales.entrypoints.web.session import CookieSessions
 from aftersales.services import cases as case_services
+from aftersales.services import views
 from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import advance_sandbox, list_sandboxes
 
@@ -41,31 +42,51 @@ def create_app(container: Container) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ready"}
 
+    sessions = CookieSessions(container)
+
+    def signed_in(request: Request) -> Viewer:
+        """Who calls: the signed-in web session (API tokens for systems come with the full API)."""
+        viewer = sessions.viewer(request)
+        if viewer is None:
+            raise ApiRefused(401, "Sign in first", "this endpoint needs a signed-in session")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not viewer.csrf_ok(
+            request.headers.get("X-CSRF-Token")
+        ):
+            raise ApiRefused(
+                403, "Missing CSRF token", "send the session's CSRF token in X-CSRF-Token"
+            )
+        return viewer
+
+    @app.exception_handler(ApiRefused)
+    async def _refused(_: Request, exc: ApiRefused) -> JSONResponse:
+        return _problem(exc.status, exc.title, exc.detail)
+
     @app.get("/api/v1/cases/{case_id}")
-    def get_case(case_id: str) -> dict[str, Any]:
+    def get_case(case_id: str, caller: Annotated[Viewer, Depends(signed_in)]) -> dict[str, Any]:
+        if not views.may_see_case(container.engine, caller.scope, case_id):
+            raise CaseNotFound(case_id)  # the same answer as for a case that does not exist
         return case_report(case_services.get_case(container.services, case_id), container.book)
 
     @app.get("/api/v1/cases")
     def list_cases(
-        sandbox: str = Query("live"), limit: int = Query(50, ge=1, le=500)
+        caller: Annotated[Viewer, Depends(signed_in)],
+        sandbox: str = Query("live"),
+        limit: int = Query(50, ge=1, le=500),
     ) -> list[dict[str, Any]]:
-        with container.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    s.cases.c.id,
-                    s.cases.c.programme,
-                    s.cases.c.state,
-                    s.cases.c.opened_at,
-                    s.cases.c.assignee,
-                )
-                .where(s.cases.c.sandbox == sandbox)
-                .order_by(s.cases.c.opened_at.desc())
-                .limit(limit)
-            ).all()
-        return [{**r._mapping, "opened_at": r.opened_at.isoformat()} for r in rows]
+        lines = views.case_lines(container.engine, caller.scope, sandbox=sandbox, limit=limit)
+        return [
+            {
+                "id": c.id,
+                "programme": c.programme,
+                "state": c.state,
+                "opened_at": c.opened_at.isoformat(),
+                "assignee": c.assignee,
+            }
+            for c in lines
+        ]
 
     @app.get("/api/v1/sandboxes")
-    def sandboxes() -> list[dict[str, Any]]:
+    def sandboxes(caller: Annotated[Viewer, Depends(signed_in)]) -> list[dict[str, Any]]:
         return [
             {"id": sb.id, "name": sb.name, "now": sb.now.isoformat()}
             for sb in list_sandboxes(container.engine)
@@ -73,15 +94,25 @@ def create_app(container: Container) -> FastAPI:
 
     @app.post("/api/v1/sandboxes/{sandbox_id}/advance")
     def advance(
-        sandbox_id: str, by: str = Query(..., description="e.g. 61m, 48h, 30d")
+        caller: Annotated[Viewer, Depends(signed_in)],
+        sandbox_id: str,
+        by: str = Query(..., description="e.g. 61m, 48h, 30d"),
     ) -> dict[str, Any]:
+        if caller.role is not Role.OPERATIONS:
+            raise ApiRefused(403, "Not allowed", "only operations move sandbox clocks")
         try:
             delta = _parse_duration(by)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         if not isinstance(delta, timedelta):
             raise HTTPException(422, f"'{by}' is not a duration such as 61m, 48h or 30d")
-        sandbox, report = advance_sandbox(container.engine, container.book, sandbox_id, by=delta)
+        sandbox, report = advance_sandbox(
+            container.engine,
+            container.book,
+            sandbox_id,
+            by=delta,
+            real_now=container.clock.now(),
+        )
         return {
             "id": sandbox.id,
             "now": sandbox.now.isoformat(),
@@ -89,11 +120,14 @@ def create_app(container: Container) -> FastAPI:
             "paid": report.payout_keys,
         }
 
-    from aftersales.entrypoints.web import mount_web
-    from aftersales.entrypoints.web.session import CookieSessions
-
-    mount_web(app, container, CookieSessions(container))
+    mount_web(app, container, sessions)
     return app
+
+
+class ApiRefused(Exception):
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
