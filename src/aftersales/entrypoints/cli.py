@@ -48,6 +48,14 @@ PolicyDirs = Annotated[
     ),
 ]
 Lang = Annotated[str, typer.Option("--lang", envvar="AFTERSALES_LANG", help="zh, en or both.")]
+LogFormat = Annotated[
+    str,
+    typer.Option(
+        "--log-format",
+        envvar="AFTERSALES_LOG_FORMAT",
+        help="json (one object per line, for log collectors) or text.",
+    ),
+]
 DataDir = Annotated[
     Path | None,
     typer.Option(
@@ -269,15 +277,16 @@ def worker(
     lease: Annotated[
         float | None, typer.Option(envvar="AFTERSALES_WORKER_LEASE_S", help="Claim lease, seconds.")
     ] = None,
+    log_format: LogFormat = "json",
 ) -> None:
     """Run the deadline worker until SIGTERM or Ctrl-C (several may run side by side on PostgreSQL)."""
-    import logging
     import signal
     import threading
 
+    from aftersales.entrypoints.observability import configure_logging
     from aftersales.worker.loop import build_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(log_format)
     container = _container(
         data_dir,
         database_url,
@@ -315,17 +324,18 @@ def serve(
             help="Run the deadline worker in the same process.",
         ),
     ] = True,
+    log_format: LogFormat = "json",
 ) -> None:
     """Serve the HTTP app (and the deadline worker) — on the embedded SQLite by default."""
-    import logging
     import threading
 
     import uvicorn
 
     from aftersales.entrypoints.api.app import create_app
+    from aftersales.entrypoints.observability import configure_logging
     from aftersales.worker.loop import build_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(log_format)
     container = _container(data_dir, database_url, policy_dir, host=host, port=port)
     if demo:
         from aftersales.demo.play import ensure_demo
@@ -341,7 +351,13 @@ def serve(
     settings = container.settings
     console.print(f"serving on http://{settings.host}:{settings.port}")
     try:
-        uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(container),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,  # our handler (JSON lines) serves uvicorn's loggers too
+            access_log=False,  # one line per request comes from the app, with its request id
+        )
     finally:
         stop.set()
         if thread is not None:

@@ -6,12 +6,15 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from aftersales.adapters.db import migrate
 from aftersales.adapters.db.cases_repo import CaseNotFound
 from aftersales.bootstrap import Container
 from aftersales.domain.errors import DomainError
 from aftersales.domain.lifecycle import Role
 from aftersales.domain.policy import _parse_duration
+from aftersales.entrypoints.observability import instrument
 from aftersales.entrypoints.web import Viewer, mount_web
 from aftersales.entrypoints.web.session import CookieSessions
 from aftersales.services import cases as case_services
@@ -37,10 +40,24 @@ def create_app(container: Container) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz")
-    def readyz() -> dict[str, str]:
-        with container.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"status": "ready"}
+    def readyz() -> JSONResponse:
+        """Ready when the database answers and its schema is this release's."""
+        try:
+            with container.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = migrate.is_up_to_date(container.engine)
+        except (DomainError, SQLAlchemyError) as exc:
+            return _problem(503, "Not ready", f"the database does not answer: {exc}")
+        if not current:
+            return _problem(
+                503,
+                "Not ready",
+                "the database schema is not at this release's revision; "
+                "run `aftersales db upgrade`",
+            )
+        return JSONResponse({"status": "ready"})
+
+    instrument(app, container)
 
     sessions = CookieSessions(container)
 

@@ -1,0 +1,174 @@
+"""Operability: Prometheus metrics, JSON log lines, request ids.
+
+Request metrics are counted in a middleware; the platform's own figures (open
+cases, deadlines due, claim lag, payouts) are read from indexed columns when
+Prometheus scrapes, so there is no bookkeeping on the hot path and the figures
+are right whichever process changed the data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.schema import LIVE
+from aftersales.bootstrap import Container
+from aftersales.domain.errors import DomainError
+
+log = logging.getLogger("aftersales.http")
+# The attributes every LogRecord has; anything else was passed in ``extra``.
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update({k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
+    """Logs to stderr, as JSON lines (``json``) or for a person at a terminal (``text``)."""
+    if fmt not in ("json", "text"):
+        raise DomainError(f"log format {fmt!r}: use json or text")
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class PlatformCollector(Collector):
+    """Open cases, deadlines due, claim lag and payouts of the live mode, read at scrape time."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    def collect(self) -> Iterator[Any]:
+        now = self.container.clock.now()
+        c, d, le = s.cases, s.deadlines, s.ledger_entries
+        with self.container.engine.connect() as conn:
+            open_cases = conn.execute(
+                select(c.c.programme, func.count())
+                .where(c.c.sandbox == LIVE, c.c.is_open)
+                .group_by(c.c.programme)
+            ).all()
+            due, oldest = conn.execute(
+                select(func.count(), func.min(d.c.due_at)).where(
+                    d.c.sandbox == LIVE, d.c.due_at < now
+                )
+            ).one()
+            payouts = conn.execute(
+                select(le.c.rule, func.count(), func.coalesce(func.sum(le.c.amount), 0))
+                .where(le.c.sandbox == LIVE, le.c.unit == "points")
+                .group_by(le.c.rule)
+            ).all()
+        cases = GaugeMetricFamily(
+            "aftersales_open_cases", "Open live cases, by programme.", labels=["programme"]
+        )
+        for programme, count in open_cases:
+            cases.add_metric([programme], count)
+        yield cases
+        yield GaugeMetricFamily(
+            "aftersales_deadlines_due", "Live deadlines past due and not yet handled.", value=due
+        )
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        lag = (now - oldest).total_seconds() if oldest is not None else 0.0
+        yield GaugeMetricFamily(
+            "aftersales_claim_lag_seconds",
+            "How long the oldest due live deadline has waited for a worker.",
+            value=lag,
+        )
+        paid = CounterMetricFamily(
+            "aftersales_payouts", "Live payouts made, by rule.", labels=["rule"]
+        )
+        points = CounterMetricFamily(
+            "aftersales_payout_points", "Points paid to buyers, by rule.", labels=["rule"]
+        )
+        for rule, count, total in payouts:
+            paid.add_metric([rule], count)
+            points.add_metric([rule], total)
+        yield paid
+        yield points
+
+
+def instrument(app: FastAPI, container: Container) -> None:
+    """Add ``/metrics``, request metrics and one JSON log line per request."""
+    registry = CollectorRegistry()
+    requests = Counter(
+        "aftersales_http_requests",
+        "HTTP requests, by method, route and status.",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "aftersales_http_request_duration_seconds",
+        "HTTP request duration, by route.",
+        ["route"],
+        registry=registry,
+    )
+    registry.register(PlatformCollector(container))
+
+    @app.middleware("http")
+    async def _observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("X-Request-Id") or secrets.token_hex(8)
+        started = time.perf_counter()
+        response = await call_next(request)
+        seconds = time.perf_counter() - started
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        requests.labels(request.method, template, str(response.status_code)).inc()
+        latency.labels(template).observe(seconds)
+        response.headers["X-Request-Id"] = request_id
+        log.info(
+            "%s %s %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.url.path,
+                "route": template,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
