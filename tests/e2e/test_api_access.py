@@ -88,3 +88,57 @@ def test_only_operations_move_a_sandbox_clock_and_only_with_the_csrf_token(
     )
     assert moved.status_code == 200
     assert moved.json()["payouts"] == 1  # OH-5: the missed hour, paid once
+
+
+def test_oh_3_a_repeated_idempotency_key_returns_the_first_answer_and_opens_one_case(
+    world: tuple[Container, TestClient, str],
+) -> None:
+    _, client, _ = world
+    buyer, token = _session(client, "buyer-002", Role.CONSUMER)
+    request = {
+        "order_item_id": f"api.{data.ITEM_TILES_GUANGZHOU}",
+        "failure": "not_delivered_into_home",
+    }
+    headers = {"X-CSRF-Token": token, "Idempotency-Key": "tap-1"}
+    first = buyer.post("/api/v1/help-requests", json=request, headers=headers)
+    again = buyer.post("/api/v1/help-requests", json=request, headers=headers)
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert first.json()["assignee"]  # dispatched at once
+    clash = buyer.post(
+        "/api/v1/help-requests", json={**request, "description": "another"}, headers=headers
+    )
+    assert clash.status_code == 422 and "different request" in clash.json()["detail"]
+
+
+def test_a_malformed_request_is_named_field_by_field_as_a_problem(
+    world: tuple[Container, TestClient, str],
+) -> None:
+    _, client, _ = world
+    buyer, token = _session(client, "buyer-002", Role.CONSUMER)
+    response = buyer.post(
+        "/api/v1/help-requests", json={"failure": ""}, headers={"X-CSRF-Token": token}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    detail = response.json()["detail"]
+    assert "order_item_id" in detail and "failure" in detail
+
+
+def test_nw_2_a_hotline_agent_reports_for_a_caller_and_a_buyer_cannot_for_someone_else(
+    world: tuple[Container, TestClient, str],
+) -> None:
+    _, client, _ = world
+    agent, agent_token = _session(client, "agent-017", Role.AGENT)
+    report = {"order_item_id": f"api.{data.ITEM_AC_WUHAN}", "description": "制冷时有异响"}
+    filed = agent.post("/api/v1/repair-reports", json=report, headers={"X-CSRF-Token": agent_token})
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["channel"] == "hotline"
+    stranger, token = _session(client, "buyer-002", Role.CONSUMER)
+    refused = stranger.post(
+        "/api/v1/repair-reports",
+        json={"order_item_id": f"api.{data.ITEM_KETTLE_SHANGHAI}", "description": "坏了"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert refused.status_code == 404

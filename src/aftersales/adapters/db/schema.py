@@ -410,3 +410,16 @@ web_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Index(None, "account_id"),
 )
+
+# A POST with an Idempotency-Key answers a repeat with the first answer (a double-clicked
+# "help" opens one case). Keys are per account; the request's digest guards reuse.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)

@@ -1,24 +1,30 @@
 """The HTTP application factory: ``create_app(container)``; nothing is built at import."""
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from pydantic import BaseModel, Field
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from aftersales.adapters.db import migrate
+from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.cases_repo import CaseNotFound
+from aftersales.adapters.db.reference import NotFound
 from aftersales.bootstrap import Container
 from aftersales.domain.errors import DomainError
-from aftersales.domain.lifecycle import Role
+from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import _parse_duration
 from aftersales.entrypoints.observability import instrument
 from aftersales.entrypoints.web import Viewer, mount_web
 from aftersales.entrypoints.web.session import CookieSessions
 from aftersales.services import cases as case_services
-from aftersales.services import views
+from aftersales.services import idempotency, views
+from aftersales.services.idempotency import Answer
 from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import advance_sandbox, list_sandboxes
 
@@ -29,6 +35,10 @@ def create_app(container: Container) -> FastAPI:
 
     @app.exception_handler(CaseNotFound)
     async def _not_found(_: Request, exc: CaseNotFound) -> JSONResponse:
+        return _problem(404, "Not found", str(exc))
+
+    @app.exception_handler(NotFound)
+    async def _no_such(_: Request, exc: NotFound) -> JSONResponse:
         return _problem(404, "Not found", str(exc))
 
     @app.exception_handler(DomainError)
@@ -102,6 +112,89 @@ def create_app(container: Container) -> FastAPI:
             for c in lines
         ]
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        return _problem(422, "Invalid request", "; ".join(problems))
+
+    def own_item(caller: Viewer, order_item_id: str) -> None:
+        """A consumer acts on items they bought; an agent on any caller's (NW-2a)."""
+        if caller.role is Role.AGENT or caller.role is Role.OPERATIONS:
+            return
+        with container.engine.connect() as conn:
+            buyer = conn.execute(
+                select(s.orders.c.buyer_account)
+                .select_from(s.order_items.join(s.orders))
+                .where(s.order_items.c.id == order_item_id)
+            ).scalar()
+        if caller.role is not Role.CONSUMER or buyer != caller.party:
+            raise ApiRefused(404, "Not found", f"no order item '{order_item_id}' of yours")
+
+    def post_once(
+        caller: Viewer, request: Request, payload: BaseModel, produce: Callable[[], Answer]
+    ) -> JSONResponse:
+        answer = idempotency.once(
+            container.engine,
+            container.clock,
+            account_id=caller.account_id,
+            key=request.headers.get("Idempotency-Key"),
+            digest=idempotency.request_digest(
+                request.method, request.url.path, payload.model_dump(mode="json")
+            ),
+            produce=produce,
+        )
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+    @app.post("/api/v1/help-requests", status_code=201)
+    def create_help_request(
+        caller: Annotated[Viewer, Depends(signed_in)], body: HelpRequest, request: Request
+    ) -> JSONResponse:
+        """One-click help (OH-3): opened and dispatched at once; a repeat returns the open one."""
+        if caller.role is not Role.CONSUMER:
+            raise ApiRefused(403, "Not allowed", "one-click help is pressed by the buyer")
+        own_item(caller, body.order_item_id)
+
+        def produce() -> Answer:
+            opened = case_services.request_help(
+                container.services,
+                order_item_id=body.order_item_id,
+                actor=caller.actor(Channel.API),
+                failure=body.failure,
+                description=body.description,
+            )
+            report = case_report(opened.case, container.book)
+            return Answer(201 if opened.created else 200, report)
+
+        return post_once(caller, request, body, produce)
+
+    @app.post("/api/v1/repair-reports", status_code=201)
+    def create_repair_report(
+        caller: Annotated[Viewer, Depends(signed_in)], body: RepairReport, request: Request
+    ) -> JSONResponse:
+        """A national-warranty repair report (NW-2): by the buyer, or by a hotline agent for them."""
+        if caller.role not in (Role.CONSUMER, Role.AGENT):
+            raise ApiRefused(
+                403, "Not allowed", "repair reports come from buyers or hotline agents"
+            )
+        own_item(caller, body.order_item_id)
+        channel = Channel.HOTLINE if caller.role is Role.AGENT else Channel.API
+
+        def produce() -> Answer:
+            opened = case_services.report_repair(
+                container.services,
+                order_item_id=body.order_item_id,
+                actor=caller.actor(channel),
+                description=body.description,
+            )
+            report = case_report(opened.case, container.book)
+            return Answer(201 if opened.created else 200, report)
+
+        return post_once(caller, request, body, produce)
+
     @app.get("/api/v1/sandboxes")
     def sandboxes(caller: Annotated[Viewer, Depends(signed_in)]) -> list[dict[str, Any]]:
         return [
@@ -139,6 +232,19 @@ def create_app(container: Container) -> FastAPI:
 
     mount_web(app, container, sessions)
     return app
+
+
+class HelpRequest(BaseModel):
+    order_item_id: str = Field(min_length=1, max_length=64)
+    failure: str = Field(
+        min_length=1, max_length=64, description="e.g. installation_late, not_delivered_into_home"
+    )
+    description: str = Field(default="", max_length=4000)
+
+
+class RepairReport(BaseModel):
+    order_item_id: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=1, max_length=4000, description="The fault, in words.")
 
 
 class ApiRefused(Exception):
