@@ -535,12 +535,19 @@ def build_web(container: Container, auth: WebAuth) -> Web:
     ) -> Response:
         viewer = ctx.viewer
         assert viewer is not None
-        lines = views.provider_queue(engine, viewer.scope, live_now=container.clock.now())
+        now = container.clock.now()
+        lines = views.provider_queue(engine, viewer.scope, live_now=now)
+        clock_names = {
+            (programme.value, definition.id): definition.name
+            for programme in Programme
+            for definition in book.in_force(programme, now).clocks
+        }
         template = "queue_rows.html" if partial else "queue.html"
         return render(
             ctx,
             template,
             lines=lines,
+            clock_names=clock_names,
             warn_before_s=WARN_BEFORE_S,
             fmt_left=lambda seconds: _fmt_left(seconds, ctx.lang),
         )
