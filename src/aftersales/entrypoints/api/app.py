@@ -1,7 +1,7 @@
 """The HTTP application factory: ``create_app(container)``; nothing is built at import."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -14,8 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.cases_repo import CaseNotFound
-from aftersales.adapters.db.reference import NotFound
+from aftersales.adapters.db.reference import NotFound, brand_after_sales
 from aftersales.bootstrap import Container
+from aftersales.domain.cases import Complaint
 from aftersales.domain.errors import DomainError
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import _parse_duration
@@ -195,6 +196,150 @@ def create_app(container: Container) -> FastAPI:
 
         return post_once(caller, request, body, produce)
 
+    def visible_case(caller: Viewer, case_id: str) -> None:
+        if not views.may_see_case(container.engine, caller.scope, case_id):
+            raise CaseNotFound(case_id)
+
+    @app.post("/api/v1/cases/{case_id}/actions")
+    def act_on_case(
+        caller: Annotated[Viewer, Depends(signed_in)],
+        case_id: str,
+        body: CaseAction,
+        request: Request,
+    ) -> JSONResponse:
+        """A step of the case's lifecycle (respond, accept, give a solution, resolve, ...)."""
+        visible_case(caller, case_id)
+
+        def produce() -> Answer:
+            case = case_services.act(
+                container.services, case_id, body.action, caller.actor(Channel.API), body.note
+            )
+            return Answer(200, case_report(case, container.book))
+
+        return post_once(caller, request, body, produce)
+
+    @app.post("/api/v1/cases/{case_id}/complaints", status_code=201)
+    def complain(
+        caller: Annotated[Viewer, Depends(signed_in)],
+        case_id: str,
+        body: ComplaintFiled,
+        request: Request,
+    ) -> JSONResponse:
+        """A breach-of-commitment complaint; refused with the reason once paid (OH-7, SS-5)."""
+        if caller.role not in (Role.CONSUMER, Role.AGENT):
+            raise ApiRefused(403, "Not allowed", "complaints come from buyers or hotline agents")
+        visible_case(caller, case_id)
+
+        def produce() -> Answer:
+            complaint = case_services.file_complaint(
+                container.services, case_id, body.clock_id, caller.actor(Channel.API), body.text
+            )
+            return Answer(201, _complaint_body(complaint))
+
+        return post_once(caller, request, body, produce)
+
+    @app.post("/api/v1/cases/{case_id}/complaints/{complaint_id}/decision")
+    def decide(
+        caller: Annotated[Viewer, Depends(signed_in)],
+        case_id: str,
+        complaint_id: str,
+        body: ComplaintDecision,
+        request: Request,
+    ) -> JSONResponse:
+        """Operations uphold or dismiss a complaint; an upheld NW-7 complaint pays the buyer."""
+        if caller.role is not Role.OPERATIONS:
+            raise ApiRefused(403, "Not allowed", "operations decide complaints")
+
+        def produce() -> Answer:
+            complaint = case_services.decide_complaint(
+                container.services,
+                case_id,
+                complaint_id,
+                body.uphold,
+                caller.actor(Channel.API),
+                body.note,
+            )
+            return Answer(200, _complaint_body(complaint))
+
+        return post_once(caller, request, body, produce)
+
+    @app.get("/api/v1/payouts")
+    def payouts(
+        caller: Annotated[Viewer, Depends(signed_in)],
+        sandbox: str | None = Query(None),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> list[dict[str, Any]]:
+        """Payouts the caller may see, newest first, each with its reason in zh and en."""
+        return [
+            {
+                "key": p.key,
+                "case_id": p.case_id,
+                "sandbox": p.sandbox,
+                "rule": p.rule,
+                "amount": p.amount,
+                "unit": p.unit,
+                "payer": p.payer,
+                "payee": p.payee,
+                "at": p.at.isoformat(),
+                "explanation": {"zh": p.explanation("zh"), "en": p.explanation("en")},
+            }
+            for p in views.payout_lines(
+                container.engine, caller.scope, sandbox=sandbox, limit=limit
+            )
+        ]
+
+    @app.get("/api/v1/compliance")
+    def compliance(
+        caller: Annotated[Viewer, Depends(signed_in)],
+        start: datetime = Query(..., alias="from"),
+        end: datetime = Query(..., alias="to"),
+        by: str = Query("provider"),
+        sandbox: str | None = Query(None),
+    ) -> dict[str, Any]:
+        """Commitments kept and missed per provider, city, category, programme or clock."""
+        if caller.role is Role.CONSUMER:
+            raise ApiRefused(403, "Not allowed", "compliance figures are for the trade")
+        if start.tzinfo is None or end.tzinfo is None:
+            raise DomainError("give 'from' and 'to' with a UTC offset, e.g. 2026-11-01T00:00+08:00")
+        try:
+            result = views.compliance(
+                container.engine, caller.scope, by=by, start=start, end=end, sandbox=sandbox
+            )
+        except ValueError as exc:
+            raise DomainError(str(exc)) from exc
+        return {
+            "by": result.by,
+            "rows": [
+                {
+                    "key": r.key,
+                    "met": r.met,
+                    "breached": r.breached,
+                    "not_applicable": r.not_applicable,
+                    "running": r.running,
+                    "points_paid": r.points_paid,
+                    "rate": r.rate,
+                }
+                for r in result.rows
+            ],
+        }
+
+    @app.get("/api/v1/brands/{brand_id}")
+    def brand_info(caller: Annotated[Viewer, Depends(signed_in)], brand_id: str) -> dict[str, Any]:
+        """A brand's hotline, warranty terms, exclusions and service centres (NW-3)."""
+        with container.engine.connect() as conn:
+            info = brand_after_sales(conn, brand_id)
+        return {
+            "id": info.brand_id,
+            "name": info.name,
+            "hotline": info.hotline,
+            "warranty_terms": {"zh": info.warranty_terms.zh, "en": info.warranty_terms.en},
+            "exclusions": [{"zh": e.zh, "en": e.en} for e in info.exclusions],
+            "centres": [
+                {"name": c.name, "city": c.city, "address": c.address, "phone": c.phone}
+                for c in info.centres
+            ],
+        }
+
     @app.get("/api/v1/sandboxes")
     def sandboxes(caller: Annotated[Viewer, Depends(signed_in)]) -> list[dict[str, Any]]:
         return [
@@ -245,6 +390,34 @@ class HelpRequest(BaseModel):
 class RepairReport(BaseModel):
     order_item_id: str = Field(min_length=1, max_length=64)
     description: str = Field(min_length=1, max_length=4000, description="The fault, in words.")
+
+
+class CaseAction(BaseModel):
+    action: str = Field(min_length=1, max_length=40, description="e.g. accept, give_solution")
+    note: str = Field(default="", max_length=4000)
+
+
+class ComplaintFiled(BaseModel):
+    clock_id: str | None = Field(default=None, max_length=64)
+    text: str = Field(default="", max_length=4000)
+
+
+class ComplaintDecision(BaseModel):
+    uphold: bool
+    note: str = Field(default="", max_length=4000)
+
+
+def _complaint_body(complaint: Complaint) -> dict[str, Any]:
+    return {
+        "id": complaint.id,
+        "clock": complaint.clock_id,
+        "status": complaint.status,
+        "explanation": {
+            "rule": complaint.reason.rule,
+            "zh": complaint.reason.zh,
+            "en": complaint.reason.en,
+        },
+    }
 
 
 class ApiRefused(Exception):

@@ -1,0 +1,187 @@
+"""Every /api/v1 endpoint × every role × owner and non-owner: allowed or refused, as specified.
+
+"Refused" is 401, 403 or 404 (a case the caller may not see is answered as one
+that does not exist). "Allowed" is anything else: the request reached the use
+case, which may still refuse it on a rule (422 with the rule's reason). A new
+endpoint without a row here fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from aftersales.bootstrap import Container, bootstrap
+from aftersales.demo import dataset as data
+from aftersales.demo.play import DEMO_PASSWORDS, create_demo_sandbox, ensure_demo_accounts
+from aftersales.domain.cases import Actor
+from aftersales.domain.lifecycle import Channel, Role
+from aftersales.entrypoints.api.app import create_app
+from aftersales.services import cases as svc
+from aftersales.services.time import FixedClock
+from aftersales.settings import Settings
+
+TEN_AM = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+SB = "mx"
+LAMP = f"{SB}.{data.ITEM_LAMP_HANGZHOU}"  # buyer-001 / hz-install-01 / shop-guangming / brand-guangming
+KETTLE = f"{SB}.{data.ITEM_KETTLE_SHANGHAI}"  # buyer-006, national warranty
+DENIED = {401, 403, 404}
+
+# Who signs in for each role, as the owner of the lamp's case and as a stranger to it.
+OWNER = {
+    Role.CONSUMER: data.DEMO_BUYER,
+    Role.PROVIDER: "hz-install-01",
+    Role.MERCHANT: data.MERCHANT_GUANGMING,
+    Role.BRAND: data.BRAND_GUANGMING,
+    Role.AGENT: "agent-017",
+    Role.OPERATIONS: "ops",
+}
+STRANGER = {
+    Role.CONSUMER: "buyer-002",
+    Role.PROVIDER: "dlv-south",
+    Role.MERCHANT: data.MERCHANT_SHIJI,
+    Role.BRAND: data.BRAND_SHIJI,
+    Role.AGENT: "agent-017",
+    Role.OPERATIONS: "ops",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    call: Callable[[TestClient, dict[str, str], str], int]
+    allowed: Callable[[Role, bool], bool]  # (role, is owner) -> allowed?
+
+
+def _rows() -> list[Row]:
+    def get(path: str, **params: str) -> Callable[[TestClient, dict[str, str], str], int]:
+        return lambda c, h, case: c.get(path.format(case=case), params=params).status_code
+
+    def post(path: str, body: dict[str, object] | None = None, **params: str):  # type: ignore[no-untyped-def]
+        return lambda c, h, case: (
+            c.post(path.format(case=case), json=body, params=params, headers=h).status_code
+        )
+
+    everyone = lambda role, owner: True  # noqa: E731
+    # Operations see every case; a platform hotline agent only the reports they filed.
+    sees_case = lambda role, owner: role is Role.OPERATIONS or (owner and role is not Role.AGENT)  # noqa: E731
+    return [
+        Row("GET", "/api/v1/cases", get("/api/v1/cases", sandbox=SB), everyone),
+        Row("GET", "/api/v1/cases/{case_id}", get("/api/v1/cases/{case}"), sees_case),
+        Row(
+            "POST",
+            "/api/v1/help-requests",
+            post("/api/v1/help-requests", {"order_item_id": LAMP, "failure": "installation_late"}),
+            lambda role, owner: role is Role.CONSUMER and owner,
+        ),
+        Row(
+            "POST",
+            "/api/v1/repair-reports",
+            post("/api/v1/repair-reports", {"order_item_id": KETTLE, "description": "断电"}),
+            lambda role, owner: role is Role.AGENT,  # the kettle is nobody's here but buyer-006's
+        ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/actions",
+            post("/api/v1/cases/{case}/actions", {"action": "give_solution", "note": "明早上门"}),
+            sees_case,
+        ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/complaints",
+            post("/api/v1/cases/{case}/complaints", {"clock_id": "solution"}),
+            lambda role, owner: role is Role.CONSUMER and owner,
+        ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/complaints/{complaint_id}/decision",
+            post("/api/v1/cases/{case}/complaints/nope/decision", {"uphold": True}),
+            lambda role, owner: role is Role.OPERATIONS,
+        ),
+        Row("GET", "/api/v1/payouts", get("/api/v1/payouts"), everyone),
+        Row(
+            "GET",
+            "/api/v1/compliance",
+            get(
+                "/api/v1/compliance",
+                **{"from": "2026-11-01T00:00+08:00", "to": "2026-12-01T00:00+08:00"},
+            ),
+            lambda role, owner: role is not Role.CONSUMER,
+        ),
+        Row(
+            "GET",
+            "/api/v1/brands/{brand_id}",
+            get(f"/api/v1/brands/{data.BRAND_GUANGMING}"),
+            everyone,
+        ),
+        Row("GET", "/api/v1/sandboxes", get("/api/v1/sandboxes"), everyone),
+        Row(
+            "POST",
+            "/api/v1/sandboxes/{sandbox_id}/advance",
+            post(f"/api/v1/sandboxes/{SB}/advance", by="1m"),
+            lambda role, owner: role is Role.OPERATIONS,
+        ),
+    ]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
+    container: Container = bootstrap(
+        Settings(data_dir=tmp_path_factory.mktemp("matrix")), clock=FixedClock(TEN_AM)
+    )
+    ensure_demo_accounts(container)
+    create_demo_sandbox(container, SB, start=TEN_AM)
+    case_id = svc.request_help(
+        container.services,
+        order_item_id=LAMP,
+        actor=Actor(Role.CONSUMER, data.DEMO_BUYER, Channel.HELP_BUTTON),
+        failure="installation_late",
+    ).case.id
+    yield TestClient(create_app(container)), case_id
+    container.close()
+
+
+def _signed_in(client: TestClient, username: str, role: Role) -> tuple[TestClient, dict[str, str]]:
+    session = TestClient(client.app)
+    page = session.post("/login", data={"username": username, "password": DEMO_PASSWORDS[role]})
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return session, {"X-CSRF-Token": token}
+
+
+def test_every_api_endpoint_has_a_row_in_the_matrix(world: tuple[TestClient, str]) -> None:
+    client, _ = world
+    routes = {
+        (method, route.path)
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute) and route.path.startswith("/api/v1")
+        for method in route.methods
+    }
+    assert routes == {(row.method, row.path) for row in _rows()}
+
+
+def test_authorization_matrix(world: tuple[TestClient, str]) -> None:
+    client, case_id = world
+    wrong: list[str] = []
+    checked = 0
+    for role in OWNER:
+        for owner, username in ((True, OWNER[role]), (False, STRANGER[role])):
+            session, headers = _signed_in(client, username, role)
+            for row in _rows():
+                status = row.call(session, headers, case_id)
+                allowed = status not in DENIED
+                checked += 1
+                if allowed != row.allowed(role, owner):
+                    wrong.append(f"{row.method} {row.path} as {role.value} owner={owner}: {status}")
+    anonymous = [row.call(client, {}, case_id) for row in _rows()]
+    assert all(status == 401 for status in anonymous), anonymous
+    print(
+        f"\n[authorization] {len(_rows())} endpoints × {len(OWNER)} roles × owner/non-owner = {checked} checks"
+    )
+    assert wrong == []
