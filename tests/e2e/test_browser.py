@@ -14,17 +14,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from aftersales.demo import dataset as data
+from tests.e2e.serving import serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -61,50 +57,10 @@ def chromium_path() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
-    env |= {
-        "AFTERSALES_DATA_DIR": str(tmp_path_factory.mktemp("browser") / "data"),
-        "AFTERSALES_PORT": str(port),
-        "COLUMNS": "200",
-    }
-    log = tmp_path_factory.mktemp("browser-log") / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "aftersales.entrypoints.cli", "serve", "--demo"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"aftersales serve exited early:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"aftersales serve did not come up:\n{log.read_text()}")
+    with serving(tmp_path_factory.mktemp("browser") / "data", "--demo") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.serving import cli_env, serving
+
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
-    return {**env, "AFTERSALES_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "250"}
+    return cli_env(tmp_path / "data")
 
 
 @pytest.fixture(scope="module")
@@ -94,50 +91,18 @@ def test_demo_pays_every_failure_exactly_once(demo_output: str) -> None:
 
 @pytest.mark.timeout(240)
 def test_serve_with_demo_shows_the_demo_cases(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aftersales.entrypoints.cli",
-            "serve",
-            "--demo",
-            "--port",
-            str(port),
-        ],
-        env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                home = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.5)
+    with serving(tmp_path / "data", "--demo") as base:
+        home = httpx.get(f"{base}/", timeout=5)
         assert home.status_code == 303 and home.headers["location"] == "/login"
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as ops:
+        with httpx.Client(base_url=base) as ops:
             signed_in = ops.post("/login", data={"username": "ops", "password": "demo-ops-2026"})
             assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ops"
             payouts_page = ops.get("/ops/payouts")
             cases = ops.get("/api/v1/cases", params={"sandbox": "demo", "limit": 500}).json()
             missing = ops.get("/api/v1/cases/nope")
-        assert len(cases) >= 30
-        assert missing.status_code == 404
-        assert missing.headers["content-type"].startswith("application/problem+json")
-        assert "no case with id 'nope'" in missing.json()["detail"]
-        rules = re.findall(r"<td>(OH-5|SS-1|SS-2|NW-7)</td>", payouts_page.text)
-        assert "OH-5" in rules and "NW-7" in rules
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    assert len(cases) >= 30
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert "no case with id 'nope'" in missing.json()["detail"]
+    rules = re.findall(r"<td>(OH-5|SS-1|SS-2|NW-7)</td>", payouts_page.text)
+    assert "OH-5" in rules and "NW-7" in rules

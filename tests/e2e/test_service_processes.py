@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.e2e.serving import serving
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -21,12 +22,6 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "aftersales.entrypoints.cli", *args]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_db_upgrade_creates_the_embedded_database(tmp_path: Path) -> None:
@@ -79,33 +74,10 @@ def test_worker_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(180)
 def test_serve_answers_health_and_readiness_then_stops(tmp_path: Path) -> None:
-    port = _free_port()
-    process = subprocess.Popen(
-        _cli("serve", "--port", str(port)),
-        env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.3)
-        assert ready.json() == {"status": "ready"}
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-        anonymous = httpx.get(f"http://127.0.0.1:{port}/api/v1/cases/nope")
-        assert anonymous.status_code == 401
-        assert anonymous.headers["content-type"].startswith("application/problem+json")
-        assert "signed-in" in anonymous.json()["detail"]
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving(tmp_path / "data") as base:
+        assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        anonymous = httpx.get(f"{base}/api/v1/cases/nope")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+    assert "signed-in" in anonymous.json()["detail"]

@@ -1,0 +1,71 @@
+"""Running ``aftersales serve`` for a test, as an operator would, on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment without the caller's AFTERSALES_* settings, with a private data dir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
+    return {**env, "AFTERSALES_DATA_DIR": str(data_dir), "COLUMNS": "250", **extra}
+
+
+@contextmanager
+def serving(data_dir: Path, *args: str, timeout_s: float = 180) -> Iterator[str]:
+    """``aftersales serve ARGS`` until the block ends; yields its base URL once /readyz answers."""
+    port = free_port()
+    log = data_dir.parent / f"serve-{port}.log"
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aftersales.entrypoints.cli",
+                "serve",
+                "--port",
+                str(port),
+                *args,
+            ],
+            env=cli_env(data_dir),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"aftersales serve exited early:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"aftersales serve did not come up:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
