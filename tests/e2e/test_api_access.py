@@ -8,13 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from aftersales.adapters.db import schema as s
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
 from aftersales.demo.play import DEMO_PASSWORDS, create_demo_sandbox, ensure_demo_accounts
 from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.entrypoints.api.app import create_app
+from aftersales.services import accounts
 from aftersales.services import cases as svc
 from aftersales.services.time import FixedClock
 from aftersales.settings import Settings
@@ -142,3 +145,24 @@ def test_nw_2_a_hotline_agent_reports_for_a_caller_and_a_buyer_cannot_for_someon
         headers={"X-CSRF-Token": token},
     )
     assert refused.status_code == 404
+
+
+def test_a_system_calls_with_a_bearer_token_and_needs_no_csrf_token(
+    world: tuple[Container, TestClient, str],
+) -> None:
+    container, client, case_id = world
+    made = accounts.create_api_token(
+        container.engine, container.clock, username="ops", name="order-sync"
+    )
+    bearer = {"Authorization": f"Bearer {made.token}"}
+    assert client.get(f"/api/v1/cases/{case_id}", headers=bearer).json()["id"] == case_id
+    moved = client.post("/api/v1/sandboxes/api/advance", params={"by": "1m"}, headers=bearer)
+    assert moved.status_code == 200  # a write, without X-CSRF-Token
+    with container.engine.connect() as conn:
+        stored = conn.execute(select(s.api_tokens.c.token_sha256)).scalars().all()
+    assert made.token not in stored
+    assert accounts.revoke_api_token(container.engine, container.clock, made.id)
+    revoked = client.get(f"/api/v1/cases/{case_id}", headers=bearer)
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
+    made_up = client.get("/api/v1/cases", headers={"Authorization": "Bearer as_nothing"})
+    assert made_up.status_code == 401

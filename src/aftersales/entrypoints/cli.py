@@ -533,6 +533,23 @@ def accounts_create(
     container.close()
 
 
+@accounts_app.command("token")
+def accounts_token(
+    username: Annotated[str, typer.Argument(help="The account the system acts as.")],
+    name: Annotated[str, typer.Option(help="Which system uses it, e.g. order-sync.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make an API token for a system; it is shown once (send it as Authorization: Bearer …)."""
+    from aftersales.services.accounts import create_api_token
+
+    container = _container(data_dir, database_url, None)
+    made = create_api_token(container.engine, container.clock, username=username, name=name)
+    console.print(f"token {made.id} for {made.account.username} ({made.name}); keep it secret:")
+    print(made.token)  # plain, so a script can capture it
+    container.close()
+
+
 @accounts_app.command("list")
 def accounts_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Every account with its role and the party it acts for."""

@@ -216,3 +216,62 @@ def sign_out(engine: Engine, token: str | None) -> None:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- API tokens for systems
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: str
+    account: Account
+    name: str
+    token: str  # shown once, never stored
+
+
+def create_api_token(engine: Engine, clock: Clock, *, username: str, name: str) -> ApiToken:
+    """A new token that acts as ``username``'s account; only its digest is stored."""
+    account = find_account(engine, username)
+    if account is None:
+        raise AccountError(f"no account {username!r}; create it first (aftersales accounts create)")
+    if not name.strip():
+        raise AccountError("name the token after the system that will use it, e.g. 'order-sync'")
+    token = "as_" + secrets.token_urlsafe(32)
+    record = ApiToken(f"tok-{secrets.token_hex(6)}", account, name.strip()[:100], token)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(s.api_tokens).values(
+                id=record.id,
+                account_id=account.id,
+                name=record.name,
+                token_sha256=_digest(token),
+                created_at=clock.now(),
+            )
+        )
+    return record
+
+
+def account_for_token(engine: Engine, token: str | None) -> Account | None:
+    """The active account behind a bearer token, or None (unknown, revoked, account off)."""
+    if not token:
+        return None
+    t, a = s.api_tokens, s.accounts
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(a)
+            .select_from(t.join(a, t.c.account_id == a.c.id))
+            .where(t.c.token_sha256 == _digest(token), t.c.revoked_at.is_(None))
+        ).first()
+    if row is None or not row.active:
+        return None
+    return _account(row)
+
+
+def revoke_api_token(engine: Engine, clock: Clock, token_id: str) -> bool:
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(s.api_tokens)
+            .where(s.api_tokens.c.id == token_id, s.api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=clock.now())
+        )
+    return result.rowcount == 1

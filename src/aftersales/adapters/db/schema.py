@@ -423,3 +423,17 @@ idempotency_keys = Table(
     Column("body", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# API tokens for systems (the marketplace's other services). Like session tokens, only
+# their SHA-256 is kept; the token itself is shown once, when it is made.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Index(None, "account_id"),
+)

@@ -23,8 +23,8 @@ from aftersales.domain.policy import _parse_duration
 from aftersales.entrypoints.observability import instrument
 from aftersales.entrypoints.web import Viewer, mount_web
 from aftersales.entrypoints.web.session import CookieSessions
+from aftersales.services import accounts, idempotency, views
 from aftersales.services import cases as case_services
-from aftersales.services import idempotency, views
 from aftersales.services.idempotency import Answer
 from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import advance_sandbox, list_sandboxes
@@ -73,10 +73,25 @@ def create_app(container: Container) -> FastAPI:
     sessions = CookieSessions(container)
 
     def signed_in(request: Request) -> Viewer:
-        """Who calls: the signed-in web session (API tokens for systems come with the full API)."""
+        """Who calls: a system with ``Authorization: Bearer <token>``, or a signed-in session.
+
+        A bearer token is sent deliberately, so it needs no CSRF token; a session
+        cookie is sent by the browser on its own, so writes with it must carry the
+        session's token in ``X-CSRF-Token``.
+        """
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            account = accounts.account_for_token(container.engine, credential.strip())
+            if account is None:
+                raise ApiRefused(401, "Unknown token", "the bearer token is unknown or was revoked")
+            return Viewer(account.id, account.name, account.role, account.party, "")
         viewer = sessions.viewer(request)
         if viewer is None:
-            raise ApiRefused(401, "Sign in first", "this endpoint needs a signed-in session")
+            raise ApiRefused(
+                401,
+                "Sign in first",
+                "this endpoint needs a signed-in session or an API token (Authorization: Bearer …)",
+            )
         if request.method not in ("GET", "HEAD", "OPTIONS") and not viewer.csrf_ok(
             request.headers.get("X-CSRF-Token")
         ):
