@@ -174,7 +174,9 @@ def provider_queue(
     """Open cases with a running deadline, the one nearest to breach first.
 
     "Nearest" is measured on each case's own clock (a sandbox's test clock or the
-    live time), so live and sandbox cases sort together by time left.
+    live time), so live and sandbox cases sort together by time left. That order
+    cannot be computed in SQL across clocks, so every running deadline in the
+    scope is read (one indexed join) and the first ``limit`` kept after sorting.
     """
     d, sb = s.deadlines, s.sandboxes
     query = scoped(
@@ -183,7 +185,7 @@ def provider_queue(
         .outerjoin(sb, sb.c.id == _c.c.sandbox)
         .where(_c.c.is_open),
         scope,
-    ).limit(limit * 3)
+    )
     lines: dict[str, QueueLine] = {}
     with engine.connect() as conn:
         for r in conn.execute(query):
@@ -322,21 +324,15 @@ def compliance(
         scope,
     )
     le = s.ledger_entries
+    # Per clock, a payout belongs to the clock it paid for; otherwise to its case's group.
+    paid_group = le.c.clock_id if by == "clock" else group
     paid = scoped(
-        _joined([group.label("key"), func.sum(le.c.amount).label("points")])
+        _joined([paid_group.label("key"), func.sum(le.c.amount).label("points")])
         .join(le, and_(le.c.case_id == _c.c.id, le.c.unit == "points"))
         .where(_c.c.opened_at >= start, _c.c.opened_at < end)
-        .group_by(group),
+        .group_by(paid_group),
         scope,
     )
-    if by == "clock":
-        paid = scoped(
-            _joined([le.c.clock_id.label("key"), func.sum(le.c.amount).label("points")])
-            .join(le, and_(le.c.case_id == _c.c.id, le.c.unit == "points"))
-            .where(_c.c.opened_at >= start, _c.c.opened_at < end)
-            .group_by(le.c.clock_id),
-            scope,
-        )
     if sandbox is not None:
         query = query.where(_c.c.sandbox == sandbox)
         paid = paid.where(_c.c.sandbox == sandbox)
