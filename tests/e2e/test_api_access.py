@@ -63,13 +63,12 @@ def test_a_buyer_reads_their_own_case_and_no_one_elses(
     _, client, case_id = world
     owner, _ = _session(client, data.DEMO_BUYER, Role.CONSUMER)
     assert owner.get(f"/api/v1/cases/{case_id}").json()["id"] == case_id
-    assert [c["id"] for c in owner.get("/api/v1/cases", params={"sandbox": "api"}).json()] == [
-        case_id
-    ]
+    listed = owner.get("/api/v1/cases", params={"sandbox": "api"}).json()
+    assert [c["id"] for c in listed["items"]] == [case_id]
     stranger, _ = _session(client, "buyer-002", Role.CONSUMER)
     refused = stranger.get(f"/api/v1/cases/{case_id}")
     assert refused.status_code == 404  # the same answer as for a case that does not exist
-    assert stranger.get("/api/v1/cases", params={"sandbox": "api"}).json() == []
+    assert stranger.get("/api/v1/cases", params={"sandbox": "api"}).json()["items"] == []
 
 
 def test_only_operations_move_a_sandbox_clock_and_only_with_the_csrf_token(

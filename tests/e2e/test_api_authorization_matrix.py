@@ -8,6 +8,8 @@ endpoint without a row here fails the test.
 
 from __future__ import annotations
 
+import base64
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,12 +19,13 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from aftersales.adapters.attachments import DiskAttachmentStore
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
 from aftersales.demo.play import DEMO_PASSWORDS, create_demo_sandbox, ensure_demo_accounts
 from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
-from aftersales.entrypoints.api.app import create_app
+from aftersales.entrypoints.api.app import PAUSERS, QUOTERS, create_app
 from aftersales.services import cases as svc
 from aftersales.services.time import FixedClock
 from aftersales.settings import Settings
@@ -32,6 +35,10 @@ SB = "mx"
 LAMP = f"{SB}.{data.ITEM_LAMP_HANGZHOU}"  # buyer-001 / hz-install-01 / shop-guangming / brand-guangming
 KETTLE = f"{SB}.{data.ITEM_KETTLE_SHANGHAI}"  # buyer-006, national warranty
 DENIED = {401, 403, 404}
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+World = dict[str, str]  # the ids the paths name: case, chat, attachment
 
 # Who signs in for each role, as the owner of the lamp's case and as a stranger to it.
 OWNER = {
@@ -56,22 +63,42 @@ STRANGER = {
 class Row:
     method: str
     path: str
-    call: Callable[[TestClient, dict[str, str], str], int]
+    call: Callable[[TestClient, dict[str, str], World], int]
     allowed: Callable[[Role, bool], bool]  # (role, is owner) -> allowed?
 
 
 def _rows() -> list[Row]:
-    def get(path: str, **params: str) -> Callable[[TestClient, dict[str, str], str], int]:
-        return lambda c, h, case: c.get(path.format(case=case), params=params).status_code
+    def get(path: str, **params: str) -> Callable[[TestClient, dict[str, str], World], int]:
+        return lambda c, h, w: c.get(path.format(**w), params=params).status_code
 
     def post(path: str, body: dict[str, object] | None = None, **params: str):  # type: ignore[no-untyped-def]
-        return lambda c, h, case: (
-            c.post(path.format(case=case), json=body, params=params, headers=h).status_code
+        return lambda c, h, w: (
+            c.post(path.format(**w), json=body, params=params, headers=h).status_code
         )
+
+    def upload(path: str):  # type: ignore[no-untyped-def]
+        files = {"file": ("photo.png", PNG, "image/png")}
+        return lambda c, h, w: c.post(path.format(**w), files=files, headers=h).status_code
+
+    sandbox_ids = (f"mx-new-{n}" for n in itertools.count())
+
+    def new_sandbox(c: TestClient, h: dict[str, str], w: World) -> int:
+        body = {"id": next(sandbox_ids), "demo_data": False}
+        return c.post("/api/v1/sandboxes", json=body, headers=h).status_code
 
     everyone = lambda role, owner: True  # noqa: E731
     # Operations see every case; a platform hotline agent only the reports they filed.
     sees_case = lambda role, owner: role is Role.OPERATIONS or (owner and role is not Role.AGENT)  # noqa: E731
+
+    # A chat is the buyer's with the item's brand; agents and operations may join any.
+    def in_chat(role: Role, owner: bool) -> bool:
+        return role in (Role.AGENT, Role.OPERATIONS) or (
+            owner and role in (Role.CONSUMER, Role.BRAND)
+        )
+
+    pauses = lambda role, owner: sees_case(role, owner) and role in PAUSERS  # noqa: E731
+    quotes = lambda role, owner: sees_case(role, owner) and role in QUOTERS  # noqa: E731
+    only_ops = lambda role, owner: role is Role.OPERATIONS  # noqa: E731
     return [
         Row("GET", "/api/v1/cases", get("/api/v1/cases", sandbox=SB), everyone),
         Row("GET", "/api/v1/cases/{case_id}", get("/api/v1/cases/{case}"), sees_case),
@@ -126,13 +153,83 @@ def _rows() -> list[Row]:
             "POST",
             "/api/v1/sandboxes/{sandbox_id}/advance",
             post(f"/api/v1/sandboxes/{SB}/advance", by="1m"),
-            lambda role, owner: role is Role.OPERATIONS,
+            only_ops,
+        ),
+        Row("POST", "/api/v1/sandboxes", new_sandbox, only_ops),
+        Row("GET", "/api/v1/balances", get("/api/v1/balances"), everyone),
+        Row("GET", "/api/v1/policies", get("/api/v1/policies"), everyone),
+        Row(
+            "GET",
+            "/api/v1/policies/{policy_id}",
+            get("/api/v1/policies/oh-2022"),
+            everyone,
+        ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/clocks/{clock_id}/pause",
+            post("/api/v1/cases/{case}/clocks/resolution/pause", {"reason": "buyer_rescheduled"}),
+            pauses,
+        ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/clocks/{clock_id}/resume",
+            post("/api/v1/cases/{case}/clocks/resolution/resume"),
+            pauses,
+        ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/quote",
+            post("/api/v1/cases/{case}/quote", {"amount_fen": 9_900}),
+            quotes,
+        ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/quote/answer",
+            post("/api/v1/cases/{case}/quote/answer", {"accept": False}),
+            lambda role, owner: role is Role.CONSUMER and owner,
+        ),
+        Row(
+            "POST",
+            "/api/v1/chats",
+            post("/api/v1/chats", {"order_item_id": LAMP, "text": "灯不亮"}),
+            lambda role, owner: role is Role.AGENT or (role is Role.CONSUMER and owner),
+        ),
+        Row("GET", "/api/v1/chats/{thread_id}", get("/api/v1/chats/{chat}"), in_chat),
+        Row(
+            "POST",
+            "/api/v1/chats/{thread_id}/messages",
+            post("/api/v1/chats/{chat}/messages", {"text": "还在吗？"}),
+            in_chat,
+        ),
+        Row(
+            "POST",
+            "/api/v1/chats/{thread_id}/report",
+            post("/api/v1/chats/{chat}/report"),
+            lambda role, owner: in_chat(role, owner) and role is not Role.OPERATIONS,
+        ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/attachments",
+            upload("/api/v1/cases/{case}/attachments"),
+            sees_case,
+        ),
+        Row(
+            "GET",
+            "/api/v1/cases/{case_id}/attachments",
+            get("/api/v1/cases/{case}/attachments"),
+            sees_case,
+        ),
+        Row(
+            "GET",
+            "/api/v1/cases/{case_id}/attachments/{attachment_id}",
+            get("/api/v1/cases/{case}/attachments/{attachment}"),
+            sees_case,
         ),
     ]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, World]]:
     container: Container = bootstrap(
         Settings(data_dir=tmp_path_factory.mktemp("matrix")), clock=FixedClock(TEN_AM)
     )
@@ -144,7 +241,22 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         actor=Actor(Role.CONSUMER, data.DEMO_BUYER, Channel.HELP_BUTTON),
         failure="installation_late",
     ).case.id
-    yield TestClient(create_app(container)), case_id
+    buyer = Actor(Role.CONSUMER, data.DEMO_BUYER, Channel.CHAT)
+    chat = svc.open_chat(container.services, order_item_id=LAMP, actor=buyer, text="灯闪")
+    store = DiskAttachmentStore(
+        container.settings.attachments_dir, max_bytes=container.settings.attachment_max_bytes
+    )
+    attachment = svc.add_attachment(
+        container.services,
+        store,
+        data=PNG,
+        filename="lamp.png",
+        declared_type="image/png",
+        actor=buyer,
+        case_id=case_id,
+    )
+    ids = {"case": case_id, "chat": chat, "attachment": str(attachment["id"])}
+    yield TestClient(create_app(container)), ids
     container.close()
 
 
@@ -155,7 +267,7 @@ def _signed_in(client: TestClient, username: str, role: Role) -> tuple[TestClien
     return session, {"X-CSRF-Token": token}
 
 
-def test_every_api_endpoint_has_a_row_in_the_matrix(world: tuple[TestClient, str]) -> None:
+def test_every_api_endpoint_has_a_row_in_the_matrix(world: tuple[TestClient, World]) -> None:
     client, _ = world
     routes = {
         (method, route.path)
@@ -166,20 +278,20 @@ def test_every_api_endpoint_has_a_row_in_the_matrix(world: tuple[TestClient, str
     assert routes == {(row.method, row.path) for row in _rows()}
 
 
-def test_authorization_matrix(world: tuple[TestClient, str]) -> None:
-    client, case_id = world
+def test_authorization_matrix(world: tuple[TestClient, World]) -> None:
+    client, ids = world
     wrong: list[str] = []
     checked = 0
     for role in OWNER:
         for owner, username in ((True, OWNER[role]), (False, STRANGER[role])):
             session, headers = _signed_in(client, username, role)
             for row in _rows():
-                status = row.call(session, headers, case_id)
+                status = row.call(session, headers, ids)
                 allowed = status not in DENIED
                 checked += 1
                 if allowed != row.allowed(role, owner):
                     wrong.append(f"{row.method} {row.path} as {role.value} owner={owner}: {status}")
-    anonymous = [row.call(client, {}, case_id) for row in _rows()]
+    anonymous = [row.call(client, {}, ids) for row in _rows()]
     assert all(status == 401 for status in anonymous), anonymous
     print(
         f"\n[authorization] {len(_rows())} endpoints × {len(OWNER)} roles × owner/non-owner = {checked} checks"

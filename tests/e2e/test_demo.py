@@ -98,7 +98,9 @@ def test_serve_with_demo_shows_the_demo_cases(tmp_path: Path) -> None:
             signed_in = ops.post("/login", data={"username": "ops", "password": "demo-ops-2026"})
             assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ops"
             payouts_page = ops.get("/ops/payouts")
-            cases = ops.get("/api/v1/cases", params={"sandbox": "demo", "limit": 500}).json()
+            cases = ops.get("/api/v1/cases", params={"sandbox": "demo", "limit": 500}).json()[
+                "items"
+            ]
             missing = ops.get("/api/v1/cases/nope")
     assert len(cases) >= 30
     assert missing.status_code == 404

@@ -118,8 +118,13 @@ def case_lines(
     sandbox: str | None = None,
     open_only: bool = False,
     limit: int = 200,
+    after: tuple[datetime, str] | None = None,
 ) -> list[CaseLine]:
-    """The cases ``scope`` may see, newest first, each with its earliest running deadline."""
+    """The cases ``scope`` may see, newest first, each with its earliest running deadline.
+
+    ``after`` is the (opened_at, id) of the last line of the previous page: the
+    next page starts right after it (keyset paging, stable while cases are added).
+    """
     due = (
         select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
         .group_by(s.deadlines.c.case_id)
@@ -132,6 +137,11 @@ def case_lines(
         query = query.where(_c.c.sandbox == sandbox)
     if open_only:
         query = query.where(_c.c.is_open)
+    if after is not None:
+        opened_at, case_id = after
+        query = query.where(
+            or_(_c.c.opened_at < opened_at, and_(_c.c.opened_at == opened_at, _c.c.id > case_id))
+        )
     query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
     with engine.connect() as conn:
         return [_case_line(r, r.next_due) for r in conn.execute(query)]
@@ -209,6 +219,7 @@ class PayoutLine:
     payee: str
     at: datetime
     reason: dict[str, Any]
+    entry_id: int
 
     def explanation(self, language: Language) -> str:
         """Why this payout was made, in ``language``, citing its rule (X-2)."""
@@ -216,8 +227,14 @@ class PayoutLine:
 
 
 def payout_lines(
-    engine: Engine, scope: Scope, *, sandbox: str | None = None, limit: int = 500
+    engine: Engine,
+    scope: Scope,
+    *,
+    sandbox: str | None = None,
+    limit: int = 500,
+    after: tuple[datetime, int] | None = None,
 ) -> list[PayoutLine]:
+    """Payouts on the cases ``scope`` may see, newest first; ``after`` pages on (at, entry id)."""
     le = s.ledger_entries
     query = scoped(
         _joined(
@@ -232,12 +249,16 @@ def payout_lines(
                 le.c.payee,
                 le.c.at,
                 le.c.reason,
+                le.c.id,
             ]
         ).join(le, le.c.case_id == _c.c.id),
         scope,
     )
     if sandbox is not None:
         query = query.where(le.c.sandbox == sandbox)
+    if after is not None:
+        at, entry_id = after
+        query = query.where(or_(le.c.at < at, and_(le.c.at == at, le.c.id < entry_id)))
     query = query.order_by(le.c.at.desc(), le.c.id.desc()).limit(limit)
     with engine.connect() as conn:
         return [PayoutLine(*r) for r in conn.execute(query)]
@@ -384,3 +405,32 @@ def find_orders_for_caller(engine: Engine, text: str, *, limit: int = 50) -> lis
     )
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class BalanceLine:
+    sandbox: str
+    account: str
+    unit: str
+    balance: int
+
+
+def balances(engine: Engine, scope: Scope, *, sandbox: str | None = None) -> list[BalanceLine]:
+    """Net ledger balances: every account's for operations, the caller's own party's otherwise.
+
+    Payees are credited and payers debited, so a buyer's balance is what the
+    platform has paid them and a merchant's is negative by what its misses cost it.
+    """
+    b = s.account_balances
+    query = select(b.c.sandbox, b.c.account, b.c.unit, b.c.balance)
+    if not scope.sees_everything:
+        if not scope.party:
+            return []
+        query = query.where(b.c.account == scope.party)
+    if sandbox is not None:
+        query = query.where(b.c.sandbox == sandbox)
+    query = query.order_by(b.c.sandbox, b.c.account, b.c.unit)
+    with engine.connect() as conn:
+        return [
+            BalanceLine(r.sandbox, r.account, r.unit, int(r.balance)) for r in conn.execute(query)
+        ]

@@ -1,0 +1,257 @@
+"""The shapes the HTTP API accepts and answers with (Pydantic v2); OpenAPI is built from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+# ------------------------------------------------------------------ requests
+
+
+class HelpRequest(BaseModel):
+    order_item_id: str = Field(min_length=1, max_length=64)
+    failure: str = Field(
+        min_length=1, max_length=64, description="e.g. installation_late, not_delivered_into_home"
+    )
+    description: str = Field(default="", max_length=4000)
+
+
+class RepairReport(BaseModel):
+    order_item_id: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=1, max_length=4000, description="The fault, in words.")
+
+
+class CaseAction(BaseModel):
+    action: str = Field(min_length=1, max_length=40, description="e.g. accept, give_solution")
+    note: str = Field(default="", max_length=4000)
+
+
+class ComplaintFiled(BaseModel):
+    clock_id: str | None = Field(default=None, max_length=64)
+    text: str = Field(default="", max_length=4000)
+
+
+class ComplaintDecision(BaseModel):
+    uphold: bool
+    note: str = Field(default="", max_length=4000)
+
+
+class PauseRequest(BaseModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=64,
+        description="an exemption reason the clock's policy allows, e.g. buyer_unreachable",
+    )
+
+
+class QuoteIssued(BaseModel):
+    amount_fen: int = Field(
+        ge=0, le=100_000_000, description="the repair's price in fen (¥1 = 100)"
+    )
+
+
+class QuoteAnswer(BaseModel):
+    accept: bool
+
+
+class ChatOpened(BaseModel):
+    order_item_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=4000, description="the first message")
+
+
+class ChatMessagePosted(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class NoBody(BaseModel):
+    """A POST that carries nothing but its path (resume a clock; turn a chat into a report)."""
+
+
+class SandboxCreated(BaseModel):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(default="", max_length=200)
+    start: datetime | None = Field(
+        default=None, description="the sandbox clock's first reading, with a UTC offset"
+    )
+    demo_data: bool = Field(
+        default=True, description="give the sandbox its own copy of the demo's orders"
+    )
+
+
+class SandboxAdvance(BaseModel):
+    by: str
+
+
+class AttachmentUpload(BaseModel):
+    """What makes two uploads the same request (for Idempotency-Key)."""
+
+    filename: str
+    sha256: str
+    declared_type: str | None
+
+
+# ------------------------------------------------------------------ answers
+
+
+class Bilingual(BaseModel):
+    zh: str
+    en: str
+
+
+class Explanation(Bilingual):
+    rule: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error is answered."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+class CaseSummary(BaseModel):
+    id: str
+    sandbox: str
+    programme: str
+    state: str
+    is_open: bool
+    opened_at: datetime
+    product: str
+    assignee: str | None
+    city: str | None
+    next_due: datetime | None = Field(description="the earliest running deadline, if any")
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= for the next page; null at the end"
+    )
+
+
+class PayoutOut(BaseModel):
+    key: str
+    case_id: str
+    sandbox: str
+    rule: str
+    amount: int
+    unit: str = Field(description="points or fen")
+    payer: str
+    payee: str
+    at: datetime
+    explanation: Bilingual
+
+
+class PayoutPage(BaseModel):
+    items: list[PayoutOut]
+    next_cursor: str | None
+
+
+class BalanceOut(BaseModel):
+    sandbox: str
+    account: str
+    unit: str
+    balance: int = Field(description="payees are credited, payers debited")
+
+
+class ComplianceRowOut(BaseModel):
+    key: str
+    met: int
+    breached: int
+    not_applicable: int
+    running: int
+    points_paid: int
+    rate: float | None
+
+
+class ComplianceOut(BaseModel):
+    by: str
+    rows: list[ComplianceRowOut]
+
+
+class ServiceCentreOut(BaseModel):
+    name: str
+    city: str
+    address: str
+    phone: str
+
+
+class BrandOut(BaseModel):
+    id: str
+    name: str
+    hotline: str
+    warranty_terms: Bilingual
+    exclusions: list[Bilingual]
+    centres: list[ServiceCentreOut]
+
+
+class SandboxOut(BaseModel):
+    id: str
+    name: str
+    now: datetime
+
+
+class AdvanceOut(BaseModel):
+    id: str
+    now: datetime
+    payouts: int
+    paid: list[str]
+
+
+class ComplaintOut(BaseModel):
+    id: str
+    clock: str | None
+    status: str
+    explanation: Explanation
+
+
+class ClockDefinitionOut(BaseModel):
+    id: str
+    rule: str
+    duration: str
+    calendar: str
+
+
+class PolicyOut(BaseModel):
+    id: str
+    programme: str
+    version: str
+    name: Bilingual
+    effective_from: datetime
+    effective_until: datetime | None
+    in_force: bool
+    clocks: list[ClockDefinitionOut]
+
+
+class PolicyDocumentOut(PolicyOut):
+    document: dict[str, Any] = Field(description="the whole policy document, as loaded")
+
+
+class ChatMessageOut(BaseModel):
+    at: datetime
+    sender_role: str
+    sender_id: str
+    text: str
+
+
+class ChatOut(BaseModel):
+    id: str
+    order_item_id: str
+    brand_id: str
+    case_id: str | None
+    messages: list[ChatMessageOut]
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    case_id: str | None
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+    uploaded_by: str
