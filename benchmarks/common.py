@@ -1,0 +1,116 @@
+"""What every benchmark shares: repeated timing, figures with their peer, the table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A median over repeated runs, with the smallest and largest run."""
+
+    median: float
+    low: float
+    high: float
+    runs: int
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Spread:
+        if not samples:
+            raise ValueError("a spread needs at least one sample")
+        return cls(statistics.median(samples), min(samples), max(samples), len(samples))
+
+    def text(self, fmt: str = "{:,.3g}") -> str:
+        if self.runs == 1:
+            return fmt.format(self.median)
+        return f"{fmt.format(self.median)} [{fmt.format(self.low)}–{fmt.format(self.high)}]"
+
+
+def repeat(run: Callable[[], float], times: int) -> Spread:
+    """Call ``run`` ``times`` times; each call returns the figure it measured."""
+    return Spread.of([run() for _ in range(times)])
+
+
+def timed(run: Callable[[], object]) -> float:
+    """Seconds one call of ``run`` takes (monotonic, high resolution)."""
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the table: our figure, the peer's or ceiling's, their ratio, the target.
+
+    ``better`` says which direction wins: "higher" (throughput) or "lower" (latency,
+    time per call). ``ratio`` is always "how many times better we are" (>1 is ahead);
+    against a ceiling it is the share of the ceiling we reach.
+    """
+
+    group: str
+    name: str
+    unit: str
+    ours: Spread
+    better: str = "higher"
+    peer: Spread | None = None
+    peer_name: str = ""
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.peer is None or self.peer.median == 0 or self.ours.median == 0:
+            return None
+        if self.better == "higher":
+            return self.ours.median / self.peer.median
+        return self.peer.median / self.ours.median
+
+
+@dataclass
+class Report:
+    figures: list[Figure] = field(default_factory=list)
+
+    def add(self, figure: Figure) -> Figure:
+        self.figures.append(figure)
+        print(render_line(figure), flush=True)
+        return figure
+
+
+def _ratio_text(figure: Figure) -> str:
+    ratio = figure.ratio
+    if ratio is None:
+        return ""
+    return f"{ratio:,.3g}×" if ratio >= 0.01 else f"{ratio:.2e}×"
+
+
+def render_line(figure: Figure) -> str:
+    peer = f"{figure.peer.text()} ({figure.peer_name})" if figure.peer else ""
+    met = {True: "met", False: "NOT met", None: ""}[figure.met]
+    target = f"{figure.target} {met}".strip()
+    return (
+        f"[{figure.group}] {figure.name}: {figure.ours.text()} {figure.unit}"
+        + (f" | vs {peer}: {_ratio_text(figure)}" if peer else "")
+        + (f" | target {target}" if target else "")
+        + (f" | {figure.note}" if figure.note else "")
+    )
+
+
+def markdown_table(figures: Sequence[Figure]) -> str:
+    """The table ``docs/benchmarks.md`` carries: median [min–max] for ours and the peer."""
+    lines = [
+        "| benchmark | figure | ours: median [min–max] | peer or ceiling: median [min–max] "
+        "| ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        peer = f"{f.peer.text()} ({f.peer_name})" if f.peer else "—"
+        met = {True: "✅ met", False: "❌ not met", None: "—"}[f.met]
+        lines.append(
+            f"| {f.group} | {f.name} | {f.ours.text()} {f.unit} | {peer} "
+            f"| {_ratio_text(f) or '—'} | {f.target or '—'} | {met} |"
+        )
+    return "\n".join(lines)
