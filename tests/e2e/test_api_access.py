@@ -165,3 +165,18 @@ def test_a_system_calls_with_a_bearer_token_and_needs_no_csrf_token(
     assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
     made_up = client.get("/api/v1/cases", headers={"Authorization": "Bearer as_nothing"})
     assert made_up.status_code == 401
+
+
+def test_an_unknown_path_is_a_problem_for_programs_and_a_page_for_people(
+    world: tuple[Container, TestClient, str],
+) -> None:
+    _, client, _ = world
+    missing = client.get("/api/v1/no-such-thing")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert "/docs lists the endpoints" in missing.json()["detail"]
+    wrong_method = client.delete("/api/v1/cases")
+    assert wrong_method.status_code == 405 and "DELETE" in wrong_method.json()["detail"]
+    page = client.get("/no-such-page?lang=en", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Not found." in page.text

@@ -157,7 +157,7 @@ def test_oh_5_case_page_shows_the_payout_and_its_reason_after_the_hour(
     case_id = _press_help(buyer)
     advance_sandbox(container.engine, container.book, SANDBOX, by=timedelta(minutes=61))
     english = buyer.get(f"/cases/{case_id}?lang=en")
-    assert "5,000 积分 (¥50.00)" in english.text
+    assert "5,000 points (¥50.00)" in english.text and "积分" not in english.text
     assert "pays 5,000 points (¥50.00) to the buyer account buyer-001" in english.text
     chinese = buyer.get(f"/cases/{case_id}?lang=zh")
     assert "支付 5,000 积分（¥50.00）" in chinese.text and "OH-5" in chinese.text

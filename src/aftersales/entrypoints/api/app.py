@@ -3,6 +3,7 @@
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import quote as url_quote
 
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aftersales.adapters.attachments import DiskAttachmentStore
 from aftersales.adapters.db import migrate
@@ -816,7 +818,26 @@ def create_app(container: Container) -> FastAPI:
             },
         )
 
-    mount_web(app, container, sessions)
+    web = mount_web(app, container, sessions)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        """An unknown path or method: a problem for the API, a page in the viewer's language else."""
+        phrase = HTTPStatus(exc.status_code).phrase
+        detail = str(exc.detail)
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+            "accept", ""
+        ):
+            if detail != phrase:
+                pass  # a route's own words stand
+            elif exc.status_code == 404:
+                detail = f"there is no {request.url.path}; /docs lists the endpoints"
+            elif exc.status_code == 405:
+                detail = f"{request.method} is not allowed on {request.url.path}"
+            return _problem(exc.status_code, phrase, detail)
+        key = "error.not_found" if exc.status_code == 404 else "error.title"
+        return web.refusal(request, exc.status_code, key, "")
+
     return app
 
 

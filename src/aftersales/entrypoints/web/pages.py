@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from sqlalchemy import select
 
 from aftersales.adapters.attachments import DiskAttachmentStore
@@ -96,10 +97,17 @@ class PageContext:
         return text(key, self.lang)
 
 
-def _fmt_points(value: int, unit: str = "points") -> str:
+def _fmt_points(value: int, unit: str = "points", lang: Lang = "zh") -> str:
+    """An amount as people read it: points with their yuan value (100 points = ¥1), or yuan."""
     if unit == "points":
-        return f"{value:,} 积分 (¥{value / 100:,.2f})"
+        word = "积分" if lang == "zh" else "points"
+        return f"{value:,} {word} (¥{value / 100:,.2f})"
     return f"¥{value / 100:,.2f}"
+
+
+@pass_context
+def _points_filter(context: Any, value: int, unit: str = "points") -> str:
+    return _fmt_points(value, unit, context.get("lang", "zh"))
 
 
 def _fmt_left(seconds: float, lang: Lang) -> str:
@@ -126,7 +134,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
     env.globals.update(HOME_OF=HOME_OF, Role=Role, LANGS=LANGS)
-    env.filters["points"] = _fmt_points
+    env.filters["points"] = _points_filter
     env.filters["local"] = lambda value: local_time(value, "Asia/Shanghai") if value else ""
     env.filters["iso"] = lambda value: value.isoformat() if value else ""
     env.filters["local_iso"] = lambda value: (
