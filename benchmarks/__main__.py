@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import platform
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import Report, markdown_table
+from benchmarks.common import Report, machine_description, markdown_table
 
 SUITES = ("calendar", "intake", "deadlines", "memory")
 
@@ -32,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report()
     started = time.perf_counter()
-    print(
-        f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}"
-    )
+    machine = machine_description(args.database_url)
+    for line in machine:
+        print(f"# {line}")
     for name in args.only:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"\n== {name}{' (quick)' if args.quick else ''}", flush=True)
@@ -43,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(report.figures)
     print(table)
     if args.markdown:
-        args.markdown.write_text(table + "\n", encoding="utf-8")
+        described = "\n".join(f"- {line}" for line in machine)
+        args.markdown.write_text(f"{described}\n\n{table}\n", encoding="utf-8")
     return 0
 
 

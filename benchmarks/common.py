@@ -114,3 +114,42 @@ def markdown_table(figures: Sequence[Figure]) -> str:
             f"| {_ratio_text(f) or '—'} | {f.target or '—'} | {met} |"
         )
     return "\n".join(lines)
+
+
+def machine_description(database_url: str | None = None) -> list[str]:
+    """Lines describing where the figures were measured: CPU, memory, OS, Python, databases."""
+    import os
+    import platform
+    import sqlite3
+    from pathlib import Path
+
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        total_kib = int(meminfo.read_text().split("MemTotal:", 1)[1].split()[0])
+        memory = f", {total_kib / 1024 / 1024:.0f} GiB RAM"
+    lines = [
+        f"CPU: {os.cpu_count()} × {model}{memory}",
+        f"OS: {platform.system()} {platform.release()} ({platform.machine()})",
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}",
+    ]
+    if database_url:
+        try:
+            from sqlalchemy import create_engine, make_url, text
+
+            # The maintenance database: the benchmark's own may not exist yet.
+            engine = create_engine(make_url(database_url).set(database="postgres"))
+            with engine.connect() as conn:
+                version = conn.execute(text("SHOW server_version")).scalar()
+            engine.dispose()
+            lines.append(f"PostgreSQL {version} on the same machine")
+        except Exception as exc:  # the description must not stop the run
+            lines.append(f"PostgreSQL: not reachable ({type(exc).__name__})")
+    return lines
