@@ -1,0 +1,778 @@
+"""Case intake through the HTTP API, at fixed offered rates, on PostgreSQL and SQLite.
+
+For each backend the benchmark
+
+1. prepares a fresh database: the demo's brands, shops, providers (with their
+   coverage, so one-click help is dispatched to a real provider) and products,
+   then one order item per request it will send, written with executemany in
+   chunks. Even items are ceiling lamps in Hangzhou (one-click help, filed by
+   their buyer through a consumer API token); odd items are phones in warranty
+   (national-warranty repair reports, filed by a hotline agent's token). Each
+   request needs an item of its own: a second request for an item would only
+   return the case already open for it;
+2. starts ``aftersales serve`` as an operator would (its own process, default
+   database pool, deadline worker thread, JSON logs to a file) on a free port.
+   ``serve`` has no option for several worker processes, so on this 2-core
+   machine users get one process, and so does the benchmark;
+3. drives it from ``benchmarks.loadgen`` in another process: open-loop POSTs at a
+   fixed offered rate, each with its own ``Idempotency-Key``, latency counted
+   from the request's due time. A request that finds no free connection within
+   the queue timeout is dropped and counted as an error (its latency is that
+   timeout); one that was sent is always waited for;
+4. after every run checks that the new cases in the database are exactly the
+   201 answers (when a sent request went unanswered, it first waits for the
+   service to go quiet, and then allows for the case that request may have made).
+
+Before the offered rates, a short warm-up and a run at :data:`LIGHT_RATE` show
+what one request costs when nothing queues.
+
+The ceiling is measured in the same run: ``pgbench`` inserting single rows into
+a scratch table of the same PostgreSQL, as many transactions per second as it
+can. A case costs far more than a row (13–15 statements in five short
+transactions, plus HTTP, JSON, authentication and the rules), so the ratio says
+how much of the database's raw insert rate the whole product delivers.
+
+Beside the client's view, each run records the service's own view (the
+``duration_ms`` of its request log lines, i.e. time inside the app including any
+wait for a thread or a database connection) and where the machine's CPU went
+(the service process, PostgreSQL's processes, the load generator, the whole
+machine), which is what says where the time goes when a target is missed.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import Engine, func, insert, select, text
+
+from aftersales.adapters.db import migrate
+from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.engine import make_engine
+from aftersales.adapters.db.reference import (
+    upsert_brands,
+    upsert_merchants,
+    upsert_products,
+    upsert_providers,
+)
+from aftersales.demo import dataset as demo
+from aftersales.domain.lifecycle import Role
+from aftersales.services.accounts import create_account, create_api_token
+from aftersales.services.time import SystemClock
+from benchmarks.common import Figure, Report, Spread
+from benchmarks.loadgen import NOT_SENT, Spec, consumer_of, is_help_item, item_id
+
+GROUP = "intake"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CONSUMERS = 8  # consumer accounts (each with a token); the lamps are spread over them
+CONCURRENCY = 64  # keep-alive connections in the load generator's pool
+ANSWER_TIMEOUT_S = 30.0  # a request sent and not answered this long is given up
+PGBENCH_CLIENTS = (10, CONCURRENCY)  # 10 = the service's own pool (5 + 5 overflow)
+ITEM_PREFIX = "bench-item-"
+HELP_FAILURE = "installation_late"
+LAMP_ADDRESS = ("浙江省杭州市西湖区文三路 90 号", "浙江省", "杭州市", "西湖区")
+PHONE_ADDRESS = ("广东省深圳市南山区深南大道 9999 号", "广东省", "深圳市", "南山区")
+INTAKE_ROUTES = ("/api/v1/help-requests", "/api/v1/repair-reports")
+BUSY_P99_TARGET_MS = 50.0
+SUSTAINED_TARGET = 1_000.0
+LIGHT_RATE = 25  # cases per second far below any saturation: the unqueued cost of a request
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one backend is put through."""
+
+    rates: tuple[int, ...]  # offered rates, cases per second
+    seconds: float  # per run
+    repeats: int
+    # A due request with no free connection this long after its due time is dropped.
+    queue_timeout_s: float
+    warmup_seconds: float  # at LIGHT_RATE, not reported (0: none)
+    light_seconds: float  # at LIGHT_RATE: what one request costs when nothing queues
+
+    def requests(self, rate: int) -> int:
+        return round(rate * self.seconds)
+
+    @property
+    def items(self) -> int:
+        measured = sum(self.requests(r) for r in self.rates) * self.repeats
+        return measured + round(LIGHT_RATE * (self.warmup_seconds + self.light_seconds))
+
+
+@dataclass(frozen=True)
+class Tokens:
+    consumers: list[str]
+    agent: str
+
+
+@dataclass
+class Run:
+    """One load-generator run at one offered rate, as the client and the service saw it."""
+
+    offered: int
+    sent: int
+    created: int  # 201 answers
+    maybe_created: int  # sent but unanswered (given up, or the connection failed)
+    wall_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: Counter[str]
+    db_new_cases: int
+    server_p50_ms: float | None
+    server_p99_ms: float | None
+    launch_lag_p99_ms: float
+    cpu_cores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def achieved(self) -> float:
+        return self.created / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def service_cpu_ms_per_case(self) -> float | None:
+        if "service" not in self.cpu_cores or self.achieved <= 0:
+            return None
+        return self.cpu_cores["service"] * 1000 / self.achieved
+
+    @property
+    def db_consistent(self) -> bool:
+        """Every 201 is a case, and every other new case belongs to an unanswered request."""
+        return self.created <= self.db_new_cases <= self.created + self.maybe_created
+
+
+# ---------------------------------------------------------------- the benchmark
+
+
+def run(report: Report, *, quick: bool, database_url: str) -> None:
+    if quick:
+        # No separate warm-up: the light-load run's first requests pay for it.
+        pg_plan = Plan((100, 300), 3.0, 1, 2.0, 0.0, 2.0)
+        lite_plan = Plan((100, 300), 3.0, 1, 2.0, 0.0, 2.0)
+    else:
+        pg_plan = Plan((250, 500, 1_000, 1_500), 20.0, 3, 5.0, 2.0, 6.0)
+        lite_plan = Plan((250, 500), 20.0, 3, 5.0, 2.0, 6.0)
+    serve_command = _serve_command()
+
+    print("  PostgreSQL: fresh schema, reference data and order items …", flush=True)
+    engine = make_engine(database_url)
+    try:
+        _reset_postgres(engine)
+        ceiling, ceiling_note = _pgbench_ceiling(
+            engine, database_url, quick=quick, repeats=pg_plan.repeats
+        )
+        print(f"  pgbench ceiling: {ceiling_note}", flush=True)
+        tokens = _prepare(engine, pg_plan.items)
+        with _serving(serve_command, ["--database-url", database_url], engine) as service:
+            pg_light, pg_runs = _measure(service, engine, tokens, pg_plan)
+    finally:
+        engine.dispose()
+    _report_backend(report, "PostgreSQL", pg_light, pg_runs, pg_plan, ceiling, ceiling_note)
+
+    with tempfile.TemporaryDirectory(prefix="aftersales-intake-") as tmp:
+        data_dir = Path(tmp) / "data"
+        print(f"  SQLite: fresh file in {data_dir}, reference data and order items …", flush=True)
+        engine = make_engine(f"sqlite:///{(data_dir / 'aftersales.sqlite3').resolve()}")
+        try:
+            migrate.upgrade(engine)
+            tokens = _prepare(engine, lite_plan.items)
+            with _serving(serve_command, ["--data-dir", str(data_dir)], engine) as service:
+                lite_light, lite_runs = _measure(service, engine, tokens, lite_plan)
+        finally:
+            engine.dispose()
+    _report_backend(report, "SQLite", lite_light, lite_runs, lite_plan, None, "")
+
+
+def _report_backend(
+    report: Report,
+    backend: str,
+    light: Run,
+    runs: dict[int, list[Run]],
+    plan: Plan,
+    ceiling: Spread | None,
+    ceiling_note: str,
+) -> None:
+    top = max(plan.rates)
+    for which in ("p50", "p99"):
+        report.add(
+            Figure(
+                GROUP,
+                f"{backend} {which} @ {LIGHT_RATE}/s (light load, one run)",
+                "ms",
+                Spread.of([getattr(light, f"{which}_ms")]),
+                better="lower",
+                note=_server_note([light], which)
+                + (f"; {_cpu_per_case_note([light])}" if which == "p50" else ""),
+            )
+        )
+    for rate in plan.rates:
+        done = runs[rate]
+        achieved = Spread.of([r.achieved for r in done])
+        sustained_target = backend == "PostgreSQL" and rate == top and rate >= SUSTAINED_TARGET
+        report.add(
+            Figure(
+                GROUP,
+                f"{backend} achieved @ {rate:,}/s offered",
+                "cases/s",
+                achieved,
+                better="higher",
+                peer=ceiling,
+                peer_name="pgbench single-row INSERT tps" if ceiling else "",
+                target="≥1,000 cases/s sustained" if sustained_target else "",
+                met=achieved.median >= SUSTAINED_TARGET if sustained_target else None,
+                note=_outcome_note(done, plan.queue_timeout_s)
+                + (f"; ceiling {ceiling_note}" if rate == top and ceiling_note else ""),
+            )
+        )
+    for rate in plan.rates:
+        done = runs[rate]
+        report.add(
+            Figure(
+                GROUP,
+                f"{backend} p50 @ {rate:,}/s",
+                "ms",
+                Spread.of([r.p50_ms for r in done]),
+                better="lower",
+                note=_server_note(done, "p50") + "; " + _cpu_per_case_note(done),
+            )
+        )
+    for rate in plan.rates:
+        done = runs[rate]
+        p99 = Spread.of([r.p99_ms for r in done])
+        busy_target = backend == "PostgreSQL" and rate == 500
+        report.add(
+            Figure(
+                GROUP,
+                f"{backend} p99 @ {rate:,}/s",
+                "ms",
+                p99,
+                better="lower",
+                target="< 50 ms" if busy_target else "",
+                met=p99.median < BUSY_P99_TARGET_MS if busy_target else None,
+                note=_server_note(done, "p99") + "; " + _cpu_note(done),
+            )
+        )
+
+
+def _outcome_note(runs: Sequence[Run], timeout_s: float) -> str:
+    errors: Counter[str] = Counter()
+    for r in runs:
+        errors.update(r.errors)
+    kinds = ", ".join(f"{k}×{n:,}" for k, n in errors.most_common(4))
+    sent = sum(r.sent for r in runs)
+    note = f"errors {sum(errors.values()):,} of {sent:,} sent" + (f" ({kinds})" if kinds else "")
+    if errors[NOT_SENT]:
+        note += f"; '{NOT_SENT}': no connection free {timeout_s:g} s after the due time"
+    extra = sum(r.db_new_cases - r.created for r in runs)
+    if not all(r.db_consistent for r in runs):
+        note += "; DB CHECK FAILED (new cases/201s: " + ", ".join(
+            f"{r.db_new_cases:,}/{r.created:,}" for r in runs
+        )
+        note += ")"
+    elif extra == 0:
+        note += "; DB: new cases = 201s in every run"
+    else:
+        note += (
+            f"; DB: every 201 is a case, plus {extra:,} of requests sent but not answered "
+            f"within {ANSWER_TIMEOUT_S:g} s (the service finished them)"
+        )
+    return note
+
+
+def _server_note(runs: Sequence[Run], which: str) -> str:
+    values = [getattr(r, f"server_{which}_ms") for r in runs]
+    known = [v for v in values if v is not None]
+    if not known:
+        return "service log had no timings"
+    return f"in-service {which} {Spread.of(known).text('{:,.3g}')} ms"
+
+
+def _cpu_per_case_note(runs: Sequence[Run]) -> str:
+    per_case = [r.service_cpu_ms_per_case for r in runs if r.service_cpu_ms_per_case is not None]
+    if not per_case:
+        return "service CPU per case unknown"
+    return f"service CPU {Spread.of(per_case).median:,.1f} ms per case"
+
+
+def _cpu_note(runs: Sequence[Run]) -> str:
+    keys = ("service", "postgres", "loadgen", "other", "machine")
+    parts = []
+    for key in keys:
+        values = [r.cpu_cores[key] for r in runs if key in r.cpu_cores]
+        if values and (key != "postgres" or max(values) > 0):
+            parts.append(f"{key} {Spread.of(values).median:.2f}")
+    lag = Spread.of([r.launch_lag_p99_ms for r in runs]).median
+    return f"CPU cores: {', '.join(parts)} of {os.cpu_count()}; send lag p99 {lag:.1f} ms"
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def _measure(
+    service: _Service, engine: Engine, tokens: Tokens, plan: Plan
+) -> tuple[Run, dict[int, list[Run]]]:
+    """Warm up, a light-load run, then every rate once per repeat (interleaved, so drift spreads)."""
+    next_item = 0
+
+    def one(rate: int, count: int) -> Run:
+        nonlocal next_item
+        done = _one_run(service, engine, tokens, rate, count, next_item, plan.queue_timeout_s)
+        next_item += count
+        return done
+
+    if plan.warmup_seconds > 0:
+        one(LIGHT_RATE, round(LIGHT_RATE * plan.warmup_seconds))
+    light = one(LIGHT_RATE, round(LIGHT_RATE * plan.light_seconds))
+    _progress("light load", light)
+    runs: dict[int, list[Run]] = {rate: [] for rate in plan.rates}
+    for repeat in range(plan.repeats):
+        for rate in plan.rates:
+            done = one(rate, plan.requests(rate))
+            runs[rate].append(done)
+            _progress(f"run {repeat + 1}/{plan.repeats}", done)
+    return light, runs
+
+
+def _progress(label: str, done: Run) -> None:
+    cpu = done.service_cpu_ms_per_case
+    print(
+        f"  {label} @ {done.offered:,}/s: {done.achieved:,.0f} cases/s, "
+        f"p50 {done.p50_ms:,.1f} ms, p99 {done.p99_ms:,.1f} ms, errors {done.error_count:,}, "
+        f"in-service p50 {done.server_p50_ms or float('nan'):,.1f} ms, "
+        f"service CPU/case {cpu or float('nan'):.1f} ms, "
+        f"DB +{done.db_new_cases:,} for {done.created:,} 201s, CPU {_cores_text(done.cpu_cores)}",
+        flush=True,
+    )
+    if not done.db_consistent:
+        print(
+            f"  !! DB check failed: {done.db_new_cases:,} new cases for {done.created:,} 201s "
+            f"and {done.maybe_created:,} unanswered requests",
+            flush=True,
+        )
+
+
+def _cores_text(cores: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.2f}" for k, v in cores.items())
+
+
+def _one_run(
+    service: _Service,
+    engine: Engine,
+    tokens: Tokens,
+    rate: int,
+    count: int,
+    first_item: int,
+    queue_timeout_s: float,
+) -> Run:
+    spec = Spec(
+        base_url=service.base_url,
+        rate=float(rate),
+        count=count,
+        first_item=first_item,
+        item_prefix=ITEM_PREFIX,
+        consumer_tokens=tokens.consumers,
+        agent_token=tokens.agent,
+        concurrency=CONCURRENCY,
+        queue_timeout_s=queue_timeout_s,
+        answer_timeout_s=ANSWER_TIMEOUT_S,
+        help_failure=HELP_FAILURE,
+    )
+    cases_before = _count_cases(engine)
+    log_offset = service.log.stat().st_size
+    meter = _CpuMeter(service.pid)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        loadgen = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.loadgen"],
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=err,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        assert loadgen.stdin is not None
+        loadgen.stdin.write(json.dumps(spec.__dict__))
+        loadgen.stdin.close()
+        while loadgen.poll() is None:
+            meter.sample()
+            time.sleep(0.2)
+        if loadgen.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"the load generator failed:\n{err.read()[-3000:]}")
+        out.seek(0)
+        result: dict[str, Any] = json.load(out)
+    cores = meter.cores(result["started"], result["ended"])
+    cores["loadgen"] = result["client_cpu_s"] / result["wall_s"]
+    # Whatever else ran on the machine meanwhile (this process, other people's jobs).
+    cores["other"] = max(0.0, cores["machine"] - cores["service"] - cores["postgres"])
+    cores["other"] = max(0.0, cores["other"] - cores["loadgen"])
+    outcome: list[str] = result["outcome"]
+    maybe_created = sum(1 for o in outcome if not o.isdigit() and o != NOT_SENT)
+    # Unanswered requests may still be finishing in the service: wait for it to go quiet.
+    new_cases = (_settled_count(engine) if maybe_created else _count_cases(engine)) - cases_before
+    latencies = sorted(result["latency_ms"])
+    errors = Counter(o for o in outcome if not o.startswith("2"))
+    server = sorted(_service_durations(service.log, log_offset))
+    return Run(
+        offered=rate,
+        sent=count,
+        created=sum(1 for o in outcome if o == "201"),
+        maybe_created=maybe_created,
+        wall_s=result["wall_s"],
+        p50_ms=_percentile(latencies, 0.50),
+        p99_ms=_percentile(latencies, 0.99),
+        errors=errors,
+        db_new_cases=new_cases,
+        server_p50_ms=_percentile(server, 0.50) if server else None,
+        server_p99_ms=_percentile(server, 0.99) if server else None,
+        launch_lag_p99_ms=_percentile(sorted(result["launch_lag_ms"]), 0.99),
+        cpu_cores=cores,
+    )
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending sequence."""
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
+    return float(ordered[rank - 1])
+
+
+def _count_cases(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(s.cases)).scalar_one())
+
+
+def _settled_count(engine: Engine, quiet_s: float = 1.0, limit_s: float = 60.0) -> int:
+    """The number of cases once it has stopped changing (abandoned requests may still finish)."""
+    deadline = time.monotonic() + limit_s
+    last = _count_cases(engine)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = _count_cases(engine)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def _service_durations(log: Path, offset: int) -> list[float]:
+    """``duration_ms`` of the intake requests the service logged after ``offset``."""
+    durations: list[float] = []
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        for raw in handle:
+            if b'"duration_ms"' not in raw:
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if line.get("route") in INTAKE_ROUTES:
+                durations.append(float(line["duration_ms"]))
+    return durations
+
+
+class _CpuMeter:
+    """CPU used, in cores, by the service process, PostgreSQL's processes and the whole machine.
+
+    Counters are sampled while the load generator runs; the figure is taken between
+    the samples nearest to its first due time and its last answer, so the
+    generator's own start-up does not dilute it. PostgreSQL is counted per process
+    (a backend that starts in the window counts from zero; one that exits in it is lost).
+    """
+
+    def __init__(self, service_pid: int) -> None:
+        self.pid = service_pid
+        self.ticks = os.sysconf("SC_CLK_TCK")
+        self.samples: list[tuple[float, int, dict[int, int], int]] = []
+        self.sample()
+
+    def sample(self) -> None:
+        self.samples.append(
+            (
+                time.monotonic(),
+                self._process_ticks(self.pid),
+                self._postgres_ticks(),
+                self._machine_busy_ticks(),
+            )
+        )
+
+    def cores(self, started: float, ended: float) -> dict[str, float]:
+        self.sample()
+        first = max((x for x in self.samples if x[0] <= started), default=self.samples[0])
+        last = min((x for x in self.samples if x[0] >= ended), default=self.samples[-1])
+        per_second = self.ticks * max(last[0] - first[0], 1e-9)
+        postgres = sum(max(0, n - first[2].get(pid, 0)) for pid, n in last[2].items())
+        return {
+            "service": (last[1] - first[1]) / per_second,
+            "postgres": postgres / per_second,
+            "machine": (last[3] - first[3]) / per_second,
+        }
+
+    @staticmethod
+    def _process_ticks(pid: int) -> int:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    def _postgres_ticks(self) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for comm in glob.glob("/proc/[0-9]*/comm"):
+            try:
+                if Path(comm).read_text().strip() == "postgres":
+                    pid = int(comm.split("/")[2])
+                    found[pid] = self._process_ticks(pid)
+            except (OSError, ValueError):
+                continue
+        return found
+
+    @staticmethod
+    def _machine_busy_ticks() -> int:
+        try:
+            numbers = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except OSError:
+            return 0
+        idle = numbers[3] + (numbers[4] if len(numbers) > 4 else 0)
+        return sum(numbers[:8]) - idle
+
+
+# ---------------------------------------------------------------- the service
+
+
+@dataclass(frozen=True)
+class _Service:
+    base_url: str
+    pid: int
+    log: Path
+
+
+def _serve_command() -> list[str]:
+    """``aftersales`` from the same environment as this interpreter, as an operator runs it."""
+    script = Path(sys.executable).parent / "aftersales"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "aftersales.entrypoints.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _serving(command: list[str], args: list[str], engine: Engine) -> Iterator[_Service]:
+    port = _free_port()
+    log_dir = Path(tempfile.mkdtemp(prefix="aftersales-intake-log-"))
+    log = log_dir / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
+    env["AFTERSALES_DATA_DIR"] = str(log_dir / "data")  # attachments; SQLite runs pass their own
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"aftersales serve exited early:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"aftersales serve did not come up:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        print(f"  serving on {base_url} (pid {process.pid}, log {log})", flush=True)
+        yield _Service(base_url, process.pid, log)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- preparing a database
+
+
+def _reset_postgres(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(engine)
+
+
+def _prepare(engine: Engine, items: int) -> Tokens:
+    """Reference rows, ``items`` order items (one order each) and the accounts with tokens."""
+    started = time.perf_counter()
+    dataset = demo.build_dataset()
+    with engine.begin() as conn:
+        upsert_brands(conn, dataset.brands)
+        upsert_merchants(conn, dataset.merchants)
+        upsert_providers(conn, dataset.providers, dataset.coverage)
+        upsert_products(conn, dataset.products)
+    _insert_items(engine, items)
+    tokens = _make_accounts(engine)
+    print(
+        f"  {items:,} order items, {CONSUMERS} consumer tokens and an agent token "
+        f"in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    return tokens
+
+
+def _buyer(consumer: int) -> str:
+    return f"bench-buyer-{consumer}"
+
+
+def _insert_items(engine: Engine, count: int, chunk: int = 10_000) -> None:
+    """One order per item; lamps (even) in Hangzhou, phones (odd) in Shenzhen, bought recently."""
+    now = datetime.now(UTC)
+    purchased = now.astimezone(SHANGHAI).date() - timedelta(days=20)
+    delivered = purchased + timedelta(days=3)
+    for begin in range(0, count, chunk):
+        numbers = range(begin, min(begin + chunk, count))
+        orders: list[dict[str, Any]] = []
+        order_items: list[dict[str, Any]] = []
+        for n in numbers:
+            lamp = is_help_item(n)
+            address = LAMP_ADDRESS if lamp else PHONE_ADDRESS
+            order_id = f"bench-order-{n:07d}"
+            orders.append(
+                {
+                    "id": order_id,
+                    "sandbox": s.LIVE,
+                    "buyer_account": _buyer(consumer_of(n, CONSUMERS)),
+                    "merchant_id": demo.MERCHANT_GUANGMING if lamp else demo.MERCHANT_LINGXI,
+                    "placed_at": now - timedelta(days=21),
+                }
+            )
+            order_items.append(
+                {
+                    "id": item_id(ITEM_PREFIX, n),
+                    "order_id": order_id,
+                    "product_id": demo.PRODUCT_LAMP if lamp else demo.PRODUCT_PHONE,
+                    "paid_price_fen": 29_900 if lamp else 399_900,
+                    "purchased_on": purchased,
+                    "delivered_on": delivered,
+                    "address_text": address[0],
+                    "province": address[1],
+                    "city": address[2],
+                    "district": address[3],
+                }
+            )
+        with engine.begin() as conn:
+            conn.execute(insert(s.orders), orders)
+            conn.execute(insert(s.order_items), order_items)
+
+
+def _make_accounts(engine: Engine) -> Tokens:
+    clock = SystemClock()
+    password = "bench-password-not-secret"
+    consumers = []
+    for n in range(CONSUMERS):
+        username = f"bench-consumer-{n}"
+        create_account(
+            engine,
+            clock,
+            username=username,
+            password=password,
+            role=Role.CONSUMER,
+            party=_buyer(n),
+        )
+        consumers.append(
+            create_api_token(engine, clock, username=username, name="intake-benchmark").token
+        )
+    create_account(
+        engine, clock, username="bench-agent", password=password, role=Role.AGENT, name="Hotline"
+    )
+    agent = create_api_token(engine, clock, username="bench-agent", name="intake-benchmark").token
+    return Tokens(consumers, agent)
+
+
+# ---------------------------------------------------------------- the ceiling: pgbench
+
+
+def _pgbench_binary() -> str | None:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))
+    return candidates[-1] if candidates else None
+
+
+def _pgbench_ceiling(
+    engine: Engine, database_url: str, *, quick: bool, repeats: int
+) -> tuple[Spread | None, str]:
+    """Best single-row INSERT tps over a few client counts, or None with the reason."""
+    binary = _pgbench_binary()
+    if binary is None:
+        return None, "pgbench not found (PATH, /usr/lib/postgresql/*/bin): no ceiling measured"
+    seconds = 2 if quick else 5
+    clients = PGBENCH_CLIENTS[:1] if quick else PGBENCH_CLIENTS
+    conninfo = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS intake_ceiling"))
+        conn.execute(
+            text(
+                "CREATE TABLE intake_ceiling (id bigserial PRIMARY KEY, "
+                "order_item_id varchar(64) NOT NULL, opened_at timestamptz NOT NULL DEFAULT now())"
+            )
+        )
+    by_clients: dict[int, list[float]] = {}
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(
+            "\\set item random(1, 1000000000)\n"
+            "INSERT INTO intake_ceiling (order_item_id) VALUES ('item-' || :item);\n"
+        )
+    try:
+        for _ in range(repeats):
+            for c in clients:
+                command = [binary, "-n", "-f", script.name, "-c", str(c), "-j", "2"]
+                command += ["-T", str(seconds), conninfo]
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+                found = re.search(r"tps = ([\d.]+)", done.stdout)
+                if done.returncode != 0 or found is None:
+                    return None, f"pgbench failed: {(done.stderr or done.stdout).strip()[-300:]}"
+                by_clients.setdefault(c, []).append(float(found.group(1)))
+    finally:
+        os.unlink(script.name)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS intake_ceiling"))
+    best = max(by_clients, key=lambda c: Spread.of(by_clients[c]).median)
+    spread = Spread.of(by_clients[best])
+    tried = ", ".join(
+        f"{c} clients {Spread.of(v).median:,.0f}" for c, v in sorted(by_clients.items())
+    )
+    return spread, f"pgbench -c {best} -j 2 -T {seconds}: {spread.text('{:,.0f}')} tps ({tried})"
