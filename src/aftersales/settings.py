@@ -7,9 +7,10 @@ points (through ``bootstrap``), and tests build :class:`Settings` directly.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aftersales.domain.errors import DomainError
 
@@ -28,7 +29,10 @@ class Settings(BaseSettings):
         default=None,
         description="sqlite:///path or postgresql://user@host/db; default: SQLite in data_dir.",
     )
-    policy_dirs: list[Path] = Field(default_factory=list, description="Extra policy directories.")
+    # Comma-separated in the environment (AFTERSALES_POLICY_DIRS=a,b), not JSON.
+    policy_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Extra policy directories."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     worker_poll_interval_s: float = Field(default=0.5, gt=0, le=60)

@@ -6,8 +6,10 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -22,6 +24,7 @@ from aftersales.entrypoints.observability import JsonLogFormatter
 from aftersales.services import cases as svc
 from aftersales.services.time import FixedClock
 from aftersales.settings import Settings
+from tests.e2e.serving import serving
 
 TEN_AM = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -94,3 +97,23 @@ def test_each_request_is_logged_as_one_json_line_with_its_request_id(
     assert (line["method"], line["path"], line["status"]) == ("GET", "/healthz", 200)
     assert line["duration_ms"] >= 0 and "time" in line
     assert timedelta(0) <= timedelta(milliseconds=line["duration_ms"]) < timedelta(seconds=10)
+
+
+def test_serve_with_two_worker_processes_answers_and_counts_every_request_in_metrics(
+    tmp_path: Path,
+) -> None:
+    """``serve --workers 2``: both processes serve one port, and /metrics sums them."""
+    with (
+        serving(tmp_path / "data", "--workers", "2", "--no-worker") as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        answers = [client.get("/healthz").status_code for _ in range(40)]
+        body = client.get("/metrics").text
+    assert answers == [200] * 40
+    total = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("aftersales_http_requests_total{") and 'route="/healthz"' in line
+    )
+    assert total == 40
+    assert "aftersales_open_cases" in body  # read from the database, once per scrape

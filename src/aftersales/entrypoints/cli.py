@@ -20,6 +20,7 @@ from aftersales.domain.errors import DomainError
 from aftersales.domain.explain import Language, local_time
 from aftersales.domain.ledger import balances
 from aftersales.domain.policy import PolicyBook, _parse_duration
+from aftersales.settings import Settings
 
 app = typer.Typer(
     no_args_is_help=True, help="After-sales commitments kept as SLA clocks, paid and explained."
@@ -324,6 +325,17 @@ def serve(
             help="Run the deadline worker in the same process.",
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            envvar="AFTERSALES_WEB_WORKERS",
+            min=1,
+            max=64,
+            help="HTTP worker processes (one per core is a good start); the deadline "
+            "worker still runs once, in the supervising process.",
+        ),
+    ] = 1,
     log_format: LogFormat = "json",
 ) -> None:
     """Serve the HTTP app (and the deadline worker) — on the embedded SQLite by default."""
@@ -349,20 +361,64 @@ def serve(
         )
         thread.start()
     settings = container.settings
-    console.print(f"serving on http://{settings.host}:{settings.port}")
+    console.print(
+        f"serving on http://{settings.host}:{settings.port}"
+        + (f" with {workers} worker processes" if workers > 1 else "")
+    )
     try:
-        uvicorn.run(
-            create_app(container),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,  # our handler (JSON lines) serves uvicorn's loggers too
-            access_log=False,  # one line per request comes from the app, with its request id
-        )
+        if workers > 1:
+            _serve_processes(settings, workers, log_format)
+        else:
+            uvicorn.run(
+                create_app(container),
+                host=settings.host,
+                port=settings.port,
+                log_config=None,  # our handler (JSON lines) serves uvicorn's loggers too
+                access_log=False,  # one line per request comes from the app, with its request id
+            )
     finally:
         stop.set()
         if thread is not None:
             thread.join(timeout=10)
         container.close()
+
+
+def _serve_processes(settings: Settings, workers: int, log_format: str) -> None:
+    """Several HTTP processes on one port; each builds its app from the environment.
+
+    The database is already migrated (and the demo loaded) by this process; the
+    children only connect. Their request metrics are pooled through
+    ``PROMETHEUS_MULTIPROC_DIR`` so ``/metrics`` counts every process's requests.
+    """
+    import os
+    import tempfile
+
+    import uvicorn
+
+    metrics_dir = tempfile.mkdtemp(prefix="aftersales-metrics-")
+    os.environ.update(
+        {
+            "AFTERSALES_DATA_DIR": str(settings.data_dir.resolve()),
+            "AFTERSALES_DATABASE_URL": settings.resolved_database_url,
+            "AFTERSALES_POLICY_DIRS": ",".join(str(p.resolve()) for p in settings.policy_dirs),
+            "AFTERSALES_LOG_FORMAT": log_format,
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        }
+    )
+    try:
+        uvicorn.run(
+            "aftersales.entrypoints.api.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        import shutil
+
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()

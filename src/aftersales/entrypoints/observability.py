@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,6 +26,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -126,17 +128,23 @@ class PlatformCollector(Collector):
 def instrument(app: FastAPI, container: Container) -> None:
     """Add ``/metrics``, request metrics and one JSON log line per request."""
     registry = CollectorRegistry()
+    # Under ``serve --workers N`` every process writes its counts to files in
+    # PROMETHEUS_MULTIPROC_DIR and a scrape sums them, whichever process answers.
+    pooled = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    if pooled:
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    own = CollectorRegistry() if pooled else registry
     requests = Counter(
         "aftersales_http_requests",
         "HTTP requests, by method, route and status.",
         ["method", "route", "status"],
-        registry=registry,
+        registry=own,
     )
     latency = Histogram(
         "aftersales_http_request_duration_seconds",
         "HTTP request duration, by route.",
         ["route"],
-        registry=registry,
+        registry=own,
     )
     registry.register(PlatformCollector(container))
 

@@ -49,6 +49,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one of several HTTP processes (``serve --workers N``), set up from ``AFTERSALES_*``.
+
+    The supervising process has migrated the database already, so this one only connects.
+    """
+    import os
+
+    from aftersales.bootstrap import bootstrap
+    from aftersales.entrypoints.observability import configure_logging
+    from aftersales.settings import load_settings
+
+    configure_logging(os.environ.get("AFTERSALES_LOG_FORMAT", "json"))
+    return create_app(bootstrap(load_settings(), migrate=False))
+
+
 def create_app(container: Container) -> FastAPI:
     app = FastAPI(
         title="aftersales",
