@@ -153,3 +153,23 @@ def machine_description(database_url: str | None = None) -> list[str]:
         except Exception as exc:  # the description must not stop the run
             lines.append(f"PostgreSQL: not reachable ({type(exc).__name__})")
     return lines
+
+
+def ensure_database(database_url: str) -> None:
+    """Create the PostgreSQL database ``database_url`` names, if it is not there yet."""
+    from sqlalchemy import create_engine, make_url, text
+
+    url = make_url(database_url)
+    name = url.database
+    if not name or not url.drivername.startswith("postgresql"):
+        return
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()

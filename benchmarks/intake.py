@@ -77,7 +77,7 @@ from aftersales.demo import dataset as demo
 from aftersales.domain.lifecycle import Role
 from aftersales.services.accounts import create_account, create_api_token
 from aftersales.services.time import SystemClock
-from benchmarks.common import Figure, Report, Spread
+from benchmarks.common import Figure, Report, Spread, ensure_database
 from benchmarks.loadgen import NOT_SENT, Spec, consumer_of, is_help_item, item_id
 
 GROUP = "intake"
@@ -176,6 +176,7 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
     serve_command = _serve_command()
 
     print("  PostgreSQL: fresh schema, reference data and order items …", flush=True)
+    ensure_database(database_url)
     engine = make_engine(database_url)
     try:
         _reset_postgres(engine)
