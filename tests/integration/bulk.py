@@ -8,9 +8,9 @@ composes its statements as always, the recorder keeps the rows they carry, and
 the rows of a whole chunk are then written with one ``executemany`` per table.
 The rows are therefore the repository's own (nothing here re-implements them),
 while a chunk of 1,000 cases costs a handful of round trips instead of ~8,000.
-Only plain inserts of brand-new cases can be recorded this way; anything else
-the repository tries (an update, a delete, a statement whose result it reads)
-stops the helper with an error rather than being guessed at.
+The recorder is :class:`aftersales.adapters.db.bulk.RecordingConnection`: only
+plain inserts of brand-new cases can be recorded; anything else the repository
+tries stops the helper with an error rather than being guessed at.
 
 The cases open at a fixed instant inside the 09:00–18:00 window (OH-4), and the
 sandbox's clock is set ``due_after`` later (2 hours by default): the 1-hour
@@ -21,16 +21,15 @@ each case owes exactly one payout, ``<case>/solution/no_solution_in_time``.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Dialect, Engine, insert
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy import Connection, Engine, insert, select
 
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.bulk import RecordingConnection
 from aftersales.adapters.db.cases_repo import CaseRepository
 from aftersales.domain.cases import Actor, Case
 from aftersales.domain.eligibility import (
@@ -63,61 +62,6 @@ ADDRESS = ServiceAddress("浙江省杭州市西湖区文三路 90 号", "浙江�
 
 # The tables a new case's save writes to, parents first (foreign keys).
 _CASE_TABLES = (s.cases, s.clocks, s.decisions, s.audit_log, s.deadlines, s.outbox)
-
-
-class _NoResult:
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(
-            "the bulk helper records inserts only; the repository wanted a statement's result"
-        )
-
-
-class _RecordingConnection:
-    """Stands in for a Connection while ``CaseRepository.add`` runs and keeps the rows it inserts.
-
-    For a brand-new case every write of ``save`` is an INSERT (the deadline
-    upsert cannot conflict: its case did not exist). The recorder takes the
-    column values from the statement itself — the ``values(...)`` of a single
-    row or the parameter list of an ``executemany`` — so nothing is re-derived.
-    """
-
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-
-    def execute(self, statement: Any, parameters: Any = None) -> _NoResult:
-        if not isinstance(statement, Insert):
-            raise AssertionError(f"the bulk helper records inserts only, not {statement}")
-        table = statement.table
-        if table.name not in {t.name for t in _CASE_TABLES}:
-            raise AssertionError(f"unexpected insert into {table.name} while adding a new case")
-        if parameters is None:
-            rows = [self._values_of(statement)]
-        elif isinstance(parameters, dict):
-            rows = [dict(parameters)]
-        else:
-            rows = [dict(r) for r in parameters]
-        self.rows[table.name].extend(rows)
-        return _NoResult()
-
-    def _values_of(self, statement: Insert) -> dict[str, Any]:
-        table = statement.table
-        # Fast path: the statement's own ``values(...)`` (SQLAlchemy keeps them, unrendered,
-        # as bound parameters). Compiling every statement instead costs ~2 ms per case.
-        given = getattr(statement, "_values", None)
-        if given:
-            row = {str(getattr(k, "key", k)): getattr(v, "value", v) for k, v in given.items()}
-        else:
-            row = dict(statement.compile(dialect=self.dialect).params)
-        # Bound values of an ON CONFLICT clause carry generated names; keep the row's columns.
-        return {k: v for k, v in row.items() if k in table.c}
-
-    def flush_into(self, conn: Connection) -> None:
-        for table in _CASE_TABLES:
-            rows = self.rows.pop(table.name, [])
-            if rows:
-                conn.execute(insert(table), rows)
-        self.rows.clear()
 
 
 @dataclass(frozen=True)
@@ -168,23 +112,25 @@ def create_due_help_cases(
     case_ids = [f"{sandbox}-OH-{n:06d}" for n in range(count)]
     purchased = date(2026, 11, 1)
     with engine.begin() as conn:
-        conn.execute(
-            insert(s.brands).values(
-                id=BRAND_ID, name="明光照明", hotline="400-800-1234", exclusions=[]
+        # The reference rows are shared: a later batch in the same database reuses them.
+        if conn.execute(select(s.brands.c.id).where(s.brands.c.id == BRAND_ID)).first() is None:
+            conn.execute(
+                insert(s.brands).values(
+                    id=BRAND_ID, name="明光照明", hotline="400-800-1234", exclusions=[]
+                )
             )
-        )
-        conn.execute(insert(s.merchants).values(id=MERCHANT_ID, name="明光照明旗舰店"))
-        conn.execute(
-            insert(s.products).values(
-                id=PRODUCT.id,
-                name=PRODUCT.name,
-                brand_id=BRAND_ID,
-                category_id=PRODUCT.category_id,
-                badges=sorted(PRODUCT.badges),
-                service_tags=sorted(PRODUCT.service_tags),
-                warranty_months=PRODUCT.warranty_months,
+            conn.execute(insert(s.merchants).values(id=MERCHANT_ID, name="明光照明旗舰店"))
+            conn.execute(
+                insert(s.products).values(
+                    id=PRODUCT.id,
+                    name=PRODUCT.name,
+                    brand_id=BRAND_ID,
+                    category_id=PRODUCT.category_id,
+                    badges=sorted(PRODUCT.badges),
+                    service_tags=sorted(PRODUCT.service_tags),
+                    warranty_months=PRODUCT.warranty_months,
+                )
             )
-        )
     actor_channel = Channel.HELP_BUTTON
     for start in range(0, count, chunk):
         numbers = range(start, min(start + chunk, count))
@@ -234,7 +180,7 @@ def create_due_help_cases(
                     for it in items
                 ],
             )
-            recorder = _RecordingConnection(conn.dialect)
+            recorder = RecordingConnection(conn.dialect, _CASE_TABLES)
             repo = CaseRepository(cast(Connection, recorder), book)
             for n, it in zip(numbers, items, strict=True):
                 decision = assess_one_click_help(book, it, opened_at)

@@ -112,6 +112,21 @@ def _wait_until_drained(engine: Engine, bulk: BulkCases, *, timeout_s: float) ->
     )
 
 
+def _wait_until_started(process: subprocess.Popen[str], *, timeout_s: float) -> str:
+    """Read the worker's output until it logs that it started; return what was read."""
+    assert process.stdout is not None
+    give_up = time.monotonic() + timeout_s
+    lines = []
+    while time.monotonic() < give_up:
+        line = process.stdout.readline()
+        if not line:  # it ended
+            break
+        lines.append(line)
+        if "worker" in line and "started" in line:
+            return "".join(lines)
+    pytest.fail(f"the worker did not start: {''.join(lines)}")
+
+
 @dataclass(frozen=True)
 class LedgerCheck:
     entries: int
@@ -241,9 +256,13 @@ def test_x_1_worker_killed_mid_batch_20_times_loses_nothing_and_pays_nothing_twi
     time.sleep(lease_s)
     survivor = _worker(pg_url, "survivor", batch=50, lease_s=lease_s)
     try:
+        # Stop it only once it runs: a SIGTERM during start-up (the victims may have
+        # paid everything already) would end it before its handler is installed.
+        started = _wait_until_started(survivor, timeout_s=60)
         _wait_until_drained(pg_engine, bulk, timeout_s=300)
         survivor.send_signal(signal.SIGTERM)
         output, _ = survivor.communicate(timeout=60)
+        output = started + output
     finally:
         if survivor.poll() is None:
             survivor.kill()

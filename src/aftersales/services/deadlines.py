@@ -35,11 +35,15 @@ from sqlalchemy import Connection, Engine, func, or_, select, tuple_, update
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.cases_repo import CaseRepository, balance_deltas
 from aftersales.adapters.db.schema import LIVE
+from aftersales.domain.cases import Case
+from aftersales.domain.ledger import Payout
 from aftersales.domain.policy import PolicyBook
 
 log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_S = 30.0
+# Cases per transaction: a worker's whole claim (the default batch) in one chunk.
+HANDLE_CHUNK = 200
 MAX_RETRY_BACKOFF_S = 3600.0
 
 
@@ -110,16 +114,21 @@ def handle_cases(
     case_ids: Iterable[str],
     *,
     now: datetime,
-    chunk: int = 50,
+    chunk: int = HANDLE_CHUNK,
     real_now: datetime | None = None,
 ) -> TickReport:
-    """Settle each case at ``now`` and save it; one transaction per chunk, a savepoint per case.
+    """Settle each case at ``now`` and save it; one transaction per chunk.
 
-    A case that fails is retried after a back-off on the worker's clock (``real_now``).
+    A chunk is loaded with one query per table and written with one statement
+    per table. Should that batch fail (a payout already in the ledger, a case
+    changed meanwhile, a database error), it is rolled back to its savepoint and
+    the chunk is handled again one case at a time, each in its own savepoint, so
+    the one case at fault is set aside without undoing the others. A case that
+    fails is retried after a back-off on the worker's clock (``real_now``).
     """
     real_now = real_now or now
     report = TickReport()
-    ids = list(case_ids)
+    ids = list(dict.fromkeys(case_ids))
     for start in range(0, len(ids), chunk):
         # Lock order = id order: two workers holding overlapping chunks never wait on each other in a cycle.
         part = sorted(ids[start : start + chunk])
@@ -128,30 +137,96 @@ def handle_cases(
             # shared by many cases is then locked for one statement, not for the chunk.
             repo = CaseRepository(conn, book, defer_balances=True)
             deltas: Counter[tuple[str, str, str]] = Counter()
-            for case_id in part:
-                savepoint = conn.begin_nested()
-                try:
-                    case = repo.get(case_id, for_update=True)
-                    case.settle(book, now)
-                    recorded = repo.save(case)
-                    savepoint.commit()
-                except Exception:
-                    savepoint.rollback()
-                    log.exception(
-                        "deadline handling failed for case %s; it will be retried", case_id
-                    )
-                    _postpone(conn, case_id, real_now)
-                    report.failed += 1
-                    continue
-                deltas.update(balance_deltas(recorded, repo.sandbox_of(case_id)))
-                report.cases += 1
-                report.payouts += len(recorded)
-                report.points_paid += sum(
-                    p.amount.value for p in recorded if p.amount.unit.value == "points"
-                )
-                report.payout_keys.extend(p.key for p in recorded)
+            if not _handle_batch(conn, repo, book, part, now, real_now, report, deltas):
+                _handle_one_by_one(conn, repo, book, part, now, real_now, report, deltas)
             repo.apply_balances(deltas)
     return report
+
+
+def _handle_batch(
+    conn: Connection,
+    repo: CaseRepository,
+    book: PolicyBook,
+    part: list[str],
+    now: datetime,
+    real_now: datetime,
+    report: TickReport,
+    deltas: Counter[tuple[str, str, str]],
+) -> bool:
+    """The fast path: the whole chunk in one load and one write. False if it must be redone."""
+    savepoint = conn.begin_nested()
+    try:
+        cases = repo.get_many(part, for_update=True)
+        settled: list[Case] = []
+        failed: list[str] = []
+        for case_id in part:
+            case = cases.get(case_id)
+            if case is None:
+                log.error("deadline for case %s, which does not exist; it will be retried", case_id)
+                failed.append(case_id)
+                continue
+            try:
+                case.settle(book, now)
+            except Exception:
+                log.exception("deadline handling failed for case %s; it will be retried", case_id)
+                failed.append(case_id)
+                continue
+            settled.append(case)
+        recorded = repo.save_many(settled)
+        savepoint.commit()
+    except Exception:
+        savepoint.rollback()
+        log.warning(
+            "a chunk of %d cases could not be saved together; handling them one by one",
+            len(part),
+            exc_info=True,
+        )
+        return False
+    for case_id in failed:
+        _postpone(conn, case_id, real_now)
+    report.failed += len(failed)
+    for case in settled:
+        _count(report, deltas, recorded[case.id], repo.sandbox_of(case.id))
+    return True
+
+
+def _handle_one_by_one(
+    conn: Connection,
+    repo: CaseRepository,
+    book: PolicyBook,
+    part: list[str],
+    now: datetime,
+    real_now: datetime,
+    report: TickReport,
+    deltas: Counter[tuple[str, str, str]],
+) -> None:
+    for case_id in part:
+        savepoint = conn.begin_nested()
+        try:
+            case = repo.get(case_id, for_update=True)
+            case.settle(book, now)
+            recorded = repo.save(case)
+            savepoint.commit()
+        except Exception:
+            savepoint.rollback()
+            log.exception("deadline handling failed for case %s; it will be retried", case_id)
+            _postpone(conn, case_id, real_now)
+            report.failed += 1
+            continue
+        _count(report, deltas, recorded, repo.sandbox_of(case_id))
+
+
+def _count(
+    report: TickReport,
+    deltas: Counter[tuple[str, str, str]],
+    recorded: list[Payout],
+    sandbox: str,
+) -> None:
+    deltas.update(balance_deltas(recorded, sandbox))
+    report.cases += 1
+    report.payouts += len(recorded)
+    report.points_paid += sum(p.amount.value for p in recorded if p.amount.unit.value == "points")
+    report.payout_keys.extend(p.key for p in recorded)
 
 
 def _postpone(conn: Connection, case_id: str, now: datetime) -> None:

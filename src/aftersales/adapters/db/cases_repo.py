@@ -7,20 +7,28 @@ the clocks, new history rows, new ledger entries (whose unique key makes a
 second payout for the same failure impossible, X-1), the deadline rows of its
 running clocks, and its events into the outbox — all in the caller's
 transaction, so either everything lands or nothing does.
+
+The deadline engine works on chunks of cases: :meth:`CaseRepository.get_many`
+loads a chunk with one query per table (locking the case rows in id order on
+PostgreSQL) and :meth:`CaseRepository.save_many` writes the chunk's changes
+with one ``executemany`` per table, from statements built once. Both write
+only what changed: a clock or complaint equal to the one loaded is left alone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, String, any_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.bulk import add_to_rows, delete_rows, insert_rows, update_rows
 from aftersales.adapters.db.reference import order_item_from_row, order_item_query
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.cases import AuditEntry, Case, Complaint, Decision, Quote
@@ -53,6 +61,34 @@ class _Loaded:
     audit_loaded: int
     payout_keys: set[str]
     is_new: bool = False
+    # The fields of the clocks and complaints as loaded (or last saved): save writes only
+    # those that differ. The fields hold immutable values, so a copy of them is a snapshot.
+    clocks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    complaints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The case's deadline rows as loaded, {clock: due_at}, when they were (get_many):
+    # save then writes only the rows that change; None means "not known, rewrite them".
+    deadlines: dict[str, datetime] | None = None
+    # The case row as the domain object gave it when loaded (or last saved): an update
+    # sets only the columns that differ from it (and the counters and version).
+    case_row: dict[str, Any] | None = None
+
+
+@dataclass
+class _Changes:
+    """The rows one save of one case writes (built once, written singly or in bulk)."""
+
+    case_row: dict[str, Any]  # every column (an update's carries the _id/_version keys)
+    case_columns: set[str]  # the columns an update must set
+    clock_rows: list[dict[str, Any]]  # every column of each changed clock
+    clock_columns: set[str]  # the clock columns an update must set
+    decision_rows: list[dict[str, Any]]
+    audit_rows: list[dict[str, Any]]
+    payouts: list[Payout]
+    complaint_rows: list[dict[str, Any]]
+    stale_deadlines: list[str]  # clocks whose deadline row goes
+    deadline_rows: list[dict[str, Any]]  # deadline rows to insert or move
+    outbox_rows: list[dict[str, Any]]
+    after: _Loaded
 
 
 def _upsert(conn: Connection, table: Any) -> Any:
@@ -65,6 +101,127 @@ def _us(delta: timedelta | None) -> int | None:
         None
         if delta is None
         else (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    )
+
+
+# ---------------------------------------------------------------- statements built once
+# Composing a statement per row (``.values(**row)``) cost more than running it; these
+# are built once and executed with a list of parameter rows (executemany).
+
+_UPDATE_CASE = update(s.cases).where(
+    s.cases.c.id == bindparam("_id"), s.cases.c.version == bindparam("_version")
+)
+_UPDATE_CLOCK = update(s.clocks).where(
+    s.clocks.c.case_id == bindparam("_case_id"), s.clocks.c.clock_id == bindparam("_clock_id")
+)
+_CASE_KEYS = {"id": "_id", "version": "_version"}
+_CLOCK_KEYS = {"case_id": "_case_id", "clock_id": "_clock_id"}
+# Clock fields whose column has another name.
+_CLOCK_COLUMN_OF = {"remaining": "remaining_us"}
+
+
+def _only(row: dict[str, Any], columns: set[str], keys: Mapping[str, str]) -> dict[str, Any]:
+    """``row`` cut to ``columns`` plus its key values, in a stable column order."""
+    return {
+        **{k: row[k] for k in sorted(columns)},
+        **{key: row[key] for key in keys.values()},
+    }
+
+
+_COMPLAINT_DECIDED = ("status", "reason", "decided_at", "decided_by")
+
+
+def _deadline_upsert(dialect: Any) -> Any:
+    statement = dialect.insert(s.deadlines)
+    return statement.on_conflict_do_update(
+        index_elements=["case_id", "clock_id"],
+        set_={
+            "due_at": statement.excluded.due_at,
+            "claimed_by": None,
+            "claimed_until": None,
+            "attempts": 0,
+        },
+        where=s.deadlines.c.due_at != statement.excluded.due_at,
+    )
+
+
+def _complaint_upsert(dialect: Any) -> Any:
+    statement = dialect.insert(s.complaints)
+    return statement.on_conflict_do_update(
+        index_elements=["id"], set_={k: statement.excluded[k] for k in _COMPLAINT_DECIDED}
+    )
+
+
+_BY_DIALECT = {
+    name: {
+        "deadline": _deadline_upsert(module),
+        "complaint": _complaint_upsert(module),
+    }
+    for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _prebuilt(conn: Connection, name: str) -> Any:
+    return _BY_DIALECT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"][name]
+
+
+# ---------------------------------------------------------------- rows -> domain
+
+
+def _case_from_rows(row: Any, item_row: Any) -> Case:
+    return Case(
+        id=row.id,
+        programme=Programme(row.programme),
+        policy_id=row.policy_id,
+        item=order_item_from_row(item_row),
+        state=row.state,
+        opened_at=row.opened_at,
+        channel=Channel(row.channel),
+        opened_by=row.opened_by,
+        description=row.description,
+        service_tag=row.service_tag,
+        failure=row.failure,
+        overcharge_fen=row.overcharge_fen,
+        in_warranty=row.in_warranty,
+        assignee=row.assignee,
+        quote=_quote_from(row.quote),
+        reached_events=set(row.reached_events or ()),
+    )
+
+
+def _clock_from_row(row: Any) -> Clock:
+    return Clock(
+        clock_id=row.clock_id,
+        status=ClockStatus(row.status),
+        started_at=row.started_at,
+        due_at=row.due_at,
+        paused_at=row.paused_at,
+        pause_reason=row.pause_reason,
+        remaining=None if row.remaining_us is None else timedelta(microseconds=row.remaining_us),
+        stopped_at=row.stopped_at,
+        breached_at=row.breached_at,
+        reason=Reason.from_dict(row.reason) if row.reason else None,
+    )
+
+
+def _complaint_from_row(row: Any) -> Complaint:
+    return Complaint(
+        id=row.id,
+        clock_id=row.clock_id,
+        filed_at=row.filed_at,
+        filed_by=row.filed_by,
+        text=row.text,
+        status=row.status,
+        reason=Reason.from_dict(row.reason),
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
+    )
+
+
+def _snapshot(case: Case) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    return (
+        {cid: dict(vars(c)) for cid, c in case.clocks.items()},
+        {c.id: dict(vars(c)) for c in case.complaints},
     )
 
 
@@ -87,46 +244,18 @@ class CaseRepository:
     def get(self, case_id: str, *, for_update: bool = False, with_history: bool = False) -> Case:
         query = select(s.cases).where(s.cases.c.id == case_id)
         if for_update and self.conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+            # FOR NO KEY UPDATE: writers of the case still exclude each other, while rows
+            # that merely reference the case (ledger, attachments) can still be inserted.
+            query = query.with_for_update(key_share=True)
         row = self.conn.execute(query).one_or_none()
         if row is None:
             raise CaseNotFound(case_id)
         item_row = self.conn.execute(
             order_item_query().where(s.order_items.c.id == row.order_item_id)
         ).one()
-        case = Case(
-            id=row.id,
-            programme=Programme(row.programme),
-            policy_id=row.policy_id,
-            item=order_item_from_row(item_row),
-            state=row.state,
-            opened_at=row.opened_at,
-            channel=Channel(row.channel),
-            opened_by=row.opened_by,
-            description=row.description,
-            service_tag=row.service_tag,
-            failure=row.failure,
-            overcharge_fen=row.overcharge_fen,
-            in_warranty=row.in_warranty,
-            assignee=row.assignee,
-            quote=_quote_from(row.quote),
-            reached_events=set(row.reached_events or ()),
-        )
+        case = _case_from_rows(row, item_row)
         for clock_row in self.conn.execute(select(s.clocks).where(s.clocks.c.case_id == case_id)):
-            case.clocks[clock_row.clock_id] = Clock(
-                clock_id=clock_row.clock_id,
-                status=ClockStatus(clock_row.status),
-                started_at=clock_row.started_at,
-                due_at=clock_row.due_at,
-                paused_at=clock_row.paused_at,
-                pause_reason=clock_row.pause_reason,
-                remaining=None
-                if clock_row.remaining_us is None
-                else timedelta(microseconds=clock_row.remaining_us),
-                stopped_at=clock_row.stopped_at,
-                breached_at=clock_row.breached_at,
-                reason=Reason.from_dict(clock_row.reason) if clock_row.reason else None,
-            )
+            case.clocks[clock_row.clock_id] = _clock_from_row(clock_row)
         case.payouts = [
             payout_from_row(r)
             for r in self.conn.execute(
@@ -136,17 +265,7 @@ class CaseRepository:
             )
         ]
         case.complaints = [
-            Complaint(
-                id=r.id,
-                clock_id=r.clock_id,
-                filed_at=r.filed_at,
-                filed_by=r.filed_by,
-                text=r.text,
-                status=r.status,
-                reason=Reason.from_dict(r.reason),
-                decided_at=r.decided_at,
-                decided_by=r.decided_by,
-            )
+            _complaint_from_row(r)
             for r in self.conn.execute(
                 select(s.complaints)
                 .where(s.complaints.c.case_id == case_id)
@@ -179,7 +298,76 @@ class CaseRepository:
                     .order_by(s.audit_log.c.seq)
                 )
             ]
-        self._loaded[case_id] = _Loaded(
+        self._remember(case, row)
+        return case
+
+    def get_many(self, case_ids: Iterable[str], *, for_update: bool = False) -> dict[str, Case]:
+        """Load several cases (without histories) with one query per table.
+
+        Returns ``{case_id: case}``; an id with no case is simply absent. With
+        ``for_update`` on PostgreSQL the case rows are locked in id order, the
+        order every chunk of the deadline engine locks in, so two workers never
+        wait on each other in a cycle. (SQLite serialises writers instead.)
+        """
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        query = select(s.cases).where(self._among(s.cases.c.id, ids)).order_by(s.cases.c.id)
+        if for_update and self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE, as in get()
+        rows = self.conn.execute(query).all()
+        if not rows:
+            return {}
+        found = [r.id for r in rows]
+        item_rows = {
+            r.item_id: r
+            for r in self.conn.execute(
+                order_item_query().where(
+                    self._among(s.order_items.c.id, sorted({r.order_item_id for r in rows}))
+                )
+            )
+        }
+        cases = {r.id: _case_from_rows(r, item_rows[r.order_item_id]) for r in rows}
+        for clock_row in self.conn.execute(
+            select(s.clocks)
+            .where(self._among(s.clocks.c.case_id, found))
+            .order_by(s.clocks.c.case_id, s.clocks.c.clock_id)
+        ):
+            cases[clock_row.case_id].clocks[clock_row.clock_id] = _clock_from_row(clock_row)
+        for ledger_row in self.conn.execute(
+            select(s.ledger_entries)
+            .where(self._among(s.ledger_entries.c.case_id, found))
+            .order_by(s.ledger_entries.c.id)
+        ):
+            cases[ledger_row.case_id].payouts.append(payout_from_row(ledger_row))
+        for complaint_row in self.conn.execute(
+            select(s.complaints)
+            .where(self._among(s.complaints.c.case_id, found))
+            .order_by(s.complaints.c.filed_at, s.complaints.c.id)
+        ):
+            cases[complaint_row.case_id].complaints.append(_complaint_from_row(complaint_row))
+        deadlines: dict[str, dict[str, datetime]] = {case_id: {} for case_id in found}
+        for deadline_row in self.conn.execute(
+            select(s.deadlines.c.case_id, s.deadlines.c.clock_id, s.deadlines.c.due_at).where(
+                self._among(s.deadlines.c.case_id, found)
+            )
+        ):
+            deadlines[deadline_row.case_id][deadline_row.clock_id] = deadline_row.due_at
+        for row in rows:
+            self._remember(cases[row.id], row, deadlines[row.id])
+        return cases
+
+    def _among(self, column: Any, values: Sequence[str]) -> Any:
+        """``column IN values``; on PostgreSQL ``= ANY(array)``, one statement text for any count
+        (an IN list of n placeholders is a new statement for the driver to parse each time)."""
+        if self.conn.dialect.name == "postgresql":
+            return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
+        return column.in_(values)
+
+    def _remember(self, case: Case, row: Any, deadlines: dict[str, datetime] | None = None) -> None:
+        clocks, complaints = _snapshot(case)
+        case_row = self._case_row(case, row.sandbox)
+        self._loaded[case.id] = _Loaded(
             version=row.version,
             sandbox=row.sandbox,
             decision_base=row.decision_count,
@@ -187,8 +375,11 @@ class CaseRepository:
             audit_base=row.audit_count,
             audit_loaded=len(case.audit),
             payout_keys={p.key for p in case.payouts},
+            clocks=clocks,
+            complaints=complaints,
+            deadlines=deadlines,
+            case_row=case_row,
         )
-        return case
 
     def open_case_for_item(self, order_item_id: str, programme: Programme) -> str | None:
         row = self.conn.execute(
@@ -212,105 +403,259 @@ class CaseRepository:
     def save(self, case: Case) -> list[Payout]:
         """Write the case's changes; return the payouts this save recorded in the ledger."""
         loaded = self._loaded[case.id]
-        now_row = self._case_row(case, loaded)
-        new_decisions = case.decisions[loaded.decisions_loaded :]
-        new_audit = case.audit[loaded.audit_loaded :]
-        now_row["decision_count"] = loaded.decision_base + len(new_decisions)
-        now_row["audit_count"] = loaded.audit_base + len(new_audit)
+        changes = self._changes(case, loaded)
         if loaded.is_new:
-            now_row["version"] = 1
-            self.conn.execute(insert(s.cases).values(**now_row))
-            self.conn.execute(
-                insert(s.clocks), [self._clock_row(case.id, c) for c in case.clocks.values()]
-            )
+            self.conn.execute(insert(s.cases).values(**changes.case_row))
+            self.conn.execute(insert(s.clocks), changes.clock_rows)
         else:
             result = self.conn.execute(
-                update(s.cases)
-                .where(s.cases.c.id == case.id, s.cases.c.version == loaded.version)
-                .values(**{**now_row, "version": loaded.version + 1})
+                _UPDATE_CASE, [_only(changes.case_row, changes.case_columns, _CASE_KEYS)]
             )
             if result.rowcount != 1:
                 raise ConcurrentUpdate(
                     f"case {case.id} was changed by someone else; load it again and retry"
                 )
-            for clock in case.clocks.values():
-                row = self._clock_row(case.id, clock)
+            if changes.clock_rows:
                 self.conn.execute(
-                    update(s.clocks)
-                    .where(s.clocks.c.case_id == case.id, s.clocks.c.clock_id == clock.clock_id)
-                    .values(**{k: v for k, v in row.items() if k not in ("case_id", "clock_id")})
+                    _UPDATE_CLOCK,
+                    [_only(r, changes.clock_columns, _CLOCK_KEYS) for r in changes.clock_rows],
                 )
-        if new_decisions:
-            self.conn.execute(
-                insert(s.decisions),
-                [
-                    {
-                        "case_id": case.id,
-                        "seq": loaded.decision_base + i + 1,
-                        "at": d.at,
-                        "subject": d.subject,
-                        "reason": d.reason.to_dict(),
-                    }
-                    for i, d in enumerate(new_decisions)
-                ],
+        if changes.decision_rows:
+            self.conn.execute(insert(s.decisions), changes.decision_rows)
+        if changes.audit_rows:
+            self.conn.execute(insert(s.audit_log), changes.audit_rows)
+        for payout in changes.payouts:
+            statement = (
+                _upsert(self.conn, s.ledger_entries)
+                .values(**payout_row(payout, loaded.sandbox))
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(s.ledger_entries.c.id)
             )
-        if new_audit:
+            if self.conn.execute(statement).first() is None:
+                # X-1: the unique key already holds this failure's payout; never pay it again.
+                raise ConcurrentUpdate(
+                    f"payout {payout.key} is already in the ledger; the case was handled concurrently"
+                )
+        if not self.defer_balances:
+            self.apply_balances(balance_deltas(changes.payouts, loaded.sandbox))
+        for complaint_row in changes.complaint_rows:
+            self.conn.execute(_prebuilt(self.conn, "complaint"), complaint_row)
+        if changes.stale_deadlines:
             self.conn.execute(
-                insert(s.audit_log),
-                [
-                    {
-                        "case_id": case.id,
-                        "seq": loaded.audit_base + i + 1,
-                        "at": a.at,
-                        "role": a.role.value,
-                        "actor_id": a.actor_id,
-                        "channel": a.channel.value,
-                        "action": a.action,
-                        "from_state": a.from_state,
-                        "to_state": a.to_state,
-                        "note": a.note,
-                    }
-                    for i, a in enumerate(new_audit)
-                ],
+                delete(s.deadlines).where(
+                    s.deadlines.c.case_id == case.id,
+                    s.deadlines.c.clock_id.in_(changes.stale_deadlines),
+                )
             )
-        recorded = self._record_payouts(case, loaded)
-        self._save_complaints(case.id, case.complaints)
-        self._sync_deadlines(case, loaded.sandbox)
-        events = case.pull_events()
-        if events:
-            self.conn.execute(
-                insert(s.outbox),
-                [
-                    {
-                        "sandbox": loaded.sandbox,
-                        "case_id": e.case_id,
-                        "kind": e.kind,
-                        "at": e.at,
-                        "payload": {
-                            **e.data,
-                            **({"reason": e.reason.to_dict()} if e.reason else {}),
-                        },
-                    }
-                    for e in events
-                ],
-            )
-        self._loaded[case.id] = _Loaded(
-            version=now_row.get("version", loaded.version + 1)
-            if loaded.is_new
-            else loaded.version + 1,
-            sandbox=loaded.sandbox,
-            decision_base=now_row["decision_count"],
-            decisions_loaded=len(case.decisions),
-            audit_base=now_row["audit_count"],
-            audit_loaded=len(case.audit),
-            payout_keys=loaded.payout_keys | {p.key for p in recorded},
-        )
-        return recorded
+        if changes.deadline_rows:
+            self.conn.execute(_prebuilt(self.conn, "deadline"), changes.deadline_rows)
+        if changes.outbox_rows:
+            self.conn.execute(insert(s.outbox), changes.outbox_rows)
+        self._loaded[case.id] = changes.after
+        return changes.payouts
 
-    def _case_row(self, case: Case, loaded: _Loaded) -> dict[str, Any]:
+    def save_many(self, cases: Sequence[Case]) -> dict[str, list[Payout]]:
+        """Write the changes of several loaded cases with one statement per table.
+
+        Returns ``{case_id: payouts recorded}``. It is all or nothing for the batch:
+        if any case was changed by someone else, or any payout is already in the
+        ledger (X-1), it raises :class:`ConcurrentUpdate` (any other database error
+        as it comes), and the caller must roll back to before the call — a
+        savepoint — and may then save the cases one by one to find the culprit.
+        """
+        if not cases:
+            return {}
+        batch = [(case, self._loaded[case.id]) for case in cases]
+        if any(loaded.is_new for _, loaded in batch):
+            raise ValueError("save_many writes loaded cases; add new ones with add()")
+        changes = [(case, loaded, self._changes(case, loaded)) for case, loaded in batch]
+        case_columns = set().union(*(c.case_columns for _, _, c in changes))
+        matched = update_rows(
+            self.conn,
+            s.cases,
+            _CASE_KEYS,
+            [_only(c.case_row, case_columns, _CASE_KEYS) for _, _, c in changes],
+        )
+        if matched != len(changes):
+            raise ConcurrentUpdate(
+                "a case of this batch was changed by someone else; load them again and retry"
+            )
+        clock_columns = set().union(*(c.clock_columns for _, _, c in changes))
+        update_rows(
+            self.conn,
+            s.clocks,
+            _CLOCK_KEYS,
+            [_only(r, clock_columns, _CLOCK_KEYS) for _, _, c in changes for r in c.clock_rows],
+        )
+        insert_rows(self.conn, s.decisions, [r for _, _, c in changes for r in c.decision_rows])
+        insert_rows(self.conn, s.audit_log, [r for _, _, c in changes for r in c.audit_rows])
+        try:
+            insert_rows(
+                self.conn,
+                s.ledger_entries,
+                [payout_row(p, loaded.sandbox) for _, loaded, c in changes for p in c.payouts],
+            )
+        except IntegrityError as exc:
+            # X-1: a key already in the ledger fails the whole batch; never pay it again.
+            raise ConcurrentUpdate(
+                "a payout of this batch is already in the ledger; a case was handled concurrently"
+            ) from exc
+        if not self.defer_balances:
+            deltas: Counter[tuple[str, str, str]] = Counter()
+            for _, loaded, c in changes:
+                deltas.update(balance_deltas(c.payouts, loaded.sandbox))
+            self.apply_balances(deltas)
+        for _, _, c in changes:
+            for complaint_row in c.complaint_rows:
+                self.conn.execute(_prebuilt(self.conn, "complaint"), complaint_row)
+        delete_rows(
+            self.conn,
+            s.deadlines,
+            ("case_id", "clock_id"),
+            [
+                {"case_id": case.id, "clock_id": clock_id}
+                for case, _, c in changes
+                for clock_id in c.stale_deadlines
+            ],
+        )
+        deadline_rows = [r for _, _, c in changes for r in c.deadline_rows]
+        if deadline_rows:
+            self.conn.execute(_prebuilt(self.conn, "deadline"), deadline_rows)
+        insert_rows(self.conn, s.outbox, [r for _, _, c in changes for r in c.outbox_rows])
+        for case, _, c in changes:
+            self._loaded[case.id] = c.after
+        return {case.id: c.payouts for case, _, c in changes}
+
+    def _changes(self, case: Case, loaded: _Loaded) -> _Changes:
+        """What saving ``case`` writes, and what the repository knows of it afterwards."""
+        new_decisions = case.decisions[loaded.decisions_loaded :]
+        new_audit = case.audit[loaded.audit_loaded :]
+        decision_count = loaded.decision_base + len(new_decisions)
+        audit_count = loaded.audit_base + len(new_audit)
+        version = 1 if loaded.is_new else loaded.version + 1
+        full_row = self._case_row(case, loaded.sandbox)
+        case_row = dict(full_row)
+        case_row.update(decision_count=decision_count, audit_count=audit_count, version=version)
+        case_columns = set(case_row)
+        clock_columns: set[str] = set()
+        if loaded.is_new:
+            clock_rows = [self._clock_row(case.id, c) for c in case.clocks.values()]
+        else:
+            before = loaded.case_row or {}
+            case_columns = {
+                k for k, v in full_row.items() if k != "id" and (k not in before or before[k] != v)
+            } | {"decision_count", "audit_count", "version"}
+            del case_row["id"]
+            case_row.update(_id=case.id, _version=loaded.version)
+            clock_rows = []
+            for clock in case.clocks.values():
+                fields = vars(clock)
+                snapshot = loaded.clocks.get(clock.clock_id)
+                if snapshot == fields:
+                    continue  # unchanged since it was loaded
+                row = self._clock_row(case.id, clock)
+                row["_case_id"] = row.pop("case_id")
+                row["_clock_id"] = row.pop("clock_id")
+                clock_rows.append(row)
+                if snapshot is None:
+                    clock_columns.update(k for k in row if not k.startswith("_"))
+                else:
+                    clock_columns.update(
+                        _CLOCK_COLUMN_OF.get(f, f)
+                        for f, v in fields.items()
+                        if f not in snapshot or snapshot[f] != v
+                    )
+        payouts = [p for p in case.payouts if p.key not in loaded.payout_keys]
+        complaint_rows = [
+            _complaint_row(case.id, c)
+            for c in case.complaints
+            if loaded.complaints.get(c.id) != vars(c)
+        ]
+        running = case.running_deadlines()
+        known = loaded.deadlines
+        if known is None:  # not loaded: remove every other clock's row, write every running one
+            stale = [cid for cid in case.clocks if cid not in running]
+            moved = running
+        else:
+            stale = [cid for cid in known if cid not in running]
+            moved = {cid: due for cid, due in running.items() if known.get(cid) != due}
+        events = case.pull_events()
+        clocks, complaints = _snapshot(case)
+        return _Changes(
+            case_row=case_row,
+            case_columns=case_columns,
+            clock_rows=clock_rows,
+            clock_columns=clock_columns,
+            decision_rows=[
+                {
+                    "case_id": case.id,
+                    "seq": loaded.decision_base + i + 1,
+                    "at": d.at,
+                    "subject": d.subject,
+                    "reason": d.reason.to_dict(),
+                }
+                for i, d in enumerate(new_decisions)
+            ],
+            audit_rows=[
+                {
+                    "case_id": case.id,
+                    "seq": loaded.audit_base + i + 1,
+                    "at": a.at,
+                    "role": a.role.value,
+                    "actor_id": a.actor_id,
+                    "channel": a.channel.value,
+                    "action": a.action,
+                    "from_state": a.from_state,
+                    "to_state": a.to_state,
+                    "note": a.note,
+                }
+                for i, a in enumerate(new_audit)
+            ],
+            payouts=payouts,
+            complaint_rows=complaint_rows,
+            stale_deadlines=stale,
+            deadline_rows=[
+                {
+                    "case_id": case.id,
+                    "clock_id": clock_id,
+                    "sandbox": loaded.sandbox,
+                    "due_at": due_at,
+                    "attempts": 0,
+                }
+                for clock_id, due_at in moved.items()
+            ],
+            outbox_rows=[
+                {
+                    "sandbox": loaded.sandbox,
+                    "case_id": e.case_id,
+                    "kind": e.kind,
+                    "at": e.at,
+                    "payload": {
+                        **e.data,
+                        **({"reason": e.reason.to_dict()} if e.reason else {}),
+                    },
+                }
+                for e in events
+            ],
+            after=_Loaded(
+                version=version,
+                sandbox=loaded.sandbox,
+                decision_base=decision_count,
+                decisions_loaded=len(case.decisions),
+                audit_base=audit_count,
+                audit_loaded=len(case.audit),
+                payout_keys=loaded.payout_keys | {p.key for p in payouts},
+                clocks=clocks,
+                complaints=complaints,
+                deadlines=None if known is None else dict(running),
+                case_row=full_row,
+            ),
+        )
+
+    def _case_row(self, case: Case, sandbox: str) -> dict[str, Any]:
         return {
             "id": case.id,
-            "sandbox": loaded.sandbox,
+            "sandbox": sandbox,
             "programme": case.programme.value,
             "policy_id": case.policy_id,
             "order_item_id": case.item.id,
@@ -346,96 +691,34 @@ class CaseRepository:
             "reason": clock.reason.to_dict() if clock.reason else None,
         }
 
-    def _record_payouts(self, case: Case, loaded: _Loaded) -> list[Payout]:
-        recorded: list[Payout] = []
-        for payout in case.payouts:
-            if payout.key in loaded.payout_keys:
-                continue
-            statement = (
-                _upsert(self.conn, s.ledger_entries)
-                .values(**payout_row(payout, loaded.sandbox))
-                .on_conflict_do_nothing(index_elements=["key"])
-                .returning(s.ledger_entries.c.id)
-            )
-            if self.conn.execute(statement).first() is None:
-                # X-1: the unique key already holds this failure's payout; never pay it again.
-                raise ConcurrentUpdate(
-                    f"payout {payout.key} is already in the ledger; the case was handled concurrently"
-                )
-            recorded.append(payout)
-        if not self.defer_balances:
-            self.apply_balances(balance_deltas(recorded, loaded.sandbox))
-        return recorded
-
     def apply_balances(self, deltas: Mapping[tuple[str, str, str], int]) -> None:
         """Add ``{(sandbox, account, unit): delta}`` to the balances, in key order.
 
         Every writer takes balance rows in this one order, so transactions that
         touch several accounts (two buyers and a shared merchant, say) queue
-        behind each other instead of deadlocking.
+        behind each other instead of deadlocking. One statement carries them all;
+        its rows are applied in the order given.
         """
-        for (sandbox, account, unit), delta in sorted(deltas.items()):
-            balance = _upsert(self.conn, s.account_balances).values(
-                sandbox=sandbox, account=account, unit=unit, balance=delta
-            )
-            self.conn.execute(
-                balance.on_conflict_do_update(
-                    index_elements=["sandbox", "account", "unit"],
-                    set_={"balance": s.account_balances.c.balance + balance.excluded.balance},
-                )
-            )
+        rows = [
+            {"sandbox": sandbox, "account": account, "unit": unit, "balance": delta}
+            for (sandbox, account, unit), delta in sorted(deltas.items())
+        ]
+        add_to_rows(self.conn, s.account_balances, ("sandbox", "account", "unit"), "balance", rows)
 
-    def _save_complaints(self, case_id: str, complaints: Sequence[Complaint]) -> None:
-        for complaint in complaints:
-            values = {
-                "id": complaint.id,
-                "case_id": case_id,
-                "clock_id": complaint.clock_id,
-                "filed_at": complaint.filed_at,
-                "filed_by": complaint.filed_by,
-                "text": complaint.text,
-                "status": complaint.status,
-                "reason": complaint.reason.to_dict(),
-                "decided_at": complaint.decided_at,
-                "decided_by": complaint.decided_by,
-            }
-            statement = _upsert(self.conn, s.complaints).values(**values)
-            self.conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["id"],
-                    set_={
-                        k: statement.excluded[k]
-                        for k in ("status", "reason", "decided_at", "decided_by")
-                    },
-                )
-            )
 
-    def _sync_deadlines(self, case: Case, sandbox: str) -> None:
-        """Keep exactly one deadline row per running clock (the worker reads only these)."""
-        running = case.running_deadlines()
-        stale = [cid for cid in case.clocks if cid not in running]
-        if stale:
-            self.conn.execute(
-                delete(s.deadlines).where(
-                    s.deadlines.c.case_id == case.id, s.deadlines.c.clock_id.in_(stale)
-                )
-            )
-        for clock_id, due_at in running.items():
-            statement = _upsert(self.conn, s.deadlines).values(
-                case_id=case.id, clock_id=clock_id, sandbox=sandbox, due_at=due_at, attempts=0
-            )
-            self.conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["case_id", "clock_id"],
-                    set_={
-                        "due_at": statement.excluded.due_at,
-                        "claimed_by": None,
-                        "claimed_until": None,
-                        "attempts": 0,
-                    },
-                    where=s.deadlines.c.due_at != statement.excluded.due_at,
-                )
-            )
+def _complaint_row(case_id: str, complaint: Complaint) -> dict[str, Any]:
+    return {
+        "id": complaint.id,
+        "case_id": case_id,
+        "clock_id": complaint.clock_id,
+        "filed_at": complaint.filed_at,
+        "filed_by": complaint.filed_by,
+        "text": complaint.text,
+        "status": complaint.status,
+        "reason": complaint.reason.to_dict(),
+        "decided_at": complaint.decided_at,
+        "decided_by": complaint.decided_by,
+    }
 
 
 def balance_deltas(payouts: Iterable[Payout], sandbox: str) -> Counter[tuple[str, str, str]]:

@@ -1,0 +1,381 @@
+"""Writing many rows at once: one statement (or one COPY) per table instead of one per row.
+
+The repository composes rows as dicts keyed by column name; these helpers write
+a list of them in bulk:
+
+- :func:`insert_rows` — ``COPY … FROM STDIN`` on PostgreSQL (inside the caller's
+  transaction; a unique-key clash fails the whole COPY, as a plain INSERT would);
+- :func:`update_rows` — one ``UPDATE … FROM json_to_recordset(:rows)``, each row
+  found by key columns (a version among them makes it an optimistic check);
+  returns how many rows matched;
+- :func:`delete_rows` — one ``DELETE … USING json_to_recordset(:rows)``;
+- :func:`add_to_rows` — one ``INSERT … ON CONFLICT DO UPDATE`` adding amounts
+  (balances), its rows applied in the order given.
+
+On PostgreSQL the rows of an update, delete or addition travel as one JSON
+document: the statement is the same whatever the number of rows (so the driver
+prepares it once) and one parameter replaces an array per column. Elsewhere
+(SQLite) each helper is an ``executemany``.
+
+Values go through the column types as SQLAlchemy would bind them (instants are
+checked for a zone and turned to UTC by :class:`UtcDateTime`; JSON is
+serialised), so the stored rows are the ones a per-row statement would write.
+
+:class:`RecordingConnection` stands in for a connection while the repository
+*adds new cases* and keeps the rows it inserts, so set-up code (bulk imports,
+load tests, benchmarks) can write many new cases with the repository's own rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, insert, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import Insert
+
+Row = dict[str, Any]
+_Processor = Callable[[Any], Any]
+
+
+def _is_postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+@cache
+def _processors(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[_Processor | None, ...]:
+    """Per column: what turns a Python value into what the driver is given (None: as is).
+
+    JSON becomes its text; like SQLAlchemy's JSON type (``none_as_null`` off), a None
+    is stored as JSON ``null``.
+    """
+    found: list[_Processor | None] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):
+            found.append(_json_or_null if column_type.none_as_null else json.dumps)
+        else:
+            found.append(column_type.bind_processor(dialect))
+    return tuple(found)
+
+
+def _json_or_null(value: Any) -> Any:
+    return None if value is None else json.dumps(value)
+
+
+def _processed(
+    table: Table, columns: tuple[str, ...], rows: Iterable[Row], dialect: Dialect
+) -> list[list[Any]]:
+    """The rows' values in ``columns`` order, each through its column's processor."""
+    processors = _processors(table, columns, dialect)
+    values = [[row[c] for c in columns] for row in rows]
+    for i, processor in enumerate(processors):
+        if processor is not None:
+            for value in values:
+                value[i] = processor(value[i])
+    return values
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in one go."""
+    if not rows:
+        return
+    if not _is_postgresql(conn):
+        conn.execute(insert(table), list(rows))
+        return
+    columns = tuple(rows[0])
+    copy_tuples(conn, table, columns, _processed(table, columns, rows, conn.dialect))
+
+
+@contextmanager
+def _as_sqlalchemy_errors(sql: str) -> Iterator[None]:
+    """Driver errors from COPY (run on the driver's cursor) as SQLAlchemy raises them elsewhere."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+
+
+def copy_tuples(
+    conn: Connection, table: Table, columns: Sequence[str], values: Iterable[Sequence[Any]]
+) -> None:
+    """COPY already-processed values (in ``columns`` order) into ``table`` (PostgreSQL)."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with _as_sqlalchemy_errors(sql), raw.cursor() as cursor, cursor.copy(sql) as copy:
+        for value in values:
+            copy.write_row(value)
+
+
+def copy_text(conn: Connection, table: Table, columns: Sequence[str], lines: Iterable[str]) -> None:
+    """COPY lines already in PostgreSQL's text format (tab-separated, ``\\N`` for NULL)."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f'COPY "{table.name}" ({names}) FROM STDIN'
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with _as_sqlalchemy_errors(sql), raw.cursor() as cursor, cursor.copy(sql) as copy:
+        buffer: list[str] = []
+        size = 0
+        for line in lines:
+            buffer.append(line)
+            size += len(line)
+            if size > 1 << 20:
+                copy.write("".join(buffer))
+                buffer, size = [], 0
+        if buffer:
+            copy.write("".join(buffer))
+
+
+def copy_text_value(value: Any) -> str:
+    """One value in COPY's text format (after the column type's processing)."""
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    if hasattr(value, "obj"):  # psycopg's Json wrapper
+        value = json.dumps(value.obj)
+    return (
+        str(value)
+        .replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+    )
+
+
+def copy_text_line(dialect: Dialect, table: Table, columns: tuple[str, ...], row: Row) -> str:
+    (values,) = _processed(table, columns, [row], dialect)
+    return "\t".join(copy_text_value(v) for v in values) + "\n"
+
+
+# On PostgreSQL the rows travel as one JSON document, unpacked by json_to_recordset:
+# one constant statement (prepared once by the driver) and one parameter, however
+# many rows — arrays per column cost more to send, element by element.
+
+
+def _document(
+    table: Table, names: tuple[tuple[str, str], ...], rows: Sequence[Row], dialect: Dialect
+) -> str:
+    """``rows`` as a JSON array of objects; ``names`` pairs each row key with its column."""
+    processors = _processors(table, tuple(column for _, column in names), dialect)
+    keys = [key for key, _ in names]
+    records = []
+    for n, row in enumerate(rows):
+        record = {"_n": n}
+        for key, processor in zip(keys, processors, strict=True):
+            value = row[key]
+            record[key] = value if processor is None else processor(value)
+        records.append(record)
+    return json.dumps(records, default=_json_default, separators=(",", ":"))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot send {value!r} as JSON")
+
+
+def _recordset(dialect: Dialect, table: Table, names: tuple[tuple[str, str], ...]) -> str:
+    """``json_to_recordset(:rows) AS v(...)``, JSON columns arriving as text."""
+    defs = ", ".join(
+        f'"{key}" '
+        + ("TEXT" if isinstance(table.c[column].type, JSON) else _sql_type(dialect, table, column))
+        for key, column in names
+    )
+    return f'json_to_recordset(CAST(:rows AS JSON)) AS v("_n" BIGINT, {defs})'
+
+
+def _sql_type(dialect: Dialect, table: Table, column: str) -> str:
+    return str(table.c[column].type.compile(dialect))
+
+
+def _value(table: Table, key: str, column: str) -> str:
+    if isinstance(table.c[column].type, JSON):
+        return f'CAST(v."{key}" AS JSON)'
+    return f'v."{key}"'
+
+
+@cache
+def _update_sql(
+    dialect: Dialect, table: Table, keys: tuple[tuple[str, str], ...], columns: tuple[str, ...]
+) -> str:
+    names = tuple((key, column) for column, key in keys) + tuple((c, c) for c in columns)
+    sets = ", ".join(f'"{c}" = {_value(table, c, c)}' for c in columns)
+    where = " AND ".join(f't."{column}" = v."{key}"' for column, key in keys)
+    return (
+        f'UPDATE "{table.name}" AS t SET {sets} '
+        f"FROM {_recordset(dialect, table, names)} WHERE {where}"
+    )
+
+
+def update_rows(
+    conn: Connection, table: Table, keys: Mapping[str, str], rows: Sequence[Row]
+) -> int:
+    """Update ``rows`` of ``table`` in one go; return how many rows matched.
+
+    ``keys`` maps a column to the row key holding the value it must equal (say
+    ``{"id": "_id", "version": "_version"}``: a version check); every other key
+    of a row is a column to set. All rows carry the same keys.
+    """
+    if not rows:
+        return 0
+    key_names = set(keys.values())
+    columns = tuple(c for c in rows[0] if c not in key_names)
+    if not _is_postgresql(conn):
+        statement = table.update()
+        for column, key in keys.items():
+            statement = statement.where(table.c[column] == bindparam(key))
+        return int(conn.execute(statement, list(rows)).rowcount)
+    key_pairs = tuple(keys.items())
+    names = tuple((key, column) for column, key in key_pairs) + tuple((c, c) for c in columns)
+    document = _document(table, names, rows, conn.dialect)
+    sql = text(_update_sql(conn.dialect, table, key_pairs, columns))
+    return int(conn.execute(sql, {"rows": document}).rowcount)
+
+
+@cache
+def _delete_sql(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> str:
+    names = tuple((c, c) for c in keys)
+    where = " AND ".join(f't."{c}" = v."{c}"' for c in keys)
+    return (
+        f'DELETE FROM "{table.name}" AS t USING {_recordset(dialect, table, names)} WHERE {where}'
+    )
+
+
+def delete_rows(conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[Row]) -> int:
+    """Delete the rows of ``table`` whose ``keys`` columns equal one of ``rows``; return how many."""
+    if not rows:
+        return 0
+    key_columns = tuple(keys)
+    if not _is_postgresql(conn):
+        statement = table.delete()
+        for c in key_columns:
+            statement = statement.where(table.c[c] == bindparam(f"_key_{c}"))
+        keyed = [{f"_key_{c}": row[c] for c in key_columns} for row in rows]
+        return int(conn.execute(statement, keyed).rowcount)
+    document = _document(table, tuple((c, c) for c in key_columns), rows, conn.dialect)
+    sql = text(_delete_sql(conn.dialect, table, key_columns))
+    return int(conn.execute(sql, {"rows": document}).rowcount)
+
+
+@cache
+def _add_sql(dialect: Dialect, table: Table, keys: tuple[str, ...], amount: str) -> str:
+    columns = (*keys, amount)
+    names = ", ".join(f'"{c}"' for c in columns)
+    selected = ", ".join(_value(table, c, c) for c in columns)
+    conflict = ", ".join(f'"{c}"' for c in keys)
+    recordset = _recordset(dialect, table, tuple((c, c) for c in columns))
+    return (
+        f'INSERT INTO "{table.name}" ({names}) SELECT {selected} '
+        f'FROM {recordset} ORDER BY v."_n" '
+        f'ON CONFLICT ({conflict}) DO UPDATE SET "{amount}" = '
+        f'"{table.name}"."{amount}" + excluded."{amount}"'
+    )
+
+
+def add_to_rows(
+    conn: Connection, table: Table, keys: Sequence[str], amount: str, rows: Sequence[Row]
+) -> None:
+    """Add each row's ``amount`` to the row of ``table`` with its ``keys`` (made if missing).
+
+    Rows are applied in the order given, so a caller that sorts them takes the
+    row locks in that order. ``keys`` must be the table's primary key.
+    """
+    if not rows:
+        return
+    key_columns = tuple(keys)
+    if not _is_postgresql(conn):
+        from sqlalchemy.dialects import sqlite
+
+        statement = sqlite.insert(table)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(key_columns),
+                set_={amount: table.c[amount] + statement.excluded[amount]},
+            ),
+            list(rows),
+        )
+        return
+    columns = (*key_columns, amount)
+    document = _document(table, tuple((c, c) for c in columns), rows, conn.dialect)
+    conn.execute(text(_add_sql(conn.dialect, table, key_columns, amount)), {"rows": document})
+
+
+# ---------------------------------------------------------------- recording new cases
+
+
+class _NoResult:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(
+            "the recording connection records inserts only; the repository wanted a result"
+        )
+
+
+class RecordingConnection:
+    """Stands in for a Connection while ``CaseRepository.add`` runs and keeps the rows it inserts.
+
+    For a brand-new case every write of ``save`` is an INSERT (the deadline
+    upsert cannot conflict: its case did not exist). The recorder takes the
+    column values from the statement itself — the ``values(...)`` of a single
+    row or the parameter list of an ``executemany`` — so nothing is re-derived.
+    Anything else (an update, a delete, a statement whose result is read) stops
+    with an error rather than being guessed at.
+    """
+
+    def __init__(self, dialect: Dialect, tables: Iterable[Table]) -> None:
+        self.dialect = dialect
+        self.tables = {t.name: t for t in tables}
+        self.rows: dict[str, list[Row]] = defaultdict(list)
+
+    def execute(self, statement: Any, parameters: Any = None) -> _NoResult:
+        if not isinstance(statement, Insert):
+            raise AssertionError(f"the recording connection records inserts only, not {statement}")
+        table = statement.table
+        if table.name not in self.tables:
+            raise AssertionError(f"unexpected insert into {table.name} while adding a new case")
+        if parameters is None:
+            rows = [self._values_of(statement)]
+        elif isinstance(parameters, dict):
+            rows = [dict(parameters)]
+        else:
+            rows = [dict(r) for r in parameters]
+        self.rows[table.name].extend(rows)
+        return _NoResult()
+
+    def _values_of(self, statement: Insert) -> Row:
+        table = statement.table
+        # Fast path: the statement's own ``values(...)`` (SQLAlchemy keeps them, unrendered,
+        # as bound parameters). Compiling every statement instead costs ~2 ms per case.
+        given = getattr(statement, "_values", None)
+        if given:
+            row = {str(getattr(k, "key", k)): getattr(v, "value", v) for k, v in given.items()}
+        else:
+            row = dict(statement.compile(dialect=self.dialect).params)
+        # Bound values of an ON CONFLICT clause carry generated names; keep the row's columns.
+        return {k: v for k, v in row.items() if k in table.c}
+
+    def take(self) -> dict[str, list[Row]]:
+        """The rows recorded so far, by table name; the recorder starts afresh."""
+        rows, self.rows = dict(self.rows), defaultdict(list)
+        return rows
+
+    def flush_into(self, conn: Connection) -> None:
+        """Write what was recorded, parents first (the order the tables were given in)."""
+        rows = self.take()
+        for name, table in self.tables.items():
+            insert_rows(conn, table, rows.get(name, []))
