@@ -60,7 +60,7 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
     url = database_for(database_url)
     largest = int(os.environ.get("AFTERSALES_BENCH_OPEN_MAX", "1000000"))
     sizes = (2_000, 10_000) if quick else (10_000, 100_000, largest)
-    burst = 2_000 if quick else int(os.environ.get("AFTERSALES_BENCH_BURST", "20000"))
+    burst = 2_000 if quick else int(os.environ.get("AFTERSALES_BENCH_BURST", "100000"))
     worker_counts = (1, 2) if quick else (1, 2, 4)
     ensure_database(url)
     engine = make_engine(url)
