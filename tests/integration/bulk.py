@@ -92,12 +92,14 @@ def create_due_help_cases(
     chunk: int = 1_000,
     opened_at: datetime = OPENED_AT,
     due_after: timedelta = timedelta(hours=2),
+    stagger: timedelta = timedelta(0),
     verbose: bool = True,
 ) -> BulkCases:
     """Create ``count`` dispatched help requests in ``sandbox``, each with one due deadline.
 
     Buyers are shared (case ``i`` belongs to ``buyer-{i % buyers}``), so concurrent
-    workers really do update the same balance rows.
+    workers really do update the same balance rows. With ``stagger``, case ``i``
+    opens ``i × stagger`` after ``opened_at``, so its deadlines fall due in turn.
     """
     started = time.perf_counter()
     sandbox_now = opened_at + due_after
@@ -183,7 +185,8 @@ def create_due_help_cases(
             recorder = RecordingConnection(conn.dialect, _CASE_TABLES)
             repo = CaseRepository(cast(Connection, recorder), book)
             for n, it in zip(numbers, items, strict=True):
-                decision = assess_one_click_help(book, it, opened_at)
+                at = opened_at + n * stagger
+                decision = assess_one_click_help(book, it, at)
                 if not decision.eligible:
                     raise AssertionError([r.en for r in decision.reasons])
                 case = Case.open(
@@ -191,12 +194,12 @@ def create_due_help_cases(
                     book=book,
                     eligibility=decision,
                     item=it,
-                    at=opened_at,
+                    at=at,
                     actor=Actor(Role.CONSUMER, it.buyer_account, actor_channel),
                     failure="installation_late",
                 )
                 # OH-3: no provider is registered here, so the request goes to the merchant.
-                case.dispatch(book, MERCHANT_ID, opened_at, to_merchant=True)
+                case.dispatch(book, MERCHANT_ID, at, to_merchant=True)
                 repo.add(case, sandbox=sandbox)
             recorder.flush_into(conn)
     seconds = time.perf_counter() - started
