@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from aftersales.adapters.policy_files import load_policy_book
-from aftersales.services.deadlines import claim_due, tick
+from aftersales.services.deadlines import claim_due, next_due, tick
 from tests.integration.bulk import create_due_help_cases
 
 REAL_NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # the worker's own clock
@@ -68,3 +68,30 @@ def test_x_1_a_tick_after_a_lapsed_claim_pays_each_failure_once(engine: Engine) 
     assert sorted(first.payout_keys + second.payout_keys) == sorted(
         bulk.payout_key(c) for c in bulk.case_ids
     )
+
+
+def test_a_worker_does_not_wake_for_deadlines_held_under_another_workers_lease(
+    engine: Engine,
+) -> None:
+    """Counting a leased (or backing-off) deadline would wake the worker at once, again and again."""
+    bulk = create_due_help_cases(
+        engine,
+        load_policy_book(),
+        count=2,
+        sandbox="sb",
+        stagger=timedelta(minutes=1),
+        verbose=False,
+    )
+    first_due = bulk.opened_at + timedelta(hours=1)  # OH-4's solution clock
+    claim_due(
+        engine,
+        sandbox="sb",
+        now=bulk.sandbox_now,
+        worker_id="other",
+        limit=1,
+        lease=LEASE,
+        real_now=REAL_NOW,
+    )
+    assert next_due(engine, sandbox="sb") == first_due
+    assert next_due(engine, sandbox="sb", real_now=REAL_NOW) == first_due + timedelta(minutes=1)
+    assert next_due(engine, sandbox="sb", real_now=REAL_NOW + LEASE) == first_due

@@ -28,7 +28,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, or_, select, tuple_, update
 
@@ -273,16 +273,25 @@ def tick(
     return report
 
 
-def next_due(engine: Engine, *, sandbox: str = LIVE) -> datetime | None:
-    """The earliest armed deadline: the worker sleeps until then (one index lookup)."""
-    d = s.deadlines
-    with engine.connect() as conn:
-        value: datetime | None = conn.execute(
-            select(func.min(d.c.due_at)).where(d.c.sandbox == sandbox)
-        ).scalar()
-    if value is not None and value.tzinfo is None:  # SQLite aggregate results skip the column type
-        from datetime import UTC
+def next_due(
+    engine: Engine, *, sandbox: str = LIVE, real_now: datetime | None = None
+) -> datetime | None:
+    """The earliest armed deadline a worker could claim: the worker sleeps until then.
 
+    With ``real_now`` (the worker's own clock), deadlines another worker holds
+    under a lease, or that back off after a failure, are passed over: they are
+    not this worker's to wake for, and counting them would wake it at once,
+    again and again, for nothing. (When such a lease lapses the row is claimed
+    on a later round; the worker never sleeps longer than its poll interval.)
+    One walk of the ``(sandbox, due_at)`` index from its start.
+    """
+    d = s.deadlines
+    query = select(func.min(d.c.due_at)).where(d.c.sandbox == sandbox)
+    if real_now is not None:
+        query = query.where(or_(d.c.claimed_until.is_(None), d.c.claimed_until <= real_now))
+    with engine.connect() as conn:
+        value: datetime | None = conn.execute(query).scalar()
+    if value is not None and value.tzinfo is None:  # SQLite aggregate results skip the column type
         value = value.replace(tzinfo=UTC)
     return value
 

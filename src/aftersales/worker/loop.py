@@ -77,10 +77,11 @@ class Worker:
 
     def seconds_until_next(self) -> float:
         poll = self.container.settings.worker_poll_interval_s
-        due = next_due(self.container.engine, sandbox=LIVE)
+        now = self.container.clock.now()
+        due = next_due(self.container.engine, sandbox=LIVE, real_now=now)
         if due is None:
             return poll
-        wait = (due - self.container.clock.now()).total_seconds()
+        wait = (due - now).total_seconds()
         return max(0.0, min(poll, wait))
 
     def run(self) -> TickReport:
