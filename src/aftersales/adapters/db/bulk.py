@@ -70,10 +70,11 @@ def _json_or_null(value: Any) -> Any:
     return None if value is None else json.dumps(value)
 
 
-def _processed(
+def driver_values(
     table: Table, columns: tuple[str, ...], rows: Iterable[Row], dialect: Dialect
 ) -> list[list[Any]]:
-    """The rows' values in ``columns`` order, each through its column's processor."""
+    """The rows' values in ``columns`` order as the driver is given them (for
+    :func:`copy_tuples`): each through its column type's processing, JSON as text."""
     processors = _processors(table, columns, dialect)
     values = [[row[c] for c in columns] for row in rows]
     for i, processor in enumerate(processors):
@@ -91,7 +92,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
         conn.execute(insert(table), list(rows))
         return
     columns = tuple(rows[0])
-    copy_tuples(conn, table, columns, _processed(table, columns, rows, conn.dialect))
+    copy_tuples(conn, table, columns, driver_values(table, columns, rows, conn.dialect))
 
 
 @contextmanager
@@ -116,51 +117,6 @@ def copy_tuples(
     with _as_sqlalchemy_errors(sql), raw.cursor() as cursor, cursor.copy(sql) as copy:
         for value in values:
             copy.write_row(value)
-
-
-def copy_text(conn: Connection, table: Table, columns: Sequence[str], lines: Iterable[str]) -> None:
-    """COPY lines already in PostgreSQL's text format (tab-separated, ``\\N`` for NULL)."""
-    names = ", ".join(f'"{c}"' for c in columns)
-    sql = f'COPY "{table.name}" ({names}) FROM STDIN'
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with _as_sqlalchemy_errors(sql), raw.cursor() as cursor, cursor.copy(sql) as copy:
-        buffer: list[str] = []
-        size = 0
-        for line in lines:
-            buffer.append(line)
-            size += len(line)
-            if size > 1 << 20:
-                copy.write("".join(buffer))
-                buffer, size = [], 0
-        if buffer:
-            copy.write("".join(buffer))
-
-
-def copy_text_value(value: Any) -> str:
-    """One value in COPY's text format (after the column type's processing)."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat())
-    if hasattr(value, "obj"):  # psycopg's Json wrapper
-        value = json.dumps(value.obj)
-    return (
-        str(value)
-        .replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
-
-
-def copy_text_line(dialect: Dialect, table: Table, columns: tuple[str, ...], row: Row) -> str:
-    (values,) = _processed(table, columns, [row], dialect)
-    return "\t".join(copy_text_value(v) for v in values) + "\n"
 
 
 # On PostgreSQL the rows travel as one JSON document, unpacked by json_to_recordset:
