@@ -12,10 +12,10 @@ from typing import Annotated
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from aftersales.domain.errors import DomainError
+from aftersales.errors import ConfigurationError
 
 
-class SettingsError(DomainError):
+class SettingsError(ConfigurationError):
     """An ``AFTERSALES_*`` setting is missing or invalid."""
 
 

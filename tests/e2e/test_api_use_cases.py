@@ -223,7 +223,7 @@ def test_oh_5_balances_show_the_buyer_credited_and_the_merchant_debited_after_a_
     replay = ops.post("/api/v1/sandboxes", {"id": box, "start": TEN_AM.isoformat()}, key="sb-1")
     assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
     taken = ops.post("/api/v1/sandboxes", {"id": box})
-    assert taken.status_code == 422 and "already exists" in taken.json()["detail"]
+    assert taken.status_code == 409 and "already exists" in taken.json()["detail"]
     buyer = Api(client, container, data.DEMO_BUYER)
     pressed = buyer.post(
         "/api/v1/help-requests",

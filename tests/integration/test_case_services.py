@@ -11,13 +11,13 @@ from sqlalchemy import Engine, func, insert, select
 
 from aftersales.adapters.attachments import AttachmentRejected, DiskAttachmentStore
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import CaseNotFound
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.cases import Actor
 from aftersales.domain.clocks import ClockStatus
 from aftersales.domain.errors import EligibilityError, IllegalTransition
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
+from aftersales.errors import CaseNotFound
 from aftersales.services import cases as svc
 from aftersales.services.deadlines import tick
 from aftersales.services.sandboxes import advance_sandbox, create_sandbox

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import CaseRepository, ConcurrentUpdate, payout_row
+from aftersales.adapters.db.cases_repo import CaseRepository, payout_row
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.cases import Actor, Case
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
+from aftersales.errors import ConcurrentUpdate
 from aftersales.services.deadlines import handle_cases
 from tests.integration.bulk import SOLUTION_POINTS, BulkCases, create_due_help_cases
 

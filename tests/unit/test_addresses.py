@@ -10,8 +10,8 @@ import pytest
 
 from aftersales.adapters.addresses import AddressResolver, UnresolvableAddress
 from aftersales.domain.eligibility import ServiceAddress
-from aftersales.domain.errors import DomainError
 from aftersales.domain.policy import PolicyBook
+from aftersales.errors import AftersalesError
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_text_without_a_city_is_refused_with_what_to_give(
     with pytest.raises(UnresolvableAddress) as caught:
         resolver.resolve(text)
     error = caught.value
-    assert isinstance(error, DomainError)
+    assert isinstance(error, AftersalesError)
     assert error.text == text
     message = str(error)
     assert f"'{text}'" in message and f"“{text}”" in message  # quoted in both languages

@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from aftersales.domain.eligibility import ServiceAddress
-from aftersales.domain.errors import DomainError
+from aftersales.errors import InvalidRequest
 
 __all__ = ["AddressResolver", "UnresolvableAddress"]
 
@@ -39,7 +39,7 @@ _QUOTE_MAX_CHARS = 60
 _EXAMPLE = "浙江省杭州市西湖区文三路 90 号"
 
 
-class UnresolvableAddress(DomainError):
+class UnresolvableAddress(InvalidRequest):
     """No city could be found in an address; the message asks for a fuller one.
 
     ``text`` is what the person typed; ``message_zh`` and ``message_en`` say the

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from aftersales.domain.errors import DomainError
+from aftersales.errors import InvalidRequest
 
 ACCEPTED_TYPES = {
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -25,7 +25,7 @@ ACCEPTED_TYPES = {
 }
 
 
-class AttachmentRejected(DomainError):
+class AttachmentRejected(InvalidRequest):
     """The file cannot be accepted; the message says why and what is accepted."""
 
 

@@ -58,7 +58,7 @@ from sqlalchemy import Connection, Engine, Row, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db.schema import LIVE, outbox, webhook_deliveries, webhook_endpoints
-from aftersales.domain.errors import DomainError
+from aftersales.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from aftersales.settings import Settings
@@ -112,7 +112,7 @@ SANDBOX_MAX_CHARS = 64
 EVENT_KIND_MAX_CHARS = 64
 
 
-class WebhookError(DomainError):
+class WebhookError(InvalidRequest):
     """A webhook endpoint or delivery request cannot be honoured as asked."""
 
 

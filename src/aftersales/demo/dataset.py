@@ -52,9 +52,9 @@ from aftersales.adapters.db.reference import (
 )
 from aftersales.domain.brands import BrandAfterSales, ServiceCentre
 from aftersales.domain.eligibility import Product
-from aftersales.domain.errors import DomainError
 from aftersales.domain.explain import Bilingual
 from aftersales.domain.policy import PolicyBook
+from aftersales.errors import ConfigurationError
 
 __all__ = [
     "DEMO_SEED",
@@ -493,7 +493,7 @@ class Dataset:
         }
 
 
-class DatasetError(DomainError):
+class DatasetError(ConfigurationError):
     """The demo data names something the policy catalogue does not know."""
 
 

@@ -26,9 +26,9 @@ from aftersales.adapters.db import schema as s
 from aftersales.bootstrap import Container
 from aftersales.demo import dataset as data
 from aftersales.domain.cases import Actor
-from aftersales.domain.errors import DomainError
 from aftersales.domain.explain import Language, local_time
 from aftersales.domain.lifecycle import Channel, Programme, Role
+from aftersales.errors import AftersalesError
 from aftersales.services import cases as svc
 from aftersales.services.accounts import ensure_account
 from aftersales.services.sandboxes import (
@@ -318,7 +318,7 @@ def play_demo(container: Container, console: Console, languages: Sequence[Langua
             svc.request_help(
                 services, order_item_id=ngari, actor=consumer(ngari), failure="installation_late"
             )
-        except DomainError as exc:
+        except AftersalesError as exc:
             narrator.say(_at(day, 16, 0), f"  → refused: {exc}")
 
     @scene(
@@ -464,7 +464,7 @@ def _background(  # type: ignore[no-untyped-def]
             case_id = svc.request_help(
                 services, order_item_id=item_id, actor=consumer(item_id), failure=failure
             ).case.id
-        except DomainError:
+        except AftersalesError:
             return  # e.g. an address outside the covered cities: refused with its reason
 
         def answer() -> None:

@@ -1,21 +1,35 @@
-"""Errors raised by the domain.
+"""Errors raised by the domain, and the root of the project's one error tree.
+
+The root lives here because the domain imports nothing outside itself; the
+whole tree, with the errors services and adapters add, is drawn in
+:mod:`aftersales.errors`. The domain's own branch::
+
+    AftersalesError
+    ├── DomainError            a rule refuses the request (HTTP 422)
+    │   ├── PolicyError        a policy or calendar document is invalid (names file, field, problem)
+    │   ├── CalendarError      a calendar question cannot be answered (e.g. outside its horizon)
+    │   ├── EligibilityError   input for an eligibility decision is incomplete or inconsistent
+    │   ├── IllegalTransition  a case or clock was asked to do something its state forbids
+    │   └── LedgerError        a payout or penalty cannot be computed as asked
+    └── Forbidden              the actor's role may not do this at all (HTTP 403; see access.py)
 
 Every error carries a message a person can act on: what was attempted, and why
-it was refused. The tree::
-
-    DomainError
-    ├── PolicyError            a policy or calendar document is invalid (names file, field, problem)
-    ├── CalendarError          a calendar question cannot be answered (e.g. outside its horizon)
-    ├── EligibilityError       input for an eligibility decision is incomplete or inconsistent
-    ├── IllegalTransition      a case or clock was asked to do something its state forbids
-    └── LedgerError            a payout or penalty cannot be computed as asked
+it was refused.
 """
 
 from __future__ import annotations
 
 
-class DomainError(Exception):
-    """Base of every error the domain raises on purpose."""
+class AftersalesError(Exception):
+    """Base of every error the project raises on purpose; its message is for people."""
+
+
+class DomainError(AftersalesError):
+    """A rule refuses what was asked; the message says which and why."""
+
+
+class Forbidden(AftersalesError):
+    """The actor's role may not take this action (whatever the state of the case)."""
 
 
 class PolicyError(DomainError):

@@ -16,10 +16,10 @@ from rich.table import Table
 
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.bootstrap import Container
-from aftersales.domain.errors import DomainError
 from aftersales.domain.explain import Language, local_time
 from aftersales.domain.ledger import balances
 from aftersales.domain.policy import PolicyBook, _parse_duration
+from aftersales.errors import AftersalesError
 from aftersales.settings import Settings
 
 app = typer.Typer(
@@ -86,7 +86,7 @@ def _container(
             data_dir=data_dir, database_url=database_url, policy_dirs=policy_dirs or None, **more
         )
         return bootstrap(settings)
-    except DomainError as exc:
+    except AftersalesError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
 
@@ -94,7 +94,7 @@ def _container(
 def _book(dirs: list[Path] | None) -> PolicyBook:
     try:
         return load_policy_book(dirs or [])
-    except DomainError as exc:
+    except AftersalesError as exc:
         console.print(f"[red]policy error:[/red] {exc}")
         raise typer.Exit(2) from exc
 
@@ -227,7 +227,7 @@ def calendar_explain(
     tz = str(calendar.timezone)
     try:
         due = calendar.add(at, parsed)
-    except DomainError as exc:
+    except AftersalesError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     console.print(f"{calendar.display_zh} / {calendar.display_en}")
@@ -254,7 +254,7 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
         migrate.upgrade(engine)
         console.print(f"[green]database at revision {migrate.current_revision(engine)}[/green]")
         engine.dispose()
-    except DomainError as exc:
+    except AftersalesError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
 
@@ -636,7 +636,7 @@ def _instant(text: str) -> datetime:
 def main() -> None:
     try:
         app()
-    except DomainError as exc:  # anything the domain refuses reaches the user as one sentence
+    except AftersalesError as exc:  # anything the domain refuses reaches the user as one sentence
         console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(2) from exc
 

@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.schema import LIVE
 from aftersales.bootstrap import Container
-from aftersales.domain.errors import DomainError
+from aftersales.errors import InvalidRequest
 
 log = logging.getLogger("aftersales.http")
 # The attributes every LogRecord has; anything else was passed in ``extra``.
@@ -59,7 +59,7 @@ class JsonLogFormatter(logging.Formatter):
 def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
     """Logs to stderr, as JSON lines (``json``) or for a person at a terminal (``text``)."""
     if fmt not in ("json", "text"):
-        raise DomainError(f"log format {fmt!r}: use json or text")
+        raise InvalidRequest(f"log format {fmt!r}: use json or text")
     handler = logging.StreamHandler()
     if fmt == "json":
         handler.setFormatter(JsonLogFormatter())

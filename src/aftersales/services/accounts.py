@@ -20,8 +20,8 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import schema as s
-from aftersales.domain.errors import DomainError
 from aftersales.domain.lifecycle import Role
+from aftersales.errors import InvalidRequest
 from aftersales.services.time import Clock
 
 SESSION_LIFETIME = timedelta(days=7)
@@ -37,7 +37,7 @@ PARTY_OF_ROLE = {
 _hasher = PasswordHasher()
 
 
-class AccountError(DomainError):
+class AccountError(InvalidRequest):
     """An account request is incomplete or clashes; the message says what to change."""
 
 

@@ -19,8 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.attachments import AttachmentStore
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import CaseNotFound
-from aftersales.adapters.db.reference import NotFound, load_order_item
+from aftersales.adapters.db.reference import load_order_item
 from aftersales.adapters.db.schema import LIVE
 from aftersales.adapters.db.uow import UnitOfWork
 from aftersales.domain.cases import SYSTEM, Actor, Case, Complaint
@@ -30,20 +29,16 @@ from aftersales.domain.eligibility import (
     assess_national_warranty,
     assess_one_click_help,
 )
-from aftersales.domain.errors import DomainError
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.domain.policy import PolicyBook
+from aftersales.errors import CaseNotFound, InvalidRequest, NotFound
 from aftersales.services.time import Clock, now_in
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 T = TypeVar("T")
-
-
-class InvalidRequest(DomainError):
-    """The request is incomplete or inconsistent; the message says what to fix."""
 
 
 @dataclass

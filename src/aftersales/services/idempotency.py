@@ -17,14 +17,10 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import schema as s
-from aftersales.domain.errors import DomainError
+from aftersales.errors import IdempotencyKeyReused, InvalidRequest
 from aftersales.services.time import Clock
 
 MAX_KEY_LENGTH = 200
-
-
-class IdempotencyKeyReused(DomainError):
-    """The key was first used for a different request."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,7 @@ def once(
     if key is None:
         return produce()
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
-        raise DomainError(f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters")
+        raise InvalidRequest(f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters")
     stored = _stored(engine, account_id, key, digest)
     if stored is not None:
         return stored

@@ -17,17 +17,17 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.schema import LIVE
-from aftersales.domain.errors import DomainError
 from aftersales.domain.policy import PolicyBook
+from aftersales.errors import AlreadyExists, InvalidRequest, SandboxNotFound
 from aftersales.services.deadlines import TickReport, handle_cases
-from aftersales.services.time import Clock, SandboxNotFound
+from aftersales.services.time import Clock
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _ONE_US = timedelta(microseconds=1)
 MAX_STEPS_PER_ADVANCE = 100_000
 
 
-class SandboxError(DomainError):
+class SandboxError(InvalidRequest):
     pass
 
 
@@ -51,7 +51,7 @@ def create_sandbox(
     created = clock.now()
     with engine.begin() as conn:
         if conn.execute(select(s.sandboxes.c.id).where(s.sandboxes.c.id == sandbox_id)).first():
-            raise SandboxError(f"sandbox '{sandbox_id}' already exists")
+            raise AlreadyExists(f"sandbox '{sandbox_id}' already exists")
         now = start or created
         conn.execute(
             insert(s.sandboxes).values(

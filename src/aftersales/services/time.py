@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.schema import LIVE
-from aftersales.domain.errors import DomainError
+from aftersales.errors import SandboxNotFound
 
 
 class Clock(Protocol):
@@ -44,13 +44,6 @@ class FixedClock:
 
         self.at = self.at + timedelta(**delta)
         return self.at
-
-
-class SandboxNotFound(DomainError):
-    def __init__(self, sandbox: str) -> None:
-        super().__init__(
-            f"no sandbox with id '{sandbox}'; create one first (aftersales sandbox create)"
-        )
 
 
 def now_in(conn: Connection, sandbox: str, clock: Clock) -> datetime:

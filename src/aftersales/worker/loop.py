@@ -1,11 +1,11 @@
 """The worker loop: handle what falls due, sleep until the next deadline, stop cleanly.
 
-Each round claims due deadlines for live cases and for every sandbox (at the
-sandbox's own clock), then delivers pending webhooks. When a round finds less
-than a full batch, the worker sleeps until the earliest armed deadline or the
-poll interval, whichever is sooner — a single index lookup, whatever the
-number of open cases. A stop request (SIGTERM/SIGINT) lets the current round
-finish and then ends the loop.
+Each round claims due deadlines for live cases and for every sandbox that has
+some due on its own clock (one query finds those), then delivers pending
+webhooks. When a round finds less than a full batch, the worker sleeps until the
+earliest armed deadline or the poll interval, whichever is sooner — a single
+index lookup, whatever the number of open cases. A stop request (SIGTERM/SIGINT)
+lets the current round finish and then ends the loop.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 
 from aftersales.adapters.db.schema import LIVE
 from aftersales.bootstrap import Container
-from aftersales.services.deadlines import TickReport, next_due, tick
-from aftersales.services.sandboxes import list_sandboxes
+from aftersales.services.deadlines import TickReport, clocks_with_due, next_due, tick
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +56,12 @@ class Worker:
             limit=settings.worker_batch_size,
             lease=lease,
         )
-        for sandbox in list_sandboxes(engine):
+        for sandbox, sandbox_now in clocks_with_due(engine, real_now=now):
             report += tick(
                 engine,
                 book,
-                sandbox=sandbox.id,
-                now=sandbox.now,
+                sandbox=sandbox,
+                now=sandbox_now,
                 worker_id=self.worker_id,
                 limit=settings.worker_batch_size,
                 lease=lease,

@@ -23,32 +23,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, any_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.bulk import add_to_rows, delete_rows, insert_rows, update_rows
-from aftersales.adapters.db.reference import order_item_from_row, order_item_query
+from aftersales.adapters.db.reference import (
+    among,
+    load_order_items,
+    order_item_from_row,
+    order_item_query,
+)
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.cases import AuditEntry, Case, Complaint, Decision, Quote
 from aftersales.domain.clocks import Clock, ClockStatus
-from aftersales.domain.errors import DomainError
+from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.domain.money import Amount, Unit
 from aftersales.domain.policy import PolicyBook
-
-
-class CaseNotFound(DomainError):
-    def __init__(self, case_id: str) -> None:
-        super().__init__(f"no case with id '{case_id}'")
-        self.case_id = case_id
-
-
-class ConcurrentUpdate(DomainError):
-    """Someone else changed the case since it was loaded; retry the command."""
+from aftersales.errors import CaseNotFound, ConcurrentUpdate
 
 
 @dataclass
@@ -168,12 +164,12 @@ def _prebuilt(conn: Connection, name: str) -> Any:
 # ---------------------------------------------------------------- rows -> domain
 
 
-def _case_from_rows(row: Any, item_row: Any) -> Case:
+def _case_from_rows(row: Any, item: OrderItem) -> Case:
     return Case(
         id=row.id,
         programme=Programme(row.programme),
         policy_id=row.policy_id,
-        item=order_item_from_row(item_row),
+        item=item,
         state=row.state,
         opened_at=row.opened_at,
         channel=Channel(row.channel),
@@ -253,7 +249,7 @@ class CaseRepository:
         item_row = self.conn.execute(
             order_item_query().where(s.order_items.c.id == row.order_item_id)
         ).one()
-        case = _case_from_rows(row, item_row)
+        case = _case_from_rows(row, order_item_from_row(item_row))
         for clock_row in self.conn.execute(select(s.clocks).where(s.clocks.c.case_id == case_id)):
             case.clocks[clock_row.clock_id] = _clock_from_row(clock_row)
         case.payouts = [
@@ -312,57 +308,43 @@ class CaseRepository:
         ids = sorted(set(case_ids))
         if not ids:
             return {}
-        query = select(s.cases).where(self._among(s.cases.c.id, ids)).order_by(s.cases.c.id)
+        query = select(s.cases).where(among(self.conn, s.cases.c.id, ids)).order_by(s.cases.c.id)
         if for_update and self.conn.dialect.name == "postgresql":
             query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE, as in get()
         rows = self.conn.execute(query).all()
         if not rows:
             return {}
         found = [r.id for r in rows]
-        item_rows = {
-            r.item_id: r
-            for r in self.conn.execute(
-                order_item_query().where(
-                    self._among(s.order_items.c.id, sorted({r.order_item_id for r in rows}))
-                )
-            )
-        }
-        cases = {r.id: _case_from_rows(r, item_rows[r.order_item_id]) for r in rows}
+        items = load_order_items(self.conn, sorted({r.order_item_id for r in rows}))
+        cases = {r.id: _case_from_rows(r, items[r.order_item_id]) for r in rows}
         for clock_row in self.conn.execute(
             select(s.clocks)
-            .where(self._among(s.clocks.c.case_id, found))
+            .where(among(self.conn, s.clocks.c.case_id, found))
             .order_by(s.clocks.c.case_id, s.clocks.c.clock_id)
         ):
             cases[clock_row.case_id].clocks[clock_row.clock_id] = _clock_from_row(clock_row)
         for ledger_row in self.conn.execute(
             select(s.ledger_entries)
-            .where(self._among(s.ledger_entries.c.case_id, found))
+            .where(among(self.conn, s.ledger_entries.c.case_id, found))
             .order_by(s.ledger_entries.c.id)
         ):
             cases[ledger_row.case_id].payouts.append(payout_from_row(ledger_row))
         for complaint_row in self.conn.execute(
             select(s.complaints)
-            .where(self._among(s.complaints.c.case_id, found))
+            .where(among(self.conn, s.complaints.c.case_id, found))
             .order_by(s.complaints.c.filed_at, s.complaints.c.id)
         ):
             cases[complaint_row.case_id].complaints.append(_complaint_from_row(complaint_row))
         deadlines: dict[str, dict[str, datetime]] = {case_id: {} for case_id in found}
         for deadline_row in self.conn.execute(
             select(s.deadlines.c.case_id, s.deadlines.c.clock_id, s.deadlines.c.due_at).where(
-                self._among(s.deadlines.c.case_id, found)
+                among(self.conn, s.deadlines.c.case_id, found)
             )
         ):
             deadlines[deadline_row.case_id][deadline_row.clock_id] = deadline_row.due_at
         for row in rows:
             self._remember(cases[row.id], row, deadlines[row.id])
         return cases
-
-    def _among(self, column: Any, values: Sequence[str]) -> Any:
-        """``column IN values``; on PostgreSQL ``= ANY(array)``, one statement text for any count
-        (an IN list of n placeholders is a new statement for the driver to parse each time)."""
-        if self.conn.dialect.name == "postgresql":
-            return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
-        return column.in_(values)
 
     def _remember(self, case: Case, row: Any, deadlines: dict[str, datetime] | None = None) -> None:
         clocks, complaints = _snapshot(case)

@@ -11,12 +11,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from aftersales.domain.errors import DomainError
+from aftersales.errors import ConfigurationError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-class DatabaseConfigError(DomainError):
+class DatabaseConfigError(ConfigurationError):
     """The database URL or data directory cannot be used."""
 
 

@@ -21,16 +21,16 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, NotRequired, TypedDict
 
-from sqlalchemy import Connection, Select, bindparam, delete, select
+from sqlalchemy import Connection, Select, String, any_, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.brands import BrandAfterSales, ServiceCentre
 from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
-from aftersales.domain.errors import DomainError
 from aftersales.domain.explain import Bilingual
 from aftersales.domain.policy import PolicyBook, normalise_city
+from aftersales.errors import NotFound
 
 __all__ = [
     "CoverageRow",
@@ -52,15 +52,6 @@ __all__ = [
     "upsert_products",
     "upsert_providers",
 ]
-
-
-class NotFound(DomainError):
-    """A reference record that was asked for by id does not exist."""
-
-    def __init__(self, what: str, key: str) -> None:
-        self.what = what
-        self.key = key
-        super().__init__(f"no {what} with id '{key}'")
 
 
 # ---------------------------------------------------------------- rows
@@ -302,8 +293,9 @@ def order_item_query() -> Select[Any]:
     ).select_from(oi.join(o, oi.c.order_id == o.c.id).join(p, oi.c.product_id == p.c.id))
 
 
-def order_item_from_row(row: Any) -> OrderItem:
-    product = Product(
+def product_from_row(row: Any) -> Product:
+    """A product from a row with ``product_id``, ``product_name`` and the product's columns."""
+    return Product(
         id=row.product_id,
         name=row.product_name,
         brand_id=row.brand_id,
@@ -312,6 +304,13 @@ def order_item_from_row(row: Any) -> OrderItem:
         service_tags=frozenset(row.service_tags or ()),
         warranty_months=row.warranty_months,
     )
+
+
+def order_item_from_row(row: Any, product: Product | None = None) -> OrderItem:
+    """The order item of a row of :func:`order_item_query` (or, given its ``product``,
+    of a row with the item's and the order's columns only)."""
+    if product is None:
+        product = product_from_row(row)
     address = (
         ServiceAddress(row.address_text, row.province, row.city, row.district)
         if row.address_text or row.city
@@ -331,6 +330,56 @@ def order_item_from_row(row: Any) -> OrderItem:
 
 
 _ORDER_ITEM_BY_ID = order_item_query().where(s.order_items.c.id == bindparam("item_id"))
+
+
+def load_order_items(conn: Connection, ids: Sequence[str]) -> dict[str, OrderItem]:
+    """Several order items by id, with one query for the items and one for their products
+    (many items share a product: each product is read and built once)."""
+    if not ids:
+        return {}
+    oi, o, p = s.order_items, s.orders, s.products
+    rows = conn.execute(
+        select(
+            oi.c.id.label("item_id"),
+            oi.c.order_id,
+            o.c.buyer_account,
+            o.c.merchant_id,
+            oi.c.paid_price_fen,
+            oi.c.purchased_on,
+            oi.c.delivered_on,
+            oi.c.address_text,
+            oi.c.province,
+            oi.c.city,
+            oi.c.district,
+            oi.c.product_id,
+        )
+        .select_from(oi.join(o, oi.c.order_id == o.c.id))
+        .where(among(conn, oi.c.id, ids))
+    ).all()
+    product_ids = sorted({r.product_id for r in rows})
+    products = {
+        r.product_id: product_from_row(r)
+        for r in conn.execute(
+            select(
+                p.c.id.label("product_id"),
+                p.c.name.label("product_name"),
+                p.c.brand_id,
+                p.c.category_id,
+                p.c.badges,
+                p.c.service_tags,
+                p.c.warranty_months,
+            ).where(among(conn, p.c.id, product_ids))
+        )
+    }
+    return {r.item_id: order_item_from_row(r, products[r.product_id]) for r in rows}
+
+
+def among(conn: Connection, column: Any, values: Sequence[str]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one statement text for any count
+    (an IN list of n placeholders is a new statement for the driver to parse each time)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
+    return column.in_(values)
 
 
 def load_order_item(conn: Connection, order_item_id: str) -> OrderItem:

@@ -18,19 +18,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from aftersales.adapters.attachments import DiskAttachmentStore
 from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import CaseNotFound
-from aftersales.adapters.db.reference import NotFound, brand_after_sales
+from aftersales.adapters.db.reference import brand_after_sales
 from aftersales.bootstrap import Container
 from aftersales.demo.play import create_demo_sandbox
 from aftersales.domain.cases import Complaint
-from aftersales.domain.errors import DomainError
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import ProgrammePolicy, _parse_duration
 from aftersales.entrypoints.api import models as m
 from aftersales.entrypoints.api.paging import decode_cursor, encode_cursor
+from aftersales.entrypoints.error_table import retry_after, status_of
 from aftersales.entrypoints.observability import instrument
 from aftersales.entrypoints.web import Viewer, mount_web
 from aftersales.entrypoints.web.session import CookieSessions
+from aftersales.errors import AftersalesError, CaseNotFound, InvalidRequest
 from aftersales.services import accounts, idempotency, views
 from aftersales.services import cases as case_services
 from aftersales.services.idempotency import Answer
@@ -79,17 +79,13 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
 
-    @app.exception_handler(CaseNotFound)
-    async def _not_found(_: Request, exc: CaseNotFound) -> JSONResponse:
-        return _problem(404, "Not found", str(exc))
-
-    @app.exception_handler(NotFound)
-    async def _no_such(_: Request, exc: NotFound) -> JSONResponse:
-        return _problem(404, "Not found", str(exc))
-
-    @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return _problem(422, "Request refused", str(exc))
+    @app.exception_handler(AftersalesError)
+    async def _refused_by_rule(_: Request, exc: AftersalesError) -> JSONResponse:
+        status, title = status_of(exc)
+        response = _problem(status, title, str(exc))
+        if (wait := retry_after(exc)) is not None:
+            response.headers["Retry-After"] = str(wait)
+        return response
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -102,7 +98,7 @@ def create_app(container: Container) -> FastAPI:
             with container.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             current = migrate.is_up_to_date(container.engine)
-        except (DomainError, SQLAlchemyError) as exc:
+        except (AftersalesError, SQLAlchemyError) as exc:
             return _problem(503, "Not ready", f"the database does not answer: {exc}")
         if not current:
             return _problem(
@@ -407,13 +403,15 @@ def create_app(container: Container) -> FastAPI:
         if caller.role is Role.CONSUMER:
             raise ApiRefused(403, "Not allowed", "compliance figures are for the trade")
         if start.tzinfo is None or end.tzinfo is None:
-            raise DomainError("give 'from' and 'to' with a UTC offset, e.g. 2026-11-01T00:00+08:00")
+            raise InvalidRequest(
+                "give 'from' and 'to' with a UTC offset, e.g. 2026-11-01T00:00+08:00"
+            )
         try:
             result = views.compliance(
                 container.engine, caller.scope, by=by, start=start, end=end, sandbox=sandbox
             )
         except ValueError as exc:
-            raise DomainError(str(exc)) from exc
+            raise InvalidRequest(str(exc)) from exc
         return m.ComplianceOut(
             by=result.by,
             rows=[
@@ -507,7 +505,7 @@ def create_app(container: Container) -> FastAPI:
         if caller.role is not Role.OPERATIONS:
             raise ApiRefused(403, "Not allowed", "only operations create sandboxes")
         if body.start is not None and body.start.tzinfo is None:
-            raise DomainError("give 'start' with a UTC offset, e.g. 2026-11-24T10:00+08:00")
+            raise InvalidRequest("give 'start' with a UTC offset, e.g. 2026-11-24T10:00+08:00")
 
         def produce() -> Answer:
             if body.demo_data:
@@ -540,9 +538,9 @@ def create_app(container: Container) -> FastAPI:
         try:
             delta = _parse_duration(by)
         except ValueError as exc:
-            raise DomainError(str(exc)) from exc
+            raise InvalidRequest(str(exc)) from exc
         if not isinstance(delta, timedelta):
-            raise DomainError(f"'{by}' is not a duration such as 61m, 48h or 30d")
+            raise InvalidRequest(f"'{by}' is not a duration such as 61m, 48h or 30d")
 
         def produce() -> Answer:
             sandbox, report = advance_sandbox(

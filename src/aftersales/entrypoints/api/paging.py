@@ -8,12 +8,12 @@ import json
 from datetime import datetime
 from typing import TypeVar
 
-from aftersales.domain.errors import DomainError
+from aftersales.errors import InvalidRequest
 
 IdT = TypeVar("IdT", str, int)
 
 
-class BadCursor(DomainError):
+class BadCursor(InvalidRequest):
     """A cursor this API did not hand out (or one mangled on the way)."""
 
 

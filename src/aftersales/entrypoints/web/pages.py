@@ -22,16 +22,16 @@ from sqlalchemy import select
 
 from aftersales.adapters.attachments import DiskAttachmentStore
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import CaseNotFound
-from aftersales.adapters.db.reference import NotFound, brand_after_sales, order_items_of_buyer
+from aftersales.adapters.db.reference import brand_after_sales, order_items_of_buyer
 from aftersales.bootstrap import Container
 from aftersales.demo.play import create_demo_sandbox
-from aftersales.domain.errors import DomainError
 from aftersales.domain.explain import local_time
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.domain.policy import _parse_duration
+from aftersales.entrypoints.error_table import status_of
 from aftersales.entrypoints.web.i18n import LANG_COOKIE, LANGS, Lang, pick_lang, text
 from aftersales.entrypoints.web.viewer import Viewer, WebAuth
+from aftersales.errors import AftersalesError, InvalidRequest
 from aftersales.services import cases as svc
 from aftersales.services import views
 from aftersales.services.reports import case_report
@@ -158,7 +158,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
                     return await handler(request)
                 except PageRefused as refused:
                     return refusal(request, refused.status, refused.key, refused.detail)
-                except DomainError as exc:
+                except AftersalesError as exc:
                     status, key = error_status(exc)
                     return refusal(request, status, key, str(exc))
 
@@ -518,7 +518,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         try:
             fen = round(float(amount_yuan) * 100)
         except ValueError as exc:
-            raise DomainError(
+            raise InvalidRequest(
                 f"'{amount_yuan}' is not an amount in yuan; write it like 280 or 280.50"
             ) from exc
         svc.issue_quote(services, case_id, fen, viewer.actor())
@@ -614,12 +614,12 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         viewer = ctx.viewer
         assert viewer is not None
         if by not in views.GROUPINGS:
-            raise DomainError(f"group by one of {', '.join(views.GROUPINGS)}, not '{by}'")
+            raise InvalidRequest(f"group by one of {', '.join(views.GROUPINGS)}, not '{by}'")
         today = container.clock.now().astimezone(SHANGHAI).date()
         end_day = end or today + timedelta(days=60)
         start_day = start or end_day - timedelta(days=120)
         if start_day >= end_day:
-            raise DomainError("the period's start must come before its end")
+            raise InvalidRequest("the period's start must come before its end")
         result = views.compliance(
             engine,
             viewer.scope,
@@ -683,7 +683,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
             try:
                 starts_at = datetime.fromisoformat(start.strip())
             except ValueError as exc:
-                raise DomainError(
+                raise InvalidRequest(
                     f"'{start}' is not a date and time; write it like 2026-11-24T10:00+08:00"
                 ) from exc
             if starts_at.tzinfo is None:
@@ -706,9 +706,9 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         try:
             delta = _parse_duration(by.strip())
         except ValueError as exc:
-            raise DomainError(str(exc)) from exc
+            raise InvalidRequest(str(exc)) from exc
         if not isinstance(delta, timedelta):
-            raise DomainError(f"'{by}' is not a duration such as 61m, 48h or 30d")
+            raise InvalidRequest(f"'{by}' is not a duration such as 61m, 48h or 30d")
         advance_sandbox(engine, book, sandbox_id, by=delta, real_now=container.clock.now())
         return RedirectResponse("/ops/sandboxes", status_code=303)
 
@@ -731,8 +731,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
     return Web(router, refusal)
 
 
-def error_status(exc: DomainError) -> tuple[int, str]:
+def error_status(exc: AftersalesError) -> tuple[int, str]:
     """How a refused command shows on a page: not found, or a sentence to act on."""
-    if isinstance(exc, CaseNotFound | NotFound):
-        return 404, "error.not_found"
-    return 422, "error.title"
+    status, _ = status_of(exc)
+    return status, "error.not_found" if status == 404 else "error.title"
