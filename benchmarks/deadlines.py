@@ -44,6 +44,7 @@ from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.services.deadlines import claim_due, next_due
 from aftersales.services.sandboxes import list_sandboxes
+from aftersales.testing import services_on
 from benchmarks.common import Figure, Report, Spread, ensure_database
 
 GROUP: Final = "deadlines"
@@ -117,10 +118,10 @@ def _wakeup(engine: Engine, sandbox: str) -> float:
     """
     started = time.perf_counter()
     real_now = datetime.now(UTC)
-    clock_now = next(sb.now for sb in list_sandboxes(engine) if sb.id == sandbox)
+    clock_now = next(sb.now for sb in list_sandboxes(services_on(engine)) if sb.id == sandbox)
     claimed = len(
         claim_due(
-            engine,
+            services_on(engine),
             sandbox=s.LIVE,
             now=real_now,
             worker_id="bench",
@@ -130,7 +131,7 @@ def _wakeup(engine: Engine, sandbox: str) -> float:
     )
     claimed += len(
         claim_due(
-            engine,
+            services_on(engine),
             sandbox=sandbox,
             now=clock_now,
             worker_id="bench",
@@ -139,7 +140,7 @@ def _wakeup(engine: Engine, sandbox: str) -> float:
             real_now=real_now,
         )
     )
-    next_due(engine)
+    next_due(services_on(engine))
     if claimed:
         raise AssertionError(f"nothing should be due, yet {claimed} deadlines were claimed")
     return time.perf_counter() - started

@@ -76,7 +76,7 @@ from aftersales.adapters.db.reference import (
 from aftersales.demo import dataset as demo
 from aftersales.domain.lifecycle import Role
 from aftersales.services.accounts import create_account, create_api_token
-from aftersales.services.time import SystemClock
+from aftersales.testing import services_on
 from benchmarks.common import Figure, Report, Spread, ensure_database
 from benchmarks.loadgen import NOT_SENT, Spec, consumer_of, is_help_item, item_id
 
@@ -725,26 +725,25 @@ def _insert_items(engine: Engine, count: int, chunk: int = 10_000) -> None:
 
 
 def _make_accounts(engine: Engine) -> Tokens:
-    clock = SystemClock()
+    services = services_on(engine)
     password = "bench-password-not-secret"
     consumers = []
     for n in range(CONSUMERS):
         username = f"bench-consumer-{n}"
         create_account(
-            engine,
-            clock,
+            services,
             username=username,
             password=password,
             role=Role.CONSUMER,
             party=_buyer(n),
         )
         consumers.append(
-            create_api_token(engine, clock, username=username, name="intake-benchmark").token
+            create_api_token(services, username=username, name="intake-benchmark").token
         )
     create_account(
-        engine, clock, username="bench-agent", password=password, role=Role.AGENT, name="Hotline"
+        services, username="bench-agent", password=password, role=Role.AGENT, name="Hotline"
     )
-    agent = create_api_token(engine, clock, username="bench-agent", name="intake-benchmark").token
+    agent = create_api_token(services, username="bench-agent", name="intake-benchmark").token
     return Tokens(consumers, agent)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from aftersales.adapters.db import reference
+from aftersales.adapters.attachments import DiskAttachmentStore
 from aftersales.adapters.db.engine import make_engine
+from aftersales.adapters.db.uow import unit_of_work_factory
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.policy import PolicyBook
-from aftersales.services.cases import Services
+from aftersales.services.base import Services
+from aftersales.services.ports import FileStore
 from aftersales.services.time import Clock, SystemClock
 from aftersales.settings import Settings
 
@@ -25,6 +27,13 @@ class Container:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def sql_services(
+    engine: Engine, book: PolicyBook, clock: Clock, files: FileStore | None = None
+) -> Services:
+    """Services whose units of work are SQL transactions on ``engine``."""
+    return Services(uow=unit_of_work_factory(engine, book), book=book, clock=clock, files=files)
 
 
 def bootstrap(
@@ -42,14 +51,6 @@ def bootstrap(
         migrations.upgrade(engine)
     book = load_policy_book(settings.policy_dirs)
     clock = clock or SystemClock()
-    services = Services(engine=engine, book=book, clock=clock, find_provider=_find_provider)
+    files = DiskAttachmentStore(settings.attachments_dir, max_bytes=settings.attachment_max_bytes)
+    services = sql_services(engine, book, clock, files)
     return Container(settings=settings, engine=engine, book=book, clock=clock, services=services)
-
-
-def _find_provider(
-    conn: Connection, book: PolicyBook, city: str, category_id: str, service_tag: str
-) -> str | None:
-    """OH-3 routing: the provider registered for the city and service on the nearest category."""
-    return reference.find_provider(
-        conn, book, city=city, category_id=category_id, service_tag=service_tag
-    )

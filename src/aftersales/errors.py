@@ -26,6 +26,7 @@ request id. The tree, with the HTTP status of each branch::
     ├── Conflict                   the state changed under the request ...... 409
     │   ├── ConcurrentUpdate       a case was saved by someone else meanwhile
     │   ├── AlreadyExists          an id is taken
+    │   ├── OpenCaseExists         the item already has an open case (two clicks raced)
     │   └── RequestInFlight        the same Idempotency-Key is being answered (Retry-After)
     ├── PayloadTooLarge            a body or file over its limit ............ 413
     ├── UnsupportedMediaType       a file of a type not taken ............... 415
@@ -96,6 +97,10 @@ class AlreadyExists(Conflict):
     """An id that must be new is taken."""
 
 
+class OpenCaseExists(Conflict):
+    """The order item already has an open case of the programme (two requests raced)."""
+
+
 class RequestInFlight(Conflict):
     """The first request with this ``Idempotency-Key`` has not been answered yet."""
 
@@ -145,6 +150,7 @@ __all__ = [
     "MalformedRequest",
     "NotFound",
     "NotSignedIn",
+    "OpenCaseExists",
     "PayloadTooLarge",
     "PolicyError",
     "RequestInFlight",

@@ -150,9 +150,7 @@ def test_a_system_calls_with_a_bearer_token_and_needs_no_csrf_token(
     world: tuple[Container, TestClient, str],
 ) -> None:
     container, client, case_id = world
-    made = accounts.create_api_token(
-        container.engine, container.clock, username="ops", name="order-sync"
-    )
+    made = accounts.create_api_token(container.services, username="ops", name="order-sync")
     bearer = {"Authorization": f"Bearer {made.token}"}
     assert client.get(f"/api/v1/cases/{case_id}", headers=bearer).json()["id"] == case_id
     moved = client.post("/api/v1/sandboxes/api/advance", params={"by": "1m"}, headers=bearer)
@@ -160,7 +158,7 @@ def test_a_system_calls_with_a_bearer_token_and_needs_no_csrf_token(
     with container.engine.connect() as conn:
         stored = conn.execute(select(s.api_tokens.c.token_sha256)).scalars().all()
     assert made.token not in stored
-    assert accounts.revoke_api_token(container.engine, container.clock, made.id)
+    assert accounts.revoke_api_token(container.services, made.id)
     revoked = client.get(f"/api/v1/cases/{case_id}", headers=bearer)
     assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
     made_up = client.get("/api/v1/cases", headers={"Authorization": "Bearer as_nothing"})

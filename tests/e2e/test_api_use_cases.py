@@ -36,7 +36,7 @@ class Api:
 
     def __init__(self, client: TestClient, container: Container, username: str) -> None:
         made = accounts.create_api_token(
-            container.engine, container.clock, username=username, name=f"test-{username}"
+            container.services, username=username, name=f"test-{username}"
         )
         self.client, self.headers = client, {"Authorization": f"Bearer {made.token}"}
 

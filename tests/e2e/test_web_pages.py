@@ -155,7 +155,7 @@ def test_oh_5_case_page_shows_the_payout_and_its_reason_after_the_hour(
     container, app = world
     buyer = _client(app, "buyer")
     case_id = _press_help(buyer)
-    advance_sandbox(container.engine, container.book, SANDBOX, by=timedelta(minutes=61))
+    advance_sandbox(container.services, SANDBOX, by=timedelta(minutes=61))
     english = buyer.get(f"/cases/{case_id}?lang=en")
     assert "5,000 points (¥50.00)" in english.text and "积分" not in english.text
     assert "pays 5,000 points (¥50.00) to the buyer account buyer-001" in english.text

@@ -3,7 +3,7 @@
 Cases opened at the same instant have the same rows but for their ids. So one
 case per instant is built in the domain exactly as the intake service builds it
 (assess → open → dispatch) and handed to :meth:`CaseRepository.add` on a
-*recording* connection (:class:`aftersales.adapters.db.bulk.RecordingConnection`):
+*recording* connection (:class:`aftersales.testing.recording.RecordingConnection`):
 the repository composes its statements as always and the recorder keeps the rows
 they carry. Every case is then a copy of those rows with its own case, order,
 item and buyer ids put in — also inside JSON — written a chunk at a time with
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Dialect, Engine, insert, select
 
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.bulk import RecordingConnection, copy_tuples, driver_values
+from aftersales.adapters.db.bulk import copy_tuples, driver_values
 from aftersales.adapters.db.cases_repo import CaseRepository
 from aftersales.domain.cases import Actor, Case
 from aftersales.domain.eligibility import (
@@ -42,6 +42,8 @@ from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.services.sandboxes import create_sandbox
 from aftersales.services.time import FixedClock
+from aftersales.testing import services_on
+from aftersales.testing.recording import RecordingConnection
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A Tuesday, 10:00 in Hangzhou: inside the OH-4 window, under the current policy.
@@ -251,8 +253,7 @@ def create_due_help_cases(
     started = time.perf_counter()
     sandbox_now = opened_at + due_after
     create_sandbox(
-        engine,
-        FixedClock(sandbox_now),
+        services_on(engine, FixedClock(sandbox_now)),
         sandbox_id=sandbox,
         name=f"{count} due help requests",
         start=sandbox_now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from aftersales.services import cases as svc
 from aftersales.services.deadlines import tick
 from aftersales.services.sandboxes import advance_sandbox, create_sandbox
 from aftersales.services.time import FixedClock
+from aftersales.testing import services_on
 
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 24, 10, 0, tzinfo=SH)
@@ -111,7 +113,7 @@ def _seed(engine: Engine, sandbox: str = "live") -> None:
 @pytest.fixture
 def services(engine: Engine, book: PolicyBook) -> svc.Services:
     _seed(engine)
-    return svc.Services(engine, book, FixedClock(START))
+    return services_on(engine, FixedClock(START), book)
 
 
 def _clock(services: svc.Services) -> FixedClock:
@@ -119,7 +121,9 @@ def _clock(services: svc.Services) -> FixedClock:
     return services.clock
 
 
-def test_oh_3_help_request_is_stored_dispatched_and_reloads_equal(services: svc.Services) -> None:
+def test_oh_3_help_request_is_stored_dispatched_and_reloads_equal(
+    engine: Engine, services: svc.Services
+) -> None:
     opened = svc.request_help(
         services,
         order_item_id="oi-lamp",
@@ -140,7 +144,7 @@ def test_oh_3_help_request_is_stored_dispatched_and_reloads_equal(services: svc.
         ("open", Channel.HELP_BUTTON),
         ("dispatch", Channel.SYSTEM),
     ]
-    with services.engine.connect() as conn:
+    with engine.connect() as conn:
         kinds = [r.kind for r in conn.execute(select(s.outbox.c.kind).order_by(s.outbox.c.id))]
         deadlines = (
             conn.execute(select(s.deadlines.c.clock_id).order_by(s.deadlines.c.clock_id))
@@ -161,7 +165,7 @@ def test_oh_3_second_click_returns_the_open_request(services: svc.Services) -> N
     assert not second.created and second.case.id == first.case.id
 
 
-def test_oh_3_concurrent_clicks_open_one_request(services: svc.Services) -> None:
+def test_oh_3_concurrent_clicks_open_one_request(engine: Engine, services: svc.Services) -> None:
     results: list[str] = []
     errors: list[BaseException] = []
 
@@ -182,34 +186,27 @@ def test_oh_3_concurrent_clicks_open_one_request(services: svc.Services) -> None
         t.join()
     assert errors == []
     assert len(set(results)) == 1
-    with services.engine.connect() as conn:
+    with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(s.cases)).scalar() == 1
 
 
 def test_oh_5_worker_pays_the_missed_hour_once_and_explains_it(
-    services: svc.Services, book: PolicyBook
+    engine: Engine, services: svc.Services, book: PolicyBook
 ) -> None:
     case_id = svc.request_help(
         services, order_item_id="oi-lamp", actor=BUYER, failure="installation_late"
     ).case.id
     assert (
-        tick(
-            services.engine, book, sandbox="live", now=START + timedelta(hours=1), worker_id="w"
-        ).payouts
-        == 0
+        tick(services, sandbox="live", now=START + timedelta(hours=1), worker_id="w").payouts == 0
     )
-    first = tick(
-        services.engine, book, sandbox="live", now=START + timedelta(minutes=61), worker_id="w"
-    )
-    again = tick(
-        services.engine, book, sandbox="live", now=START + timedelta(minutes=90), worker_id="w"
-    )
+    first = tick(services, sandbox="live", now=START + timedelta(minutes=61), worker_id="w")
+    again = tick(services, sandbox="live", now=START + timedelta(minutes=90), worker_id="w")
     assert (first.payouts, first.points_paid, again.payouts) == (1, 5000, 0)
     assert svc.balances_of(services) == {("buyer-1", "points"): 5000, ("shop-1", "points"): -5000}
     case = svc.get_case(services, case_id)
     assert case.clocks["solution"].status is ClockStatus.BREACHED
     assert "5,000 points (¥50.00)" in case.payouts[0].reason.en
-    with services.engine.connect() as conn:
+    with engine.connect() as conn:
         remaining = conn.execute(select(s.deadlines.c.clock_id)).scalars().all()
     assert remaining == [
         "resolution"
@@ -222,20 +219,20 @@ def test_oh_7_complaint_after_payout_is_refused_and_stored(
     case_id = svc.request_help(
         services, order_item_id="oi-lamp", actor=BUYER, failure="installation_late"
     ).case.id
-    tick(services.engine, book, sandbox="live", now=START + timedelta(hours=2), worker_id="w")
+    tick(services, sandbox="live", now=START + timedelta(hours=2), worker_id="w")
     _clock(services).advance(hours=3)
     complaint = svc.file_complaint(services, case_id, "solution", BUYER, "没人联系")
     assert complaint.status == "refused" and complaint.reason.rule == "OH-7"
     assert svc.get_case(services, case_id).complaints[0].reason.rule == "OH-7"
 
 
-def test_oh_6_pause_moves_the_stored_deadline(services: svc.Services) -> None:
+def test_oh_6_pause_moves_the_stored_deadline(engine: Engine, services: svc.Services) -> None:
     case_id = svc.request_help(
         services, order_item_id="oi-lamp", actor=BUYER, failure="installation_late"
     ).case.id
     _clock(services).advance(hours=2)
     svc.pause_clock(services, case_id, "resolution", "buyer_rescheduled", INSTALLER)
-    with services.engine.connect() as conn:
+    with engine.connect() as conn:
         assert (
             conn.execute(
                 select(s.deadlines.c.clock_id).where(s.deadlines.c.clock_id == "resolution")
@@ -244,7 +241,7 @@ def test_oh_6_pause_moves_the_stored_deadline(services: svc.Services) -> None:
         )
     _clock(services).advance(hours=10)
     svc.resume_clock(services, case_id, "resolution", INSTALLER)
-    with services.engine.connect() as conn:
+    with engine.connect() as conn:
         due = conn.execute(
             select(s.deadlines.c.due_at).where(s.deadlines.c.clock_id == "resolution")
         ).scalar_one()
@@ -343,12 +340,12 @@ def test_attachments_are_checked_by_content_and_stored_once(
     services: svc.Services, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     store = DiskAttachmentStore(tmp_path / "files", max_bytes=1000)
+    services = dataclasses.replace(services, files=store)
     case_id = svc.request_help(
         services, order_item_id="oi-lamp", actor=BUYER, failure="installation_late"
     ).case.id
     first = svc.add_attachment(
         services,
-        store,
         data=PNG,
         filename="fault.png",
         declared_type="image/png",
@@ -357,22 +354,17 @@ def test_attachments_are_checked_by_content_and_stored_once(
     )
     second = svc.add_attachment(
         services,
-        store,
         data=PNG,
         filename="again.png",
         declared_type=None,
         actor=BUYER,
         case_id=case_id,
     )
-    assert (
-        first["storage_key"] == second["storage_key"]
-        and store.open(str(first["storage_key"])) == PNG
-    )
+    assert first.storage_key == second.storage_key and store.open(first.storage_key) == PNG
     assert len(svc.attachments_of(services, case_id)) == 2
     with pytest.raises(AttachmentRejected, match="not a photo or PDF"):
         svc.add_attachment(
             services,
-            store,
             data=b"MZ\x90\x00",
             filename="virus.exe",
             declared_type=None,
@@ -381,7 +373,6 @@ def test_attachments_are_checked_by_content_and_stored_once(
     with pytest.raises(AttachmentRejected, match="limit is 1,000 bytes"):
         svc.add_attachment(
             services,
-            store,
             data=PNG + b"\x00" * 2000,
             filename="big.png",
             declared_type=None,
@@ -389,7 +380,7 @@ def test_attachments_are_checked_by_content_and_stored_once(
         )
     with pytest.raises(AttachmentRejected, match="says it is image/jpeg"):
         svc.add_attachment(
-            services, store, data=PNG, filename="x.jpg", declared_type="image/jpeg", actor=BUYER
+            services, data=PNG, filename="x.jpg", declared_type="image/jpeg", actor=BUYER
         )
 
 
@@ -398,10 +389,12 @@ def test_sandbox_plays_out_48_hours_in_one_call_and_keeps_live_balances_apart(
 ) -> None:
     _seed(engine, sandbox="play")
     clock = FixedClock(START)
-    create_sandbox(engine, clock, sandbox_id="play", start=START)
-    services = svc.Services(engine, book, clock)
+    create_sandbox(services_on(engine, clock), sandbox_id="play", start=START)
+    services = services_on(engine, clock, book)
     svc.request_help(services, order_item_id="oi-lamp", actor=BUYER, failure="installation_late")
-    sandbox, report = advance_sandbox(engine, book, "play", by=timedelta(hours=49))
+    sandbox, report = advance_sandbox(
+        services_on(engine, book=book), "play", by=timedelta(hours=49)
+    )
     assert report.payouts == 2 and sandbox.now == START + timedelta(hours=49)
     payouts = svc.payouts_of(services, sandbox="play")
     assert [(p.clock_id, p.at) for p in payouts] == [

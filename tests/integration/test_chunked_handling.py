@@ -21,6 +21,7 @@ from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import ConcurrentUpdate
 from aftersales.services.deadlines import handle_cases
+from aftersales.testing import services_on
 from tests.integration.bulk import SOLUTION_POINTS, BulkCases, create_due_help_cases
 
 REAL_NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # the worker's own clock
@@ -176,7 +177,9 @@ def test_a_chunk_that_cannot_be_saved_together_is_saved_case_by_case(
         raise ConcurrentUpdate("the batch could not be written")
 
     monkeypatch.setattr(CaseRepository, "save_many", refuse)
-    report = handle_cases(engine, book, bulk.case_ids, now=bulk.sandbox_now, real_now=REAL_NOW)
+    report = handle_cases(
+        services_on(engine, book=book), bulk.case_ids, now=bulk.sandbox_now, real_now=REAL_NOW
+    )
     assert (report.cases, report.payouts, report.failed) == (5, 5, 0)
     assert _ledger_keys(engine) == sorted(bulk.payout_key(c) for c in bulk.case_ids)
 
@@ -194,7 +197,9 @@ def test_a_case_that_fails_is_retried_later_without_holding_back_its_chunk(
         return settle(case, book, at)
 
     monkeypatch.setattr(Case, "settle", settle_or_fail)
-    report = handle_cases(engine, book, bulk.case_ids, now=bulk.sandbox_now, real_now=REAL_NOW)
+    report = handle_cases(
+        services_on(engine, book=book), bulk.case_ids, now=bulk.sandbox_now, real_now=REAL_NOW
+    )
     assert (report.cases, report.payouts, report.failed) == (4, 4, 1)
     assert _ledger_keys(engine) == sorted(bulk.payout_key(c) for c in bulk.case_ids if c != culprit)
     with engine.connect() as conn:
@@ -230,7 +235,9 @@ def test_x_1_a_payout_that_lands_in_the_ledger_while_its_chunk_is_handled_is_not
         return loaded
 
     monkeypatch.setattr(CaseRepository, "get_many", load_then_race)
-    report = handle_cases(engine, book, bulk.case_ids, now=bulk.sandbox_now, real_now=REAL_NOW)
+    report = handle_cases(
+        services_on(engine, book=book), bulk.case_ids, now=bulk.sandbox_now, real_now=REAL_NOW
+    )
     assert report.payouts == 4
     assert bulk.payout_key(culprit) not in report.payout_keys
     assert _ledger_keys(engine) == sorted(bulk.payout_key(c) for c in bulk.case_ids)
@@ -249,7 +256,9 @@ def test_a_chunk_loads_once_per_table_however_many_cases_it_holds(
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        report = handle_cases(engine, book, bulk.case_ids, now=bulk.sandbox_now, chunk=40)
+        report = handle_cases(
+            services_on(engine, book=book), bulk.case_ids, now=bulk.sandbox_now, chunk=40
+        )
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert report.payouts == 40

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.services.deadlines import claim_due, next_due, tick
+from aftersales.testing import services_on
 from tests.integration.bulk import create_due_help_cases
 
 REAL_NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # the worker's own clock
@@ -17,8 +18,13 @@ LEASE = timedelta(seconds=30)
 def test_a_claimed_deadline_is_not_claimed_again_while_its_lease_runs(engine: Engine) -> None:
     bulk = create_due_help_cases(engine, load_policy_book(), count=3, sandbox="sb", verbose=False)
     claim = dict(sandbox="sb", now=bulk.sandbox_now, limit=10, lease=LEASE)
-    assert sorted(claim_due(engine, worker_id="a", real_now=REAL_NOW, **claim)) == bulk.case_ids
-    assert claim_due(engine, worker_id="b", real_now=REAL_NOW + LEASE / 2, **claim) == []
+    assert (
+        sorted(claim_due(services_on(engine), worker_id="a", real_now=REAL_NOW, **claim))
+        == bulk.case_ids
+    )
+    assert (
+        claim_due(services_on(engine), worker_id="b", real_now=REAL_NOW + LEASE / 2, **claim) == []
+    )
 
 
 def test_a_dead_workers_sandbox_claims_lapse_on_the_real_clock_not_the_sandbox_clock(
@@ -27,17 +33,23 @@ def test_a_dead_workers_sandbox_claims_lapse_on_the_real_clock_not_the_sandbox_c
     """A sandbox clock stands still between advances; a lease measured on it would never end."""
     bulk = create_due_help_cases(engine, load_policy_book(), count=2, sandbox="sb", verbose=False)
     claim = dict(sandbox="sb", now=bulk.sandbox_now, limit=10, lease=LEASE)
-    assert sorted(claim_due(engine, worker_id="dead", real_now=REAL_NOW, **claim)) == bulk.case_ids
+    assert (
+        sorted(claim_due(services_on(engine), worker_id="dead", real_now=REAL_NOW, **claim))
+        == bulk.case_ids
+    )
     # The sandbox clock has not moved; the real one has passed the lease.
     later = REAL_NOW + LEASE + timedelta(seconds=1)
-    assert sorted(claim_due(engine, worker_id="next", real_now=later, **claim)) == bulk.case_ids
+    assert (
+        sorted(claim_due(services_on(engine), worker_id="next", real_now=later, **claim))
+        == bulk.case_ids
+    )
 
 
 def test_x_1_a_tick_after_a_lapsed_claim_pays_each_failure_once(engine: Engine) -> None:
     book = load_policy_book()
     bulk = create_due_help_cases(engine, book, count=4, sandbox="sb", verbose=False)
     claim_due(
-        engine,
+        services_on(engine),
         sandbox="sb",
         now=bulk.sandbox_now,
         worker_id="dead",
@@ -46,8 +58,7 @@ def test_x_1_a_tick_after_a_lapsed_claim_pays_each_failure_once(engine: Engine) 
         real_now=REAL_NOW,
     )
     first = tick(
-        engine,
-        book,
+        services_on(engine, book=book),
         sandbox="sb",
         now=bulk.sandbox_now,
         worker_id="w",
@@ -56,8 +67,7 @@ def test_x_1_a_tick_after_a_lapsed_claim_pays_each_failure_once(engine: Engine) 
     )
     assert first.payouts == 2  # the dead worker's two are still leased
     second = tick(
-        engine,
-        book,
+        services_on(engine, book=book),
         sandbox="sb",
         now=bulk.sandbox_now,
         worker_id="w",
@@ -84,7 +94,7 @@ def test_a_worker_does_not_wake_for_deadlines_held_under_another_workers_lease(
     )
     first_due = bulk.opened_at + timedelta(hours=1)  # OH-4's solution clock
     claim_due(
-        engine,
+        services_on(engine),
         sandbox="sb",
         now=bulk.sandbox_now,
         worker_id="other",
@@ -92,6 +102,8 @@ def test_a_worker_does_not_wake_for_deadlines_held_under_another_workers_lease(
         lease=LEASE,
         real_now=REAL_NOW,
     )
-    assert next_due(engine, sandbox="sb") == first_due
-    assert next_due(engine, sandbox="sb", real_now=REAL_NOW) == first_due + timedelta(minutes=1)
-    assert next_due(engine, sandbox="sb", real_now=REAL_NOW + LEASE) == first_due
+    assert next_due(services_on(engine), sandbox="sb") == first_due
+    assert next_due(services_on(engine), sandbox="sb", real_now=REAL_NOW) == first_due + timedelta(
+        minutes=1
+    )
+    assert next_due(services_on(engine), sandbox="sb", real_now=REAL_NOW + LEASE) == first_due

@@ -37,6 +37,7 @@ from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.services.deadlines import due_count
+from aftersales.testing import services_on
 from tests.integration.bulk import SOLUTION_POINTS, BulkCases, create_due_help_cases
 from tests.integration.pg import PgAdmin
 
@@ -103,11 +104,11 @@ def _ledger_count(engine: Engine, sandbox: str) -> int:
 def _wait_until_drained(engine: Engine, bulk: BulkCases, *, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if due_count(engine, sandbox=bulk.sandbox, now=bulk.sandbox_now) == 0:
+        if due_count(services_on(engine), sandbox=bulk.sandbox, now=bulk.sandbox_now) == 0:
             return
         time.sleep(0.25)
     pytest.fail(
-        f"{due_count(engine, sandbox=bulk.sandbox, now=bulk.sandbox_now)} deadlines still due "
+        f"{due_count(services_on(engine), sandbox=bulk.sandbox, now=bulk.sandbox_now)} deadlines still due "
         f"after {timeout_s:.0f} s"
     )
 
@@ -183,7 +184,7 @@ def _check_paid_exactly_once(engine: Engine, bulk: BulkCases) -> LedgerCheck:
     for buyer in bulk.buyers:
         assert balances.get(buyer) == per_payee.get(buyer), buyer
     assert balances[bulk.merchant] == -points_paid
-    assert due_count(engine, sandbox=bulk.sandbox, now=bulk.sandbox_now) == 0
+    assert due_count(services_on(engine), sandbox=bulk.sandbox, now=bulk.sandbox_now) == 0
     return check
 
 
@@ -248,7 +249,7 @@ def test_x_1_worker_killed_mid_batch_20_times_loses_nothing_and_pays_nothing_twi
                 process.send_signal(signal.SIGKILL)
                 kills_mid_batch += 1
             process.communicate(timeout=30)
-        if due_count(pg_engine, sandbox=bulk.sandbox, now=bulk.sandbox_now) == 0:
+        if due_count(services_on(pg_engine), sandbox=bulk.sandbox, now=bulk.sandbox_now) == 0:
             break
     assert kills_mid_batch >= 10, "the worker finished before it could be killed often enough"
     paid_by_victims = _ledger_count(pg_engine, bulk.sandbox)

@@ -14,11 +14,13 @@ from aftersales.demo import dataset as data
 from aftersales.demo.play import create_demo_sandbox
 from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
+from aftersales.errors import InvalidRequest
 from aftersales.services import cases as svc
 from aftersales.services import views
 from aftersales.services.sandboxes import advance_sandbox
 from aftersales.services.time import FixedClock
 from aftersales.settings import Settings
+from aftersales.testing import services_on
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEN_AM = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
@@ -52,7 +54,7 @@ def test_each_party_sees_only_its_own_cases(container: Container) -> None:
     engine = container.engine
 
     def seen(role: Role, party: str | None) -> set[str]:
-        return {c.id for c in views.case_lines(engine, views.Scope(role, party))}
+        return {c.id for c in views.case_lines(services_on(engine), views.Scope(role, party))}
 
     assert seen(Role.CONSUMER, data.DEMO_BUYER) == {lamp}
     assert seen(Role.CONSUMER, "buyer-002") == {tiles}
@@ -61,7 +63,10 @@ def test_each_party_sees_only_its_own_cases(container: Container) -> None:
     assert seen(Role.BRAND, data.BRAND_SHIJI) == {tiles}
     assert seen(Role.OPERATIONS, None) == {lamp, tiles}
     assert seen(Role.SYSTEM, None) == set()
-    assert views.may_see_case(engine, views.Scope(Role.CONSUMER, "buyer-002"), lamp) is False
+    assert (
+        views.may_see_case(services_on(engine), views.Scope(Role.CONSUMER, "buyer-002"), lamp)
+        is False
+    )
 
 
 def test_queue_puts_the_case_nearest_to_breach_first_across_sandbox_clocks(
@@ -69,9 +74,9 @@ def test_queue_puts_the_case_nearest_to_breach_first_across_sandbox_clocks(
 ) -> None:
     later = _help(container, "b", data.ITEM_LAMP_HANGZHOU, data.DEMO_BUYER)
     urgent = _help(container, "a", data.ITEM_LAMP_HANGZHOU, data.DEMO_BUYER)
-    advance_sandbox(container.engine, container.book, "a", by=timedelta(minutes=50))
+    advance_sandbox(container.services, "a", by=timedelta(minutes=50))
     queue = views.provider_queue(
-        container.engine, views.Scope(Role.PROVIDER, "hz-install-01"), live_now=TEN_AM
+        container.services, views.Scope(Role.PROVIDER, "hz-install-01"), live_now=TEN_AM
     )
     assert [line.case.id for line in queue] == [urgent, later]
     assert queue[0].clock_id == "solution"
@@ -84,10 +89,10 @@ def test_compliance_counts_met_breached_and_points_by_provider(container: Contai
     kept = _help(container, "b", data.ITEM_LAMP_HANGZHOU, data.DEMO_BUYER)
     installer = Actor(Role.PROVIDER, "hz-install-01", Channel.WEB)
     svc.act(container.services, kept, "give_solution", installer, "明天上午 10 点上门")
-    advance_sandbox(container.engine, container.book, "a", by=timedelta(minutes=61))
-    advance_sandbox(container.engine, container.book, "b", by=timedelta(minutes=61))
+    advance_sandbox(container.services, "a", by=timedelta(minutes=61))
+    advance_sandbox(container.services, "b", by=timedelta(minutes=61))
     result = views.compliance(
-        container.engine, views.Scope(Role.OPERATIONS), by="provider", start=DAY[0], end=DAY[1]
+        container.services, views.Scope(Role.OPERATIONS), by="provider", start=DAY[0], end=DAY[1]
     )
     row = next(r for r in result.rows if r.key == "hz-install-01")
     assert (row.met, row.breached) == (1, 1)  # one solution in time, one missed (OH-4)
@@ -95,12 +100,12 @@ def test_compliance_counts_met_breached_and_points_by_provider(container: Contai
     assert row.points_paid == 5_000  # OH-5, once
     assert row.rate == 0.5
     per_clock = views.compliance(
-        container.engine, views.Scope(Role.OPERATIONS), by="clock", start=DAY[0], end=DAY[1]
+        container.services, views.Scope(Role.OPERATIONS), by="clock", start=DAY[0], end=DAY[1]
     )
     solution = next(r for r in per_clock.rows if r.key == "solution")
     assert (solution.met, solution.breached, solution.points_paid) == (1, 1, 5_000)
     assert missed != kept
-    with pytest.raises(ValueError, match="group by one of"):
+    with pytest.raises(InvalidRequest, match="group by one of"):
         views.compliance(
-            container.engine, views.Scope(Role.OPERATIONS), by="colour", start=DAY[0], end=DAY[1]
+            container.services, views.Scope(Role.OPERATIONS), by="colour", start=DAY[0], end=DAY[1]
         )

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from aftersales.adapters.addresses import AddressResolver
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.uow import SqlUnitOfWork
 from aftersales.bootstrap import Container
 from aftersales.demo import dataset as data
 from aftersales.domain.cases import Actor
@@ -31,8 +32,8 @@ from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.errors import AftersalesError
 from aftersales.services import cases as svc
 from aftersales.services.accounts import ensure_account
+from aftersales.services.ports import Sandbox
 from aftersales.services.sandboxes import (
-    Sandbox,
     advance_sandbox,
     create_sandbox,
     list_sandboxes,
@@ -58,7 +59,7 @@ class DemoResult:
 
 
 def _sandbox_id(container: Container) -> str:
-    taken = {sb.id for sb in list_sandboxes(container.engine)}
+    taken = {sb.id for sb in list_sandboxes(container.services)}
     if DEMO_PREFIX not in taken:
         return DEMO_PREFIX
     n = 2
@@ -121,9 +122,7 @@ def play_demo(container: Container, console: Console, languages: Sequence[Langua
     dataset = _for_sandbox(data.build_dataset(), sandbox)
     with engine.begin() as conn:
         data.load_dataset(conn, book, dataset, AddressResolver())
-    create_sandbox(
-        engine, container.clock, sandbox_id=sandbox, name="演示 / demo", start=_at(day, 8)
-    )
+    create_sandbox(container.services, sandbox_id=sandbox, name="演示 / demo", start=_at(day, 8))
     services = container.services
     narrator = _Narrator(container, console, languages)
     result = DemoResult(sandbox)
@@ -155,7 +154,7 @@ def play_demo(container: Container, console: Console, languages: Sequence[Langua
         return Actor(role, case.assignee or case.item.merchant_id, Channel.WEB)
 
     def until(at: datetime) -> None:
-        _, report = advance_sandbox(engine, book, sandbox, to=at)
+        _, report = advance_sandbox(services, sandbox, to=at)
         result.payouts += report.payouts
         result.points += report.points_paid
         narrator.flush()
@@ -580,17 +579,13 @@ def create_demo_sandbox(
     For trying the platform out: buyers, shops and providers are the demo's, the
     orders are the sandbox's own, and nothing has happened yet on its clock.
     """
-    sandbox = create_sandbox(
-        container.engine, container.clock, sandbox_id=sandbox_id, name=name, start=start
-    )
     dataset = _for_sandbox(data.build_dataset(), sandbox_id)
-    try:
-        with container.engine.begin() as conn:
-            data.load_dataset(conn, container.book, dataset, AddressResolver())
-    except Exception:
-        with container.engine.begin() as conn:  # no half-made sandbox: the id stays free
-            conn.execute(delete(s.sandboxes).where(s.sandboxes.c.id == sandbox_id))
-        raise
+    # One transaction (the caller's, if one is open): no half-made sandbox, the id stays free.
+    with container.services.uow() as uow:
+        assert isinstance(uow, SqlUnitOfWork), "the demo data set is loaded with SQL"
+        sandbox = create_sandbox(container.services, sandbox_id=sandbox_id, name=name, start=start)
+        data.load_dataset(uow.conn, container.book, dataset, AddressResolver())
+        uow.commit()
     return sandbox
 
 
@@ -598,7 +593,7 @@ def ensure_demo(container: Container, console: Console) -> None:
     """For ``serve --demo``: play the demo once into the database if it has none yet."""
     accounts = ensure_demo_accounts(container)
     console.print(f"{accounts} demo accounts ready (see README, 'Demo accounts')")
-    if any(sb.id.startswith(DEMO_PREFIX) for sb in list_sandboxes(container.engine)):
+    if any(sb.id.startswith(DEMO_PREFIX) for sb in list_sandboxes(container.services)):
         console.print("demo sandbox already loaded")
         return
     with console.status("loading the demo data set and playing its day on the sandbox clock…"):
@@ -638,8 +633,7 @@ def ensure_demo_accounts(container: Container) -> int:
     wanted += [(b.brand_id, Role.BRAND, b.name, b.brand_id) for b in dataset.brands]
     for username, role, name, party in wanted:
         ensure_account(
-            container.engine,
-            container.clock,
+            container.services,
             username=username,
             password=DEMO_PASSWORDS[role],
             role=role,

@@ -8,7 +8,7 @@ is paid once and only once, whatever retries or concurrent workers do (X-1).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,3 +153,13 @@ def paid_text(payout: Payout, timezone: str) -> dict[str, str | Bilingual]:
         "amount": amount_text(payout.amount),
         "penalty_rule": payout.rule,
     }
+
+
+def balance_deltas(payouts: Iterable[Payout], sandbox: str) -> Counter[tuple[str, str, str]]:
+    """What ``payouts`` change: ``{(sandbox, account, unit): delta}`` (payee +, payer −)."""
+    deltas: Counter[tuple[str, str, str]] = Counter()
+    for payout in payouts:
+        unit = payout.amount.unit.value
+        deltas[(sandbox, payout.payee, unit)] += payout.amount.value
+        deltas[(sandbox, payout.payer, unit)] -= payout.amount.value
+    return deltas

@@ -498,7 +498,7 @@ def sandbox_create(
     if demo_data:
         sandbox = create_demo_sandbox(container, sandbox_id, start=at)
     else:
-        sandbox = create_sandbox(container.engine, container.clock, sandbox_id=sandbox_id, start=at)
+        sandbox = create_sandbox(container.services, sandbox_id=sandbox_id, start=at)
     console.print(f"sandbox {sandbox.id} at {sandbox.now.isoformat()}")
 
 
@@ -524,7 +524,7 @@ def sandbox_advance(
     container = _container(data_dir, database_url, policy_dir)
     with console.status(f"advancing sandbox '{sandbox_id}' by {by}, handling what falls due…"):
         sandbox, report = advance_sandbox(
-            container.engine, container.book, sandbox_id, by=delta, real_now=container.clock.now()
+            container.services, sandbox_id, by=delta, real_now=container.clock.now()
         )
     console.print(
         f"sandbox {sandbox.id} now {sandbox.now.isoformat()}: {report.cases} cases handled, {report.payouts} payouts"
@@ -538,7 +538,7 @@ def sandbox_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> 
     from aftersales.services.sandboxes import list_sandboxes
 
     container = _container(data_dir, database_url, None)
-    for sandbox in list_sandboxes(container.engine):
+    for sandbox in list_sandboxes(container.services):
         console.print(f"{sandbox.id}\t{sandbox.now.isoformat()}\t{sandbox.name}")
 
 
@@ -577,8 +577,7 @@ def accounts_create(
     container = _container(data_dir, database_url, None)
     secret = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
     account = create_account(
-        container.engine,
-        container.clock,
+        container.services,
         username=username,
         password=secret,
         role=chosen,
@@ -600,7 +599,7 @@ def accounts_token(
     from aftersales.services.accounts import create_api_token
 
     container = _container(data_dir, database_url, None)
-    made = create_api_token(container.engine, container.clock, username=username, name=name)
+    made = create_api_token(container.services, username=username, name=name)
     console.print(f"token {made.id} for {made.account.username} ({made.name}); keep it secret:")
     print(made.token)  # plain, so a script can capture it
     container.close()
@@ -613,7 +612,7 @@ def accounts_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) ->
 
     container = _container(data_dir, database_url, None)
     table = Table("username", "role", "party", "name", "active")
-    for a in list_accounts(container.engine):
+    for a in list_accounts(container.services):
         table.add_row(a.username, a.role.value, a.party or "", a.name, "yes" if a.active else "no")
     console.print(table)
     container.close()

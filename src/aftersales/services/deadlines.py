@@ -2,10 +2,9 @@
 
 Every running SLA clock has one row in ``deadlines``. A tick:
 
-1. **claims** due rows in a short transaction — one ``UPDATE … WHERE (case, clock)
-   IN (SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED) RETURNING`` on
-   PostgreSQL, the same statement without row locks on SQLite (whose writers are
-   serialised) — stamping a lease so no other worker takes them meanwhile;
+1. **claims** due rows in a short transaction (one statement: see
+   ``adapters/db/deadline_store.py``), stamping a lease so no other worker takes
+   them meanwhile;
 2. **handles** the claimed cases in chunks, each chunk one transaction that locks
    its case rows in id order (so two workers can never deadlock), settles each
    case at ``now`` (breach → penalty → ledger entry → outbox event), and saves it;
@@ -28,16 +27,12 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, or_, select, tuple_, update
-
-from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import CaseRepository, balance_deltas
-from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.cases import Case
-from aftersales.domain.ledger import Payout
-from aftersales.domain.policy import PolicyBook
+from aftersales.domain.ledger import Payout, balance_deltas
+from aftersales.services.base import Services
+from aftersales.services.ports import LIVE, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +62,7 @@ class TickReport:
 
 
 def claim_due(
-    engine: Engine,
+    svc: Services,
     *,
     sandbox: str,
     now: datetime,
@@ -81,36 +76,21 @@ def claim_due(
     ``real_now`` is the worker's own time, which leases are measured on (default ``now``).
     """
     real_now = real_now or now
-    d = s.deadlines
-    due = (
-        select(d.c.case_id, d.c.clock_id)
-        .where(
-            d.c.sandbox == sandbox,
-            d.c.due_at < now,
-            or_(d.c.claimed_until.is_(None), d.c.claimed_until <= real_now),
+    with svc.uow() as uow:
+        case_ids = uow.deadlines.claim_due(
+            sandbox=sandbox,
+            now=now,
+            worker_id=worker_id,
+            limit=limit,
+            claimed_until=real_now + lease,
+            real_now=real_now,
         )
-        .order_by(d.c.due_at)
-        .limit(limit)
-    )
-    if engine.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    statement = (
-        update(d)
-        .where(tuple_(d.c.case_id, d.c.clock_id).in_(due))
-        .values(claimed_by=worker_id, claimed_until=real_now + lease)
-        .returning(d.c.case_id, d.c.due_at)
-    )
-    with engine.begin() as conn:
-        rows = conn.execute(statement).all()
-    ordered: dict[str, datetime] = {}
-    for row in sorted(rows, key=lambda r: r.due_at):
-        ordered.setdefault(row.case_id, row.due_at)
-    return list(ordered)
+        uow.commit()
+    return case_ids
 
 
 def handle_cases(
-    engine: Engine,
-    book: PolicyBook,
+    svc: Services,
     case_ids: Iterable[str],
     *,
     now: datetime,
@@ -132,21 +112,24 @@ def handle_cases(
     for start in range(0, len(ids), chunk):
         # Lock order = id order: two workers holding overlapping chunks never wait on each other in a cycle.
         part = sorted(ids[start : start + chunk])
-        with engine.begin() as conn:
+        with svc.uow() as uow:
             # Balances move once per account per chunk, just before commit: a merchant
             # shared by many cases is then locked for one statement, not for the chunk.
-            repo = CaseRepository(conn, book, defer_balances=True)
+            uow.cases.defer_balances = True
             deltas: Counter[tuple[str, str, str]] = Counter()
-            if not _handle_batch(conn, repo, book, part, now, real_now, report, deltas):
-                _handle_one_by_one(conn, repo, book, part, now, real_now, report, deltas)
-            repo.apply_balances(deltas)
+            try:
+                if not _handle_batch(uow, svc, part, now, real_now, report, deltas):
+                    _handle_one_by_one(uow, svc, part, now, real_now, report, deltas)
+                uow.cases.apply_balances(deltas)
+            finally:
+                uow.cases.defer_balances = False
+            uow.commit()
     return report
 
 
 def _handle_batch(
-    conn: Connection,
-    repo: CaseRepository,
-    book: PolicyBook,
+    uow: UnitOfWork,
+    svc: Services,
     part: list[str],
     now: datetime,
     real_now: datetime,
@@ -154,28 +137,30 @@ def _handle_batch(
     deltas: Counter[tuple[str, str, str]],
 ) -> bool:
     """The fast path: the whole chunk in one load and one write. False if it must be redone."""
-    savepoint = conn.begin_nested()
+    failed: list[str] = []
+    settled: list[Case] = []
     try:
-        cases = repo.get_many(part, for_update=True)
-        settled: list[Case] = []
-        failed: list[str] = []
-        for case_id in part:
-            case = cases.get(case_id)
-            if case is None:
-                log.error("deadline for case %s, which does not exist; it will be retried", case_id)
-                failed.append(case_id)
-                continue
-            try:
-                case.settle(book, now)
-            except Exception:
-                log.exception("deadline handling failed for case %s; it will be retried", case_id)
-                failed.append(case_id)
-                continue
-            settled.append(case)
-        recorded = repo.save_many(settled)
-        savepoint.commit()
+        with uow.savepoint():
+            cases = uow.cases.get_many(part, for_update=True)
+            for case_id in part:
+                case = cases.get(case_id)
+                if case is None:
+                    log.error(
+                        "deadline for case %s, which does not exist; it will be retried", case_id
+                    )
+                    failed.append(case_id)
+                    continue
+                try:
+                    case.settle(svc.book, now)
+                except Exception:
+                    log.exception(
+                        "deadline handling failed for case %s; it will be retried", case_id
+                    )
+                    failed.append(case_id)
+                    continue
+                settled.append(case)
+            recorded = uow.cases.save_many(settled)
     except Exception:
-        savepoint.rollback()
         log.warning(
             "a chunk of %d cases could not be saved together; handling them one by one",
             len(part),
@@ -183,17 +168,16 @@ def _handle_batch(
         )
         return False
     for case_id in failed:
-        _postpone(conn, case_id, real_now)
+        _postpone(uow, case_id, real_now)
     report.failed += len(failed)
     for case in settled:
-        _count(report, deltas, recorded[case.id], repo.sandbox_of(case.id))
+        _count(report, deltas, recorded[case.id], uow.cases.sandbox_of(case.id))
     return True
 
 
 def _handle_one_by_one(
-    conn: Connection,
-    repo: CaseRepository,
-    book: PolicyBook,
+    uow: UnitOfWork,
+    svc: Services,
     part: list[str],
     now: datetime,
     real_now: datetime,
@@ -201,19 +185,17 @@ def _handle_one_by_one(
     deltas: Counter[tuple[str, str, str]],
 ) -> None:
     for case_id in part:
-        savepoint = conn.begin_nested()
         try:
-            case = repo.get(case_id, for_update=True)
-            case.settle(book, now)
-            recorded = repo.save(case)
-            savepoint.commit()
+            with uow.savepoint():
+                case = uow.cases.get(case_id, for_update=True)
+                case.settle(svc.book, now)
+                recorded = uow.cases.save(case)
         except Exception:
-            savepoint.rollback()
             log.exception("deadline handling failed for case %s; it will be retried", case_id)
-            _postpone(conn, case_id, real_now)
+            _postpone(uow, case_id, real_now)
             report.failed += 1
             continue
-        _count(report, deltas, recorded, repo.sandbox_of(case_id))
+        _count(report, deltas, recorded, uow.cases.sandbox_of(case_id))
 
 
 def _count(
@@ -229,24 +211,14 @@ def _count(
     report.payout_keys.extend(p.key for p in recorded)
 
 
-def _postpone(conn: Connection, case_id: str, now: datetime) -> None:
-    d = s.deadlines
-    attempts = (
-        conn.execute(select(func.max(d.c.attempts)).where(d.c.case_id == case_id)).scalar() or 0
-    )
+def _postpone(uow: UnitOfWork, case_id: str, now: datetime) -> None:
+    attempts = uow.deadlines.attempts(case_id)
     delay = min(RETRY_BACKOFF_S * 2**attempts, MAX_RETRY_BACKOFF_S)
-    conn.execute(
-        update(d)
-        .where(d.c.case_id == case_id)
-        .values(
-            attempts=d.c.attempts + 1, claimed_by=None, claimed_until=now + timedelta(seconds=delay)
-        )
-    )
+    uow.deadlines.postpone(case_id, until=now + timedelta(seconds=delay))
 
 
 def tick(
-    engine: Engine,
-    book: PolicyBook,
+    svc: Services,
     *,
     sandbox: str,
     now: datetime,
@@ -260,7 +232,7 @@ def tick(
     ``real_now`` is the worker's own clock (leases, back-offs); for live it is ``now``.
     """
     case_ids = claim_due(
-        engine,
+        svc,
         sandbox=sandbox,
         now=now,
         worker_id=worker_id,
@@ -268,37 +240,24 @@ def tick(
         lease=lease,
         real_now=real_now,
     )
-    report = handle_cases(engine, book, case_ids, now=now, real_now=real_now)
+    report = handle_cases(svc, case_ids, now=now, real_now=real_now)
     report.claimed = len(case_ids)
     return report
 
 
-def clocks_with_due(engine: Engine, *, real_now: datetime) -> list[tuple[str, datetime]]:
+def clocks_with_due(svc: Services, *, real_now: datetime) -> list[tuple[str, datetime]]:
     """The sandboxes that have a deadline due on their clock and free to claim, with
     their clocks' readings, in the order they were created.
 
     One statement (an index probe per sandbox) instead of a claim transaction per
     sandbox: a worker's round then costs the same however many sandboxes sit idle.
     """
-    d, sb = s.deadlines, s.sandboxes
-    due = (
-        select(d.c.case_id)
-        .where(
-            d.c.sandbox == sb.c.id,
-            d.c.due_at < sb.c.now,
-            or_(d.c.claimed_until.is_(None), d.c.claimed_until <= real_now),
-        )
-        .exists()
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(sb.c.id, sb.c.now).where(due).order_by(sb.c.created_at, sb.c.id)
-        ).all()
-    return [(row.id, row.now) for row in rows]
+    with svc.uow() as uow:
+        return uow.deadlines.clocks_with_due(real_now=real_now)
 
 
 def next_due(
-    engine: Engine, *, sandbox: str = LIVE, real_now: datetime | None = None
+    svc: Services, *, sandbox: str = LIVE, real_now: datetime | None = None
 ) -> datetime | None:
     """The earliest armed deadline a worker could claim: the worker sleeps until then.
 
@@ -307,25 +266,11 @@ def next_due(
     not this worker's to wake for, and counting them would wake it at once,
     again and again, for nothing. (When such a lease lapses the row is claimed
     on a later round; the worker never sleeps longer than its poll interval.)
-    One walk of the ``(sandbox, due_at)`` index from its start.
     """
-    d = s.deadlines
-    query = select(func.min(d.c.due_at)).where(d.c.sandbox == sandbox)
-    if real_now is not None:
-        query = query.where(or_(d.c.claimed_until.is_(None), d.c.claimed_until <= real_now))
-    with engine.connect() as conn:
-        value: datetime | None = conn.execute(query).scalar()
-    if value is not None and value.tzinfo is None:  # SQLite aggregate results skip the column type
-        value = value.replace(tzinfo=UTC)
-    return value
+    with svc.uow() as uow:
+        return uow.deadlines.next_due(sandbox=sandbox, real_now=real_now)
 
 
-def due_count(engine: Engine, *, sandbox: str, now: datetime) -> int:
-    d = s.deadlines
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count()).select_from(d).where(d.c.sandbox == sandbox, d.c.due_at < now)
-            ).scalar()
-            or 0
-        )
+def due_count(svc: Services, *, sandbox: str, now: datetime) -> int:
+    with svc.uow() as uow:
+        return uow.deadlines.due_count(sandbox=sandbox, now=now)

@@ -10,11 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, select
-
-from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.schema import LIVE
-from aftersales.errors import SandboxNotFound
+from aftersales.services.ports import LIVE, UnitOfWork
 
 
 class Clock(Protocol):
@@ -46,12 +42,8 @@ class FixedClock:
         return self.at
 
 
-def now_in(conn: Connection, sandbox: str, clock: Clock) -> datetime:
-    """The current instant in ``sandbox`` (live: the clock)."""
+def now_in(uow: UnitOfWork, sandbox: str, clock: Clock) -> datetime:
+    """The current instant in ``sandbox`` (live: the clock); SandboxNotFound if none."""
     if sandbox == LIVE:
         return clock.now()
-    row = conn.execute(select(s.sandboxes.c.now).where(s.sandboxes.c.id == sandbox)).first()
-    if row is None:
-        raise SandboxNotFound(sandbox)
-    instant: datetime = row.now
-    return instant
+    return uow.sandboxes.get(sandbox).now

@@ -1,118 +1,39 @@
 """Read models for the parties' screens: whose cases, what is most urgent, how compliant.
 
-Who sees what (the same rule for every screen):
-
-* a consumer: the cases of items they bought;
-* a provider: the cases dispatched or assigned to it;
-* a merchant: the cases of items sold in its shop (it stays liable, OH-3);
-* a brand: the cases of its products (it answers national-warranty reports, NW-4);
-* a hotline agent: the cases of the brand whose line they staff, else the ones they
-  filed; and any order they look up for a caller;
-* operations: everything.
-
-Every query here is a single statement over indexed columns; nothing loads a case
-aggregate to list it.
+Who sees what is one rule for every screen (a buyer their own items' cases, a
+provider the cases dispatched to it, a merchant its shop's, a brand its
+products', a hotline agent its brand's or the reports it filed, operations
+everything); the storage adapter applies it in each query
+(``adapters/db/read_models.py``). These functions are the services' face of
+the ``ReadModels`` port: each reads in the caller's unit of work.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, case, false, func, or_, select
-
-from aftersales.adapters.db import schema as s
-from aftersales.domain.explain import Language, Reason
-from aftersales.domain.lifecycle import Role
-
-_c, _oi, _o, _p = s.cases, s.order_items, s.orders, s.products
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Whose view: a role and the party it acts for (buyer account, provider, shop, brand)."""
-
-    role: Role
-    party: str | None = None
-    account: str | None = None
-
-    @property
-    def sees_everything(self) -> bool:
-        return self.role is Role.OPERATIONS
-
-
-_LINE_COLUMNS = (
-    _c.c.id,
-    _c.c.sandbox,
-    _c.c.programme,
-    _c.c.state,
-    _c.c.is_open,
-    _c.c.opened_at,
-    _p.c.name.label("product"),
-    _o.c.buyer_account,
-    _o.c.merchant_id,
-    _c.c.assignee,
-    _oi.c.city,
+from aftersales.services.base import Services
+from aftersales.services.ports import (
+    GROUPINGS,
+    BalanceLine,
+    BrandLine,
+    CaseLine,
+    Compliance,
+    ComplianceRow,
+    PayoutLine,
+    QueueLine,
+    Scope,
 )
 
 
-def _joined(columns: list[Any]) -> Select[Any]:
-    return select(*columns).select_from(
-        _c.join(_oi, _c.c.order_item_id == _oi.c.id)
-        .join(_o, _oi.c.order_id == _o.c.id)
-        .join(_p, _oi.c.product_id == _p.c.id)
-    )
-
-
-def scoped(query: Select[Any], scope: Scope) -> Select[Any]:
-    """``query`` (over cases ⋈ items ⋈ orders ⋈ products) limited to what ``scope`` may see."""
-    party = scope.party
-    match scope.role:
-        case Role.OPERATIONS:
-            return query
-        case Role.CONSUMER:
-            return query.where(_o.c.buyer_account == party)
-        case Role.PROVIDER:
-            return query.where(_c.c.assignee == party)
-        case Role.MERCHANT:
-            return query.where(_o.c.merchant_id == party)
-        case Role.BRAND:
-            return query.where(_p.c.brand_id == party)
-        case Role.AGENT:
-            # An agent on a brand's 400 line (NW-2a) serves that brand's callers;
-            # a platform agent sees the reports they filed.
-            if party:
-                return query.where(_p.c.brand_id == party)
-            return query.where(_c.c.opened_by == scope.account)
-    return query.where(false())
-
-
-def may_see_case(engine: Engine, scope: Scope, case_id: str) -> bool:
-    with engine.connect() as conn:
-        found = conn.execute(scoped(_joined([_c.c.id]).where(_c.c.id == case_id), scope)).first()
-    return found is not None
-
-
-@dataclass(frozen=True)
-class CaseLine:
-    id: str
-    sandbox: str
-    programme: str
-    state: str
-    is_open: bool
-    opened_at: datetime
-    product: str
-    buyer: str
-    merchant: str
-    assignee: str | None
-    city: str | None
-    next_due: datetime | None = None
+def may_see_case(svc: Services, scope: Scope, case_id: str) -> bool:
+    with svc.uow() as uow:
+        return uow.views.may_see_case(scope, case_id)
 
 
 def case_lines(
-    engine: Engine,
+    svc: Services,
     scope: Scope,
     *,
     sandbox: str | None = None,
@@ -125,109 +46,22 @@ def case_lines(
     ``after`` is the (opened_at, id) of the last line of the previous page: the
     next page starts right after it (keyset paging, stable while cases are added).
     """
-    due = (
-        select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
-        .group_by(s.deadlines.c.case_id)
-        .subquery()
-    )
-    query = scoped(
-        _joined([*_LINE_COLUMNS, due.c.next_due]).outerjoin(due, due.c.case_id == _c.c.id), scope
-    )
-    if sandbox is not None:
-        query = query.where(_c.c.sandbox == sandbox)
-    if open_only:
-        query = query.where(_c.c.is_open)
-    if after is not None:
-        opened_at, case_id = after
-        query = query.where(
-            or_(_c.c.opened_at < opened_at, and_(_c.c.opened_at == opened_at, _c.c.id > case_id))
+    with svc.uow() as uow:
+        return uow.views.case_lines(
+            scope, sandbox=sandbox, open_only=open_only, limit=limit, after=after
         )
-    query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
-    with engine.connect() as conn:
-        return [_case_line(r, r.next_due) for r in conn.execute(query)]
-
-
-def _case_line(r: Any, next_due: datetime | None) -> CaseLine:
-    return CaseLine(
-        r.id,
-        r.sandbox,
-        r.programme,
-        r.state,
-        r.is_open,
-        r.opened_at,
-        r.product,
-        r.buyer_account,
-        r.merchant_id,
-        r.assignee,
-        r.city,
-        next_due,
-    )
-
-
-@dataclass(frozen=True)
-class QueueLine:
-    """One open case in a provider's queue, with the clock that breaches first."""
-
-    case: CaseLine
-    clock_id: str
-    due_at: datetime
-    now: datetime  # the case's own time: the sandbox clock for sandbox cases
-
-    @property
-    def seconds_left(self) -> float:
-        return (self.due_at - self.now).total_seconds()
 
 
 def provider_queue(
-    engine: Engine, scope: Scope, *, live_now: datetime, limit: int = 200
+    svc: Services, scope: Scope, *, live_now: datetime, limit: int = 200
 ) -> list[QueueLine]:
-    """Open cases with a running deadline, the one nearest to breach first.
-
-    "Nearest" is measured on each case's own clock (a sandbox's test clock or the
-    live time), so live and sandbox cases sort together by time left. That order
-    cannot be computed in SQL across clocks, so every running deadline in the
-    scope is read (one indexed join) and the first ``limit`` kept after sorting.
-    """
-    d, sb = s.deadlines, s.sandboxes
-    query = scoped(
-        _joined([*_LINE_COLUMNS, d.c.clock_id, d.c.due_at, sb.c.now.label("sandbox_now")])
-        .join(d, d.c.case_id == _c.c.id)
-        .outerjoin(sb, sb.c.id == _c.c.sandbox)
-        .where(_c.c.is_open),
-        scope,
-    )
-    lines: dict[str, QueueLine] = {}
-    with engine.connect() as conn:
-        for r in conn.execute(query):
-            now = r.sandbox_now or live_now
-            line = QueueLine(_case_line(r, r.due_at), r.clock_id, r.due_at, now)
-            kept = lines.get(r.id)
-            if kept is None or line.seconds_left < kept.seconds_left:
-                lines[r.id] = line
-    return sorted(lines.values(), key=lambda q: (q.seconds_left, q.case.id))[:limit]
-
-
-@dataclass(frozen=True)
-class PayoutLine:
-    key: str
-    case_id: str
-    sandbox: str
-    rule: str
-    amount: int
-    unit: str
-    payer: str
-    payee: str
-    at: datetime
-    reason: dict[str, Any]
-    entry_id: int
-
-    def explanation(self, language: Language) -> str:
-        """Why this payout was made, in ``language``, citing its rule (X-2)."""
-        return Reason.from_dict(self.reason).render(language)
+    """Open cases with a running deadline, the one nearest to breach (on its own clock) first."""
+    with svc.uow() as uow:
+        return uow.views.provider_queue(scope, live_now=live_now, limit=limit)
 
 
 def payout_lines(
-    engine: Engine,
+    svc: Services,
     scope: Scope,
     *,
     sandbox: str | None = None,
@@ -235,82 +69,12 @@ def payout_lines(
     after: tuple[datetime, int] | None = None,
 ) -> list[PayoutLine]:
     """Payouts on the cases ``scope`` may see, newest first; ``after`` pages on (at, entry id)."""
-    le = s.ledger_entries
-    query = scoped(
-        _joined(
-            [
-                le.c.key,
-                le.c.case_id,
-                le.c.sandbox,
-                le.c.rule,
-                le.c.amount,
-                le.c.unit,
-                le.c.payer,
-                le.c.payee,
-                le.c.at,
-                le.c.reason,
-                le.c.id,
-            ]
-        ).join(le, le.c.case_id == _c.c.id),
-        scope,
-    )
-    if sandbox is not None:
-        query = query.where(le.c.sandbox == sandbox)
-    if after is not None:
-        at, entry_id = after
-        query = query.where(or_(le.c.at < at, and_(le.c.at == at, le.c.id < entry_id)))
-    query = query.order_by(le.c.at.desc(), le.c.id.desc()).limit(limit)
-    with engine.connect() as conn:
-        return [PayoutLine(*r) for r in conn.execute(query)]
-
-
-@dataclass
-class ComplianceRow:
-    key: str
-    met: int = 0
-    breached: int = 0
-    not_applicable: int = 0
-    running: int = 0
-    points_paid: int = 0
-
-    @property
-    def judged(self) -> int:
-        return self.met + self.breached
-
-    @property
-    def rate(self) -> float | None:
-        """Share of judged commitments kept (met ÷ (met + breached)); None with none judged."""
-        return None if not self.judged else self.met / self.judged
-
-
-@dataclass
-class Compliance:
-    by: str
-    rows: list[ComplianceRow] = field(default_factory=list)
-
-    @property
-    def total(self) -> ComplianceRow:
-        total = ComplianceRow("total")
-        for row in self.rows:
-            total.met += row.met
-            total.breached += row.breached
-            total.not_applicable += row.not_applicable
-            total.running += row.running
-            total.points_paid += row.points_paid
-        return total
-
-
-GROUPINGS = {
-    "provider": _c.c.assignee,
-    "city": _oi.c.city,
-    "category": _p.c.category_id,
-    "programme": _c.c.programme,
-    "clock": s.clocks.c.clock_id,
-}
+    with svc.uow() as uow:
+        return uow.views.payout_lines(scope, sandbox=sandbox, limit=limit, after=after)
 
 
 def compliance(
-    engine: Engine,
+    svc: Services,
     scope: Scope,
     *,
     by: str,
@@ -318,119 +82,43 @@ def compliance(
     end: datetime,
     sandbox: str | None = None,
 ) -> Compliance:
-    """Commitments kept and missed, per ``by``, for cases opened in ``[start, end)``.
-
-    A clock counts as met or breached once judged; still running or paused, as
-    running; outside its window (OH-4), as not applicable. Points paid are the
-    ledger's, for the same cases.
-    """
-    if by not in GROUPINGS:
-        raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
-    group = GROUPINGS[by]
-    k = s.clocks
-    status = k.c.status
-    query = scoped(
-        _joined(
-            [
-                group.label("key"),
-                func.sum(case((status == "met", 1), else_=0)).label("met"),
-                func.sum(case((status == "breached", 1), else_=0)).label("breached"),
-                func.sum(case((status == "not_applicable", 1), else_=0)).label("na"),
-                func.sum(case((status.in_(("running", "paused")), 1), else_=0)).label("running"),
-            ]
-        )
-        .join(k, k.c.case_id == _c.c.id)
-        .where(_c.c.opened_at >= start, _c.c.opened_at < end)
-        .group_by(group),
-        scope,
-    )
-    le = s.ledger_entries
-    # Per clock, a payout belongs to the clock it paid for; otherwise to its case's group.
-    paid_group = le.c.clock_id if by == "clock" else group
-    paid = scoped(
-        _joined([paid_group.label("key"), func.sum(le.c.amount).label("points")])
-        .join(le, and_(le.c.case_id == _c.c.id, le.c.unit == "points"))
-        .where(_c.c.opened_at >= start, _c.c.opened_at < end)
-        .group_by(paid_group),
-        scope,
-    )
-    if sandbox is not None:
-        query = query.where(_c.c.sandbox == sandbox)
-        paid = paid.where(_c.c.sandbox == sandbox)
-    rows: dict[str, ComplianceRow] = defaultdict(lambda: ComplianceRow(""))
-    with engine.connect() as conn:
-        for r in conn.execute(query):
-            key = str(r.key or "—")
-            rows[key] = ComplianceRow(
-                key, int(r.met or 0), int(r.breached or 0), int(r.na or 0), int(r.running or 0)
-            )
-        for r in conn.execute(paid):
-            key = str(r.key or "—")
-            row = rows[key]
-            row.key = key
-            row.points_paid = int(r.points or 0)
-    ordered = sorted(rows.values(), key=lambda row: (-(row.judged), row.key))
-    return Compliance(by, ordered)
+    """Commitments kept and missed, per ``by``, for cases opened in ``[start, end)``."""
+    with svc.uow() as uow:
+        return uow.views.compliance(scope, by=by, start=start, end=end, sandbox=sandbox)
 
 
-def find_orders_for_caller(engine: Engine, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
+def balances(svc: Services, scope: Scope, *, sandbox: str | None = None) -> list[BalanceLine]:
+    """Net ledger balances: every account's for operations, the caller's own party's otherwise."""
+    with svc.uow() as uow:
+        return uow.views.balances(scope, sandbox=sandbox)
+
+
+def find_orders_for_caller(svc: Services, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
     """For a hotline agent: order items whose order id, item id or buyer account match ``text``."""
-    needle = text.strip()
-    if not needle:
-        return []
-    query = (
-        select(
-            _oi.c.id,
-            _oi.c.order_id,
-            _o.c.sandbox,
-            _o.c.buyer_account,
-            _o.c.merchant_id,
-            _p.c.name.label("product"),
-            _p.c.brand_id,
-            _p.c.badges,
-            _p.c.service_tags,
-            _oi.c.purchased_on,
-            _oi.c.city,
-        )
-        .select_from(_oi.join(_o, _oi.c.order_id == _o.c.id).join(_p, _oi.c.product_id == _p.c.id))
-        .where(
-            or_(
-                _o.c.buyer_account == needle,
-                _oi.c.order_id == needle,
-                _oi.c.id == needle,
-            )
-        )
-        .order_by(_oi.c.purchased_on.desc(), _oi.c.id)
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+    with svc.uow() as uow:
+        return uow.reference.find_orders_for_caller(text, limit=limit)
 
 
-@dataclass(frozen=True)
-class BalanceLine:
-    sandbox: str
-    account: str
-    unit: str
-    balance: int
+def brands(svc: Services) -> list[BrandLine]:
+    with svc.uow() as uow:
+        return uow.reference.brands()
 
 
-def balances(engine: Engine, scope: Scope, *, sandbox: str | None = None) -> list[BalanceLine]:
-    """Net ledger balances: every account's for operations, the caller's own party's otherwise.
-
-    Payees are credited and payers debited, so a buyer's balance is what the
-    platform has paid them and a merchant's is negative by what its misses cost it.
-    """
-    b = s.account_balances
-    query = select(b.c.sandbox, b.c.account, b.c.unit, b.c.balance)
-    if not scope.sees_everything:
-        if not scope.party:
-            return []
-        query = query.where(b.c.account == scope.party)
-    if sandbox is not None:
-        query = query.where(b.c.sandbox == sandbox)
-    query = query.order_by(b.c.sandbox, b.c.account, b.c.unit)
-    with engine.connect() as conn:
-        return [
-            BalanceLine(r.sandbox, r.account, r.unit, int(r.balance)) for r in conn.execute(query)
-        ]
+__all__ = [
+    "GROUPINGS",
+    "BalanceLine",
+    "CaseLine",
+    "Compliance",
+    "ComplianceRow",
+    "PayoutLine",
+    "QueueLine",
+    "Scope",
+    "balances",
+    "brands",
+    "case_lines",
+    "compliance",
+    "find_orders_for_caller",
+    "may_see_case",
+    "payout_lines",
+    "provider_queue",
+]

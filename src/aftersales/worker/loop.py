@@ -17,9 +17,9 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from aftersales.adapters.db.schema import LIVE
 from aftersales.bootstrap import Container
 from aftersales.services.deadlines import TickReport, clocks_with_due, next_due, tick
+from aftersales.services.ports import LIVE
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +44,20 @@ class Worker:
 
     def run_once(self) -> TickReport:
         settings = self.container.settings
-        engine, book = self.container.engine, self.container.book
+        services = self.container.services
         lease = timedelta(seconds=settings.worker_lease_s)
         now = self.container.clock.now()
         report = tick(
-            engine,
-            book,
+            services,
             sandbox=LIVE,
             now=now,
             worker_id=self.worker_id,
             limit=settings.worker_batch_size,
             lease=lease,
         )
-        for sandbox, sandbox_now in clocks_with_due(engine, real_now=now):
+        for sandbox, sandbox_now in clocks_with_due(services, real_now=now):
             report += tick(
-                engine,
-                book,
+                services,
                 sandbox=sandbox,
                 now=sandbox_now,
                 worker_id=self.worker_id,
@@ -77,7 +75,7 @@ class Worker:
     def seconds_until_next(self) -> float:
         poll = self.container.settings.worker_poll_interval_s
         now = self.container.clock.now()
-        due = next_due(self.container.engine, sandbox=LIVE, real_now=now)
+        due = next_due(self.container.services, sandbox=LIVE, real_now=now)
         if due is None:
             return poll
         wait = (due - now).total_seconds()

@@ -29,7 +29,6 @@ load tests, benchmarks) can write many new cases with the repository's own rows.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -37,7 +36,6 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, insert, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.dml import Insert
 
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any]
@@ -270,68 +268,3 @@ def add_to_rows(
     columns = (*key_columns, amount)
     document = _document(table, tuple((c, c) for c in columns), rows, conn.dialect)
     conn.execute(text(_add_sql(conn.dialect, table, key_columns, amount)), {"rows": document})
-
-
-# ---------------------------------------------------------------- recording new cases
-
-
-class _NoResult:
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(
-            "the recording connection records inserts only; the repository wanted a result"
-        )
-
-
-class RecordingConnection:
-    """Stands in for a Connection while ``CaseRepository.add`` runs and keeps the rows it inserts.
-
-    For a brand-new case every write of ``save`` is an INSERT (the deadline
-    upsert cannot conflict: its case did not exist). The recorder takes the
-    column values from the statement itself — the ``values(...)`` of a single
-    row or the parameter list of an ``executemany`` — so nothing is re-derived.
-    Anything else (an update, a delete, a statement whose result is read) stops
-    with an error rather than being guessed at.
-    """
-
-    def __init__(self, dialect: Dialect, tables: Iterable[Table]) -> None:
-        self.dialect = dialect
-        self.tables = {t.name: t for t in tables}
-        self.rows: dict[str, list[Row]] = defaultdict(list)
-
-    def execute(self, statement: Any, parameters: Any = None) -> _NoResult:
-        if not isinstance(statement, Insert):
-            raise AssertionError(f"the recording connection records inserts only, not {statement}")
-        table = statement.table
-        if table.name not in self.tables:
-            raise AssertionError(f"unexpected insert into {table.name} while adding a new case")
-        if parameters is None:
-            rows = [self._values_of(statement)]
-        elif isinstance(parameters, dict):
-            rows = [dict(parameters)]
-        else:
-            rows = [dict(r) for r in parameters]
-        self.rows[table.name].extend(rows)
-        return _NoResult()
-
-    def _values_of(self, statement: Insert) -> Row:
-        table = statement.table
-        # Fast path: the statement's own ``values(...)`` (SQLAlchemy keeps them, unrendered,
-        # as bound parameters). Compiling every statement instead costs ~2 ms per case.
-        given = getattr(statement, "_values", None)
-        if given:
-            row = {str(getattr(k, "key", k)): getattr(v, "value", v) for k, v in given.items()}
-        else:
-            row = dict(statement.compile(dialect=self.dialect).params)
-        # Bound values of an ON CONFLICT clause carry generated names; keep the row's columns.
-        return {k: v for k, v in row.items() if k in table.c}
-
-    def take(self) -> dict[str, list[Row]]:
-        """The rows recorded so far, by table name; the recorder starts afresh."""
-        rows, self.rows = dict(self.rows), defaultdict(list)
-        return rows
-
-    def flush_into(self, conn: Connection) -> None:
-        """Write what was recorded, parents first (the order the tables were given in)."""
-        rows = self.take()
-        for name, table in self.tables.items():
-            insert_rows(conn, table, rows.get(name, []))

@@ -40,11 +40,11 @@ from aftersales.domain.cases import AuditEntry, Case, Complaint, Decision, Quote
 from aftersales.domain.clocks import Clock, ClockStatus
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.explain import Reason
-from aftersales.domain.ledger import Payout
+from aftersales.domain.ledger import Payout, balance_deltas
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.domain.money import Amount, Unit
 from aftersales.domain.policy import PolicyBook
-from aftersales.errors import CaseNotFound, ConcurrentUpdate
+from aftersales.errors import CaseNotFound, ConcurrentUpdate, OpenCaseExists
 
 
 @dataclass
@@ -148,8 +148,20 @@ def _complaint_upsert(dialect: Any) -> Any:
     )
 
 
+def _case_insert(dialect: Any) -> Any:
+    """A new case, or nothing when its item already has an open case of the programme."""
+    return (
+        dialect.insert(s.cases)
+        .on_conflict_do_nothing(
+            index_elements=["order_item_id", "programme"], index_where=s.cases.c.is_open
+        )
+        .returning(s.cases.c.id)
+    )
+
+
 _BY_DIALECT = {
     name: {
+        "insert_case": _case_insert(module),
         "deadline": _deadline_upsert(module),
         "complaint": _complaint_upsert(module),
     }
@@ -363,6 +375,12 @@ class CaseRepository:
             case_row=case_row,
         )
 
+    def find_sandbox(self, case_id: str) -> str:
+        row = self.conn.execute(select(s.cases.c.sandbox).where(s.cases.c.id == case_id)).first()
+        if row is None:
+            raise CaseNotFound(case_id)
+        return str(row.sandbox)
+
     def open_case_for_item(self, order_item_id: str, programme: Programme) -> str | None:
         row = self.conn.execute(
             select(s.cases.c.id)
@@ -387,7 +405,13 @@ class CaseRepository:
         loaded = self._loaded[case.id]
         changes = self._changes(case, loaded)
         if loaded.is_new:
-            self.conn.execute(insert(s.cases).values(**changes.case_row))
+            # At most one open case per item and programme (OH-3's second click): a
+            # racing twin finds the index taken, and nothing of this case is written.
+            inserted = self.conn.execute(_prebuilt(self.conn, "insert_case"), changes.case_row)
+            if inserted.first() is None:
+                raise OpenCaseExists(
+                    f"order item {case.item.id} already has an open {case.programme.value} case"
+                )
             self.conn.execute(insert(s.clocks), changes.clock_rows)
         else:
             result = self.conn.execute(
@@ -701,16 +725,6 @@ def _complaint_row(case_id: str, complaint: Complaint) -> dict[str, Any]:
         "decided_at": complaint.decided_at,
         "decided_by": complaint.decided_by,
     }
-
-
-def balance_deltas(payouts: Iterable[Payout], sandbox: str) -> Counter[tuple[str, str, str]]:
-    """What ``payouts`` change: ``{(sandbox, account, unit): delta}`` (payee +, payer −)."""
-    deltas: Counter[tuple[str, str, str]] = Counter()
-    for payout in payouts:
-        unit = payout.amount.unit.value
-        deltas[(sandbox, payout.payee, unit)] += payout.amount.value
-        deltas[(sandbox, payout.payer, unit)] -= payout.amount.value
-    return deltas
 
 
 def payout_row(payout: Payout, sandbox: str) -> dict[str, Any]:

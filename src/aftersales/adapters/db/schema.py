@@ -419,8 +419,8 @@ idempotency_keys = Table(
     Column("account_id", String(64), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("request_sha256", String(64), nullable=False),
-    Column("status", Integer, nullable=False),
-    Column("body", JSON, nullable=False),
+    Column("status", Integer),  # None while the first request is being answered
+    Column("body", JSON),
     Column("created_at", UtcDateTime, nullable=False),
 )
 

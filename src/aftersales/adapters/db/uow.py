@@ -1,22 +1,78 @@
-"""The unit of work: one transaction per command, with the case repository in it."""
+"""The SQL unit of work: one connection, one transaction, every repository on it.
+
+``with uow: ...; uow.commit()`` — leaving the outermost block without a commit
+rolls back. The unit may be entered again while open (an HTTP request opens it
+around authentication, the idempotency reservation, the command and its stored
+answer): only the outermost block begins and ends the transaction, and a
+nested ``commit()`` is left to the outermost block, so a request is one
+BEGIN … COMMIT however many services it calls.
+
+:func:`unit_of_work_factory` gives the services their ``uow()``: while a unit
+of work on the same engine is open in the current call stack (a context
+variable marks it), it hands back that one, so a use case called from inside
+another one works in the caller's transaction instead of opening a second
+connection that would wait on the first one's locks.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from types import TracebackType
+from typing import Self
 
 from sqlalchemy import Connection, Engine
 
 from aftersales.adapters.db.cases_repo import CaseRepository
+from aftersales.adapters.db.deadline_store import SqlDeadlines
+from aftersales.adapters.db.read_models import SqlReadModels
+from aftersales.adapters.db.stores import (
+    SqlAccounts,
+    SqlAttachments,
+    SqlChats,
+    SqlIdempotency,
+    SqlLedger,
+    SqlReference,
+    SqlSandboxes,
+)
 from aftersales.domain.policy import PolicyBook
+from aftersales.services import ports
+
+_OPEN: ContextVar[SqlUnitOfWork | None] = ContextVar("aftersales_open_uow", default=None)
 
 
-class UnitOfWork:
-    """``with uow: ...; uow.commit()`` — leaving the block without commit rolls back."""
+def unit_of_work_factory(engine: Engine, book: PolicyBook) -> Callable[[], SqlUnitOfWork]:
+    """``uow()`` for the services: the unit of work open in this call stack, else a new one."""
 
-    def __init__(self, engine: Engine, book: PolicyBook) -> None:
+    def uow() -> SqlUnitOfWork:
+        current = _OPEN.get()
+        if current is not None and current.engine is engine and current._depth > 0:
+            return current
+        return SqlUnitOfWork(engine, book)
+
+    return uow
+
+
+class SqlUnitOfWork:
+    cases: ports.CaseRepository
+    reference: ports.ReferenceData
+    sandboxes: ports.Sandboxes
+    deadlines: ports.Deadlines
+    chats: ports.Chats
+    attachments: ports.Attachments
+    ledger: ports.Ledger
+    accounts: ports.Accounts
+    idempotency: ports.Idempotency
+    views: ports.ReadModels
+
+    def __init__(self, engine: Engine, book: PolicyBook, *, defer_balances: bool = False) -> None:
         self.engine = engine
         self.book = book
+        self.defer_balances = defer_balances
         self._conn: Connection | None = None
+        self._depth = 0
+        self._marked: Token[SqlUnitOfWork | None] | None = None
 
     @property
     def conn(self) -> Connection:
@@ -24,10 +80,23 @@ class UnitOfWork:
             raise RuntimeError("the unit of work is used outside its 'with' block")
         return self._conn
 
-    def __enter__(self) -> UnitOfWork:
-        self._conn = self.engine.connect()
-        self._conn.begin()
-        self.cases = CaseRepository(self._conn, self.book)
+    def __enter__(self) -> Self:
+        if self._depth == 0:
+            conn = self.engine.connect()
+            conn.begin()
+            self._conn = conn
+            self.cases = CaseRepository(conn, self.book, defer_balances=self.defer_balances)
+            self.reference = SqlReference(conn)
+            self.sandboxes = SqlSandboxes(conn)
+            self.deadlines = SqlDeadlines(conn)
+            self.chats = SqlChats(conn)
+            self.attachments = SqlAttachments(conn)
+            self.ledger = SqlLedger(conn)
+            self.accounts = SqlAccounts(conn)
+            self.idempotency = SqlIdempotency(conn)
+            self.views = SqlReadModels(conn)
+            self._marked = _OPEN.set(self)
+        self._depth += 1
         return self
 
     def __exit__(
@@ -36,6 +105,12 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        if self._marked is not None:
+            _OPEN.reset(self._marked)
+            self._marked = None
         conn, self._conn = self._conn, None
         if conn is None:
             return
@@ -46,9 +121,14 @@ class UnitOfWork:
             conn.close()
 
     def commit(self) -> None:
-        self.conn.commit()
-        self.conn.begin()
+        if self._depth > 1:
+            return  # the outermost block commits
+        self.conn.commit()  # the next statement begins the next transaction
 
     def rollback(self) -> None:
         self.conn.rollback()
-        self.conn.begin()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with self.conn.begin_nested():
+            yield

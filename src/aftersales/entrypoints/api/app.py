@@ -15,7 +15,6 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aftersales.adapters.attachments import DiskAttachmentStore
 from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.reference import brand_after_sales
@@ -34,6 +33,7 @@ from aftersales.errors import AftersalesError, CaseNotFound, InvalidRequest
 from aftersales.services import accounts, idempotency, views
 from aftersales.services import cases as case_services
 from aftersales.services.idempotency import Answer
+from aftersales.services.ports import Attachment
 from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import advance_sandbox, create_sandbox, list_sandboxes
 
@@ -122,7 +122,7 @@ def create_app(container: Container) -> FastAPI:
         """
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
-            account = accounts.account_for_token(container.engine, credential.strip())
+            account = accounts.account_for_token(container.services, credential.strip())
             if account is None:
                 raise ApiRefused(401, "Unknown token", "the bearer token is unknown or was revoked")
             return Viewer(account.id, account.name, account.role, account.party, "")
@@ -147,7 +147,7 @@ def create_app(container: Container) -> FastAPI:
 
     @app.get("/api/v1/cases/{case_id}", responses=ERRORS)
     def get_case(case_id: str, caller: Annotated[Viewer, Depends(signed_in)]) -> dict[str, Any]:
-        if not views.may_see_case(container.engine, caller.scope, case_id):
+        if not views.may_see_case(container.services, caller.scope, case_id):
             raise CaseNotFound(case_id)  # the same answer as for a case that does not exist
         return case_report(case_services.get_case(container.services, case_id), container.book)
 
@@ -162,7 +162,7 @@ def create_app(container: Container) -> FastAPI:
         """The cases the caller may see, newest first, each with its nearest deadline."""
         after = decode_cursor(cursor, str) if cursor else None
         lines = views.case_lines(
-            container.engine,
+            container.services,
             caller.scope,
             sandbox=sandbox,
             open_only=open_only,
@@ -214,8 +214,7 @@ def create_app(container: Container) -> FastAPI:
         caller: Viewer, request: Request, payload: BaseModel, produce: Callable[[], Answer]
     ) -> JSONResponse:
         answer = idempotency.once(
-            container.engine,
-            container.clock,
+            container.services,
             account_id=caller.account_id,
             key=request.headers.get("Idempotency-Key"),
             digest=idempotency.request_digest(
@@ -273,7 +272,7 @@ def create_app(container: Container) -> FastAPI:
         return post_once(caller, request, body, produce)
 
     def visible_case(caller: Viewer, case_id: str) -> None:
-        if not views.may_see_case(container.engine, caller.scope, case_id):
+        if not views.may_see_case(container.services, caller.scope, case_id):
             raise CaseNotFound(case_id)
 
     @app.post("/api/v1/cases/{case_id}/actions", responses=ERRORS)
@@ -358,7 +357,7 @@ def create_app(container: Container) -> FastAPI:
         """Payouts the caller may see, newest first, each with its reason in zh and en."""
         after = decode_cursor(cursor, int) if cursor else None
         lines = views.payout_lines(
-            container.engine, caller.scope, sandbox=sandbox, limit=limit + 1, after=after
+            container.services, caller.scope, sandbox=sandbox, limit=limit + 1, after=after
         )
         page, more = lines[:limit], len(lines) > limit
         return m.PayoutPage(
@@ -388,7 +387,7 @@ def create_app(container: Container) -> FastAPI:
         """Ledger balances: the caller's own account's, or every account's for operations."""
         return [
             m.BalanceOut(sandbox=b.sandbox, account=b.account, unit=b.unit, balance=b.balance)
-            for b in views.balances(container.engine, caller.scope, sandbox=sandbox)
+            for b in views.balances(container.services, caller.scope, sandbox=sandbox)
         ]
 
     @app.get("/api/v1/compliance", response_model=m.ComplianceOut, responses=ERRORS)
@@ -408,7 +407,7 @@ def create_app(container: Container) -> FastAPI:
             )
         try:
             result = views.compliance(
-                container.engine, caller.scope, by=by, start=start, end=end, sandbox=sandbox
+                container.services, caller.scope, by=by, start=start, end=end, sandbox=sandbox
             )
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from exc
@@ -494,7 +493,7 @@ def create_app(container: Container) -> FastAPI:
         """Sandboxes and the reading of each one's test clock."""
         return [
             m.SandboxOut(id=sb.id, name=sb.name, now=sb.now)
-            for sb in list_sandboxes(container.engine)
+            for sb in list_sandboxes(container.services)
         ]
 
     @app.post("/api/v1/sandboxes", status_code=201, response_model=m.SandboxOut, responses=ERRORS)
@@ -512,8 +511,7 @@ def create_app(container: Container) -> FastAPI:
                 sandbox = create_demo_sandbox(container, body.id, start=body.start, name=body.name)
             else:
                 sandbox = create_sandbox(
-                    container.engine,
-                    container.clock,
+                    container.services,
                     sandbox_id=body.id,
                     name=body.name,
                     start=body.start,
@@ -544,8 +542,7 @@ def create_app(container: Container) -> FastAPI:
 
         def produce() -> Answer:
             sandbox, report = advance_sandbox(
-                container.engine,
-                container.book,
+                container.services,
                 sandbox_id,
                 by=delta,
                 real_now=container.clock.now(),
@@ -665,8 +662,7 @@ def create_app(container: Container) -> FastAPI:
         return row
 
     def chat_out(thread_id: str) -> m.ChatOut:
-        with container.engine.connect() as conn:
-            row = conn.execute(select(s.chat_threads).where(s.chat_threads.c.id == thread_id)).one()
+        row = case_services.chat_thread(container.services, thread_id)
         return m.ChatOut(
             id=row.id,
             order_item_id=row.order_item_id,
@@ -674,10 +670,7 @@ def create_app(container: Container) -> FastAPI:
             case_id=row.case_id,
             messages=[
                 m.ChatMessageOut(
-                    at=msg["at"],
-                    sender_role=str(msg["sender_role"]),
-                    sender_id=str(msg["sender_id"]),
-                    text=str(msg["text"]),
+                    at=msg.at, sender_role=msg.sender_role, sender_id=msg.sender_id, text=msg.text
                 )
                 for msg in case_services.chat_messages(container.services, thread_id)
             ],
@@ -747,12 +740,11 @@ def create_app(container: Container) -> FastAPI:
 
     # ------------------------------------------------------------ attachments
 
-    store = DiskAttachmentStore(
-        container.settings.attachments_dir, max_bytes=container.settings.attachment_max_bytes
-    )
+    store = container.services.files
+    assert store is not None, "bootstrap gives the services a file store"
 
-    def attachment_out(record: dict[str, Any]) -> m.AttachmentOut:
-        return m.AttachmentOut(**{k: record[k] for k in m.AttachmentOut.model_fields})
+    def attachment_out(record: Attachment) -> m.AttachmentOut:
+        return m.AttachmentOut(**{k: getattr(record, k) for k in m.AttachmentOut.model_fields})
 
     @app.post(
         "/api/v1/cases/{case_id}/attachments",
@@ -778,7 +770,6 @@ def create_app(container: Container) -> FastAPI:
         def produce() -> Answer:
             record = case_services.add_attachment(
                 container.services,
-                store,
                 data=data,
                 filename=payload.filename,
                 declared_type=payload.declared_type,
@@ -814,7 +805,7 @@ def create_app(container: Container) -> FastAPI:
         found = [
             r
             for r in case_services.attachments_of(container.services, case_id)
-            if r["id"] == attachment_id
+            if r.id == attachment_id
         ]
         if not found:
             raise ApiRefused(
@@ -822,10 +813,10 @@ def create_app(container: Container) -> FastAPI:
             )
         record = found[0]
         return Response(
-            store.open(str(record["storage_key"])),
-            media_type=str(record["content_type"]),
+            store.open(record.storage_key),
+            media_type=record.content_type,
             headers={
-                "Content-Disposition": f"inline; filename*=UTF-8''{url_quote(str(record['filename']))}",
+                "Content-Disposition": f"inline; filename*=UTF-8''{url_quote(record.filename)}",
                 "X-Content-Type-Options": "nosniff",
                 "Cache-Control": "private, max-age=3600",
             },

@@ -20,7 +20,6 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from sqlalchemy import select
 
-from aftersales.adapters.attachments import DiskAttachmentStore
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.reference import brand_after_sales, order_items_of_buyer
 from aftersales.bootstrap import Container
@@ -38,10 +37,10 @@ from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import (
     advance_sandbox,
     create_sandbox,
+    current_time,
     get_sandbox,
     list_sandboxes,
 )
-from aftersales.services.time import now_in
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -168,9 +167,8 @@ def build_web(container: Container, auth: WebAuth) -> Web:
     services = container.services
     engine = container.engine
     book = container.book
-    attachments = DiskAttachmentStore(
-        container.settings.attachments_dir, max_bytes=container.settings.attachment_max_bytes
-    )
+    attachments = services.files
+    assert attachments is not None, "bootstrap gives the services a file store"
 
     def context(request: Request) -> PageContext:
         lang = pick_lang(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
@@ -210,7 +208,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
     def see_case(ctx: PageContext, case_id: str) -> Viewer:
         viewer = ctx.viewer
         assert viewer is not None
-        if not views.may_see_case(engine, viewer.scope, case_id):
+        if not views.may_see_case(services, viewer.scope, case_id):
             # Not "forbidden": whether the case exists is not the viewer's business.
             raise PageRefused(404, "error.not_found")
         return viewer
@@ -386,7 +384,6 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         for name, declared, content in uploads:
             svc.add_attachment(
                 services,
-                attachments,
                 data=content,
                 filename=name,
                 declared_type=declared,
@@ -410,8 +407,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         case = svc.get_case(services, case_id)
         report = case_report(case, book)
         sandbox = svc.case_sandbox(services, case_id)
-        with engine.connect() as conn:
-            now = now_in(conn, sandbox, container.clock)
+        now = current_time(services, sandbox)
         actions = [
             t
             for t in case.lifecycle.transitions.values()
@@ -544,7 +540,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         viewer = ctx.viewer
         assert viewer is not None
         now = container.clock.now()
-        lines = views.provider_queue(engine, viewer.scope, live_now=now)
+        lines = views.provider_queue(services, viewer.scope, live_now=now)
         clock_names = {
             (programme.value, definition.id): definition.name
             for programme in Programme
@@ -564,7 +560,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
 
     @router.get("/agent", response_class=HTMLResponse)
     def agent(ctx: Annotated[PageContext, Depends(page("agent"))], q: str = "") -> Response:
-        found = views.find_orders_for_caller(engine, q) if q else []
+        found = views.find_orders_for_caller(services, q) if q else []
         return render(ctx, "agent.html", q=q, found=found, searched=bool(q))
 
     @router.post("/agent/report")
@@ -596,9 +592,9 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         return render(
             ctx,
             "partner.html",
-            cases=views.case_lines(engine, viewer.scope, limit=100),
-            payouts=views.payout_lines(engine, viewer.scope, limit=100),
-            compliance=views.compliance(engine, viewer.scope, by="clock", start=start, end=end),
+            cases=views.case_lines(services, viewer.scope, limit=100),
+            payouts=views.payout_lines(services, viewer.scope, limit=100),
+            compliance=views.compliance(services, viewer.scope, by="clock", start=start, end=end),
         )
 
     # ------------------------------------------------------------ operations
@@ -621,7 +617,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         if start_day >= end_day:
             raise InvalidRequest("the period's start must come before its end")
         result = views.compliance(
-            engine,
+            services,
             viewer.scope,
             by=by,
             start=datetime.combine(start_day, time(), SHANGHAI),
@@ -641,7 +637,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
             start=start_day,
             end=end_day,
             sandbox=sandbox,
-            sandboxes=list_sandboxes(engine),
+            sandboxes=list_sandboxes(services),
             groupings=list(views.GROUPINGS),
             chart=chart,
         )
@@ -651,7 +647,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         viewer = ctx.viewer
         assert viewer is not None
         return render(
-            ctx, "payouts.html", payouts=views.payout_lines(engine, viewer.scope, limit=500)
+            ctx, "payouts.html", payouts=views.payout_lines(services, viewer.scope, limit=500)
         )
 
     @router.get("/ops/complaints", response_class=HTMLResponse)
@@ -667,7 +663,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
 
     @router.get("/ops/sandboxes", response_class=HTMLResponse)
     def ops_sandboxes(ctx: Annotated[PageContext, Depends(page("ops_sandboxes"))]) -> Response:
-        return render(ctx, "sandboxes.html", sandboxes=list_sandboxes(engine))
+        return render(ctx, "sandboxes.html", sandboxes=list_sandboxes(services))
 
     @router.post("/ops/sandboxes")
     def ops_create_sandbox(
@@ -691,7 +687,7 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         if demo_data:
             create_demo_sandbox(container, sandbox_id.strip(), start=starts_at)
         else:
-            create_sandbox(engine, container.clock, sandbox_id=sandbox_id.strip(), start=starts_at)
+            create_sandbox(services, sandbox_id=sandbox_id.strip(), start=starts_at)
         return RedirectResponse("/ops/sandboxes", status_code=303)
 
     @router.post("/ops/sandboxes/{sandbox_id}/advance")
@@ -702,14 +698,14 @@ def build_web(container: Container, auth: WebAuth) -> Web:
         csrf_token: str = Form(""),
     ) -> Response:
         require_csrf(ctx, csrf_token)
-        get_sandbox(engine, sandbox_id)
+        get_sandbox(services, sandbox_id)
         try:
             delta = _parse_duration(by.strip())
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from exc
         if not isinstance(delta, timedelta):
             raise InvalidRequest(f"'{by}' is not a duration such as 61m, 48h or 30d")
-        advance_sandbox(engine, book, sandbox_id, by=delta, real_now=container.clock.now())
+        advance_sandbox(services, sandbox_id, by=delta, real_now=container.clock.now())
         return RedirectResponse("/ops/sandboxes", status_code=303)
 
     # ------------------------------------------------------------ brand info (NW-3)

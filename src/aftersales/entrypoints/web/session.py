@@ -19,13 +19,11 @@ class CookieSessions:
         self.secure_cookie = secure_cookie
 
     def viewer(self, request: Request) -> Viewer | None:
-        session = accounts.session_for(
-            self.container.engine, self.container.clock, request.cookies.get(SESSION_COOKIE)
-        )
+        session = accounts.session_for(self.container.services, request.cookies.get(SESSION_COOKIE))
         return None if session is None else _viewer(session)
 
     def sign_in(self, response: Response, username: str, password: str) -> Viewer | None:
-        session = accounts.sign_in(self.container.engine, self.container.clock, username, password)
+        session = accounts.sign_in(self.container.services, username, password)
         if session is None:
             return None
         response.set_cookie(
@@ -39,7 +37,7 @@ class CookieSessions:
         return _viewer(session)
 
     def sign_out(self, request: Request, response: Response) -> None:
-        accounts.sign_out(self.container.engine, request.cookies.get(SESSION_COOKIE))
+        accounts.sign_out(self.container.services, request.cookies.get(SESSION_COOKIE))
         response.delete_cookie(SESSION_COOKIE)
 
 

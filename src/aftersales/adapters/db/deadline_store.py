@@ -1,0 +1,114 @@
+"""The SQL side of the ``Deadlines`` port: claiming due rows, back-offs, the next wake-up.
+
+The claim is one statement — ``UPDATE … WHERE (case, clock) IN (SELECT … ORDER
+BY due_at LIMIT n FOR UPDATE SKIP LOCKED) RETURNING`` on PostgreSQL, the same
+without row locks on SQLite (whose writers are serialised) — stamping a lease
+so no other worker takes the rows meanwhile. Every lookup walks the
+``(sandbox, due_at)`` index from its start: its cost depends on what is due,
+never on how many cases are open.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, func, or_, select, tuple_, update
+
+from aftersales.adapters.db import schema as s
+from aftersales.services.ports import LIVE
+
+_d = s.deadlines
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite aggregate results skip the column type: their instants come back naive UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _free(real_now: datetime):  # type: ignore[no-untyped-def]
+    return or_(_d.c.claimed_until.is_(None), _d.c.claimed_until <= real_now)
+
+
+class SqlDeadlines:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def claim_due(
+        self,
+        *,
+        sandbox: str,
+        now: datetime,
+        worker_id: str,
+        limit: int,
+        claimed_until: datetime,
+        real_now: datetime,
+    ) -> list[str]:
+        due = (
+            select(_d.c.case_id, _d.c.clock_id)
+            .where(_d.c.sandbox == sandbox, _d.c.due_at < now, _free(real_now))
+            .order_by(_d.c.due_at)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            update(_d)
+            .where(tuple_(_d.c.case_id, _d.c.clock_id).in_(due))
+            .values(claimed_by=worker_id, claimed_until=claimed_until)
+            .returning(_d.c.case_id, _d.c.due_at)
+        )
+        rows = self.conn.execute(statement).all()
+        ordered: dict[str, datetime] = {}
+        for row in sorted(rows, key=lambda r: r.due_at):
+            ordered.setdefault(row.case_id, row.due_at)
+        return list(ordered)
+
+    def attempts(self, case_id: str) -> int:
+        query = select(func.max(_d.c.attempts)).where(_d.c.case_id == case_id)
+        return int(self.conn.execute(query).scalar() or 0)
+
+    def postpone(self, case_id: str, *, until: datetime) -> None:
+        self.conn.execute(
+            update(_d)
+            .where(_d.c.case_id == case_id)
+            .values(attempts=_d.c.attempts + 1, claimed_by=None, claimed_until=until)
+        )
+
+    def next_due(self, *, sandbox: str = LIVE, real_now: datetime | None = None) -> datetime | None:
+        query = select(func.min(_d.c.due_at)).where(_d.c.sandbox == sandbox)
+        if real_now is not None:
+            query = query.where(_free(real_now))
+        return _aware(self.conn.execute(query).scalar())
+
+    def clocks_with_due(self, *, real_now: datetime) -> list[tuple[str, datetime]]:
+        sb = s.sandboxes
+        due = (
+            select(_d.c.case_id)
+            .where(_d.c.sandbox == sb.c.id, _d.c.due_at < sb.c.now, _free(real_now))
+            .exists()
+        )
+        rows = self.conn.execute(
+            select(sb.c.id, sb.c.now).where(due).order_by(sb.c.created_at, sb.c.id)
+        ).all()
+        return [(row.id, row.now) for row in rows]
+
+    def earliest_before(self, sandbox: str, before: datetime) -> datetime | None:
+        query = select(func.min(_d.c.due_at)).where(_d.c.sandbox == sandbox, _d.c.due_at < before)
+        return _aware(self.conn.execute(query).scalar())
+
+    def cases_due(self, sandbox: str, before: datetime) -> list[str]:
+        query = (
+            select(_d.c.case_id)
+            .where(_d.c.sandbox == sandbox, _d.c.due_at < before)
+            .distinct()
+            .order_by(_d.c.case_id)
+        )
+        return [r.case_id for r in self.conn.execute(query)]
+
+    def due_count(self, *, sandbox: str, now: datetime) -> int:
+        query = (
+            select(func.count()).select_from(_d).where(_d.c.sandbox == sandbox, _d.c.due_at < now)
+        )
+        return int(self.conn.execute(query).scalar() or 0)

@@ -1,0 +1,400 @@
+"""The SQL side of the smaller ports: reference data, sandboxes, chats, attachments,
+ledger, accounts and idempotency keys, each a thin class over one connection.
+
+Every class works in the caller's transaction (the unit of work's connection)
+and never commits. Errors a person can act on are raised from the project's
+tree (``NotFound``, ``AlreadyExists`` …), translated here from the driver's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from aftersales.adapters.db import reference
+from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.cases_repo import payout_from_row
+from aftersales.domain.brands import BrandAfterSales
+from aftersales.domain.eligibility import OrderItem
+from aftersales.domain.ledger import Payout
+from aftersales.domain.lifecycle import Role
+from aftersales.domain.policy import PolicyBook
+from aftersales.errors import AlreadyExists, NotFound, SandboxNotFound
+from aftersales.services.ports import (
+    LIVE,
+    Account,
+    Attachment,
+    BrandLine,
+    ChatMessage,
+    ChatThread,
+    Sandbox,
+    SessionRecord,
+    StoredAccount,
+    StoredAnswer,
+)
+
+_oi, _o, _p = s.order_items, s.orders, s.products
+_ITEM_SANDBOX = (
+    select(_o.c.sandbox, _o.c.buyer_account)
+    .select_from(_oi.join(_o, _oi.c.order_id == _o.c.id))
+    .where(_oi.c.id == bindparam("item_id"))
+)
+
+
+class SqlReference:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def order_item(self, order_item_id: str) -> OrderItem:
+        return reference.load_order_item(self.conn, order_item_id)
+
+    def _item_row(self, order_item_id: str) -> Any:
+        row = self.conn.execute(_ITEM_SANDBOX, {"item_id": order_item_id}).first()
+        if row is None:
+            raise NotFound("order item", order_item_id)
+        return row
+
+    def sandbox_of_item(self, order_item_id: str) -> str:
+        return str(self._item_row(order_item_id).sandbox)
+
+    def buyer_of_item(self, order_item_id: str) -> str | None:
+        row = self.conn.execute(_ITEM_SANDBOX, {"item_id": order_item_id}).first()
+        return None if row is None else str(row.buyer_account)
+
+    def order_items_of_buyer(
+        self, buyer_account: str, *, sandbox: str | None = None
+    ) -> list[OrderItem]:
+        return reference.order_items_of_buyer(self.conn, buyer_account, sandbox=sandbox)
+
+    def find_provider(
+        self, book: PolicyBook, *, city: str, category_id: str, service_tag: str
+    ) -> str | None:
+        return reference.find_provider(
+            self.conn, book, city=city, category_id=category_id, service_tag=service_tag
+        )
+
+    def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
+        return reference.brand_after_sales(self.conn, brand_id)
+
+    def brands(self) -> list[BrandLine]:
+        b = s.brands
+        rows = self.conn.execute(select(b.c.id, b.c.name, b.c.hotline).order_by(b.c.id))
+        return [BrandLine(r.id, r.name, r.hotline) for r in rows]
+
+    def find_orders_for_caller(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        needle = text.strip()
+        if not needle:
+            return []
+        query = (
+            select(
+                _oi.c.id,
+                _oi.c.order_id,
+                _o.c.sandbox,
+                _o.c.buyer_account,
+                _o.c.merchant_id,
+                _p.c.name.label("product"),
+                _p.c.brand_id,
+                _p.c.badges,
+                _p.c.service_tags,
+                _oi.c.purchased_on,
+                _oi.c.city,
+            )
+            .select_from(
+                _oi.join(_o, _oi.c.order_id == _o.c.id).join(_p, _oi.c.product_id == _p.c.id)
+            )
+            .where(or_(_o.c.buyer_account == needle, _oi.c.order_id == needle, _oi.c.id == needle))
+            .order_by(_oi.c.purchased_on.desc(), _oi.c.id)
+            .limit(limit)
+        )
+        return [dict(r._mapping) for r in self.conn.execute(query)]
+
+
+def _sandbox(row: Any) -> Sandbox:
+    return Sandbox(row.id, row.name, row.now, row.created_at)
+
+
+class SqlSandboxes:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, sandbox_id: str, *, for_update: bool = False) -> Sandbox:
+        query = select(s.sandboxes).where(s.sandboxes.c.id == sandbox_id)
+        if for_update and self.conn.dialect.name == "postgresql":
+            query = query.with_for_update()  # SQLite: BEGIN IMMEDIATE already holds the writes
+        row = self.conn.execute(query).first()
+        if row is None:
+            raise SandboxNotFound(sandbox_id)
+        return _sandbox(row)
+
+    def exists(self, sandbox_id: str) -> bool:
+        query = select(s.sandboxes.c.id).where(s.sandboxes.c.id == sandbox_id)
+        return self.conn.execute(query).first() is not None
+
+    def list(self) -> list[Sandbox]:
+        query = select(s.sandboxes).order_by(s.sandboxes.c.created_at, s.sandboxes.c.id)
+        return [_sandbox(r) for r in self.conn.execute(query)]
+
+    def add(self, sandbox: Sandbox) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    insert(s.sandboxes).values(
+                        id=sandbox.id,
+                        name=sandbox.name,
+                        now=sandbox.now,
+                        created_at=sandbox.created_at,
+                    )
+                )
+        except IntegrityError as exc:
+            raise AlreadyExists(f"sandbox '{sandbox.id}' already exists") from exc
+
+    def set_now(self, sandbox_id: str, now: datetime) -> None:
+        self.conn.execute(update(s.sandboxes).where(s.sandboxes.c.id == sandbox_id).values(now=now))
+
+
+class SqlChats:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def open(self, thread: ChatThread) -> None:
+        self.conn.execute(
+            insert(s.chat_threads).values(
+                id=thread.id,
+                order_item_id=thread.order_item_id,
+                brand_id=thread.brand_id,
+                opened_at=thread.opened_at,
+                case_id=thread.case_id,
+            )
+        )
+
+    def get(self, thread_id: str) -> ChatThread | None:
+        t = s.chat_threads
+        row = self.conn.execute(
+            select(t, _o.c.buyer_account)
+            .select_from(
+                t.join(_oi, _oi.c.id == t.c.order_item_id).join(_o, _o.c.id == _oi.c.order_id)
+            )
+            .where(t.c.id == thread_id)
+        ).first()
+        if row is None:
+            return None
+        return ChatThread(
+            row.id, row.order_item_id, row.brand_id, row.buyer_account, row.case_id, row.opened_at
+        )
+
+    def add_message(self, thread_id: str, message: ChatMessage) -> None:
+        self.conn.execute(
+            insert(s.chat_messages).values(
+                thread_id=thread_id,
+                at=message.at,
+                sender_role=message.sender_role,
+                sender_id=message.sender_id,
+                text=message.text,
+            )
+        )
+
+    def messages(self, thread_id: str) -> list[ChatMessage]:
+        m = s.chat_messages
+        rows = self.conn.execute(
+            select(m.c.at, m.c.sender_role, m.c.sender_id, m.c.text)
+            .where(m.c.thread_id == thread_id)
+            .order_by(m.c.id)
+        )
+        return [ChatMessage(r.at, r.sender_role, r.sender_id, r.text) for r in rows]
+
+    def link_case(self, thread_id: str, case_id: str) -> None:
+        self.conn.execute(
+            update(s.chat_threads).where(s.chat_threads.c.id == thread_id).values(case_id=case_id)
+        )
+
+
+class SqlAttachments:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, attachment: Attachment) -> None:
+        self.conn.execute(insert(s.attachments).values(**attachment.__dict__))
+
+    def of_case(self, case_id: str) -> list[Attachment]:
+        a = s.attachments
+        rows = self.conn.execute(
+            select(a).where(a.c.case_id == case_id).order_by(a.c.uploaded_at, a.c.id)
+        )
+        return [Attachment(**dict(r._mapping)) for r in rows]
+
+
+class SqlLedger:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def payouts(self, *, sandbox: str = LIVE, account: str | None = None) -> list[Payout]:
+        le = s.ledger_entries
+        query = select(le).where(le.c.sandbox == sandbox)
+        if account:
+            query = query.where((le.c.payee == account) | (le.c.payer == account))
+        return [payout_from_row(r) for r in self.conn.execute(query.order_by(le.c.id))]
+
+    def balances(self, *, sandbox: str = LIVE) -> dict[tuple[str, str], int]:
+        b = s.account_balances
+        rows = self.conn.execute(select(b).where(b.c.sandbox == sandbox))
+        return {(r.account, r.unit): int(r.balance) for r in rows}
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        id=row.id,
+        username=row.username,
+        name=row.name,
+        role=Role(row.role),
+        party=row.party,
+        active=bool(row.active),
+    )
+
+
+class SqlAccounts:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, account: Account, password_hash: str, created_at: datetime) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    insert(s.accounts).values(
+                        id=account.id,
+                        username=account.username,
+                        name=account.name,
+                        role=account.role.value,
+                        party=account.party,
+                        password_hash=password_hash,
+                        active=account.active,
+                        created_at=created_at,
+                    )
+                )
+        except IntegrityError as exc:
+            raise AlreadyExists(f"username {account.username!r} is taken; choose another") from exc
+
+    def by_username(self, username: str) -> StoredAccount | None:
+        row = self.conn.execute(select(s.accounts).where(s.accounts.c.username == username)).first()
+        return None if row is None else StoredAccount(_account(row), row.password_hash)
+
+    def list(self) -> list[Account]:
+        a = s.accounts
+        return [_account(r) for r in self.conn.execute(select(a).order_by(a.c.role, a.c.username))]
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        self.conn.execute(
+            update(s.accounts)
+            .where(s.accounts.c.id == account_id)
+            .values(password_hash=password_hash)
+        )
+
+    def add_session(
+        self,
+        digest: str,
+        account_id: str,
+        csrf_token: str,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        self.conn.execute(
+            insert(s.web_sessions).values(
+                token_sha256=digest,
+                account_id=account_id,
+                csrf_token=csrf_token,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+        )
+
+    def session(self, digest: str) -> SessionRecord | None:
+        ws, a = s.web_sessions, s.accounts
+        row = self.conn.execute(
+            select(ws.c.csrf_token, ws.c.expires_at, a)
+            .select_from(ws.join(a, ws.c.account_id == a.c.id))
+            .where(ws.c.token_sha256 == digest)
+        ).first()
+        return None if row is None else SessionRecord(_account(row), row.csrf_token, row.expires_at)
+
+    def drop_session(self, digest: str) -> None:
+        self.conn.execute(delete(s.web_sessions).where(s.web_sessions.c.token_sha256 == digest))
+
+    def drop_sessions_expired(self, before: datetime) -> None:
+        self.conn.execute(delete(s.web_sessions).where(s.web_sessions.c.expires_at < before))
+
+    def add_token(
+        self, token_id: str, account_id: str, name: str, digest: str, created_at: datetime
+    ) -> None:
+        self.conn.execute(
+            insert(s.api_tokens).values(
+                id=token_id,
+                account_id=account_id,
+                name=name,
+                token_sha256=digest,
+                created_at=created_at,
+            )
+        )
+
+    def account_for_token(self, digest: str) -> Account | None:
+        t, a = s.api_tokens, s.accounts
+        row = self.conn.execute(
+            select(a)
+            .select_from(t.join(a, t.c.account_id == a.c.id))
+            .where(t.c.token_sha256 == digest, t.c.revoked_at.is_(None))
+        ).first()
+        return None if row is None else _account(row)
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        result = self.conn.execute(
+            update(s.api_tokens)
+            .where(s.api_tokens.c.id == token_id, s.api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return result.rowcount == 1
+
+
+class SqlIdempotency:
+    """Keys reserved with ``INSERT … ON CONFLICT DO NOTHING`` under the (account, key) primary key.
+
+    On PostgreSQL a second insert of a key another open transaction inserted
+    waits for that transaction: if it commits, the insert does nothing and the
+    stored answer is read; if it rolls back, the insert goes ahead. On SQLite
+    the write lock taken at BEGIN IMMEDIATE orders the requests the same way.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        self._reserve = (
+            dialect.insert(s.idempotency_keys)
+            .on_conflict_do_nothing(index_elements=["account_id", "key"])
+            .returning(s.idempotency_keys.c.key)
+        )
+
+    def reserve(self, account_id: str, key: str, digest: str, at: datetime) -> StoredAnswer | None:
+        inserted = self.conn.execute(
+            self._reserve,
+            {"account_id": account_id, "key": key, "request_sha256": digest, "created_at": at},
+        ).first()
+        if inserted is not None:
+            return None
+        k = s.idempotency_keys
+        row = self.conn.execute(
+            select(k.c.request_sha256, k.c.status, k.c.body).where(
+                k.c.account_id == account_id, k.c.key == key
+            )
+        ).one()
+        return StoredAnswer(
+            row.request_sha256, row.status, None if row.body is None else dict(row.body)
+        )
+
+    def complete(self, account_id: str, key: str, status: int, body: dict[str, Any]) -> None:
+        k = s.idempotency_keys
+        self.conn.execute(
+            update(k)
+            .where(k.c.account_id == account_id, k.c.key == key)
+            .values(status=status, body=body)
+        )
