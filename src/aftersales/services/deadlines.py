@@ -38,6 +38,7 @@ from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.cases import Case
 from aftersales.domain.ledger import Payout
 from aftersales.domain.policy import PolicyBook
+from aftersales.domain.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ RETRY_BACKOFF_S = 30.0
 # Cases per transaction: a worker's whole claim (the default batch) in one chunk.
 HANDLE_CHUNK = 200
 MAX_RETRY_BACKOFF_S = 3600.0
+POSTPONE_RETRY = RetryPolicy(base_s=RETRY_BACKOFF_S, factor=2, cap_s=MAX_RETRY_BACKOFF_S)
 
 
 @dataclass
@@ -234,13 +236,11 @@ def _postpone(conn: Connection, case_id: str, now: datetime) -> None:
     attempts = (
         conn.execute(select(func.max(d.c.attempts)).where(d.c.case_id == case_id)).scalar() or 0
     )
-    delay = min(RETRY_BACKOFF_S * 2**attempts, MAX_RETRY_BACKOFF_S)
+    delay = POSTPONE_RETRY.delay(attempts + 1, case_id)
     conn.execute(
         update(d)
         .where(d.c.case_id == case_id)
-        .values(
-            attempts=d.c.attempts + 1, claimed_by=None, claimed_until=now + timedelta(seconds=delay)
-        )
+        .values(attempts=d.c.attempts + 1, claimed_by=None, claimed_until=now + delay)
     )
 
 
