@@ -35,11 +35,37 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    worker_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    worker_poll_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Longest sleep of the deadline loop, and of the webhook delivery loop when "
+        "it has nothing to send (new outbox events wait at most this long to go out).",
+    )
     worker_batch_size: int = Field(default=200, ge=1, le=10_000)
     worker_lease_s: float = Field(default=30.0, gt=0)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
-    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Total time one webhook request may take, whatever it is waiting for; then "
+        "it is abandoned and counts as a failed attempt. It bounds the two limits below.",
+    )
+    webhook_connect_timeout_s: float = Field(
+        default=2.0, gt=0, description="Time to open the connection to a webhook endpoint."
+    )
+    webhook_read_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest silence while sending a webhook request or waiting for its answer.",
+    )
+    webhook_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Webhook requests a worker keeps in flight at once; each endpoint gets at "
+        "most one of them, so a hung endpoint holds one slot until its timeout.",
+    )
     webhook_max_attempts: int = Field(default=15, ge=1, le=50)  # about six hours of retries
     db_pool_size: int = Field(default=5, ge=1, le=100)
 

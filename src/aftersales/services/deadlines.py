@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from aftersales.domain.cases import Case
 from aftersales.domain.ledger import Payout, balance_deltas
+from aftersales.domain.retry import RetryPolicy
 from aftersales.services.base import Services
 from aftersales.services.ports import LIVE, UnitOfWork
 
@@ -40,6 +41,7 @@ RETRY_BACKOFF_S = 30.0
 # Cases per transaction: a worker's whole claim (the default batch) in one chunk.
 HANDLE_CHUNK = 200
 MAX_RETRY_BACKOFF_S = 3600.0
+POSTPONE_RETRY = RetryPolicy(base_s=RETRY_BACKOFF_S, factor=2, cap_s=MAX_RETRY_BACKOFF_S)
 
 
 @dataclass
@@ -212,9 +214,8 @@ def _count(
 
 
 def _postpone(uow: UnitOfWork, case_id: str, now: datetime) -> None:
-    attempts = uow.deadlines.attempts(case_id)
-    delay = min(RETRY_BACKOFF_S * 2**attempts, MAX_RETRY_BACKOFF_S)
-    uow.deadlines.postpone(case_id, until=now + timedelta(seconds=delay))
+    delay = POSTPONE_RETRY.delay(uow.deadlines.attempts(case_id) + 1, case_id)
+    uow.deadlines.postpone(case_id, until=now + delay)
 
 
 def tick(

@@ -1,11 +1,16 @@
-"""The worker loop: handle what falls due, sleep until the next deadline, stop cleanly.
+"""The worker: the deadline loop, and the webhook delivery loop beside it, stopped together.
 
-Each round claims due deadlines for live cases and for every sandbox that has
-some due on its own clock (one query finds those), then delivers pending
-webhooks. When a round finds less than a full batch, the worker sleeps until the
-earliest armed deadline or the poll interval, whichever is sooner — a single
-index lookup, whatever the number of open cases. A stop request (SIGTERM/SIGINT)
-lets the current round finish and then ends the loop.
+The deadline loop (:class:`Worker`) claims due deadlines for live cases and for
+every sandbox that has some due on its own clock (one query finds those), and
+nothing else: webhooks go out from their own loop in another thread
+(:class:`aftersales.worker.deliveries.DeliveryLoop`), so a slow subscriber
+never delays a payout. When a round finds less than a full batch, the deadline
+loop sleeps until the earliest armed deadline or the poll interval, whichever
+is sooner — a single index lookup, whatever the number of open cases.
+
+:func:`build_worker` wires both to one stop event. A stop request (SIGTERM/SIGINT
+sets it) lets each loop finish what it is doing — the deadline loop its round,
+the delivery loop the requests it has in flight — and then ends them.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aftersales.bootstrap import Container
 from aftersales.services.deadlines import TickReport, clocks_with_due, next_due, tick
 from aftersales.services.ports import LIVE
+from aftersales.worker.deliveries import DeliveryLoop
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +38,12 @@ class Worker:
         worker_id: str | None = None,
         stop: threading.Event | None = None,
         on_round: Callable[[TickReport], None] | None = None,
-        extra_round: Callable[[datetime], object] | None = None,
     ) -> None:
         self.container = container
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.stop = stop or threading.Event()
         self.on_round = on_round
-        self.extra_round = extra_round
         self.total = TickReport()
-        self.closers: list[Callable[[], None]] = []
 
     def run_once(self) -> TickReport:
         settings = self.container.settings
@@ -65,8 +68,6 @@ class Worker:
                 lease=lease,
                 real_now=now,
             )
-        if self.extra_round is not None:
-            self.extra_round(now)
         self.total += report
         if self.on_round is not None:
             self.on_round(report)
@@ -94,24 +95,45 @@ class Worker:
                 continue  # more is due right now
             self.stop.wait(self.seconds_until_next())
         log.info("worker %s stopped: %s", self.worker_id, self.total)
-        for close in self.closers:
-            close()
         return self.total
+
+
+class WorkerLoops:
+    """The deadline loop and the webhook delivery loop of one worker, sharing one stop event."""
+
+    def __init__(self, deadlines: Worker, deliveries: DeliveryLoop) -> None:
+        if deadlines.stop is not deliveries.stop:
+            raise ValueError("both loops must share one stop event")
+        self.deadlines = deadlines
+        self.deliveries = deliveries
+
+    @property
+    def stop(self) -> threading.Event:
+        return self.deadlines.stop
+
+    def run(self) -> TickReport:
+        """Run the delivery loop in a thread and the deadline loop here, until stopped.
+
+        Returns the deadline loop's totals once both loops have ended.
+        """
+        thread = threading.Thread(
+            target=self.deliveries.run, name="webhook-deliveries", daemon=True
+        )
+        thread.start()
+        try:
+            return self.deadlines.run()
+        finally:
+            self.stop.set()  # already set, unless the deadline loop itself gave way
+            thread.join()
 
 
 def build_worker(
     container: Container, *, worker_id: str | None = None, stop: threading.Event | None = None
-) -> Worker:
-    """A worker that also delivers webhooks from the outbox after each round."""
-    import httpx
-
-    from aftersales.adapters.webhooks import WebhookDispatcher
-
-    settings = container.settings
-    client = httpx.Client(
-        trust_env=False, timeout=settings.webhook_timeout_s, follow_redirects=False
+) -> WorkerLoops:
+    """A worker: the deadline loop and the webhook delivery loop, configured from settings."""
+    stop = stop or threading.Event()
+    deadlines = Worker(container, worker_id=worker_id, stop=stop)
+    deliveries = DeliveryLoop.from_settings(
+        container.engine, container.clock, container.settings, stop=stop
     )
-    dispatcher = WebhookDispatcher.from_settings(container.engine, client, settings)
-    worker = Worker(container, worker_id=worker_id, stop=stop, extra_round=dispatcher.tick)
-    worker.closers.append(client.close)
-    return worker
+    return WorkerLoops(deadlines, deliveries)
