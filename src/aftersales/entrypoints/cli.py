@@ -6,7 +6,7 @@ arguments are printed as one plain sentence naming what to fix, with exit code 2
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +16,10 @@ from rich.table import Table
 
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.bootstrap import Container
+from aftersales.domain.durations import duration_from_text
 from aftersales.domain.explain import Language, local_time
 from aftersales.domain.ledger import balances
-from aftersales.domain.policy import PolicyBook, _parse_duration
+from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AftersalesError
 from aftersales.settings import Settings
 
@@ -214,15 +215,10 @@ def calendar_explain(
         console.print("[red]--start needs a UTC offset, e.g. +08:00, so it names one instant[/red]")
         raise typer.Exit(2)
     try:
-        parsed = _parse_duration(duration)
+        parsed = duration_from_text(duration)
     except ValueError as exc:
         console.print(f"[red]--duration: {exc}[/red]")
         raise typer.Exit(2) from exc
-    if not isinstance(parsed, timedelta):
-        console.print(
-            f"[red]--duration {duration!r} is not a duration such as 1h, 48h or 30d[/red]"
-        )
-        raise typer.Exit(2)
     calendar = book.calendar(name)
     tz = str(calendar.timezone)
     try:
@@ -514,13 +510,10 @@ def sandbox_advance(
     from aftersales.services.sandboxes import advance_sandbox
 
     try:
-        delta = _parse_duration(by)
+        delta = duration_from_text(by)
     except ValueError as exc:
         console.print(f"[red]--by: {exc}[/red]")
         raise typer.Exit(2) from exc
-    if not isinstance(delta, timedelta):
-        console.print(f"[red]--by {by!r} is not a duration such as 61m, 48h or 30d[/red]")
-        raise typer.Exit(2)
     container = _container(data_dir, database_url, policy_dir)
     with console.status(f"advancing sandbox '{sandbox_id}' by {by}, handling what falls due…"):
         sandbox, report = advance_sandbox(

@@ -153,6 +153,7 @@ def instrument(app: FastAPI, container: Container) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         request_id = request.headers.get("X-Request-Id") or secrets.token_hex(8)
+        request.state.request_id = request_id  # problem answers carry it (api/errors.py)
         started = time.perf_counter()
         response = await call_next(request)
         seconds = time.perf_counter() - started

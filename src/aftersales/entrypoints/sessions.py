@@ -1,18 +1,22 @@
-"""Sign-in for the pages: a session cookie backed by :mod:`aftersales.services.accounts`."""
+"""Signed-in sessions: a cookie backed by :mod:`aftersales.services.accounts`.
+
+The pages sign people in and out through :class:`CookieSessions`; the API reads
+the same session (with its CSRF token) for calls made from a signed-in browser.
+"""
 
 from __future__ import annotations
 
 from fastapi import Request, Response
 
 from aftersales.bootstrap import Container
-from aftersales.entrypoints.web.viewer import Viewer
+from aftersales.entrypoints.viewer import Viewer
 from aftersales.services import accounts
 
 SESSION_COOKIE = "aftersales_session"
 
 
 class CookieSessions:
-    """:class:`~aftersales.entrypoints.web.WebAuth` over server-side sessions."""
+    """:class:`~aftersales.entrypoints.viewer.WebAuth` over server-side sessions."""
 
     def __init__(self, container: Container, *, secure_cookie: bool = False) -> None:
         self.container = container

@@ -1,7 +1,9 @@
-"""Who is looking at a page: the signed-in account, its role and the party it acts for.
+"""Who is calling: the signed-in account, its role and the party it acts for.
 
-The web pages depend on :class:`WebAuth` only, so how sessions are kept (cookie,
-server-side row, CSRF token) stays with the accounts service that owns them.
+A :class:`Viewer` is the person looking at a page or the caller of the API. The
+pages and the API read sessions through :class:`WebAuth` only, so how sessions
+are kept (cookie, server-side row, CSRF token) stays with the accounts service
+that owns them.
 """
 
 from __future__ import annotations
