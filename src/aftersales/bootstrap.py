@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -11,10 +15,25 @@ from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.db.uow import unit_of_work_factory
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.policy import PolicyBook
+from aftersales.errors import AftersalesError, ConfigurationError
 from aftersales.services.base import Services
-from aftersales.services.ports import FileStore
+from aftersales.services.ports import FileStore, Sandbox
 from aftersales.services.time import Clock, SystemClock
 from aftersales.settings import Settings
+
+
+class SeedSandbox(Protocol):
+    """Create a sandbox holding its own copy of the demo's orders (ids prefixed ``<id>.``)."""
+
+    def __call__(
+        self, svc: Services, sandbox_id: str, *, start: datetime | None = None, name: str = ""
+    ) -> Sandbox: ...
+
+
+def _no_demo_data(
+    svc: Services, sandbox_id: str, *, start: datetime | None = None, name: str = ""
+) -> Sandbox:
+    raise ConfigurationError(f"sandbox '{sandbox_id}': this process has no demo data to copy")
 
 
 @dataclass
@@ -24,9 +43,30 @@ class Container:
     book: PolicyBook
     clock: Clock
     services: Services
+    # The HTTP app reaches the demo data set only through this (the demo stays CLI-side).
+    seed_sandbox_with_demo: SeedSandbox = field(default=_no_demo_data)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def not_ready(self) -> str | None:
+        """Why the service cannot take requests yet (None: the database answers, schema at head)."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from aftersales.adapters.db import migrate
+
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = migrate.is_up_to_date(self.engine)
+        except (AftersalesError, SQLAlchemyError) as exc:
+            return f"the database does not answer: {exc}"
+        if not current:
+            return (
+                "the database schema is not at this release's revision; run `aftersales db upgrade`"
+            )
+        return None
 
 
 def sql_services(
@@ -53,4 +93,42 @@ def bootstrap(
     clock = clock or SystemClock()
     files = DiskAttachmentStore(settings.attachments_dir, max_bytes=settings.attachment_max_bytes)
     services = sql_services(engine, book, clock, files)
-    return Container(settings=settings, engine=engine, book=book, clock=clock, services=services)
+    container = Container(
+        settings=settings, engine=engine, book=book, clock=clock, services=services
+    )
+    container.seed_sandbox_with_demo = partial(_seed_with_demo, container)
+    return container
+
+
+def _seed_with_demo(
+    container: Container,
+    svc: Services,
+    sandbox_id: str,
+    *,
+    start: datetime | None = None,
+    name: str = "",
+) -> Sandbox:
+    """A sandbox with the demo's orders, made with ``svc`` (the request's unit of work).
+
+    The demo package is imported here, on first use only.
+    """
+    from aftersales.demo.play import create_demo_sandbox
+
+    return create_demo_sandbox(container, sandbox_id, start=start, name=name, services=svc)
+
+
+def load_policies(dirs: list[Path] | None = None) -> PolicyBook:
+    """The shipped policies with ``dirs`` on top (PolicyError names the first problem)."""
+    return load_policy_book(dirs or [])
+
+
+def upgrade_database(settings: Settings) -> str:
+    """Apply the migrations to the configured database; the revision it is at afterwards."""
+    from aftersales.adapters.db import migrate
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        migrate.upgrade(engine)
+        return migrate.current_revision(engine) or "base"
+    finally:
+        engine.dispose()

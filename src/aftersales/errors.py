@@ -3,7 +3,7 @@
 Every error carries a message a person can act on: what was attempted, what
 was wrong, and how to put it right. Services and adapters raise these; the
 entry points translate them in one place each (the HTTP table in
-``entrypoints/http/errors.py``, the CLI's exit code in ``entrypoints/cli``).
+``entrypoints/api/errors.py``, the CLI's exit code in ``entrypoints/cli``).
 Database and network failures are translated at the adapter with
 ``raise ... from exc`` into one of these, or left to surface as a 500 with the
 request id. The tree, with the HTTP status of each branch::

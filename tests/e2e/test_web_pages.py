@@ -22,6 +22,7 @@ from aftersales.demo import dataset as data
 from aftersales.demo.play import create_demo_sandbox
 from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.web import PAGE_ROLES, Viewer, mount_web
+from aftersales.services.base import Services
 from aftersales.services.sandboxes import advance_sandbox
 from aftersales.services.time import FixedClock
 from aftersales.settings import Settings
@@ -53,10 +54,12 @@ class FakeAuth:
     def __init__(self) -> None:
         self.sessions: dict[str, Viewer] = {}
 
-    def viewer(self, request: Request) -> Viewer | None:
+    def viewer(self, request: Request, svc: Services) -> Viewer | None:
         return self.sessions.get(request.cookies.get("sid", ""))
 
-    def sign_in(self, response: Response, username: str, password: str) -> Viewer | None:
+    def sign_in(
+        self, response: Response, svc: Services, username: str, password: str
+    ) -> Viewer | None:
         viewer = VIEWERS.get(username)
         if viewer is None or password != "pw":
             return None
@@ -65,7 +68,7 @@ class FakeAuth:
         response.set_cookie("sid", sid, httponly=True, samesite="lax")
         return viewer
 
-    def sign_out(self, request: Request, response: Response) -> None:
+    def sign_out(self, request: Request, response: Response, svc: Services) -> None:
         self.sessions.pop(request.cookies.get("sid", ""), None)
         response.delete_cookie("sid")
 

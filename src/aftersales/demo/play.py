@@ -32,6 +32,7 @@ from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.errors import AftersalesError
 from aftersales.services import cases as svc
 from aftersales.services.accounts import ensure_account
+from aftersales.services.base import Services
 from aftersales.services.ports import Sandbox
 from aftersales.services.sandboxes import (
     advance_sandbox,
@@ -572,7 +573,12 @@ def _summary(
 
 
 def create_demo_sandbox(
-    container: Container, sandbox_id: str, *, start: datetime | None = None, name: str = ""
+    container: Container,
+    sandbox_id: str,
+    *,
+    start: datetime | None = None,
+    name: str = "",
+    services: Services | None = None,
 ) -> Sandbox:
     """A new sandbox holding its own copy of the demo's orders (ids prefixed ``<id>.``).
 
@@ -581,9 +587,10 @@ def create_demo_sandbox(
     """
     dataset = _for_sandbox(data.build_dataset(), sandbox_id)
     # One transaction (the caller's, if one is open): no half-made sandbox, the id stays free.
-    with container.services.uow() as uow:
+    services = services or container.services
+    with services.uow() as uow:
         assert isinstance(uow, SqlUnitOfWork), "the demo data set is loaded with SQL"
-        sandbox = create_sandbox(container.services, sandbox_id=sandbox_id, name=name, start=start)
+        sandbox = create_sandbox(services, sandbox_id=sandbox_id, name=name, start=start)
         data.load_dataset(uow.conn, container.book, dataset, AddressResolver())
         uow.commit()
     return sandbox

@@ -27,13 +27,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -41,32 +40,11 @@ from pydantic import (
 )
 
 from aftersales.domain.calendars import BusinessCalendar
+from aftersales.domain.durations import Duration
 from aftersales.domain.errors import EligibilityError, PolicyError
 from aftersales.domain.lifecycle import LIFECYCLES, Programme
 
 RULE_ID = re.compile(r"^(NW|OH|SS|X)-\d+$")
-_DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
-_DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def _parse_duration(value: Any) -> Any:
-    """Accept '1h', '48h', '30d', '90m' as well as ISO 8601 ('PT1H') and timedeltas."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
-        if not value.strip().upper().startswith("P"):
-            raise ValueError(
-                f"{value!r} is not a duration; write a whole number with a unit, "
-                "e.g. '1h', '48h', '30d', '90m', or ISO 8601 such as 'PT1H'"
-            )
-    return value
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("a duration must be longer than zero, e.g. '1h', '48h' or '30d'")
-    return value
 
 
 def _rule_id(value: str) -> str:
@@ -92,7 +70,6 @@ class FieldProblem(ValueError):
         self.field = field
 
 
-Duration = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_positive)]
 RuleId = Annotated[str, AfterValidator(_rule_id)]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-.]*$")]

@@ -28,12 +28,10 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
-from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.schema import LIVE
 from aftersales.bootstrap import Container
 from aftersales.errors import InvalidRequest
+from aftersales.services import views
 
 log = logging.getLogger("aftersales.http")
 # The attributes every LogRecord has; anything else was passed in ``extra``.
@@ -77,36 +75,19 @@ class PlatformCollector(Collector):
         self.container = container
 
     def collect(self) -> Iterator[Any]:
-        now = self.container.clock.now()
-        c, d, le = s.cases, s.deadlines, s.ledger_entries
-        with self.container.engine.connect() as conn:
-            open_cases = conn.execute(
-                select(c.c.programme, func.count())
-                .where(c.c.sandbox == LIVE, c.c.is_open)
-                .group_by(c.c.programme)
-            ).all()
-            due, oldest = conn.execute(
-                select(func.count(), func.min(d.c.due_at)).where(
-                    d.c.sandbox == LIVE, d.c.due_at < now
-                )
-            ).one()
-            payouts = conn.execute(
-                select(le.c.rule, func.count(), func.coalesce(func.sum(le.c.amount), 0))
-                .where(le.c.sandbox == LIVE, le.c.unit == "points")
-                .group_by(le.c.rule)
-            ).all()
+        figures = views.live_figures(self.container.services)
         cases = GaugeMetricFamily(
             "aftersales_open_cases", "Open live cases, by programme.", labels=["programme"]
         )
-        for programme, count in open_cases:
+        for programme, count in figures.open_cases.items():
             cases.add_metric([programme], count)
         yield cases
         yield GaugeMetricFamily(
-            "aftersales_deadlines_due", "Live deadlines past due and not yet handled.", value=due
+            "aftersales_deadlines_due",
+            "Live deadlines past due and not yet handled.",
+            value=figures.deadlines_due,
         )
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
-        lag = (now - oldest).total_seconds() if oldest is not None else 0.0
+        lag = figures.claim_lag_s
         yield GaugeMetricFamily(
             "aftersales_claim_lag_seconds",
             "How long the oldest due live deadline has waited for a worker.",
@@ -118,7 +99,7 @@ class PlatformCollector(Collector):
         points = CounterMetricFamily(
             "aftersales_payout_points", "Points paid to buyers, by rule.", labels=["rule"]
         )
-        for rule, count, total in payouts:
+        for rule, (count, total) in figures.payouts.items():
             paid.add_metric([rule], count)
             points.add_metric([rule], total)
         yield paid
@@ -153,6 +134,7 @@ def instrument(app: FastAPI, container: Container) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         request_id = request.headers.get("X-Request-Id") or secrets.token_hex(8)
+        request.state.request_id = request_id  # problem answers carry it (api/errors.py)
         started = time.perf_counter()
         response = await call_next(request)
         seconds = time.perf_counter() - started

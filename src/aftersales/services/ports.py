@@ -214,6 +214,38 @@ class BalanceLine:
 
 
 @dataclass(frozen=True)
+class OpenCaseLine:
+    id: str
+    order_item_id: str
+    programme: str
+
+
+@dataclass(frozen=True)
+class ComplaintLine:
+    id: str
+    case_id: str
+    clock_id: str | None
+    filed_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class LiveFigures:
+    """What the metrics scrape reports of live data."""
+
+    open_cases: dict[str, int]  # by programme
+    deadlines_due: int
+    oldest_due: datetime | None
+    payouts: dict[str, tuple[int, int]]  # rule -> (count, points)
+    at: datetime  # when they were read
+
+    @property
+    def claim_lag_s(self) -> float:
+        """How long the oldest due deadline has waited for a worker."""
+        return 0.0 if self.oldest_due is None else (self.at - self.oldest_due).total_seconds()
+
+
+@dataclass(frozen=True)
 class BrandLine:
     id: str
     name: str
@@ -271,6 +303,9 @@ class ReferenceData(Protocol):
     def order_items_of_buyer(
         self, buyer_account: str, *, sandbox: str | None = None
     ) -> list[OrderItem]: ...
+
+    def order_sandboxes_of_buyer(self, buyer_account: str) -> dict[str, str]:
+        """``{order id: sandbox}`` for every order of the buyer."""
 
     def find_provider(
         self, book: PolicyBook, *, city: str, category_id: str, service_tag: str
@@ -443,6 +478,13 @@ class ReadModels(Protocol):
 
     def balances(self, scope: Scope, *, sandbox: str | None = None) -> list[BalanceLine]: ...
 
+    def open_cases_of_items(self, order_item_ids: Sequence[str]) -> list[OpenCaseLine]: ...
+
+    def pending_complaints(self, *, limit: int = 200) -> list[ComplaintLine]:
+        """Complaints waiting for operations, oldest first."""
+
+    def live_figures(self, now: datetime) -> LiveFigures: ...
+
 
 class UnitOfWork(Protocol):
     """One transaction and every repository in it; see the module docstring."""
@@ -477,6 +519,8 @@ class UnitOfWork(Protocol):
 
 class FileStore(Protocol):
     """Where attachment bytes live (disk today); records of them go through ``Attachments``."""
+
+    max_bytes: int  # the largest file taken
 
     def put(self, data: bytes, *, filename: str, declared_type: str | None) -> Any: ...
 

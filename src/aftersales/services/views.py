@@ -10,17 +10,24 @@ the ``ReadModels`` port: each reads in the caller's unit of work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from aftersales.domain.brands import BrandAfterSales
+from aftersales.domain.eligibility import OrderItem
 from aftersales.services.base import Services
 from aftersales.services.ports import (
     GROUPINGS,
+    LIVE,
     BalanceLine,
     BrandLine,
     CaseLine,
+    ComplaintLine,
     Compliance,
     ComplianceRow,
+    LiveFigures,
+    OpenCaseLine,
     PayoutLine,
     QueueLine,
     Scope,
@@ -104,6 +111,41 @@ def brands(svc: Services) -> list[BrandLine]:
         return uow.reference.brands()
 
 
+def brand_after_sales(svc: Services, brand_id: str) -> BrandAfterSales:
+    """NW-3: the brand's hotline, warranty terms, exclusions and centres (NotFound if none)."""
+    with svc.uow() as uow:
+        return uow.reference.brand_after_sales(brand_id)
+
+
+def buyer_of_item(svc: Services, order_item_id: str) -> str | None:
+    with svc.uow() as uow:
+        return uow.reference.buyer_of_item(order_item_id)
+
+
+def items_of_buyer(svc: Services, buyer_account: str) -> list[tuple[OrderItem, str]]:
+    """Everything the buyer bought, newest first, each with the sandbox of its order."""
+    with svc.uow() as uow:
+        items = uow.reference.order_items_of_buyer(buyer_account)
+        sandbox_of = uow.reference.order_sandboxes_of_buyer(buyer_account)
+    return [(item, sandbox_of.get(item.order_id, LIVE)) for item in items]
+
+
+def open_cases_of_items(svc: Services, order_item_ids: Sequence[str]) -> list[OpenCaseLine]:
+    with svc.uow() as uow:
+        return uow.views.open_cases_of_items(order_item_ids)
+
+
+def live_figures(svc: Services) -> LiveFigures:
+    """Open cases, due deadlines and payouts of live data, now (for the metrics scrape)."""
+    with svc.uow() as uow:
+        return uow.views.live_figures(svc.clock.now())
+
+
+def pending_complaints(svc: Services, *, limit: int = 200) -> list[ComplaintLine]:
+    with svc.uow() as uow:
+        return uow.views.pending_complaints(limit=limit)
+
+
 __all__ = [
     "GROUPINGS",
     "BalanceLine",
@@ -114,11 +156,17 @@ __all__ = [
     "QueueLine",
     "Scope",
     "balances",
+    "brand_after_sales",
     "brands",
+    "buyer_of_item",
     "case_lines",
     "compliance",
     "find_orders_for_caller",
+    "items_of_buyer",
+    "live_figures",
     "may_see_case",
+    "open_cases_of_items",
     "payout_lines",
+    "pending_complaints",
     "provider_queue",
 ]

@@ -17,7 +17,8 @@ aggregate to list it.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, case, false, func, or_, select
@@ -26,10 +27,14 @@ from aftersales.adapters.db import schema as s
 from aftersales.domain.lifecycle import Role
 from aftersales.errors import InvalidRequest
 from aftersales.services.ports import (
+    LIVE,
     BalanceLine,
     CaseLine,
+    ComplaintLine,
     Compliance,
     ComplianceRow,
+    LiveFigures,
+    OpenCaseLine,
     PayoutLine,
     QueueLine,
     Scope,
@@ -302,3 +307,46 @@ class SqlReadModels:
             BalanceLine(r.sandbox, r.account, r.unit, int(r.balance))
             for r in self.conn.execute(query)
         ]
+
+    def open_cases_of_items(self, order_item_ids: Sequence[str]) -> list[OpenCaseLine]:
+        if not order_item_ids:
+            return []
+        query = select(_c.c.id, _c.c.order_item_id, _c.c.programme).where(
+            _c.c.order_item_id.in_(list(order_item_ids)), _c.c.is_open
+        )
+        return [OpenCaseLine(r.id, r.order_item_id, r.programme) for r in self.conn.execute(query)]
+
+    def pending_complaints(self, *, limit: int = 200) -> list[ComplaintLine]:
+        k = s.complaints
+        query = (
+            select(k.c.id, k.c.case_id, k.c.clock_id, k.c.filed_at, k.c.text)
+            .where(k.c.status == "pending")
+            .order_by(k.c.filed_at, k.c.id)
+            .limit(limit)
+        )
+        return [ComplaintLine(*r) for r in self.conn.execute(query)]
+
+    def live_figures(self, now: datetime) -> LiveFigures:
+        c, d, le = s.cases, s.deadlines, s.ledger_entries
+        open_cases = self.conn.execute(
+            select(c.c.programme, func.count())
+            .where(c.c.sandbox == LIVE, c.c.is_open)
+            .group_by(c.c.programme)
+        ).all()
+        due, oldest = self.conn.execute(
+            select(func.count(), func.min(d.c.due_at)).where(d.c.sandbox == LIVE, d.c.due_at < now)
+        ).one()
+        payouts = self.conn.execute(
+            select(le.c.rule, func.count(), func.coalesce(func.sum(le.c.amount), 0))
+            .where(le.c.sandbox == LIVE, le.c.unit == "points")
+            .group_by(le.c.rule)
+        ).all()
+        if oldest is not None and oldest.tzinfo is None:  # SQLite aggregates come back naive
+            oldest = oldest.replace(tzinfo=UTC)
+        return LiveFigures(
+            {programme: int(count) for programme, count in open_cases},
+            int(due),
+            oldest,
+            {rule: (int(count), int(total)) for rule, count, total in payouts},
+            now,
+        )

@@ -70,6 +70,12 @@ class SqlReference:
     ) -> list[OrderItem]:
         return reference.order_items_of_buyer(self.conn, buyer_account, sandbox=sandbox)
 
+    def order_sandboxes_of_buyer(self, buyer_account: str) -> dict[str, str]:
+        rows = self.conn.execute(
+            select(_o.c.id, _o.c.sandbox).where(_o.c.buyer_account == buyer_account)
+        )
+        return {r.id: r.sandbox for r in rows}
+
     def find_provider(
         self, book: PolicyBook, *, city: str, category_id: str, service_tag: str
     ) -> str | None:

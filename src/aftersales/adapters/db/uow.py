@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Self
 
@@ -72,7 +72,7 @@ class SqlUnitOfWork:
         self.defer_balances = defer_balances
         self._conn: Connection | None = None
         self._depth = 0
-        self._marked: Token[SqlUnitOfWork | None] | None = None
+        self._outer: SqlUnitOfWork | None = None  # what the context variable held before
 
     @property
     def conn(self) -> Connection:
@@ -95,7 +95,8 @@ class SqlUnitOfWork:
             self.accounts = SqlAccounts(conn)
             self.idempotency = SqlIdempotency(conn)
             self.views = SqlReadModels(conn)
-            self._marked = _OPEN.set(self)
+            self._outer = _OPEN.get()
+            _OPEN.set(self)
         self._depth += 1
         return self
 
@@ -108,9 +109,10 @@ class SqlUnitOfWork:
         self._depth -= 1
         if self._depth > 0:
             return
-        if self._marked is not None:
-            _OPEN.reset(self._marked)
-            self._marked = None
+        # Not ContextVar.reset: an HTTP dependency may enter in one copy of the request's
+        # context and leave in another (each thread-pool hop copies it).
+        _OPEN.set(self._outer)
+        self._outer = None
         conn, self._conn = self._conn, None
         if conn is None:
             return

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 # ------------------------------------------------------------------ requests
 
@@ -72,8 +72,9 @@ class NoBody(BaseModel):
 class SandboxCreated(BaseModel):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str = Field(default="", max_length=200)
-    start: datetime | None = Field(
-        default=None, description="the sandbox clock's first reading, with a UTC offset"
+    start: AwareDatetime | None = Field(
+        default=None,
+        description="the sandbox clock's first reading, with a UTC offset, e.g. 2026-11-24T10:00+08:00",
     )
     demo_data: bool = Field(
         default=True, description="give the sandbox its own copy of the demo's orders"
@@ -81,7 +82,9 @@ class SandboxCreated(BaseModel):
 
 
 class SandboxAdvance(BaseModel):
-    by: str
+    """What makes two advances the same request (for Idempotency-Key)."""
+
+    by: timedelta
 
 
 class AttachmentUpload(BaseModel):
@@ -111,6 +114,9 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
+    request_id: str | None = Field(
+        default=None, description="the X-Request-Id of the request, to find it in the logs"
+    )
 
 
 class CaseSummary(BaseModel):

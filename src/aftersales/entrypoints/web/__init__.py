@@ -1,4 +1,10 @@
-"""The web application for consumers, agents, providers, merchants, brands and operations."""
+"""The web application for consumers, agents, providers, merchants, brands and operations.
+
+Server-rendered pages, Chinese first. Each page checks who may see it
+(:data:`PAGE_ROLES`) before it reads anything; every form carries the session's
+CSRF token; every change goes through the same use cases the API calls,
+recorded with channel ``web`` (X-4).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,21 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from aftersales.bootstrap import Container
-from aftersales.entrypoints.web.pages import PAGE_ROLES, STATIC_DIR, Web, build_web
-from aftersales.entrypoints.web.viewer import Viewer, WebAuth
+from aftersales.entrypoints.viewer import Viewer, WebAuth
+from aftersales.entrypoints.web.pages import Web, build_web
+from aftersales.entrypoints.web.pages.common import PAGE_ROLES, STATIC_DIR
 
-__all__ = ["PAGE_ROLES", "Viewer", "Web", "WebAuth", "mount_web"]
+__all__ = ["PAGE_ROLES", "STATIC_DIR", "Viewer", "Web", "WebAuth", "mount_web"]
 
 
 def mount_web(app: FastAPI, container: Container, auth: WebAuth) -> Web:
-    """Add the pages and their static files (styles, scripts, vendored htmx and ECharts)."""
-    web = build_web(container, auth)
+    """Add the pages and their static files (styles, scripts, vendored htmx and ECharts).
+
+    The pages read ``container`` and ``auth`` from ``app.state`` on each request.
+    """
+    app.state.container = container
+    app.state.web_auth = auth
+    web = build_web()
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return web

@@ -1,7 +1,9 @@
-"""Who is looking at a page: the signed-in account, its role and the party it acts for.
+"""Who is calling: the signed-in account, its role and the party it acts for.
 
-The web pages depend on :class:`WebAuth` only, so how sessions are kept (cookie,
-server-side row, CSRF token) stays with the accounts service that owns them.
+A :class:`Viewer` is the person looking at a page or the caller of the API. The
+pages and the API read sessions through :class:`WebAuth` only, so how sessions
+are kept (cookie, server-side row, CSRF token) stays with the accounts service
+that owns them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi import Request, Response
 
 from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
+from aftersales.services.base import Services
 from aftersales.services.views import Scope
 
 
@@ -43,12 +46,16 @@ class Viewer:
 
 
 class WebAuth(Protocol):
-    def viewer(self, request: Request) -> Viewer | None:
+    """Sessions, read and written in the request's own unit of work (``svc``)."""
+
+    def viewer(self, request: Request, svc: Services) -> Viewer | None:
         """The signed-in viewer of this request, or None."""
         ...
 
-    def sign_in(self, response: Response, username: str, password: str) -> Viewer | None:
+    def sign_in(
+        self, response: Response, svc: Services, username: str, password: str
+    ) -> Viewer | None:
         """Check the password; on success set the session cookie on ``response``."""
         ...
 
-    def sign_out(self, request: Request, response: Response) -> None: ...
+    def sign_out(self, request: Request, response: Response, svc: Services) -> None: ...

@@ -1,0 +1,149 @@
+"""What a request is given before its route runs: container, services, caller, helpers.
+
+Routes and pages never hold the container in a closure: they declare these
+dependencies. :func:`services` is the only way to the use cases: it opens the
+request's unit of work (one connection, one transaction) and hands out services
+bound to it, so authentication, the ownership check, the idempotency
+reservation, the command and its stored answer are one BEGIN … COMMIT. It
+commits when the route returns, before the response is sent; a route that
+raises leaves it rolled back. :func:`caller` says who calls (a bearer token, or
+a signed-in session with its CSRF token on writes); :func:`own_item` and
+:func:`visible_case` answer "not found" for what the caller may not see;
+:class:`Once` makes a POST idempotent under its ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from aftersales.bootstrap import Container
+from aftersales.domain.lifecycle import Role
+from aftersales.entrypoints.viewer import Viewer, WebAuth
+from aftersales.errors import CaseNotFound, ConfigurationError, Forbidden, NotFound, NotSignedIn
+from aftersales.services import accounts, idempotency, views
+from aftersales.services import cases as case_services
+from aftersales.services.base import Services
+from aftersales.services.idempotency import Answer
+from aftersales.services.ports import FileStore
+from aftersales.services.reports import case_report
+
+
+def container(request: Request) -> Container:
+    """The app's container, put on ``app.state`` by the factory (or by ``mount_web``)."""
+    return cast(Container, request.app.state.container)
+
+
+def services(box: Annotated[Container, Depends(container)]) -> Iterator[Services]:
+    """The use cases, bound to this request's unit of work; routes and pages get them only here."""
+    with box.services.uow() as uow:
+        yield box.services.bound(uow)
+        uow.commit()
+
+
+def web_auth(request: Request) -> WebAuth:
+    """How signed-in sessions are read (the cookie sessions, or a test's fake)."""
+    return cast(WebAuth, request.app.state.web_auth)
+
+
+ContainerDep = Annotated[Container, Depends(container)]
+# scope="function": the unit of work ends (commits) before the response is sent.
+ServicesDep = Annotated[Services, Depends(services, scope="function")]
+
+
+def caller(
+    request: Request, svc: ServicesDep, auth: Annotated[WebAuth, Depends(web_auth)]
+) -> Viewer:
+    """Who calls: a system with ``Authorization: Bearer <token>``, or a signed-in session.
+
+    A bearer token is sent deliberately, so it needs no CSRF token; a session
+    cookie is sent by the browser on its own, so writes with it must carry the
+    session's token in ``X-CSRF-Token``.
+    """
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        account = accounts.account_for_token(svc, credential.strip())
+        if account is None:
+            raise NotSignedIn("the bearer token is unknown or was revoked")
+        return Viewer(account.id, account.name, account.role, account.party, "")
+    viewer = auth.viewer(request, svc)
+    if viewer is None:
+        raise NotSignedIn(
+            "this endpoint needs a signed-in session or an API token (Authorization: Bearer …)"
+        )
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not viewer.csrf_ok(
+        request.headers.get("X-CSRF-Token")
+    ):
+        raise Forbidden("send the session's CSRF token in X-CSRF-Token")
+    return viewer
+
+
+Caller = Annotated[Viewer, Depends(caller)]
+
+
+def file_store(svc: ServicesDep) -> FileStore:
+    """Where attachments are kept (bootstrap gives the services one)."""
+    if svc.files is None:
+        raise ConfigurationError("this process was built without an attachment store")
+    return svc.files
+
+
+AttachmentStore = Annotated[FileStore, Depends(file_store)]
+
+
+def own_item(svc: Services, caller: Viewer, order_item_id: str) -> None:
+    """A consumer acts on items they bought; an agent (or operations) on any caller's (NW-2a)."""
+    if caller.role is Role.AGENT or caller.role is Role.OPERATIONS:
+        return
+    buyer = views.buyer_of_item(svc, order_item_id)
+    if caller.role is not Role.CONSUMER or buyer != caller.party:
+        raise NotFound("order item", order_item_id)
+
+
+def visible_case(svc: Services, caller: Viewer, case_id: str) -> None:
+    """A case the caller may not see is answered as one that does not exist."""
+    if not views.may_see_case(svc, caller.scope, case_id):
+        raise CaseNotFound(case_id)
+
+
+class Once:
+    """Answer a POST once per ``Idempotency-Key``: a repeat gets the first answer back."""
+
+    def __init__(self, svc: Services, caller: Viewer, request: Request) -> None:
+        self.svc, self.caller, self.request = svc, caller, request
+
+    def __call__(self, payload: BaseModel, produce: Callable[[], Answer]) -> JSONResponse:
+        """``produce()``'s answer, or the stored one; ``payload`` is what makes requests equal."""
+        request = self.request
+        answer = idempotency.once(
+            self.svc,
+            account_id=self.caller.account_id,
+            key=request.headers.get("Idempotency-Key"),
+            digest=idempotency.request_digest(
+                request.method, request.url.path, payload.model_dump(mode="json")
+            ),
+            produce=produce,
+        )
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+
+def post_once(request: Request, svc: ServicesDep, who: Caller) -> Once:
+    return Once(svc, who, request)
+
+
+PostOnce = Annotated[Once, Depends(post_once)]
+
+
+def case_after(svc: Services, case_id: str, change: Callable[[], object]) -> Callable[[], Answer]:
+    """An answer producer: make ``change``, then answer with the case as it now stands."""
+
+    def produce() -> Answer:
+        change()
+        return Answer(200, case_report(case_services.get_case(svc, case_id), svc.book))
+
+    return produce

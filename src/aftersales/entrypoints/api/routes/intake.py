@@ -1,0 +1,60 @@
+"""Opening cases: one-click help (OH-3) and national-warranty repair reports (NW-2)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from aftersales.domain import access
+from aftersales.domain.access import Action
+from aftersales.domain.lifecycle import Channel, Role
+from aftersales.entrypoints.api import models as m
+from aftersales.entrypoints.api.deps import Caller, PostOnce, ServicesDep, own_item
+from aftersales.entrypoints.api.errors import PROBLEMS
+from aftersales.services import cases as case_services
+from aftersales.services.idempotency import Answer
+from aftersales.services.reports import case_report
+
+router = APIRouter(prefix="/api/v1", tags=["intake"], responses=PROBLEMS)
+
+
+@router.post("/help-requests", status_code=201)
+def create_help_request(
+    body: m.HelpRequest, caller: Caller, svc: ServicesDep, once: PostOnce
+) -> JSONResponse:
+    """One-click help (OH-3): opened and dispatched at once; a repeat returns the open one."""
+    access.require(caller.role, Action.REQUEST_HELP)
+    own_item(svc, caller, body.order_item_id)
+
+    def produce() -> Answer:
+        opened = case_services.request_help(
+            svc,
+            order_item_id=body.order_item_id,
+            actor=caller.actor(Channel.API),
+            failure=body.failure,
+            description=body.description,
+        )
+        return Answer(201 if opened.created else 200, case_report(opened.case, svc.book))
+
+    return once(body, produce)
+
+
+@router.post("/repair-reports", status_code=201)
+def create_repair_report(
+    body: m.RepairReport, caller: Caller, svc: ServicesDep, once: PostOnce
+) -> JSONResponse:
+    """A national-warranty repair report (NW-2): by the buyer, or by a hotline agent for them."""
+    access.require(caller.role, Action.REPORT_REPAIR)
+    own_item(svc, caller, body.order_item_id)
+    channel = Channel.HOTLINE if caller.role is Role.AGENT else Channel.API
+
+    def produce() -> Answer:
+        opened = case_services.report_repair(
+            svc,
+            order_item_id=body.order_item_id,
+            actor=caller.actor(channel),
+            description=body.description,
+        )
+        return Answer(201 if opened.created else 200, case_report(opened.case, svc.book))
+
+    return once(body, produce)

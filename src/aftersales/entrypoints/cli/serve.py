@@ -1,0 +1,176 @@
+"""Running the service: ``serve`` (HTTP app, optionally with the deadline worker) and ``worker``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from aftersales.entrypoints.cli.common import (
+    DatabaseUrl,
+    DataDir,
+    LogFormat,
+    PolicyDirs,
+    console,
+    open_container,
+)
+from aftersales.settings import Settings
+
+
+def worker(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    policy_dir: PolicyDirs = None,
+    worker_id: Annotated[
+        str | None,
+        typer.Option("--id", envvar="AFTERSALES_WORKER_ID", help="Name in claims and logs."),
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option(envvar="AFTERSALES_WORKER_BATCH_SIZE", help="Deadlines per claim.")
+    ] = None,
+    poll: Annotated[
+        float | None,
+        typer.Option(envvar="AFTERSALES_WORKER_POLL_INTERVAL_S", help="Longest sleep, seconds."),
+    ] = None,
+    lease: Annotated[
+        float | None, typer.Option(envvar="AFTERSALES_WORKER_LEASE_S", help="Claim lease, seconds.")
+    ] = None,
+    log_format: LogFormat = "json",
+) -> None:
+    """Run the deadline worker until SIGTERM or Ctrl-C (several may run side by side on PostgreSQL)."""
+    import signal
+    import threading
+
+    from aftersales.entrypoints.observability import configure_logging
+    from aftersales.worker.loop import build_worker
+
+    configure_logging(log_format)
+    container = open_container(
+        data_dir,
+        database_url,
+        policy_dir,
+        worker_batch_size=batch,
+        worker_poll_interval_s=poll,
+        worker_lease_s=lease,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    total = build_worker(container, worker_id=worker_id, stop=stop).run()
+    console.print(f"worker stopped: {total.cases} cases handled, {total.payouts} payouts made")
+    container.close()
+
+
+def serve(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    policy_dir: PolicyDirs = None,
+    host: Annotated[str | None, typer.Option(envvar="AFTERSALES_HOST")] = None,
+    port: Annotated[int | None, typer.Option(envvar="AFTERSALES_PORT")] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo/--no-demo", envvar="AFTERSALES_DEMO", help="Load the demo data set first."
+        ),
+    ] = False,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            envvar="AFTERSALES_SERVE_WORKER",
+            help="Run the deadline worker in the same process.",
+        ),
+    ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            envvar="AFTERSALES_WEB_WORKERS",
+            min=1,
+            max=64,
+            help="HTTP worker processes (one per core is a good start); the deadline "
+            "worker still runs once, in the supervising process.",
+        ),
+    ] = 1,
+    log_format: LogFormat = "json",
+) -> None:
+    """Serve the HTTP app (and the deadline worker) — on the embedded SQLite by default."""
+    import threading
+
+    import uvicorn
+
+    from aftersales.entrypoints.api.app import create_app
+    from aftersales.entrypoints.observability import configure_logging
+    from aftersales.worker.loop import build_worker
+
+    configure_logging(log_format)
+    container = open_container(data_dir, database_url, policy_dir, host=host, port=port)
+    if demo:
+        from aftersales.demo.play import ensure_demo
+
+        ensure_demo(container, console)
+    stop = threading.Event()
+    thread = None
+    if with_worker:
+        thread = threading.Thread(
+            target=build_worker(container, stop=stop).run, name="deadline-worker", daemon=True
+        )
+        thread.start()
+    settings = container.settings
+    console.print(
+        f"serving on http://{settings.host}:{settings.port}"
+        + (f" with {workers} worker processes" if workers > 1 else "")
+    )
+    try:
+        if workers > 1:
+            _serve_processes(settings, workers, log_format)
+        else:
+            uvicorn.run(
+                create_app(container),
+                host=settings.host,
+                port=settings.port,
+                log_config=None,  # our handler (JSON lines) serves uvicorn's loggers too
+                access_log=False,  # one line per request comes from the app, with its request id
+            )
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=10)
+        container.close()
+
+
+def _serve_processes(settings: Settings, workers: int, log_format: str) -> None:
+    """Several HTTP processes on one port; each builds its app from the environment.
+
+    The database is already migrated (and the demo loaded) by this process; the
+    children only connect. Their request metrics are pooled through
+    ``PROMETHEUS_MULTIPROC_DIR`` so ``/metrics`` counts every process's requests.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    metrics_dir = tempfile.mkdtemp(prefix="aftersales-metrics-")
+    os.environ.update(
+        {
+            "AFTERSALES_DATA_DIR": str(settings.data_dir.resolve()),
+            "AFTERSALES_DATABASE_URL": settings.resolved_database_url,
+            "AFTERSALES_POLICY_DIRS": ",".join(str(p.resolve()) for p in settings.policy_dirs),
+            "AFTERSALES_LOG_FORMAT": log_format,
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        }
+    )
+    try:
+        uvicorn.run(
+            "aftersales.entrypoints.api.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

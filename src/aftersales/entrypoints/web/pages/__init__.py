@@ -1,0 +1,46 @@
+"""The web pages, one module per area, gathered into one router.
+
+``auth`` (sign-in, language), ``consumer`` (orders, help, repair form), ``case``
+(the case page and its actions), ``provider`` (the queue), ``agent`` (the
+hotline desk), ``partner`` (merchants and brands), ``ops`` (dashboard, payouts,
+complaints, sandboxes) and ``brands``; ``common`` holds what they share and
+``formats`` how amounts and times are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from aftersales.entrypoints.web.pages import (
+    agent,
+    auth,
+    brands,
+    case,
+    consumer,
+    ops,
+    partner,
+    provider,
+)
+from aftersales.entrypoints.web.pages.common import page_router, refusal
+
+AREAS = (auth, consumer, case, provider, agent, partner, ops, brands)
+
+
+@dataclass(frozen=True)
+class Web:
+    """The pages' router, and how a refusal is shown as a page."""
+
+    router: APIRouter
+    refusal: Callable[[Request, int, str, str], Response]
+
+
+def build_web() -> Web:
+    """Every area's pages on one router; the app mounts it with the static files."""
+    router = page_router()
+    for area in AREAS:
+        router.include_router(area.router)
+    return Web(router, refusal)

@@ -1,0 +1,166 @@
+"""A case's page, for everyone who may see it, and the changes made from it.
+
+The buttons shown are the ones the access table allows the viewer's role:
+lifecycle steps from :func:`~aftersales.domain.access.steps_for`, pauses,
+quotes and complaints from :func:`~aftersales.domain.access.allowed`. Each form
+posts back here, is checked the same way, and returns to the case.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Form
+from fastapi.responses import HTMLResponse, Response
+
+from aftersales.domain import access
+from aftersales.domain.access import Action
+from aftersales.entrypoints.api.deps import ServicesDep
+from aftersales.entrypoints.web.pages.common import (
+    PageContext,
+    back_to_case,
+    on_case,
+    page,
+    page_router,
+    render,
+    require_csrf,
+    see_case,
+)
+from aftersales.entrypoints.web.pages.formats import fen_from_yuan, fmt_left
+from aftersales.services import cases as svc_cases
+from aftersales.services.reports import case_report
+from aftersales.services.sandboxes import current_time
+
+router = page_router()
+CasePage = Annotated[PageContext, Depends(page("case"))]
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(case_id: str, ctx: CasePage, svc: ServicesDep) -> Response:
+    viewer = see_case(svc, ctx, case_id)
+    book = svc.book
+    case = svc_cases.get_case(svc, case_id)
+    sandbox = svc_cases.case_sandbox(svc, case_id)
+    now = current_time(svc, sandbox)
+    steps = access.steps_for(viewer.role, case.programme, case.state)
+    pause_reasons = [
+        (definition.id, reason, book.service_standards.exemption_names.get(reason))
+        for definition in case.policy(book).clocks
+        for reason in definition.pause_reasons
+    ]
+    return render(
+        ctx,
+        "case.html",
+        case=case_report(case, book),
+        sandbox=sandbox,
+        now=now,
+        live=sandbox == "live",
+        actions=[case.lifecycle.transitions[step] for step in steps],
+        pause_reasons=pause_reasons,
+        attachments=svc_cases.attachments_of(svc, case_id),
+        can_complain=access.allowed(viewer.role, Action.FILE_COMPLAINT),
+        can_decide=access.allowed(viewer.role, Action.DECIDE_COMPLAINT),
+        can_quote=access.allowed(viewer.role, Action.ISSUE_QUOTE, case.programme),
+        can_pause=access.allowed(viewer.role, Action.PAUSE_CLOCK),
+        seconds_left=lambda due: (datetime.fromisoformat(due) - now).total_seconds(),
+        fmt_left=lambda seconds: fmt_left(seconds, ctx.lang),
+    )
+
+
+@router.post("/cases/{case_id}/act")
+def act(
+    ctx: CasePage,
+    svc: ServicesDep,
+    case_id: str,
+    action: str = Form(...),
+    note: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    viewer = on_case(svc, ctx, case_id, csrf_token)
+    svc_cases.act(svc, case_id, action, viewer.actor(), note.strip())
+    return back_to_case(case_id)
+
+
+@router.post("/cases/{case_id}/pause")
+def pause(
+    ctx: CasePage,
+    svc: ServicesDep,
+    case_id: str,
+    clock_reason: str = Form(...),
+    csrf_token: str = Form(""),
+) -> Response:
+    viewer = on_case(svc, ctx, case_id, csrf_token, Action.PAUSE_CLOCK)
+    clock_id, _, reason = clock_reason.partition(":")
+    svc_cases.pause_clock(svc, case_id, clock_id, reason, viewer.actor())
+    return back_to_case(case_id)
+
+
+@router.post("/cases/{case_id}/resume")
+def resume(
+    ctx: CasePage,
+    svc: ServicesDep,
+    case_id: str,
+    clock_id: str = Form(...),
+    csrf_token: str = Form(""),
+) -> Response:
+    viewer = on_case(svc, ctx, case_id, csrf_token, Action.RESUME_CLOCK)
+    svc_cases.resume_clock(svc, case_id, clock_id, viewer.actor())
+    return back_to_case(case_id)
+
+
+@router.post("/cases/{case_id}/complaints")
+def complain(
+    ctx: CasePage,
+    svc: ServicesDep,
+    case_id: str,
+    clock_id: str = Form(""),
+    complaint_text: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    viewer = on_case(svc, ctx, case_id, csrf_token, Action.FILE_COMPLAINT)
+    svc_cases.file_complaint(svc, case_id, clock_id or None, viewer.actor(), complaint_text.strip())
+    return back_to_case(case_id)
+
+
+@router.post("/cases/{case_id}/complaints/{complaint_id}/decide")
+def decide(
+    ctx: Annotated[PageContext, Depends(page("ops_complaints"))],
+    svc: ServicesDep,
+    case_id: str,
+    complaint_id: str,
+    uphold: str = Form(...),
+    note: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    viewer = require_csrf(ctx, csrf_token)
+    svc_cases.decide_complaint(
+        svc, case_id, complaint_id, uphold == "yes", viewer.actor(), note.strip()
+    )
+    return back_to_case(case_id)
+
+
+@router.post("/cases/{case_id}/quote")
+def quote_case(
+    ctx: CasePage,
+    svc: ServicesDep,
+    case_id: str,
+    amount_yuan: str = Form(...),
+    csrf_token: str = Form(""),
+) -> Response:
+    viewer = on_case(svc, ctx, case_id, csrf_token, Action.ISSUE_QUOTE)
+    svc_cases.issue_quote(svc, case_id, fen_from_yuan(amount_yuan), viewer.actor())
+    return back_to_case(case_id)
+
+
+@router.post("/cases/{case_id}/quote/answer")
+def answer_quote(
+    ctx: CasePage,
+    svc: ServicesDep,
+    case_id: str,
+    accept: str = Form(...),
+    csrf_token: str = Form(""),
+) -> Response:
+    viewer = on_case(svc, ctx, case_id, csrf_token, Action.ANSWER_QUOTE)
+    svc_cases.answer_quote(svc, case_id, accept == "yes", viewer.actor())
+    return back_to_case(case_id)

@@ -1,0 +1,203 @@
+"""What every page shares: who may open it, its context, rendering, and refusals as pages.
+
+A page declares :func:`page` with its name in :data:`PAGE_ROLES` to get a
+:class:`PageContext` for a signed-in viewer of a role allowed there; forms check
+the session's CSRF token with :func:`require_csrf`, and changes to a case go
+through :func:`on_case`, which also asks the access table whether the viewer's
+role may do the thing. Routes built on :class:`WebRoute` show every refusal as a
+page in the viewer's language, with the status the error table gives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from aftersales.domain import access
+from aftersales.domain.access import Action
+from aftersales.domain.lifecycle import Role
+from aftersales.entrypoints.api.deps import ServicesDep, container, web_auth
+from aftersales.entrypoints.api.errors import status_of
+from aftersales.entrypoints.viewer import Viewer
+from aftersales.entrypoints.web.i18n import LANG_COOKIE, LANGS, Lang, pick_lang, text
+from aftersales.entrypoints.web.pages.formats import install_filters
+from aftersales.errors import AftersalesError
+from aftersales.services import views
+from aftersales.services.base import Services
+
+WEB_DIR = Path(__file__).resolve().parent.parent
+STATIC_DIR = WEB_DIR / "static"
+TEMPLATES_DIR = WEB_DIR / "templates"
+ALL = frozenset(Role) - {Role.SYSTEM}
+
+# Which roles may open which page (the authorization test reads this table).
+PAGE_ROLES: dict[str, frozenset[Role]] = {
+    "orders": frozenset({Role.CONSUMER}),
+    "repair_form": frozenset({Role.CONSUMER}),
+    "help": frozenset({Role.CONSUMER}),
+    "case": ALL,  # and then only a case the viewer's scope includes
+    "queue": frozenset({Role.PROVIDER, Role.MERCHANT, Role.BRAND, Role.OPERATIONS}),
+    "agent": frozenset({Role.AGENT, Role.OPERATIONS}),
+    "partner": frozenset({Role.MERCHANT, Role.BRAND}),
+    "ops": frozenset({Role.OPERATIONS}),
+    "ops_payouts": frozenset({Role.OPERATIONS}),
+    "ops_complaints": frozenset({Role.OPERATIONS}),
+    "ops_sandboxes": frozenset({Role.OPERATIONS}),
+    "brand": ALL,
+}
+
+HOME_OF: dict[Role, str] = {
+    Role.CONSUMER: "/my/orders",
+    Role.AGENT: "/agent",
+    Role.PROVIDER: "/provider/queue",
+    Role.MERCHANT: "/partner",
+    Role.BRAND: "/partner",
+    Role.OPERATIONS: "/ops",
+}
+
+
+class PageRefused(Exception):
+    """A page says no: ``status`` with the catalogue sentence ``key`` (401 goes to sign-in)."""
+
+    def __init__(self, status: int, key: str, detail: str = "") -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+        self.detail = detail
+
+
+@dataclass
+class PageContext:
+    request: Request
+    viewer: Viewer | None
+    lang: Lang
+
+    def t(self, key: str) -> str:
+        return text(key, self.lang)
+
+    @property
+    def signed_in(self) -> Viewer:
+        """The viewer of a page that only signed-in people reach."""
+        if self.viewer is None:
+            raise PageRefused(401, "login")
+        return self.viewer
+
+
+@cache
+def templates() -> Jinja2Templates:
+    """The page templates with the app's filters and globals (built once, on first use)."""
+    built = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    built.env.globals.update(HOME_OF=HOME_OF, Role=Role, LANGS=LANGS)
+    install_filters(built.env)
+    return built
+
+
+def context(request: Request, svc: ServicesDep) -> PageContext:
+    """The viewer (if signed in) and the language: ``?lang=``, else the cookie, else Chinese."""
+    lang = pick_lang(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
+    return PageContext(request, web_auth(request).viewer(request, svc), lang)
+
+
+def page(name: str) -> Callable[[PageContext], PageContext]:
+    """A dependency: the context of page ``name``, refused to roles it is not for."""
+    roles = PAGE_ROLES[name]
+
+    def check(ctx: Annotated[PageContext, Depends(context)]) -> PageContext:
+        if ctx.viewer is None:
+            raise PageRefused(401, "login")
+        if ctx.viewer.role not in roles:
+            raise PageRefused(403, "error.forbidden")
+        return ctx
+
+    return check
+
+
+def render(ctx: PageContext, template: str, status: int = 200, **values: Any) -> Response:
+    response = templates().TemplateResponse(
+        ctx.request,
+        template,
+        {"ctx": ctx, "t": ctx.t, "lang": ctx.lang, "viewer": ctx.viewer, **values},
+        status_code=status,
+    )
+    if ctx.request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, ctx.lang, max_age=365 * 86_400, samesite="lax")
+    return response
+
+
+def refusal(request: Request, status: int, key: str, detail: str = "") -> Response:
+    """A refusal as a page; "sign in first" as a redirect to the sign-in page."""
+    if status == 401:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    # The request's unit of work has ended (rolled back): the viewer is read on its own.
+    ctx = context(request, container(request).services)
+    return render(ctx, "error.html", status=status, key=key, detail=detail)
+
+
+def error_status(exc: AftersalesError) -> tuple[int, str]:
+    """How a refused command shows on a page: not found, or a sentence to act on."""
+    status, _ = status_of(exc)
+    return status, "error.not_found" if status == 404 else "error.title"
+
+
+class WebRoute(APIRoute):
+    """Refusals on a page become a page in the viewer's language, never JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PageRefused as refused:
+                return refusal(request, refused.status, refused.key, refused.detail)
+            except AftersalesError as exc:
+                status, key = error_status(exc)
+                return refusal(request, status, key, str(exc))
+
+        return handle
+
+
+def page_router() -> APIRouter:
+    """A router for one area's pages: refusals as pages, and none of them in the API docs."""
+    return APIRouter(include_in_schema=False, route_class=WebRoute)
+
+
+def require_csrf(ctx: PageContext, token: str | None) -> Viewer:
+    """The viewer, if the form carries the session's CSRF token."""
+    viewer = ctx.signed_in
+    if not viewer.csrf_ok(token):
+        raise PageRefused(403, "error.csrf")
+    return viewer
+
+
+def see_case(svc: Services, ctx: PageContext, case_id: str) -> Viewer:
+    """The viewer, if the case is in their scope; "not found" otherwise."""
+    viewer = ctx.signed_in
+    if not views.may_see_case(svc, viewer.scope, case_id):
+        # Not "forbidden": whether the case exists is not the viewer's business.
+        raise PageRefused(404, "error.not_found")
+    return viewer
+
+
+def on_case(
+    svc: Services, ctx: PageContext, case_id: str, csrf_token: str, action: Action | None = None
+) -> Viewer:
+    """A change to a case: a valid form, a case the viewer may see, a role that may act."""
+    viewer = require_csrf(ctx, csrf_token)
+    see_case(svc, ctx, case_id)
+    if action is not None and not access.allowed(viewer.role, action):
+        raise PageRefused(403, "error.forbidden")
+    return viewer
+
+
+def back_to_case(case_id: str) -> RedirectResponse:
+    return RedirectResponse(f"/cases/{quote(case_id)}", status_code=303)

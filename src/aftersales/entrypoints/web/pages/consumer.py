@@ -1,0 +1,140 @@
+"""The buyer's pages: their orders with service badges, one-click help, the repair form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, File, Form, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from aftersales.domain.lifecycle import Channel
+from aftersales.entrypoints.api.deps import AttachmentStore, ServicesDep
+from aftersales.entrypoints.viewer import Viewer
+from aftersales.entrypoints.web.i18n import text
+from aftersales.entrypoints.web.pages.common import (
+    PageContext,
+    PageRefused,
+    back_to_case,
+    page,
+    page_router,
+    render,
+    require_csrf,
+)
+from aftersales.services import cases as svc_cases
+from aftersales.services import views
+from aftersales.services.base import Services
+
+router = page_router()
+
+
+def own_item(svc: Services, viewer: Viewer, item_id: str) -> Any:
+    """One of the viewer's own order items; any other is "not found"."""
+    items = {i.id: i for i, _ in views.items_of_buyer(svc, viewer.party or "")}
+    if item_id not in items:
+        raise PageRefused(404, "error.not_found")
+    return items[item_id]
+
+
+@router.get("/my/orders", response_class=HTMLResponse)
+def my_orders(ctx: Annotated[PageContext, Depends(page("orders"))], svc: ServicesDep) -> Response:
+    viewer = ctx.signed_in
+    book = svc.book
+    bought = views.items_of_buyer(svc, viewer.party or "")
+    items = [item for item, _ in bought]
+    sandbox_of = {item.id: sandbox for item, sandbox in bought}
+    open_rows = views.open_cases_of_items(svc, [i.id for i in items])
+    open_by_item: dict[str, list[Any]] = {}
+    for row in open_rows:
+        open_by_item.setdefault(row.order_item_id, []).append(row)
+    standards = book.service_standards
+    rows = []
+    for item in items:
+        tags = sorted(item.product.service_tags)
+        failures: list[tuple[str, str]] = []
+        for tag in tags:
+            standard = standards.for_tag(tag)
+            if standard is not None:
+                failures.extend(
+                    (f.id, f.name.zh if ctx.lang == "zh" else f.name.en)
+                    for f in standards.failures_of(standard)
+                )
+        rows.append(
+            {
+                "item": item,
+                "sandbox": sandbox_of[item.id],
+                "badges": [book.catalog.tag(b).name for b in sorted(item.product.badges)],
+                "services": [book.catalog.tag(tag).name for tag in tags],
+                "national_warranty": "national_warranty" in item.product.badges,
+                "failures": list(dict.fromkeys(failures)),
+                "open_cases": open_by_item.get(item.id, []),
+            }
+        )
+    return render(ctx, "orders.html", rows=rows)
+
+
+@router.post("/items/{item_id}/help")
+def press_help(
+    ctx: Annotated[PageContext, Depends(page("help"))],
+    svc: ServicesDep,
+    item_id: str,
+    failure: str = Form(...),
+    csrf_token: str = Form(""),
+) -> Response:
+    viewer = require_csrf(ctx, csrf_token)
+    own_item(svc, viewer, item_id)
+    opened = svc_cases.request_help(
+        svc, order_item_id=item_id, actor=viewer.actor(Channel.HELP_BUTTON), failure=failure
+    )
+    return back_to_case(opened.case.id)
+
+
+@router.get("/items/{item_id}/repair", response_class=HTMLResponse)
+def repair_form(
+    item_id: str, ctx: Annotated[PageContext, Depends(page("repair_form"))], svc: ServicesDep
+) -> Response:
+    item = own_item(svc, ctx.signed_in, item_id)
+    return render(ctx, "repair.html", item=item)
+
+
+@router.post("/items/{item_id}/repair")
+async def submit_repair(
+    ctx: Annotated[PageContext, Depends(page("repair_form"))],
+    svc: ServicesDep,
+    store: AttachmentStore,
+    item_id: str,
+    description: str = Form(""),
+    phone: str = Form(""),
+    preferred_time: str = Form(""),
+    csrf_token: str = Form(""),
+    photos: list[UploadFile] = File(default_factory=list),
+) -> Response:
+    viewer = require_csrf(ctx, csrf_token)
+    item = own_item(svc, viewer, item_id)
+    details = description.strip()
+    extra = [
+        f"{text('repair.phone', 'zh')} / phone: {phone.strip()}" if phone.strip() else "",
+        f"{text('repair.time', 'zh')} / time: {preferred_time.strip()}"
+        if preferred_time.strip()
+        else "",
+    ]
+    if details:
+        details = "\n".join([details, *[e for e in extra if e]])
+    uploads = [
+        (p.filename or "photo", p.content_type, await p.read()) for p in photos if p.filename
+    ]
+    # Every photo is checked (type by content, size) before the report is filed,
+    # so a bad photo refuses the whole form and nothing is half done.
+    for name, declared, content in uploads:
+        store.put(content, filename=name, declared_type=declared)
+    actor = viewer.actor(Channel.SERVICE_FORM)
+    opened = svc_cases.report_repair(svc, order_item_id=item.id, actor=actor, description=details)
+    for name, declared, content in uploads:
+        svc_cases.add_attachment(
+            svc,
+            data=content,
+            filename=name,
+            declared_type=declared,
+            actor=actor,
+            case_id=opened.case.id,
+        )
+    return back_to_case(opened.case.id)
