@@ -1,0 +1,159 @@
+"""One unit of work per HTTP request, on SQLite and PostgreSQL.
+
+A request's authentication, ownership check, idempotency reservation, command
+and stored answer are one transaction; concurrent requests with one
+``Idempotency-Key`` have one effect; concurrent sandbox advances are applied
+one after the other, none lost. The concurrent cases run against a real
+server (uvicorn in a thread, its thread pool answering requests side by side).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, select
+
+from aftersales.adapters.db import schema as s
+from aftersales.bootstrap import Container, bootstrap
+from aftersales.demo import dataset as data
+from aftersales.demo.play import create_demo_sandbox, ensure_demo_accounts
+from aftersales.entrypoints.api.app import create_app
+from aftersales.services import accounts
+from aftersales.services.sandboxes import get_sandbox
+from aftersales.services.time import FixedClock
+from aftersales.settings import Settings
+
+TEN_AM = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+SB = "uow"
+LAMP = f"{SB}.{data.ITEM_LAMP_HANGZHOU}"  # bought by the demo buyer
+
+
+@dataclass
+class World:
+    container: Container
+    buyer: dict[str, str]  # bearer headers
+    ops: dict[str, str]
+
+
+def _bearer(container: Container, username: str) -> dict[str, str]:
+    made = accounts.create_api_token(container.services, username=username, name="uow-test")
+    return {"Authorization": f"Bearer {made.token}"}
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path) -> Iterator[World]:
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    container = bootstrap(settings, clock=FixedClock(TEN_AM), migrate=True)
+    ensure_demo_accounts(container)
+    create_demo_sandbox(container, SB, start=TEN_AM)
+    yield World(container, _bearer(container, data.DEMO_BUYER), _bearer(container, "ops"))
+    container.close()
+
+
+@pytest.fixture
+def server(world: World) -> Iterator[str]:
+    """The app served on a free local port by uvicorn in a thread; its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(world.container), host="127.0.0.1", port=port, log_level="warning"
+    )
+    served = uvicorn.Server(config)
+    thread = threading.Thread(target=served.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not served.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    served.should_exit = True
+    thread.join(timeout=30)
+
+
+def _together(count: int, call):  # type: ignore[no-untyped-def]
+    """``call(i)`` from ``count`` threads released at the same moment; their results."""
+    gate = threading.Barrier(count)
+
+    def run(i: int):  # type: ignore[no-untyped-def]
+        gate.wait()
+        return call(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_a_help_request_is_one_begin_and_one_commit_including_sign_in_and_idempotency(
+    world: World,
+) -> None:
+    engine = world.container.engine
+    seen: list[str] = []
+    for name in ("begin", "commit", "rollback"):
+        event.listen(engine, name, lambda *_, name=name: seen.append(name))
+    client = TestClient(create_app(world.container))
+    answer = client.post(
+        "/api/v1/help-requests",
+        json={"order_item_id": LAMP, "failure": "installation_late"},
+        headers={**world.buyer, "Idempotency-Key": "one-transaction"},
+    )
+    assert answer.status_code == 201, answer.text
+    assert seen == ["begin", "commit"]
+
+
+def test_eight_concurrent_posts_with_one_idempotency_key_have_one_effect(
+    world: World, server: str
+) -> None:
+    with httpx.Client(base_url=server, headers=world.buyer, timeout=60) as client:
+        opened = client.post("/api/v1/chats", json={"order_item_id": LAMP, "text": "灯不亮"})
+        assert opened.status_code == 201, opened.text
+        thread_id = opened.json()["id"]
+
+        def post(_: int) -> httpx.Response:
+            return client.post(
+                f"/api/v1/chats/{thread_id}/messages",
+                json={"text": "还是不亮"},
+                headers={"Idempotency-Key": "same-message"},
+            )
+
+        answers = _together(8, post)
+    assert sorted(a.status_code for a in answers) == [200] * 8, [a.text for a in answers]
+    assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 7
+    assert len({a.text for a in answers}) == 1  # every one got the first answer
+    with world.container.engine.connect() as conn:
+        messages = conn.execute(
+            select(func.count())
+            .select_from(s.chat_messages)
+            .where(s.chat_messages.c.thread_id == thread_id)
+        ).scalar_one()
+    assert messages == 2  # the opening message and one more, not eight
+
+
+def test_four_concurrent_advances_of_61_minutes_move_the_sandbox_clock_244_minutes(
+    world: World, server: str
+) -> None:
+    with httpx.Client(base_url=server, headers=world.ops, timeout=60) as client:
+
+        def advance(i: int) -> httpx.Response:
+            return client.post(
+                f"/api/v1/sandboxes/{SB}/advance",
+                params={"by": "61m"},
+                headers={"Idempotency-Key": f"advance-{i}"},
+            )
+
+        answers = _together(4, advance)
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    assert get_sandbox(world.container.services, SB).now == TEN_AM + timedelta(minutes=244)
+    readings = sorted(datetime.fromisoformat(a.json()["now"]) for a in answers)
+    assert readings == [TEN_AM + timedelta(minutes=61 * n) for n in (1, 2, 3, 4)]
