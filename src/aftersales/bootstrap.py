@@ -17,7 +17,8 @@ from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AftersalesError, ConfigurationError
 from aftersales.services.base import Services
-from aftersales.services.ports import FileStore, Sandbox
+from aftersales.services.ports import FileStore
+from aftersales.services.records import Sandbox
 from aftersales.services.time import Clock, SystemClock
 from aftersales.settings import Settings
 

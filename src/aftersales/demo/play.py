@@ -33,7 +33,7 @@ from aftersales.errors import AftersalesError
 from aftersales.services import cases as svc
 from aftersales.services.accounts import ensure_account
 from aftersales.services.base import Services
-from aftersales.services.ports import Sandbox
+from aftersales.services.records import Sandbox
 from aftersales.services.sandboxes import (
     advance_sandbox,
     create_sandbox,

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from aftersales.domain.lifecycle import Role
 from aftersales.errors import AlreadyExists, InvalidRequest
 from aftersales.services.base import Services
-from aftersales.services.ports import Account
+from aftersales.services.records import Account
 
 SESSION_LIFETIME = timedelta(days=7)
 MIN_PASSWORD_LENGTH = 8

@@ -28,7 +28,8 @@ from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import CaseNotFound, InvalidRequest, NotFound, OpenCaseExists
 from aftersales.services.base import Services, new_id
-from aftersales.services.ports import LIVE, Attachment, ChatMessage, ChatThread, UnitOfWork
+from aftersales.services.ports import UnitOfWork
+from aftersales.services.records import LIVE, Attachment, ChatMessage, ChatThread
 from aftersales.services.time import now_in
 
 T = TypeVar("T")

@@ -33,7 +33,8 @@ from aftersales.domain.cases import Case
 from aftersales.domain.ledger import Payout, balance_deltas
 from aftersales.domain.retry import RetryPolicy
 from aftersales.services.base import Services
-from aftersales.services.ports import LIVE, UnitOfWork
+from aftersales.services.ports import UnitOfWork
+from aftersales.services.records import LIVE
 
 log = logging.getLogger(__name__)
 

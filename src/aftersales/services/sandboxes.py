@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from aftersales.errors import InvalidRequest
 from aftersales.services.base import Services
 from aftersales.services.deadlines import TickReport, handle_cases
-from aftersales.services.ports import LIVE, Sandbox
+from aftersales.services.records import LIVE, Sandbox
 from aftersales.services.time import now_in
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

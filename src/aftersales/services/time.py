@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
-from aftersales.services.ports import LIVE, UnitOfWork
+from aftersales.services.ports import UnitOfWork
+from aftersales.services.records import LIVE
 
 
 class Clock(Protocol):

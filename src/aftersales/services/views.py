@@ -17,7 +17,7 @@ from typing import Any
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.eligibility import OrderItem
 from aftersales.services.base import Services
-from aftersales.services.ports import (
+from aftersales.services.records import (
     GROUPINGS,
     LIVE,
     BalanceLine,

@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from aftersales.bootstrap import Container
 from aftersales.services.deadlines import TickReport, clocks_with_due, next_due, tick
-from aftersales.services.ports import LIVE
+from aftersales.services.records import LIVE
 from aftersales.worker.deliveries import DeliveryLoop
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, func, or_, select, tuple_, update
 
 from aftersales.adapters.db import schema as s
-from aftersales.services.ports import LIVE
+from aftersales.services.records import LIVE
 
 _d = s.deadlines
 

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Select, and_, case, false, func, or_, select
 from aftersales.adapters.db import schema as s
 from aftersales.domain.lifecycle import Role
 from aftersales.errors import InvalidRequest
-from aftersales.services.ports import (
+from aftersales.services.records import (
     LIVE,
     BalanceLine,
     CaseLine,

@@ -24,7 +24,7 @@ from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AlreadyExists, NotFound, SandboxNotFound
-from aftersales.services.ports import (
+from aftersales.services.records import (
     LIVE,
     Account,
     Attachment,

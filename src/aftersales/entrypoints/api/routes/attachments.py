@@ -24,7 +24,7 @@ from aftersales.entrypoints.api.errors import PROBLEMS
 from aftersales.errors import NotFound
 from aftersales.services import cases as case_services
 from aftersales.services.idempotency import Answer
-from aftersales.services.ports import Attachment
+from aftersales.services.records import Attachment
 
 router = APIRouter(prefix="/api/v1", tags=["attachments"], responses=PROBLEMS)
 

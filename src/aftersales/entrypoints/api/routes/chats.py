@@ -16,7 +16,7 @@ from aftersales.errors import NotFound
 from aftersales.services import cases as case_services
 from aftersales.services.base import Services
 from aftersales.services.idempotency import Answer
-from aftersales.services.ports import ChatThread
+from aftersales.services.records import ChatThread
 from aftersales.services.reports import case_report
 
 router = APIRouter(prefix="/api/v1", tags=["chats"], responses=PROBLEMS)
