@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import CaseRepository, payout_row
+from aftersales.adapters.db.case_rows import payout_row
+from aftersales.adapters.db.cases_repo import CaseRepository
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.cases import Actor, Case
 from aftersales.domain.lifecycle import Channel, Role

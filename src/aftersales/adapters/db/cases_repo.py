@@ -13,6 +13,10 @@ loads a chunk with one query per table (locking the case rows in id order on
 PostgreSQL) and :meth:`CaseRepository.save_many` writes the chunk's changes
 with one ``executemany`` per table, from statements built once. Both write
 only what changed: a clock or complaint equal to the one loaded is left alone.
+
+How a case maps to rows is in ``case_rows.py`` and the statements are built in
+``case_statements.py``; loading and saving stay together here (~530 lines)
+because saving compares the case with the snapshot taken when it was loaded.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from aftersales.adapters.db import case_rows
+from aftersales.adapters.db import case_statements as st
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.bulk import add_to_rows, delete_rows, insert_rows, update_rows
 from aftersales.adapters.db.reference import (
@@ -36,13 +41,10 @@ from aftersales.adapters.db.reference import (
     order_item_query,
 )
 from aftersales.adapters.db.schema import LIVE
-from aftersales.domain.cases import AuditEntry, Case, Complaint, Decision, Quote
-from aftersales.domain.clocks import Clock, ClockStatus
-from aftersales.domain.eligibility import OrderItem
+from aftersales.domain.cases import AuditEntry, Case, Decision
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout, balance_deltas
 from aftersales.domain.lifecycle import Channel, Programme, Role
-from aftersales.domain.money import Amount, Unit
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import CaseNotFound, ConcurrentUpdate, OpenCaseExists
 
@@ -87,152 +89,6 @@ class _Changes:
     after: _Loaded
 
 
-def _upsert(conn: Connection, table: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
-def _us(delta: timedelta | None) -> int | None:
-    return (
-        None
-        if delta is None
-        else (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    )
-
-
-# ---------------------------------------------------------------- statements built once
-# Composing a statement per row (``.values(**row)``) cost more than running it; these
-# are built once and executed with a list of parameter rows (executemany).
-
-_UPDATE_CASE = update(s.cases).where(
-    s.cases.c.id == bindparam("_id"), s.cases.c.version == bindparam("_version")
-)
-_UPDATE_CLOCK = update(s.clocks).where(
-    s.clocks.c.case_id == bindparam("_case_id"), s.clocks.c.clock_id == bindparam("_clock_id")
-)
-_CASE_KEYS = {"id": "_id", "version": "_version"}
-_CLOCK_KEYS = {"case_id": "_case_id", "clock_id": "_clock_id"}
-# Clock fields whose column has another name.
-_CLOCK_COLUMN_OF = {"remaining": "remaining_us"}
-
-
-def _only(row: dict[str, Any], columns: set[str], keys: Mapping[str, str]) -> dict[str, Any]:
-    """``row`` cut to ``columns`` plus its key values, in a stable column order."""
-    return {
-        **{k: row[k] for k in sorted(columns)},
-        **{key: row[key] for key in keys.values()},
-    }
-
-
-_COMPLAINT_DECIDED = ("status", "reason", "decided_at", "decided_by")
-
-
-def _deadline_upsert(dialect: Any) -> Any:
-    statement = dialect.insert(s.deadlines)
-    return statement.on_conflict_do_update(
-        index_elements=["case_id", "clock_id"],
-        set_={
-            "due_at": statement.excluded.due_at,
-            "claimed_by": None,
-            "claimed_until": None,
-            "attempts": 0,
-        },
-        where=s.deadlines.c.due_at != statement.excluded.due_at,
-    )
-
-
-def _complaint_upsert(dialect: Any) -> Any:
-    statement = dialect.insert(s.complaints)
-    return statement.on_conflict_do_update(
-        index_elements=["id"], set_={k: statement.excluded[k] for k in _COMPLAINT_DECIDED}
-    )
-
-
-def _case_insert(dialect: Any) -> Any:
-    """A new case, or nothing when its item already has an open case of the programme."""
-    return (
-        dialect.insert(s.cases)
-        .on_conflict_do_nothing(
-            index_elements=["order_item_id", "programme"], index_where=s.cases.c.is_open
-        )
-        .returning(s.cases.c.id)
-    )
-
-
-_BY_DIALECT = {
-    name: {
-        "insert_case": _case_insert(module),
-        "deadline": _deadline_upsert(module),
-        "complaint": _complaint_upsert(module),
-    }
-    for name, module in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-
-
-def _prebuilt(conn: Connection, name: str) -> Any:
-    return _BY_DIALECT["postgresql" if conn.dialect.name == "postgresql" else "sqlite"][name]
-
-
-# ---------------------------------------------------------------- rows -> domain
-
-
-def _case_from_rows(row: Any, item: OrderItem) -> Case:
-    return Case(
-        id=row.id,
-        programme=Programme(row.programme),
-        policy_id=row.policy_id,
-        item=item,
-        state=row.state,
-        opened_at=row.opened_at,
-        channel=Channel(row.channel),
-        opened_by=row.opened_by,
-        description=row.description,
-        service_tag=row.service_tag,
-        failure=row.failure,
-        overcharge_fen=row.overcharge_fen,
-        in_warranty=row.in_warranty,
-        assignee=row.assignee,
-        quote=_quote_from(row.quote),
-        reached_events=set(row.reached_events or ()),
-    )
-
-
-def _clock_from_row(row: Any) -> Clock:
-    return Clock(
-        clock_id=row.clock_id,
-        status=ClockStatus(row.status),
-        started_at=row.started_at,
-        due_at=row.due_at,
-        paused_at=row.paused_at,
-        pause_reason=row.pause_reason,
-        remaining=None if row.remaining_us is None else timedelta(microseconds=row.remaining_us),
-        stopped_at=row.stopped_at,
-        breached_at=row.breached_at,
-        reason=Reason.from_dict(row.reason) if row.reason else None,
-    )
-
-
-def _complaint_from_row(row: Any) -> Complaint:
-    return Complaint(
-        id=row.id,
-        clock_id=row.clock_id,
-        filed_at=row.filed_at,
-        filed_by=row.filed_by,
-        text=row.text,
-        status=row.status,
-        reason=Reason.from_dict(row.reason),
-        decided_at=row.decided_at,
-        decided_by=row.decided_by,
-    )
-
-
-def _snapshot(case: Case) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    return (
-        {cid: dict(vars(c)) for cid, c in case.clocks.items()},
-        {c.id: dict(vars(c)) for c in case.complaints},
-    )
-
-
 class CaseRepository:
     def __init__(self, conn: Connection, book: PolicyBook, *, defer_balances: bool = False) -> None:
         """``defer_balances``: ``save`` records ledger entries but leaves the balance rows
@@ -261,11 +117,11 @@ class CaseRepository:
         item_row = self.conn.execute(
             order_item_query().where(s.order_items.c.id == row.order_item_id)
         ).one()
-        case = _case_from_rows(row, order_item_from_row(item_row))
+        case = case_rows.case_from_rows(row, order_item_from_row(item_row))
         for clock_row in self.conn.execute(select(s.clocks).where(s.clocks.c.case_id == case_id)):
-            case.clocks[clock_row.clock_id] = _clock_from_row(clock_row)
+            case.clocks[clock_row.clock_id] = case_rows.clock_from_row(clock_row)
         case.payouts = [
-            payout_from_row(r)
+            case_rows.payout_from_row(r)
             for r in self.conn.execute(
                 select(s.ledger_entries)
                 .where(s.ledger_entries.c.case_id == case_id)
@@ -273,7 +129,7 @@ class CaseRepository:
             )
         ]
         case.complaints = [
-            _complaint_from_row(r)
+            case_rows.complaint_from_row(r)
             for r in self.conn.execute(
                 select(s.complaints)
                 .where(s.complaints.c.case_id == case_id)
@@ -328,25 +184,29 @@ class CaseRepository:
             return {}
         found = [r.id for r in rows]
         items = load_order_items(self.conn, sorted({r.order_item_id for r in rows}))
-        cases = {r.id: _case_from_rows(r, items[r.order_item_id]) for r in rows}
+        cases = {r.id: case_rows.case_from_rows(r, items[r.order_item_id]) for r in rows}
         for clock_row in self.conn.execute(
             select(s.clocks)
             .where(among(self.conn, s.clocks.c.case_id, found))
             .order_by(s.clocks.c.case_id, s.clocks.c.clock_id)
         ):
-            cases[clock_row.case_id].clocks[clock_row.clock_id] = _clock_from_row(clock_row)
+            cases[clock_row.case_id].clocks[clock_row.clock_id] = case_rows.clock_from_row(
+                clock_row
+            )
         for ledger_row in self.conn.execute(
             select(s.ledger_entries)
             .where(among(self.conn, s.ledger_entries.c.case_id, found))
             .order_by(s.ledger_entries.c.id)
         ):
-            cases[ledger_row.case_id].payouts.append(payout_from_row(ledger_row))
+            cases[ledger_row.case_id].payouts.append(case_rows.payout_from_row(ledger_row))
         for complaint_row in self.conn.execute(
             select(s.complaints)
             .where(among(self.conn, s.complaints.c.case_id, found))
             .order_by(s.complaints.c.filed_at, s.complaints.c.id)
         ):
-            cases[complaint_row.case_id].complaints.append(_complaint_from_row(complaint_row))
+            cases[complaint_row.case_id].complaints.append(
+                case_rows.complaint_from_row(complaint_row)
+            )
         deadlines: dict[str, dict[str, datetime]] = {case_id: {} for case_id in found}
         for deadline_row in self.conn.execute(
             select(s.deadlines.c.case_id, s.deadlines.c.clock_id, s.deadlines.c.due_at).where(
@@ -359,8 +219,8 @@ class CaseRepository:
         return cases
 
     def _remember(self, case: Case, row: Any, deadlines: dict[str, datetime] | None = None) -> None:
-        clocks, complaints = _snapshot(case)
-        case_row = self._case_row(case, row.sandbox)
+        clocks, complaints = case_rows.snapshot(case)
+        case_row = case_rows.case_row(case, row.sandbox)
         self._loaded[case.id] = _Loaded(
             version=row.version,
             sandbox=row.sandbox,
@@ -407,7 +267,7 @@ class CaseRepository:
         if loaded.is_new:
             # At most one open case per item and programme (OH-3's second click): a
             # racing twin finds the index taken, and nothing of this case is written.
-            inserted = self.conn.execute(_prebuilt(self.conn, "insert_case"), changes.case_row)
+            inserted = self.conn.execute(st.prebuilt(self.conn, "insert_case"), changes.case_row)
             if inserted.first() is None:
                 raise OpenCaseExists(
                     f"order item {case.item.id} already has an open {case.programme.value} case"
@@ -415,7 +275,7 @@ class CaseRepository:
             self.conn.execute(insert(s.clocks), changes.clock_rows)
         else:
             result = self.conn.execute(
-                _UPDATE_CASE, [_only(changes.case_row, changes.case_columns, _CASE_KEYS)]
+                st.UPDATE_CASE, [st.only(changes.case_row, changes.case_columns, st.CASE_KEYS)]
             )
             if result.rowcount != 1:
                 raise ConcurrentUpdate(
@@ -423,8 +283,8 @@ class CaseRepository:
                 )
             if changes.clock_rows:
                 self.conn.execute(
-                    _UPDATE_CLOCK,
-                    [_only(r, changes.clock_columns, _CLOCK_KEYS) for r in changes.clock_rows],
+                    st.UPDATE_CLOCK,
+                    [st.only(r, changes.clock_columns, st.CLOCK_KEYS) for r in changes.clock_rows],
                 )
         if changes.decision_rows:
             self.conn.execute(insert(s.decisions), changes.decision_rows)
@@ -432,8 +292,8 @@ class CaseRepository:
             self.conn.execute(insert(s.audit_log), changes.audit_rows)
         for payout in changes.payouts:
             statement = (
-                _upsert(self.conn, s.ledger_entries)
-                .values(**payout_row(payout, loaded.sandbox))
+                st.upsert(self.conn, s.ledger_entries)
+                .values(**case_rows.payout_row(payout, loaded.sandbox))
                 .on_conflict_do_nothing(index_elements=["key"])
                 .returning(s.ledger_entries.c.id)
             )
@@ -445,7 +305,7 @@ class CaseRepository:
         if not self.defer_balances:
             self.apply_balances(balance_deltas(changes.payouts, loaded.sandbox))
         for complaint_row in changes.complaint_rows:
-            self.conn.execute(_prebuilt(self.conn, "complaint"), complaint_row)
+            self.conn.execute(st.prebuilt(self.conn, "complaint"), complaint_row)
         if changes.stale_deadlines:
             self.conn.execute(
                 delete(s.deadlines).where(
@@ -454,7 +314,7 @@ class CaseRepository:
                 )
             )
         if changes.deadline_rows:
-            self.conn.execute(_prebuilt(self.conn, "deadline"), changes.deadline_rows)
+            self.conn.execute(st.prebuilt(self.conn, "deadline"), changes.deadline_rows)
         if changes.outbox_rows:
             self.conn.execute(insert(s.outbox), changes.outbox_rows)
         self._loaded[case.id] = changes.after
@@ -479,8 +339,8 @@ class CaseRepository:
         matched = update_rows(
             self.conn,
             s.cases,
-            _CASE_KEYS,
-            [_only(c.case_row, case_columns, _CASE_KEYS) for _, _, c in changes],
+            st.CASE_KEYS,
+            [st.only(c.case_row, case_columns, st.CASE_KEYS) for _, _, c in changes],
         )
         if matched != len(changes):
             raise ConcurrentUpdate(
@@ -490,8 +350,8 @@ class CaseRepository:
         update_rows(
             self.conn,
             s.clocks,
-            _CLOCK_KEYS,
-            [_only(r, clock_columns, _CLOCK_KEYS) for _, _, c in changes for r in c.clock_rows],
+            st.CLOCK_KEYS,
+            [st.only(r, clock_columns, st.CLOCK_KEYS) for _, _, c in changes for r in c.clock_rows],
         )
         insert_rows(self.conn, s.decisions, [r for _, _, c in changes for r in c.decision_rows])
         insert_rows(self.conn, s.audit_log, [r for _, _, c in changes for r in c.audit_rows])
@@ -499,7 +359,11 @@ class CaseRepository:
             insert_rows(
                 self.conn,
                 s.ledger_entries,
-                [payout_row(p, loaded.sandbox) for _, loaded, c in changes for p in c.payouts],
+                [
+                    case_rows.payout_row(p, loaded.sandbox)
+                    for _, loaded, c in changes
+                    for p in c.payouts
+                ],
             )
         except IntegrityError as exc:
             # X-1: a key already in the ledger fails the whole batch; never pay it again.
@@ -513,7 +377,7 @@ class CaseRepository:
             self.apply_balances(deltas)
         for _, _, c in changes:
             for complaint_row in c.complaint_rows:
-                self.conn.execute(_prebuilt(self.conn, "complaint"), complaint_row)
+                self.conn.execute(st.prebuilt(self.conn, "complaint"), complaint_row)
         delete_rows(
             self.conn,
             s.deadlines,
@@ -526,7 +390,7 @@ class CaseRepository:
         )
         deadline_rows = [r for _, _, c in changes for r in c.deadline_rows]
         if deadline_rows:
-            self.conn.execute(_prebuilt(self.conn, "deadline"), deadline_rows)
+            self.conn.execute(st.prebuilt(self.conn, "deadline"), deadline_rows)
         insert_rows(self.conn, s.outbox, [r for _, _, c in changes for r in c.outbox_rows])
         for case, _, c in changes:
             self._loaded[case.id] = c.after
@@ -539,13 +403,13 @@ class CaseRepository:
         decision_count = loaded.decision_base + len(new_decisions)
         audit_count = loaded.audit_base + len(new_audit)
         version = 1 if loaded.is_new else loaded.version + 1
-        full_row = self._case_row(case, loaded.sandbox)
+        full_row = case_rows.case_row(case, loaded.sandbox)
         case_row = dict(full_row)
         case_row.update(decision_count=decision_count, audit_count=audit_count, version=version)
         case_columns = set(case_row)
         clock_columns: set[str] = set()
         if loaded.is_new:
-            clock_rows = [self._clock_row(case.id, c) for c in case.clocks.values()]
+            clock_rows = [case_rows.clock_row(case.id, c) for c in case.clocks.values()]
         else:
             before = loaded.case_row or {}
             case_columns = {
@@ -559,7 +423,7 @@ class CaseRepository:
                 snapshot = loaded.clocks.get(clock.clock_id)
                 if snapshot == fields:
                     continue  # unchanged since it was loaded
-                row = self._clock_row(case.id, clock)
+                row = case_rows.clock_row(case.id, clock)
                 row["_case_id"] = row.pop("case_id")
                 row["_clock_id"] = row.pop("clock_id")
                 clock_rows.append(row)
@@ -567,13 +431,13 @@ class CaseRepository:
                     clock_columns.update(k for k in row if not k.startswith("_"))
                 else:
                     clock_columns.update(
-                        _CLOCK_COLUMN_OF.get(f, f)
+                        st.CLOCK_COLUMN_OF.get(f, f)
                         for f, v in fields.items()
                         if f not in snapshot or snapshot[f] != v
                     )
         payouts = [p for p in case.payouts if p.key not in loaded.payout_keys]
         complaint_rows = [
-            _complaint_row(case.id, c)
+            case_rows.complaint_row(case.id, c)
             for c in case.complaints
             if loaded.complaints.get(c.id) != vars(c)
         ]
@@ -586,7 +450,7 @@ class CaseRepository:
             stale = [cid for cid in known if cid not in running]
             moved = {cid: due for cid, due in running.items() if known.get(cid) != due}
         events = case.pull_events()
-        clocks, complaints = _snapshot(case)
+        clocks, complaints = case_rows.snapshot(case)
         return _Changes(
             case_row=case_row,
             case_columns=case_columns,
@@ -658,45 +522,6 @@ class CaseRepository:
             ),
         )
 
-    def _case_row(self, case: Case, sandbox: str) -> dict[str, Any]:
-        return {
-            "id": case.id,
-            "sandbox": sandbox,
-            "programme": case.programme.value,
-            "policy_id": case.policy_id,
-            "order_item_id": case.item.id,
-            "state": case.state,
-            "is_open": case.is_open,
-            "opened_at": case.opened_at,
-            "channel": case.channel.value,
-            "opened_by": case.opened_by,
-            "description": case.description,
-            "service_tag": case.service_tag,
-            "failure": case.failure,
-            "overcharge_fen": case.overcharge_fen,
-            "in_warranty": case.in_warranty,
-            "assignee": case.assignee,
-            "quote": _quote_to(case.quote),
-            "reached_events": sorted(case.reached_events),
-            "updated_at": _latest_instant(case),
-        }
-
-    @staticmethod
-    def _clock_row(case_id: str, clock: Clock) -> dict[str, Any]:
-        return {
-            "case_id": case_id,
-            "clock_id": clock.clock_id,
-            "status": clock.status.value,
-            "started_at": clock.started_at,
-            "due_at": clock.due_at,
-            "paused_at": clock.paused_at,
-            "pause_reason": clock.pause_reason,
-            "remaining_us": _us(clock.remaining),
-            "stopped_at": clock.stopped_at,
-            "breached_at": clock.breached_at,
-            "reason": clock.reason.to_dict() if clock.reason else None,
-        }
-
     def apply_balances(self, deltas: Mapping[tuple[str, str, str], int]) -> None:
         """Add ``{(sandbox, account, unit): delta}`` to the balances, in key order.
 
@@ -710,89 +535,3 @@ class CaseRepository:
             for (sandbox, account, unit), delta in sorted(deltas.items())
         ]
         add_to_rows(self.conn, s.account_balances, ("sandbox", "account", "unit"), "balance", rows)
-
-
-def _complaint_row(case_id: str, complaint: Complaint) -> dict[str, Any]:
-    return {
-        "id": complaint.id,
-        "case_id": case_id,
-        "clock_id": complaint.clock_id,
-        "filed_at": complaint.filed_at,
-        "filed_by": complaint.filed_by,
-        "text": complaint.text,
-        "status": complaint.status,
-        "reason": complaint.reason.to_dict(),
-        "decided_at": complaint.decided_at,
-        "decided_by": complaint.decided_by,
-    }
-
-
-def payout_row(payout: Payout, sandbox: str) -> dict[str, Any]:
-    return {
-        "key": payout.key,
-        "sandbox": sandbox,
-        "case_id": payout.case_id,
-        "clock_id": payout.clock_id,
-        "failure": payout.failure,
-        "penalty_id": payout.penalty_id,
-        "rule": payout.rule,
-        "payer_role": payout.payer_role,
-        "payer": payout.payer,
-        "payee": payout.payee,
-        "amount": payout.amount.value,
-        "unit": payout.amount.unit.value,
-        "at": payout.at,
-        "gates_complaints": payout.gates_complaints,
-        "reason": payout.reason.to_dict(),
-    }
-
-
-def payout_from_row(row: Any) -> Payout:
-    return Payout(
-        key=row.key,
-        case_id=row.case_id,
-        clock_id=row.clock_id,
-        failure=row.failure,
-        penalty_id=row.penalty_id,
-        rule=row.rule,
-        payer_role=row.payer_role,
-        payer=row.payer,
-        payee=row.payee,
-        amount=Amount(row.amount, Unit(row.unit)),
-        at=row.at,
-        reason=Reason.from_dict(row.reason),
-        gates_complaints=row.gates_complaints,
-    )
-
-
-def _quote_to(quote: Quote | None) -> dict[str, Any] | None:
-    if quote is None:
-        return None
-    return {
-        "amount_fen": quote.amount_fen,
-        "issued_at": quote.issued_at.isoformat(),
-        "status": quote.status,
-        "answered_at": quote.answered_at.isoformat() if quote.answered_at else None,
-    }
-
-
-def _quote_from(data: dict[str, Any] | None) -> Quote | None:
-    if not data:
-        return None
-    return Quote(
-        amount_fen=int(data["amount_fen"]),
-        issued_at=datetime.fromisoformat(data["issued_at"]),
-        status=data["status"],
-        answered_at=datetime.fromisoformat(data["answered_at"])
-        if data.get("answered_at")
-        else None,
-    )
-
-
-def _latest_instant(case: Case) -> datetime:
-    instants: list[datetime] = [case.opened_at]
-    if case.audit:
-        instants.append(case.audit[-1].at)
-    if case.decisions:
-        instants.append(case.decisions[-1].at)
-    return max(instants)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import reference
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.cases_repo import payout_from_row
+from aftersales.adapters.db.case_rows import payout_from_row
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.ledger import Payout
