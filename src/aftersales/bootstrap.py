@@ -113,7 +113,7 @@ def _seed_with_demo(
 
     The demo package is imported here, on first use only.
     """
-    from aftersales.demo.play import create_demo_sandbox
+    from aftersales.demo.setup import create_demo_sandbox
 
     return create_demo_sandbox(container, sandbox_id, start=start, name=name, services=svc)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from aftersales.adapters.db import schema as s
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
-from aftersales.demo.play import DEMO_PASSWORDS, create_demo_sandbox, ensure_demo_accounts
+from aftersales.demo.setup import DEMO_PASSWORDS, create_demo_sandbox, ensure_demo_accounts
 from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.entrypoints.api.app import create_app

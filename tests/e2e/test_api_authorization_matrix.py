@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
-from aftersales.demo.play import DEMO_PASSWORDS, create_demo_sandbox, ensure_demo_accounts
+from aftersales.demo.setup import DEMO_PASSWORDS, create_demo_sandbox, ensure_demo_accounts
 from aftersales.domain.access import Action, allowed
 from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
-from aftersales.demo.play import create_demo_sandbox, ensure_demo_accounts
+from aftersales.demo.setup import create_demo_sandbox, ensure_demo_accounts
 from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.entrypoints.api.app import create_app

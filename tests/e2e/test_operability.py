@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
-from aftersales.demo.play import create_demo_sandbox
+from aftersales.demo.setup import create_demo_sandbox
 from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.entrypoints.api.app import create_app

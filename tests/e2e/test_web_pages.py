@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
-from aftersales.demo.play import create_demo_sandbox
+from aftersales.demo.setup import create_demo_sandbox
 from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.web import PAGE_ROLES, Viewer, mount_web
 from aftersales.services.base import Services

@@ -28,7 +28,7 @@ from sqlalchemy import event, func, select
 from aftersales.adapters.db import schema as s
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
-from aftersales.demo.play import create_demo_sandbox, ensure_demo_accounts
+from aftersales.demo.setup import create_demo_sandbox, ensure_demo_accounts
 from aftersales.entrypoints.api.app import create_app
 from aftersales.services import accounts
 from aftersales.services.sandboxes import get_sandbox

@@ -24,6 +24,11 @@ below (``ITEM_*``, ``PROVIDER_*``...) exist for every seed.
 
 City names are spelt exactly as in ``policies/cities.toml``. The regions table
 must list every city of the current ``oh-cities`` version; a test checks it.
+
+The module is long (~880 lines) because most of it is data written as tables
+(regions, brands, products, the well-known orders) next to the few builders
+that expand them; it stays one file until the marketplace-connection work turns
+these tables into data files loaded by the importer, when the builders go.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ print every decision as it is taken, with its rule ID; a crowd of background
 requests (seeded, so every run is the same) fills the day. Deadlines fall due
 while the clock moves (:func:`advance_sandbox`), so breaches and payouts happen
 at the instant they would in real life — and each is paid exactly once.
+
+The module is long (~570 lines) because it is a script: :func:`play_demo` reads
+as the day, scene after scene, a few lines each, and cutting it into modules
+would scatter the story. Setting up sandboxes and accounts is in ``setup.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,17 +27,14 @@ from sqlalchemy import select
 
 from aftersales.adapters.addresses import AddressResolver
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.uow import SqlUnitOfWork
 from aftersales.bootstrap import Container
 from aftersales.demo import dataset as data
+from aftersales.demo.setup import DEMO_PREFIX, ensure_demo_accounts, for_sandbox
 from aftersales.domain.cases import Actor
 from aftersales.domain.explain import Language, local_time
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.errors import AftersalesError
 from aftersales.services import cases as svc
-from aftersales.services.accounts import ensure_account
-from aftersales.services.base import Services
-from aftersales.services.records import Sandbox
 from aftersales.services.sandboxes import (
     advance_sandbox,
     create_sandbox,
@@ -41,7 +42,6 @@ from aftersales.services.sandboxes import (
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-DEMO_PREFIX = "demo"
 BACKGROUND_REQUESTS = 36
 OPS = Actor(Role.OPERATIONS, "ops-demo", Channel.WEB, "平台运营")
 
@@ -67,19 +67,6 @@ def _sandbox_id(container: Container) -> str:
     while f"{DEMO_PREFIX}-{n}" in taken:
         n += 1
     return f"{DEMO_PREFIX}-{n}"
-
-
-def _for_sandbox(dataset: data.Dataset, sandbox: str) -> data.Dataset:
-    """The same data set with its orders tagged (and ids prefixed) for one sandbox."""
-    prefix = "" if sandbox == DEMO_PREFIX else f"{sandbox}."  # the demo keeps bare ids
-    return replace(
-        dataset,
-        orders=[{**o, "id": prefix + o["id"], "sandbox": sandbox} for o in dataset.orders],
-        order_items=[
-            {**i, "id": prefix + i["id"], "order_id": prefix + i["order_id"]}
-            for i in dataset.order_items
-        ],
-    )
 
 
 class _Narrator:
@@ -120,7 +107,7 @@ def play_demo(container: Container, console: Console, languages: Sequence[Langua
     sandbox = _sandbox_id(container)
     day = data.DEMO_TODAY
     prefix = "" if sandbox == DEMO_PREFIX else f"{sandbox}."
-    dataset = _for_sandbox(data.build_dataset(), sandbox)
+    dataset = for_sandbox(data.build_dataset(), sandbox)
     with engine.begin() as conn:
         data.load_dataset(conn, book, dataset, AddressResolver())
     create_sandbox(container.services, sandbox_id=sandbox, name="演示 / demo", start=_at(day, 8))
@@ -572,30 +559,6 @@ def _summary(
     console.print(f"explain any case: aftersales case explain <case id>   ·   sandbox '{sandbox}'")
 
 
-def create_demo_sandbox(
-    container: Container,
-    sandbox_id: str,
-    *,
-    start: datetime | None = None,
-    name: str = "",
-    services: Services | None = None,
-) -> Sandbox:
-    """A new sandbox holding its own copy of the demo's orders (ids prefixed ``<id>.``).
-
-    For trying the platform out: buyers, shops and providers are the demo's, the
-    orders are the sandbox's own, and nothing has happened yet on its clock.
-    """
-    dataset = _for_sandbox(data.build_dataset(), sandbox_id)
-    # One transaction (the caller's, if one is open): no half-made sandbox, the id stays free.
-    services = services or container.services
-    with services.uow() as uow:
-        assert isinstance(uow, SqlUnitOfWork), "the demo data set is loaded with SQL"
-        sandbox = create_sandbox(services, sandbox_id=sandbox_id, name=name, start=start)
-        data.load_dataset(uow.conn, container.book, dataset, AddressResolver())
-        uow.commit()
-    return sandbox
-
-
 def ensure_demo(container: Container, console: Console) -> None:
     """For ``serve --demo``: play the demo once into the database if it has none yet."""
     accounts = ensure_demo_accounts(container)
@@ -606,45 +569,3 @@ def ensure_demo(container: Container, console: Console) -> None:
     with console.status("loading the demo data set and playing its day on the sandbox clock…"):
         result = play_demo(container, console, ())
     console.print(f"demo loaded into sandbox '{result.sandbox}': {result.payouts} payouts made")
-
-
-# Demo sign-ins (README "Demo accounts"): one password per role, the party's id as username.
-DEMO_PASSWORDS = {
-    Role.CONSUMER: "demo-buyer-2026",
-    Role.PROVIDER: "demo-provider-2026",
-    Role.MERCHANT: "demo-shop-2026",
-    Role.BRAND: "demo-brand-2026",
-    Role.AGENT: "demo-agent-2026",
-    Role.OPERATIONS: "demo-ops-2026",
-}
-DEMO_BUYER_ACCOUNTS = 12  # buyer-001 … buyer-012 hold the demo's well-known items
-
-
-def ensure_demo_accounts(container: Container) -> int:
-    """Accounts for every party of the demo, created once; returns how many exist now."""
-    dataset = data.build_dataset()
-    wanted: list[tuple[str, Role, str, str | None]] = [
-        ("ops", Role.OPERATIONS, "平台运营 / Operations", None),
-        ("agent-017", Role.AGENT, "热线坐席 017 / Hotline agent 017", None),
-    ]
-    wanted += [
-        (f"buyer-{n:03d}", Role.CONSUMER, f"买家 {n:03d} / Buyer {n:03d}", f"buyer-{n:03d}")
-        for n in range(1, DEMO_BUYER_ACCOUNTS + 1)
-    ]
-    wanted += [
-        (str(p["id"]), Role.PROVIDER, str(p["name"]), str(p["id"])) for p in dataset.providers
-    ]
-    wanted += [
-        (str(m["id"]), Role.MERCHANT, str(m["name"]), str(m["id"])) for m in dataset.merchants
-    ]
-    wanted += [(b.brand_id, Role.BRAND, b.name, b.brand_id) for b in dataset.brands]
-    for username, role, name, party in wanted:
-        ensure_account(
-            container.services,
-            username=username,
-            password=DEMO_PASSWORDS[role],
-            role=role,
-            name=name,
-            party=party,
-        )
-    return len(wanted)
