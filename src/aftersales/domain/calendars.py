@@ -44,6 +44,10 @@ Errors (see :mod:`aftersales.domain.errors`)::
     PolicyError     a calendar definition is invalid (names source, field, problem)
     CalendarError   a question cannot be answered: naive datetime, negative
                     duration, instant outside the calendar's horizon
+
+The module is long (~1,100 lines) because the one primitive, the compiled open
+intervals, the documents that describe calendars and the vectorised forms must
+agree to the microsecond; keeping them together keeps that agreement visible.
 """
 
 from __future__ import annotations

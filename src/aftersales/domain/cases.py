@@ -9,6 +9,10 @@ first *settles* the case at that instant: a clock already past due is breached
 before anything else happens, so the result never depends on how late a worker
 runs. Changes are collected as :class:`CaseEvent` for the service layer to
 publish through the outbox.
+
+The module is long (~760 lines) because the aggregate is one consistency boundary:
+its commands (open, dispatch, act, pause, quote, complain, decide, settle) all
+guard the same state, clocks and ledger, so they live on one class.
 """
 
 from __future__ import annotations

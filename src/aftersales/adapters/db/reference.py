@@ -13,6 +13,9 @@ domain type, take the typed rows below.
 Dispatch routing (OH-3) lives here too: :func:`find_provider` picks the provider
 registered for a city and service on the item's category or its nearest
 ancestor, in one query.
+
+The module is a little over 500 lines because it holds both directions for each
+reference table (upsert and load), which change together with the schema.
 """
 
 from __future__ import annotations
