@@ -157,3 +157,35 @@ def test_four_concurrent_advances_of_61_minutes_move_the_sandbox_clock_244_minut
     assert get_sandbox(world.container.services, SB).now == TEN_AM + timedelta(minutes=244)
     readings = sorted(datetime.fromisoformat(a.json()["now"]) for a in answers)
     assert readings == [TEN_AM + timedelta(minutes=61 * n) for n in (1, 2, 3, 4)]
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_the_server_closed_is_replaced_without_a_failed_request(
+    pg_admin, pg_migrated_template: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """No ping on checkout: a connection the server has hung up on is noticed by its socket."""
+    with pg_admin.fresh_database(pg_migrated_template) as url:
+        container = bootstrap(Settings(data_dir=tmp_path, database_url=url), migrate=False)
+        try:
+            client = TestClient(create_app(container))
+            assert client.get("/readyz").status_code == 200
+            with container.engine.connect() as conn:  # the pooled connection, idle again after
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            terminated = pg_admin.connection.execute(
+                "SELECT pg_terminate_backend(%s)", (pid,)
+            ).fetchone()
+            assert terminated == (True,)
+            _wait_until_gone(pg_admin, pid)
+            answer = client.post("/login", data={"username": "nobody", "password": "x"})
+            assert answer.status_code == 401  # answered (a sign-in refused), not a 500
+        finally:
+            container.close()
+
+
+def _wait_until_gone(pg_admin, pid: int) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 10
+    while pg_admin.connection.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)
+    ).fetchone() != (0,):
+        assert time.monotonic() < deadline, "the backend was not terminated"
+        time.sleep(0.01)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import time
 from pathlib import Path
@@ -9,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from aftersales.errors import ConfigurationError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_RECYCLE_S = 1800  # connections older than this are replaced at checkout
 
 
 class DatabaseConfigError(ConfigurationError):
@@ -53,8 +55,30 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         raise DatabaseConfigError(
             f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///path or postgresql://…"
         )
-    kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-    return create_engine(parsed, **kwargs)
+    # No ping per checkout (a round trip on every request): a pooled connection the
+    # server has closed is found by looking at its socket instead (see _alive).
+    kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE_S)
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine, "checkout", _drop_if_closed_by_server)
+    return engine
+
+
+def _drop_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection the server has hung up on; the pool then connects anew.
+
+    An idle PostgreSQL connection has nothing to read: if its socket is readable,
+    the server has sent a goodbye (a restart, an admin's terminate, an idle
+    timeout) or closed it. ``select`` with a zero timeout asks the kernel, not
+    the server, so a healthy connection costs no round trip.
+    """
+    if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+        raise DisconnectionError("the connection was closed")
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError) as exc:
+        raise DisconnectionError("the connection's socket is gone") from exc
+    if readable:
+        raise DisconnectionError("the server closed the connection while it was idle")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
