@@ -178,3 +178,19 @@ def test_an_unknown_path_is_a_problem_for_programs_and_a_page_for_people(
     page = client.get("/no-such-page?lang=en", headers={"Accept": "text/html"})
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert "Not found." in page.text
+
+
+def test_a_page_that_refuses_a_signed_in_buyer_answers_a_page_at_once(
+    world: tuple[Container, TestClient, str],
+) -> None:
+    """The refusal page reads the session after the request's transaction has ended.
+
+    (Drawn inside it, the page waited on SQLite's write lock for its busy timeout and failed.)
+    """
+    _, client, case_id = world
+    stranger, _ = _session(client, "buyer-002", Role.CONSUMER)
+    page = stranger.get(f"/items/api.{data.ITEM_LAMP_HANGZHOU}/repair")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "buyer-002" in page.text or "买家 002" in page.text  # drawn for the signed-in viewer
+    other = stranger.get(f"/cases/{case_id}")
+    assert other.status_code == 404 and other.headers["content-type"].startswith("text/html")

@@ -115,7 +115,11 @@ def validation_error(exc: RequestValidationError) -> e.InvalidRequest:
 
 
 def install(app: FastAPI, page: PageRefusal | None = None) -> None:
-    """Register the app's error handlers (once); ``page`` draws an error page for browsers."""
+    """Register the app's error handlers (once); ``page`` draws an error page for browsers.
+
+    Errors of the tree answer as problems, unless the web pages registered their
+    own handler for them first (they draw refusals of page routes as pages).
+    """
 
     async def tree(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, e.AftersalesError)
@@ -157,7 +161,8 @@ def install(app: FastAPI, page: PageRefusal | None = None) -> None:
             detail += f" under request id {request_id}"
         return problem(request, 500, "Internal server error", detail)
 
-    app.add_exception_handler(e.AftersalesError, tree)
+    if e.AftersalesError not in app.exception_handlers:
+        app.add_exception_handler(e.AftersalesError, tree)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, no_route)
     app.add_exception_handler(Exception, defect)

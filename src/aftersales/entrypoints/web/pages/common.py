@@ -137,7 +137,7 @@ def refusal(request: Request, status: int, key: str, detail: str = "") -> Respon
     """A refusal as a page; "sign in first" as a redirect to the sign-in page."""
     if status == 401:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    # The request's unit of work has ended (rolled back): the viewer is read on its own.
+    # The request's unit of work has ended (rolled back): the viewer is read in a new one.
     ctx = context(request, container(request).services)
     return render(ctx, "error.html", status=status, key=key, detail=detail)
 
@@ -148,22 +148,39 @@ def error_status(exc: AftersalesError) -> tuple[int, str]:
     return status, "error.not_found" if status == 404 else "error.title"
 
 
+PAGE_SCOPE_KEY = "aftersales.page"
+
+
+def is_page(request: Request) -> bool:
+    """Was this request answered by a page route (so a refusal is drawn as a page)?"""
+    return bool(request.scope.get(PAGE_SCOPE_KEY))
+
+
 class WebRoute(APIRoute):
-    """Refusals on a page become a page in the viewer's language, never JSON."""
+    """A page's route: its refusals become a page in the viewer's language, never JSON.
+
+    The refusal is drawn by the app's error handlers, after the request's unit of
+    work has been rolled back (catching it here, inside the dependencies' scope,
+    would let the unit of work commit a refused request's half-done writes).
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except PageRefused as refused:
-                return refusal(request, refused.status, refused.key, refused.detail)
-            except AftersalesError as exc:
-                status, key = error_status(exc)
-                return refusal(request, status, key, str(exc))
+            request.scope[PAGE_SCOPE_KEY] = True
+            return await handler(request)
 
         return handle
+
+
+def page_refusal(request: Request, exc: Exception) -> Response:
+    """A page's refusal, drawn after the request's unit of work has ended."""
+    if isinstance(exc, PageRefused):
+        return refusal(request, exc.status, exc.key, exc.detail)
+    assert isinstance(exc, AftersalesError)
+    status, key = error_status(exc)
+    return refusal(request, status, key, str(exc))
 
 
 def page_router() -> APIRouter:
