@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from aftersales.bootstrap import bootstrap
 from aftersales.domain.policy import PolicyBook
 from aftersales.services.time import SystemClock
 from aftersales.settings import Settings
+from aftersales.testing.webhook_sink import serving_posts
 from aftersales.worker.deliveries import DeliveryLoop
 from aftersales.worker.loop import build_worker
 from tests.integration.bulk import create_due_help_cases
@@ -118,33 +119,10 @@ class Subscribers:
 @pytest.fixture
 def subscribers() -> Iterator[Subscribers]:
     state = Subscribers()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            state.handle(self)
-
-        def handle(self) -> None:
-            with contextlib.suppress(OSError):
-                super().handle()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving_posts(state.handle, on_stop=state.release) as port:
+        state.port = port
         yield state
-    finally:
-        state.release()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-        state.close()
+    state.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ repository would; every test runs on SQLite and, when configured, PostgreSQL.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
@@ -16,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -43,6 +42,7 @@ from aftersales.adapters.webhooks import (
     verify_signature,
 )
 from aftersales.settings import Settings
+from aftersales.testing.webhook_sink import serving_posts
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 MAX_ATTEMPTS = 5
@@ -110,33 +110,9 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            state._handle(self)
-
-        def handle(self) -> None:
-            # A client that timed out may close the connection under us.
-            with contextlib.suppress(OSError):
-                super().handle()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving_posts(state._handle, on_stop=state.release.set) as port:
+        state.port = port
         yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture

@@ -272,28 +272,38 @@ def upsert_order_items(conn: Connection, items: Iterable[OrderItemRow]) -> int:
 # ---------------------------------------------------------------- reading
 
 
+_oi, _o, _p = s.order_items, s.orders, s.products
+# An order item's own columns with its order's, and a product's columns, named as
+# order_item_from_row and product_from_row read them.
+_ITEM_COLUMNS = (
+    _oi.c.id.label("item_id"),
+    _oi.c.order_id,
+    _o.c.buyer_account,
+    _o.c.merchant_id,
+    _oi.c.paid_price_fen,
+    _oi.c.purchased_on,
+    _oi.c.delivered_on,
+    _oi.c.address_text,
+    _oi.c.province,
+    _oi.c.city,
+    _oi.c.district,
+)
+_PRODUCT_COLUMNS = (
+    _p.c.id.label("product_id"),
+    _p.c.name.label("product_name"),
+    _p.c.brand_id,
+    _p.c.category_id,
+    _p.c.badges,
+    _p.c.service_tags,
+    _p.c.warranty_months,
+)
+
+
 def order_item_query() -> Select[Any]:
-    oi, o, p = s.order_items, s.orders, s.products
-    return select(
-        oi.c.id.label("item_id"),
-        oi.c.order_id,
-        o.c.buyer_account,
-        o.c.merchant_id,
-        oi.c.paid_price_fen,
-        oi.c.purchased_on,
-        oi.c.delivered_on,
-        oi.c.address_text,
-        oi.c.province,
-        oi.c.city,
-        oi.c.district,
-        p.c.id.label("product_id"),
-        p.c.name.label("product_name"),
-        p.c.brand_id,
-        p.c.category_id,
-        p.c.badges,
-        p.c.service_tags,
-        p.c.warranty_months,
-    ).select_from(oi.join(o, oi.c.order_id == o.c.id).join(p, oi.c.product_id == p.c.id))
+    """Order items with their order and product, one row each."""
+    return select(*_ITEM_COLUMNS, *_PRODUCT_COLUMNS).select_from(
+        _oi.join(_o, _oi.c.order_id == _o.c.id).join(_p, _oi.c.product_id == _p.c.id)
+    )
 
 
 def product_from_row(row: Any) -> Product:
@@ -340,39 +350,15 @@ def load_order_items(conn: Connection, ids: Sequence[str]) -> dict[str, OrderIte
     (many items share a product: each product is read and built once)."""
     if not ids:
         return {}
-    oi, o, p = s.order_items, s.orders, s.products
     rows = conn.execute(
-        select(
-            oi.c.id.label("item_id"),
-            oi.c.order_id,
-            o.c.buyer_account,
-            o.c.merchant_id,
-            oi.c.paid_price_fen,
-            oi.c.purchased_on,
-            oi.c.delivered_on,
-            oi.c.address_text,
-            oi.c.province,
-            oi.c.city,
-            oi.c.district,
-            oi.c.product_id,
-        )
-        .select_from(oi.join(o, oi.c.order_id == o.c.id))
-        .where(among(conn, oi.c.id, ids))
+        select(*_ITEM_COLUMNS, _oi.c.product_id)
+        .select_from(_oi.join(_o, _oi.c.order_id == _o.c.id))
+        .where(among(conn, _oi.c.id, ids))
     ).all()
     product_ids = sorted({r.product_id for r in rows})
     products = {
         r.product_id: product_from_row(r)
-        for r in conn.execute(
-            select(
-                p.c.id.label("product_id"),
-                p.c.name.label("product_name"),
-                p.c.brand_id,
-                p.c.category_id,
-                p.c.badges,
-                p.c.service_tags,
-                p.c.warranty_months,
-            ).where(among(conn, p.c.id, product_ids))
-        )
+        for r in conn.execute(select(*_PRODUCT_COLUMNS).where(among(conn, _p.c.id, product_ids)))
     }
     return {r.item_id: order_item_from_row(r, products[r.product_id]) for r in rows}
 

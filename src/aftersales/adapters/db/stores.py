@@ -362,6 +362,14 @@ class SqlAccounts:
         return result.rowcount == 1
 
 
+_RESERVE_KEY = {  # built once per dialect: a unit of work is made for every request
+    name: dialect.insert(s.idempotency_keys)
+    .on_conflict_do_nothing(index_elements=["account_id", "key"])
+    .returning(s.idempotency_keys.c.key)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 class SqlIdempotency:
     """Keys reserved with ``INSERT … ON CONFLICT DO NOTHING`` under the (account, key) primary key.
 
@@ -373,12 +381,9 @@ class SqlIdempotency:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        self._reserve = (
-            dialect.insert(s.idempotency_keys)
-            .on_conflict_do_nothing(index_elements=["account_id", "key"])
-            .returning(s.idempotency_keys.c.key)
-        )
+        self._reserve = _RESERVE_KEY[
+            "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+        ]
 
     def reserve(self, account_id: str, key: str, digest: str, at: datetime) -> StoredAnswer | None:
         inserted = self.conn.execute(
