@@ -10,21 +10,15 @@ never on how many cases are open.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, func, or_, select, tuple_, update
 
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.types import aware_utc
 from aftersales.services.records import LIVE
 
 _d = s.deadlines
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite aggregate results skip the column type: their instants come back naive UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _free(real_now: datetime):  # type: ignore[no-untyped-def]
@@ -80,7 +74,7 @@ class SqlDeadlines:
         query = select(func.min(_d.c.due_at)).where(_d.c.sandbox == sandbox)
         if real_now is not None:
             query = query.where(_free(real_now))
-        return _aware(self.conn.execute(query).scalar())
+        return aware_utc(self.conn.execute(query).scalar())
 
     def clocks_with_due(self, *, real_now: datetime) -> list[tuple[str, datetime]]:
         sb = s.sandboxes
@@ -96,7 +90,7 @@ class SqlDeadlines:
 
     def earliest_before(self, sandbox: str, before: datetime) -> datetime | None:
         query = select(func.min(_d.c.due_at)).where(_d.c.sandbox == sandbox, _d.c.due_at < before)
-        return _aware(self.conn.execute(query).scalar())
+        return aware_utc(self.conn.execute(query).scalar())
 
     def cases_due(self, sandbox: str, before: datetime) -> list[str]:
         query = (

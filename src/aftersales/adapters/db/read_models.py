@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, case, false, func, or_, select
 
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.types import aware_utc
 from aftersales.domain.lifecycle import Role
 from aftersales.errors import InvalidRequest
 from aftersales.services.records import (
@@ -341,12 +342,10 @@ class SqlReadModels:
             .where(le.c.sandbox == LIVE, le.c.unit == "points")
             .group_by(le.c.rule)
         ).all()
-        if oldest is not None and oldest.tzinfo is None:  # SQLite aggregates come back naive
-            oldest = oldest.replace(tzinfo=UTC)
         return LiveFigures(
             {programme: int(count) for programme, count in open_cases},
             int(due),
-            oldest,
+            aware_utc(oldest),
             {rule: (int(count), int(total)) for rule, count, total in payouts},
             now,
         )

@@ -34,3 +34,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def aware_utc(value: datetime | None) -> datetime | None:
+    """An instant SQLite handed back naive (aggregates skip the column type) as aware UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

@@ -94,16 +94,18 @@ def languages(lang: str) -> tuple[Language, ...]:
     raise typer.Exit(2)
 
 
-def instant(text: str) -> datetime:
-    """An ISO date-time with a UTC offset, so it names one instant."""
+def instant(text: str, option: str = "the time") -> datetime:
+    """An ISO date-time with a UTC offset, so it names one instant; exit 2 saying what to fix."""
     try:
         at = datetime.fromisoformat(text)
     except ValueError as exc:
-        console.print(f"[red]{text!r} is not an ISO date-time such as 2026-11-24T09:00+08:00[/red]")
+        console.print(
+            f"[red]{option} {text!r} is not an ISO date-time such as 2026-11-24T09:00+08:00[/red]"
+        )
         raise typer.Exit(2) from exc
     if at.tzinfo is None:
         console.print(
-            "[red]the time needs a UTC offset, e.g. +08:00, so it names one instant[/red]"
+            f"[red]{option} needs a UTC offset, e.g. +08:00, so it names one instant[/red]"
         )
         raise typer.Exit(2)
     return at

@@ -3,7 +3,6 @@ and ``calendar explain`` (when a duration counted on a business calendar falls d
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -18,6 +17,7 @@ from aftersales.entrypoints.cli.common import (
     PolicyDirs,
     console,
     duration,
+    instant,
     languages,
     load_book,
     open_container,
@@ -80,16 +80,7 @@ def calendar_explain(
             f"[red]no calendar {name!r}; known: {', '.join(sorted(book.calendars))}[/red]"
         )
         raise typer.Exit(2)
-    try:
-        at = datetime.fromisoformat(start)
-    except ValueError as exc:
-        console.print(
-            f"[red]--start {start!r} is not an ISO date-time such as 2026-09-30T14:00+08:00[/red]"
-        )
-        raise typer.Exit(2) from exc
-    if at.tzinfo is None:
-        console.print("[red]--start needs a UTC offset, e.g. +08:00, so it names one instant[/red]")
-        raise typer.Exit(2)
+    at = instant(start, "--start")
     length = duration("--duration", duration_text)
     calendar = book.calendar(name)
     tz = str(calendar.timezone)

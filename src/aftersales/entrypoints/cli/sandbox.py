@@ -39,7 +39,7 @@ def sandbox_create(
     from aftersales.services.sandboxes import create_sandbox
 
     container = open_container(data_dir, database_url, None)
-    at = instant(start) if start else None
+    at = instant(start, "--start") if start else None
     if demo_data:
         sandbox = container.seed_sandbox_with_demo(container.services, sandbox_id, start=at)
     else:
