@@ -46,6 +46,29 @@ def sniff_type(data: bytes) -> str | None:
     return None
 
 
+def accepted_type(data: bytes, *, filename: str, declared_type: str | None, max_bytes: int) -> str:
+    """The type of an upload read from its first bytes; AttachmentRejected, saying why, if
+    it is empty, over ``max_bytes``, of a type not accepted or not what it says it is."""
+    if not data:
+        raise AttachmentRejected(f"'{filename}' is empty")
+    if len(data) > max_bytes:
+        raise AttachmentRejected(
+            f"'{filename}' is {len(data):,} bytes; the limit is {max_bytes:,} bytes — send a smaller photo"
+        )
+    content_type = sniff_type(data)
+    if content_type is None:
+        accepted = ", ".join(sorted(ACCEPTED_TYPES))
+        raise AttachmentRejected(f"'{filename}' is not a photo or PDF we accept ({accepted})")
+    if declared_type and declared_type.split(";")[0].strip() not in (
+        content_type,
+        "application/octet-stream",
+    ):
+        raise AttachmentRejected(
+            f"'{filename}' says it is {declared_type} but its content is {content_type}"
+        )
+    return content_type
+
+
 class AttachmentStore(Protocol):
     def put(self, data: bytes, *, filename: str, declared_type: str | None) -> StoredFile: ...
 
@@ -58,23 +81,9 @@ class DiskAttachmentStore:
         self.max_bytes = max_bytes
 
     def put(self, data: bytes, *, filename: str, declared_type: str | None) -> StoredFile:
-        if not data:
-            raise AttachmentRejected(f"'{filename}' is empty")
-        if len(data) > self.max_bytes:
-            raise AttachmentRejected(
-                f"'{filename}' is {len(data):,} bytes; the limit is {self.max_bytes:,} bytes — send a smaller photo"
-            )
-        content_type = sniff_type(data)
-        if content_type is None:
-            accepted = ", ".join(sorted(ACCEPTED_TYPES))
-            raise AttachmentRejected(f"'{filename}' is not a photo or PDF we accept ({accepted})")
-        if declared_type and declared_type.split(";")[0].strip() not in (
-            content_type,
-            "application/octet-stream",
-        ):
-            raise AttachmentRejected(
-                f"'{filename}' says it is {declared_type} but its content is {content_type}"
-            )
+        content_type = accepted_type(
+            data, filename=filename, declared_type=declared_type, max_bytes=self.max_bytes
+        )
         digest = hashlib.sha256(data).hexdigest()
         key = f"{digest[:2]}/{digest}"
         target = self.root / key

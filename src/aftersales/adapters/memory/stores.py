@@ -1,0 +1,440 @@
+"""The smaller ports in memory: reference data, sandboxes, deadlines, chats,
+attachments, ledger, accounts and idempotency keys.
+
+Each class reads and writes the store's current tables (``store.tables`` is
+swapped when a unit of work rolls back, so none keeps a table of its own). They
+answer as ``adapters/db/stores.py`` and ``adapters/db/deadline_store.py`` do:
+the same errors, the same orderings, the same ``None`` for "no such row".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from aftersales.adapters.memory.state import (
+    AccountRecord,
+    KeyRecord,
+    MemoryStore,
+    SessionRow,
+    Tables,
+    ThreadRecord,
+    TokenRecord,
+    utc,
+)
+from aftersales.domain.brands import BrandAfterSales
+from aftersales.domain.eligibility import OrderItem
+from aftersales.domain.ledger import Payout
+from aftersales.domain.lifecycle import Role
+from aftersales.domain.policy import PolicyBook, normalise_city
+from aftersales.errors import AlreadyExists, NotFound, SandboxNotFound
+from aftersales.services.records import (
+    LIVE,
+    Account,
+    Attachment,
+    BrandLine,
+    ChatMessage,
+    ChatThread,
+    Sandbox,
+    SessionRecord,
+    StoredAccount,
+    StoredAnswer,
+)
+
+
+class _OnStore:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    @property
+    def _t(self) -> Tables:
+        return self.store.tables
+
+
+def city_spellings(city: str) -> set[str]:
+    """How a coverage row may spell ``city``: as given, bare, with 市 or with 地区."""
+    bare = normalise_city(city)
+    return {city.strip(), bare, bare + "市", bare + "地区"}
+
+
+class MemoryReference(_OnStore):
+    def order_item(self, order_item_id: str) -> OrderItem:
+        return self.store.order_item(order_item_id)
+
+    def sandbox_of_item(self, order_item_id: str) -> str:
+        row = self._t.order_items.get(order_item_id)
+        order = None if row is None else self._t.orders.get(row.order_id)
+        if order is None:
+            raise NotFound("order item", order_item_id)
+        return order.sandbox
+
+    def buyer_of_item(self, order_item_id: str) -> str | None:
+        row = self._t.order_items.get(order_item_id)
+        order = None if row is None else self._t.orders.get(row.order_id)
+        return None if order is None else order.buyer_account
+
+    def _items(self, ids: list[str]) -> list[OrderItem]:
+        items = [self.store.order_item(i) for i in ids]
+        items.sort(key=lambda item: item.id)
+        items.sort(key=lambda item: item.purchased_on, reverse=True)  # newest first, then id
+        return items
+
+    def order_items_of_buyer(
+        self, buyer_account: str, *, sandbox: str | None = None
+    ) -> list[OrderItem]:
+        t = self._t
+        return self._items(
+            [
+                item_id
+                for item_id, row in t.order_items.items()
+                if (order := t.orders.get(row.order_id)) is not None
+                and order.buyer_account == buyer_account
+                and (sandbox is None or order.sandbox == sandbox)
+            ]
+        )
+
+    def order_sandboxes_of_buyer(self, buyer_account: str) -> dict[str, str]:
+        return {
+            order_id: order.sandbox
+            for order_id, order in self._t.orders.items()
+            if order.buyer_account == buyer_account
+        }
+
+    def find_provider(
+        self, book: PolicyBook, *, city: str, category_id: str, service_tag: str
+    ) -> str | None:
+        """OH-3: nearest category first, then the lowest provider id (by code point)."""
+        depth = {category: i for i, category in enumerate(book.catalog.ancestry(category_id))}
+        cities = city_spellings(city)
+        candidates = [
+            (depth[category], provider)
+            for provider, row_city, category, tag in self._t.coverage
+            if row_city in cities and tag == service_tag and category in depth
+        ]
+        return min(candidates)[1] if candidates else None
+
+    def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
+        brand = self._t.brands.get(brand_id)
+        if brand is None:
+            raise NotFound("brand", brand_id)
+        # By city, then name; centres written together keep their order (the SQL rows' ids).
+        return replace(brand, centres=tuple(sorted(brand.centres, key=lambda c: (c.city, c.name))))
+
+    def brands(self) -> list[BrandLine]:
+        return [BrandLine(b.brand_id, b.name, b.hotline) for _, b in sorted(self._t.brands.items())]
+
+    def find_orders_for_caller(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        needle = text.strip()
+        if not needle:
+            return []
+        t = self._t
+        found: list[dict[str, Any]] = []
+        for item_id, row in t.order_items.items():
+            order, product = t.orders.get(row.order_id), t.products.get(row.product_id)
+            if order is None or product is None:
+                continue
+            if needle not in (order.buyer_account, row.order_id, item_id):
+                continue
+            found.append(
+                {
+                    "id": item_id,
+                    "order_id": row.order_id,
+                    "sandbox": order.sandbox,
+                    "buyer_account": order.buyer_account,
+                    "merchant_id": order.merchant_id,
+                    "product": product.name,
+                    "brand_id": product.brand_id,
+                    "badges": sorted(product.badges),
+                    "service_tags": sorted(product.service_tags),
+                    "purchased_on": row.purchased_on,
+                    "city": row.city,
+                }
+            )
+        found.sort(key=lambda r: r["id"])
+        found.sort(key=lambda r: r["purchased_on"], reverse=True)
+        return found[:limit]
+
+
+class MemorySandboxes(_OnStore):
+    def get(self, sandbox_id: str, *, for_update: bool = False) -> Sandbox:
+        sandbox = self._t.sandboxes.get(sandbox_id)
+        if sandbox is None:
+            raise SandboxNotFound(sandbox_id)
+        return sandbox
+
+    def exists(self, sandbox_id: str) -> bool:
+        return sandbox_id in self._t.sandboxes
+
+    def list(self) -> list[Sandbox]:
+        return sorted(self._t.sandboxes.values(), key=lambda sb: (sb.created_at, sb.id))
+
+    def add(self, sandbox: Sandbox) -> None:
+        if sandbox.id in self._t.sandboxes:
+            raise AlreadyExists(f"sandbox '{sandbox.id}' already exists")
+        self._t.sandboxes[sandbox.id] = replace(
+            sandbox, now=utc(sandbox.now), created_at=utc(sandbox.created_at)
+        )
+
+    def set_now(self, sandbox_id: str, now: datetime) -> None:
+        sandbox = self._t.sandboxes.get(sandbox_id)
+        if sandbox is not None:
+            self._t.sandboxes[sandbox_id] = replace(sandbox, now=utc(now))
+
+
+class MemoryDeadlines(_OnStore):
+    def claim_due(
+        self,
+        *,
+        sandbox: str,
+        now: datetime,
+        worker_id: str,
+        limit: int,
+        claimed_until: datetime,
+        real_now: datetime,
+    ) -> list[str]:
+        rows = self._t.deadlines
+        due = sorted(
+            (row.due_at, key)
+            for key, row in rows.items()
+            if row.sandbox == sandbox and row.due_at < now and row.free_at(real_now)
+        )[: max(limit, 0)]
+        until = utc(claimed_until)
+        case_ids: dict[str, None] = {}
+        for _, key in due:
+            rows[key] = replace(rows[key], claimed_by=worker_id, claimed_until=until)
+            case_ids.setdefault(key[0])
+        return list(case_ids)
+
+    def attempts(self, case_id: str) -> int:
+        return max(
+            (row.attempts for (case, _), row in self._t.deadlines.items() if case == case_id),
+            default=0,
+        )
+
+    def postpone(self, case_id: str, *, until: datetime) -> None:
+        rows = self._t.deadlines
+        for key in [key for key in rows if key[0] == case_id]:
+            row = rows[key]
+            rows[key] = replace(
+                row, attempts=row.attempts + 1, claimed_by=None, claimed_until=utc(until)
+            )
+
+    def next_due(self, *, sandbox: str = LIVE, real_now: datetime | None = None) -> datetime | None:
+        return min(
+            (
+                row.due_at
+                for row in self._t.deadlines.values()
+                if row.sandbox == sandbox and (real_now is None or row.free_at(real_now))
+            ),
+            default=None,
+        )
+
+    def clocks_with_due(self, *, real_now: datetime) -> list[tuple[str, datetime]]:
+        sandboxes = self._t.sandboxes
+        waiting = {
+            row.sandbox
+            for row in self._t.deadlines.values()
+            if row.sandbox in sandboxes
+            and row.due_at < sandboxes[row.sandbox].now
+            and row.free_at(real_now)
+        }
+        listed = sorted(sandboxes.values(), key=lambda sb: (sb.created_at, sb.id))
+        return [(sb.id, sb.now) for sb in listed if sb.id in waiting]
+
+    def earliest_before(self, sandbox: str, before: datetime) -> datetime | None:
+        return min(
+            (
+                row.due_at
+                for row in self._t.deadlines.values()
+                if row.sandbox == sandbox and row.due_at < before
+            ),
+            default=None,
+        )
+
+    def cases_due(self, sandbox: str, before: datetime) -> list[str]:
+        return sorted(
+            {
+                case_id
+                for (case_id, _), row in self._t.deadlines.items()
+                if row.sandbox == sandbox and row.due_at < before
+            }
+        )
+
+    def due_count(self, *, sandbox: str, now: datetime) -> int:
+        return sum(
+            1 for row in self._t.deadlines.values() if row.sandbox == sandbox and row.due_at < now
+        )
+
+
+class MemoryChats(_OnStore):
+    def open(self, thread: ChatThread) -> None:
+        if thread.id in self._t.threads:
+            raise AlreadyExists(f"chat '{thread.id}' already exists")
+        self._t.threads[thread.id] = ThreadRecord(
+            thread.order_item_id, thread.brand_id, utc(thread.opened_at), thread.case_id
+        )
+
+    def get(self, thread_id: str) -> ChatThread | None:
+        row = self._t.threads.get(thread_id)
+        buyer = (
+            None if row is None else MemoryReference(self.store).buyer_of_item(row.order_item_id)
+        )
+        if row is None or buyer is None:
+            return None
+        return ChatThread(
+            thread_id, row.order_item_id, row.brand_id, buyer, row.case_id, row.opened_at
+        )
+
+    def add_message(self, thread_id: str, message: ChatMessage) -> None:
+        row = self._t.threads.get(thread_id)
+        if row is None:
+            raise NotFound("chat", thread_id)
+        stored = replace(message, at=utc(message.at))
+        self._t.threads[thread_id] = replace(row, messages=(*row.messages, stored))
+
+    def messages(self, thread_id: str) -> list[ChatMessage]:
+        row = self._t.threads.get(thread_id)
+        return [] if row is None else list(row.messages)
+
+    def link_case(self, thread_id: str, case_id: str) -> None:
+        row = self._t.threads.get(thread_id)
+        if row is not None:
+            self._t.threads[thread_id] = replace(row, case_id=case_id)
+
+
+class MemoryAttachments(_OnStore):
+    def add(self, attachment: Attachment) -> None:
+        if attachment.id in self._t.attachments:
+            raise AlreadyExists(f"attachment '{attachment.id}' already exists")
+        self._t.attachments[attachment.id] = replace(
+            attachment, uploaded_at=utc(attachment.uploaded_at)
+        )
+
+    def of_case(self, case_id: str) -> list[Attachment]:
+        found = [a for a in self._t.attachments.values() if a.case_id == case_id]
+        return sorted(found, key=lambda a: (a.uploaded_at, a.id))
+
+
+class MemoryLedger(_OnStore):
+    def payouts(self, *, sandbox: str = LIVE, account: str | None = None) -> list[Payout]:
+        return [
+            entry.payout
+            for _, entry in sorted(self._t.ledger.items())
+            if entry.sandbox == sandbox
+            and (not account or account in (entry.payout.payee, entry.payout.payer))
+        ]
+
+    def balances(self, *, sandbox: str = LIVE) -> dict[tuple[str, str], int]:
+        return {
+            (account, unit): balance
+            for (in_sandbox, account, unit), balance in self._t.balances.items()
+            if in_sandbox == sandbox
+        }
+
+
+def _account(account_id: str, row: AccountRecord) -> Account:
+    return Account(account_id, row.username, row.name, Role(row.role), row.party, row.active)
+
+
+class MemoryAccounts(_OnStore):
+    def add(self, account: Account, password_hash: str, created_at: datetime) -> None:
+        t = self._t
+        if account.id in t.accounts or self.by_username(account.username) is not None:
+            raise AlreadyExists(f"username {account.username!r} is taken; choose another")
+        t.accounts[account.id] = AccountRecord(
+            account.username,
+            account.name,
+            account.role.value,
+            account.party,
+            password_hash,
+            account.active,
+            utc(created_at),
+        )
+
+    def by_username(self, username: str) -> StoredAccount | None:
+        for account_id, row in self._t.accounts.items():
+            if row.username == username:
+                return StoredAccount(_account(account_id, row), row.password_hash)
+        return None
+
+    def list(self) -> list[Account]:
+        rows = sorted(self._t.accounts.items(), key=lambda a: (a[1].role, a[1].username))
+        return [_account(account_id, row) for account_id, row in rows]
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        row = self._t.accounts.get(account_id)
+        if row is not None:
+            self._t.accounts[account_id] = replace(row, password_hash=password_hash)
+
+    def add_session(
+        self,
+        digest: str,
+        account_id: str,
+        csrf_token: str,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        if digest in self._t.sessions:
+            raise AlreadyExists("a session with this token already exists")
+        self._t.sessions[digest] = SessionRow(
+            account_id, csrf_token, utc(created_at), utc(expires_at)
+        )
+
+    def session(self, digest: str) -> SessionRecord | None:
+        row = self._t.sessions.get(digest)
+        account = None if row is None else self._t.accounts.get(row.account_id)
+        if row is None or account is None:
+            return None
+        return SessionRecord(_account(row.account_id, account), row.csrf_token, row.expires_at)
+
+    def drop_session(self, digest: str) -> None:
+        self._t.sessions.pop(digest, None)
+
+    def drop_sessions_expired(self, before: datetime) -> None:
+        sessions = self._t.sessions
+        for digest in [d for d, row in sessions.items() if row.expires_at < before]:
+            del sessions[digest]
+
+    def add_token(
+        self, token_id: str, account_id: str, name: str, digest: str, created_at: datetime
+    ) -> None:
+        t = self._t
+        if token_id in t.tokens or any(row.digest == digest for row in t.tokens.values()):
+            raise AlreadyExists(f"token '{token_id}' already exists")
+        t.tokens[token_id] = TokenRecord(account_id, name, digest, utc(created_at))
+
+    def account_for_token(self, digest: str) -> Account | None:
+        for row in self._t.tokens.values():
+            if row.digest == digest and row.revoked_at is None:
+                account = self._t.accounts.get(row.account_id)
+                return None if account is None else _account(row.account_id, account)
+        return None
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        row = self._t.tokens.get(token_id)
+        if row is None or row.revoked_at is not None:
+            return False
+        self._t.tokens[token_id] = replace(row, revoked_at=utc(at))
+        return True
+
+
+class MemoryIdempotency(_OnStore):
+    """Keys per (account, key). Units of work on one store run one at a time (the store's
+    lock), so a repeat always finds the first request's key committed or rolled back."""
+
+    def reserve(self, account_id: str, key: str, digest: str, at: datetime) -> StoredAnswer | None:
+        row = self._t.idempotency.get((account_id, key))
+        if row is None:
+            self._t.idempotency[(account_id, key)] = KeyRecord(digest, utc(at))
+            return None
+        body = None if row.body_json is None else json.loads(row.body_json)
+        return StoredAnswer(row.request_sha256, row.status, body)
+
+    def complete(self, account_id: str, key: str, status: int, body: dict[str, Any]) -> None:
+        row = self._t.idempotency.get((account_id, key))
+        if row is not None:
+            self._t.idempotency[(account_id, key)] = replace(
+                row, status=status, body_json=json.dumps(body)
+            )

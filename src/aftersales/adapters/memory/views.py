@@ -1,0 +1,295 @@
+"""The parties' screens in memory, scoped exactly as ``adapters/db/read_models.py`` scopes them.
+
+Each case is joined to its item, order and product, and a viewer sees the rows
+:func:`visible` lets through (the same rule as the SQL ``scoped``: a buyer
+their items' cases, a provider the cases assigned to it, a merchant its
+shop's, a brand its products', an agent its brand's or the ones they filed,
+operations everything). Comparisons with ``None`` behave as SQLAlchemy's
+``== None`` (``IS NULL``): a provider scope without a party sees unassigned
+cases, as it does on the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from aftersales.adapters.memory.state import (
+    CaseRecord,
+    ItemRecord,
+    MemoryStore,
+    OrderRecord,
+    Tables,
+)
+from aftersales.domain.eligibility import Product
+from aftersales.domain.lifecycle import Role
+from aftersales.errors import InvalidRequest
+from aftersales.services.records import (
+    GROUPINGS,
+    LIVE,
+    BalanceLine,
+    CaseLine,
+    ComplaintLine,
+    Compliance,
+    ComplianceRow,
+    LiveFigures,
+    OpenCaseLine,
+    PayoutLine,
+    QueueLine,
+    Scope,
+)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A case joined to its item, order and product."""
+
+    case: CaseRecord
+    item: ItemRecord
+    order: OrderRecord
+    product: Product
+
+    def line(self, next_due: datetime | None) -> CaseLine:
+        c = self.case
+        return CaseLine(
+            c.id,
+            c.sandbox,
+            c.programme,
+            c.state,
+            c.is_open,
+            c.opened_at,
+            self.product.name,
+            self.order.buyer_account,
+            self.order.merchant_id,
+            c.assignee,
+            self.item.city,
+            next_due,
+        )
+
+    def group(self, by: str, clock_id: str | None) -> str | None:
+        if by == "provider":
+            return self.case.assignee
+        if by == "city":
+            return self.item.city
+        if by == "category":
+            return self.product.category_id
+        if by == "programme":
+            return self.case.programme
+        return clock_id
+
+
+def visible(scope: Scope, row: _Row) -> bool:
+    """May ``scope`` see the case of ``row``? (The SQL ``scoped``, row by row.)"""
+    party = scope.party
+    match scope.role:
+        case Role.OPERATIONS:
+            return True
+        case Role.CONSUMER:
+            return row.order.buyer_account == party
+        case Role.PROVIDER:
+            return row.case.assignee == party
+        case Role.MERCHANT:
+            return row.order.merchant_id == party
+        case Role.BRAND:
+            return row.product.brand_id == party
+        case Role.AGENT:
+            if party:
+                return row.product.brand_id == party
+            return row.case.opened_by == scope.account
+    return False
+
+
+class MemoryReadModels:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    @property
+    def _t(self) -> Tables:
+        return self.store.tables
+
+    def _rows(self, scope: Scope) -> dict[str, _Row]:
+        """The cases ``scope`` may see, joined, by case id."""
+        t = self._t
+        rows: dict[str, _Row] = {}
+        for case in t.cases.values():
+            item = t.order_items.get(case.order_item_id)
+            order = None if item is None else t.orders.get(item.order_id)
+            product = None if item is None else t.products.get(item.product_id)
+            if item is None or order is None or product is None:
+                continue
+            row = _Row(case, item, order, product)
+            if visible(scope, row):
+                rows[case.id] = row
+        return rows
+
+    def may_see_case(self, scope: Scope, case_id: str) -> bool:
+        return case_id in self._rows(scope)
+
+    def case_lines(
+        self,
+        scope: Scope,
+        *,
+        sandbox: str | None = None,
+        open_only: bool = False,
+        limit: int = 200,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[CaseLine]:
+        next_due: dict[str, datetime] = {}
+        for (case_id, _), deadline in self._t.deadlines.items():
+            if case_id not in next_due or deadline.due_at < next_due[case_id]:
+                next_due[case_id] = deadline.due_at
+        rows = [
+            row
+            for row in self._rows(scope).values()
+            if (sandbox is None or row.case.sandbox == sandbox)
+            and (not open_only or row.case.is_open)
+        ]
+        if after is not None:
+            at, last_id = after
+            rows = [
+                r
+                for r in rows
+                if r.case.opened_at < at or (r.case.opened_at == at and r.case.id > last_id)
+            ]
+        rows.sort(key=lambda r: r.case.id)
+        rows.sort(key=lambda r: r.case.opened_at, reverse=True)  # newest first, then id
+        return [r.line(next_due.get(r.case.id)) for r in rows[: max(limit, 0)]]
+
+    def provider_queue(
+        self, scope: Scope, *, live_now: datetime, limit: int = 200
+    ) -> list[QueueLine]:
+        rows = {cid: r for cid, r in self._rows(scope).items() if r.case.is_open}
+        sandboxes = self._t.sandboxes
+        lines: dict[str, QueueLine] = {}
+        for (case_id, clock_id), deadline in sorted(self._t.deadlines.items()):
+            row = rows.get(case_id)
+            if row is None:
+                continue
+            own = sandboxes.get(row.case.sandbox)
+            now = own.now if own is not None else live_now
+            line = QueueLine(row.line(deadline.due_at), clock_id, deadline.due_at, now)
+            kept = lines.get(case_id)
+            if kept is None or line.seconds_left < kept.seconds_left:
+                lines[case_id] = line
+        ordered = sorted(lines.values(), key=lambda q: (q.seconds_left, q.case.id))
+        return ordered[: max(limit, 0)]
+
+    def payout_lines(
+        self,
+        scope: Scope,
+        *,
+        sandbox: str | None = None,
+        limit: int = 500,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[PayoutLine]:
+        rows = self._rows(scope)
+        entries = [
+            e
+            for e in self._t.ledger.values()
+            if e.payout.case_id in rows and (sandbox is None or e.sandbox == sandbox)
+        ]
+        if after is not None:
+            at, last_id = after
+            entries = [
+                e for e in entries if e.payout.at < at or (e.payout.at == at and e.id < last_id)
+            ]
+        entries.sort(key=lambda e: (e.payout.at, e.id), reverse=True)
+        return [
+            PayoutLine(
+                e.payout.key,
+                e.payout.case_id,
+                e.sandbox,
+                e.payout.rule,
+                e.payout.amount.value,
+                e.payout.amount.unit.value,
+                e.payout.payer,
+                e.payout.payee,
+                e.payout.at,
+                json.loads(json.dumps(e.reason_doc)),
+                e.id,
+            )
+            for e in entries[: max(limit, 0)]
+        ]
+
+    def compliance(
+        self, scope: Scope, *, by: str, start: datetime, end: datetime, sandbox: str | None = None
+    ) -> Compliance:
+        if by not in GROUPINGS:
+            raise InvalidRequest(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
+        t = self._t
+        rows = {
+            cid: r
+            for cid, r in self._rows(scope).items()
+            if start <= r.case.opened_at < end and (sandbox is None or r.case.sandbox == sandbox)
+        }
+        counted: dict[str | None, Counter[str]] = {}
+        for case_id, row in rows.items():
+            for clock in t.clocks.get(case_id, ()):
+                tally = counted.setdefault(row.group(by, clock.clock_id), Counter())
+                tally[clock.status.value] += 1
+        paid: dict[str | None, int] = {}
+        for entry in t.ledger.values():
+            paid_on = rows.get(entry.payout.case_id)
+            if paid_on is None or entry.payout.amount.unit.value != "points":
+                continue
+            key = paid_on.group(by, entry.payout.clock_id)
+            paid[key] = paid.get(key, 0) + entry.payout.amount.value
+        result: dict[str, ComplianceRow] = {}
+        for key, tally in counted.items():
+            name = str(key or "—")
+            result[name] = ComplianceRow(
+                name,
+                met=tally["met"],
+                breached=tally["breached"],
+                not_applicable=tally["not_applicable"],
+                running=tally["running"] + tally["paused"],
+            )
+        for key, points in paid.items():
+            name = str(key or "—")
+            result.setdefault(name, ComplianceRow(name)).points_paid = points
+        return Compliance(by, sorted(result.values(), key=lambda r: (-r.judged, r.key)))
+
+    def balances(self, scope: Scope, *, sandbox: str | None = None) -> list[BalanceLine]:
+        if not scope.sees_everything and not scope.party:
+            return []
+        return [
+            BalanceLine(in_sandbox, account, unit, balance)
+            for (in_sandbox, account, unit), balance in sorted(self._t.balances.items())
+            if (scope.sees_everything or account == scope.party)
+            and (sandbox is None or in_sandbox == sandbox)
+        ]
+
+    def open_cases_of_items(self, order_item_ids: Sequence[str]) -> list[OpenCaseLine]:
+        wanted = set(order_item_ids)
+        return [
+            OpenCaseLine(c.id, c.order_item_id, c.programme)
+            for c in self._t.cases.values()
+            if c.is_open and c.order_item_id in wanted
+        ]
+
+    def pending_complaints(self, *, limit: int = 200) -> list[ComplaintLine]:
+        lines = [
+            ComplaintLine(c.id, case_id, c.clock_id, c.filed_at, c.text)
+            for case_id, complaints in self._t.complaints.items()
+            for c in complaints
+            if c.status == "pending"
+        ]
+        lines.sort(key=lambda line: (line.filed_at, line.id))
+        return lines[: max(limit, 0)]
+
+    def live_figures(self, now: datetime) -> LiveFigures:
+        t = self._t
+        open_cases = Counter(
+            c.programme for c in t.cases.values() if c.sandbox == LIVE and c.is_open
+        )
+        due = [d.due_at for d in t.deadlines.values() if d.sandbox == LIVE and d.due_at < now]
+        payouts: dict[str, tuple[int, int]] = {}
+        for entry in t.ledger.values():
+            p = entry.payout
+            if entry.sandbox == LIVE and p.amount.unit.value == "points":
+                count, total = payouts.get(p.rule, (0, 0))
+                payouts[p.rule] = (count + 1, total + p.amount.value)
+        return LiveFigures(dict(open_cases), len(due), min(due, default=None), payouts, now)
