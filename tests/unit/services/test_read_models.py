@@ -312,3 +312,10 @@ def test_reference_reads_for_hotline_agents_and_buyers(
     assert {sandbox for _, sandbox in items} == {"live", "a"}
     assert views.buyer_of_item(services, "oi-lamp-sh") == "buyer-2"
     assert views.buyer_of_item(services, "oi-nope") is None
+
+
+def test_a_partys_view_without_a_party_sees_no_case(services: Services) -> None:
+    """A provider scope with no provider id must not see every case nobody holds."""
+    _help(services, "oi-lamp")
+    for role in (Role.CONSUMER, Role.PROVIDER, Role.MERCHANT, Role.BRAND):
+        assert _seen(services, role, None) == set()

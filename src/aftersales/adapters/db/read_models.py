@@ -66,9 +66,14 @@ def _joined(columns: list[Any]) -> Select[Any]:
     )
 
 
+_PARTY_ROLES = frozenset({Role.CONSUMER, Role.PROVIDER, Role.MERCHANT, Role.BRAND})
+
+
 def scoped(query: Select[Any], scope: Scope) -> Select[Any]:
     """``query`` (over cases ⋈ items ⋈ orders ⋈ products) limited to what ``scope`` may see."""
     party = scope.party
+    if scope.role in _PARTY_ROLES and not party:
+        return query.where(false())  # a party's view without a party sees nothing
     match scope.role:
         case Role.OPERATIONS:
             return query

@@ -4,9 +4,8 @@ Each case is joined to its item, order and product, and a viewer sees the rows
 :func:`visible` lets through (the same rule as the SQL ``scoped``: a buyer
 their items' cases, a provider the cases assigned to it, a merchant its
 shop's, a brand its products', an agent its brand's or the ones they filed,
-operations everything). Comparisons with ``None`` behave as SQLAlchemy's
-``== None`` (``IS NULL``): a provider scope without a party sees unassigned
-cases, as it does on the database.
+operations everything). A buyer's, provider's, merchant's or brand's scope
+without a party sees nothing.
 """
 
 from __future__ import annotations
@@ -81,9 +80,14 @@ class _Row:
         return clock_id
 
 
+_PARTY_ROLES = frozenset({Role.CONSUMER, Role.PROVIDER, Role.MERCHANT, Role.BRAND})
+
+
 def visible(scope: Scope, row: _Row) -> bool:
     """May ``scope`` see the case of ``row``? (The SQL ``scoped``, row by row.)"""
     party = scope.party
+    if scope.role in _PARTY_ROLES and not party:
+        return False
     match scope.role:
         case Role.OPERATIONS:
             return True
