@@ -17,7 +17,7 @@ from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AftersalesError, ConfigurationError
 from aftersales.services.base import Services
-from aftersales.services.ports import FileStore
+from aftersales.services.ports import FileStore, Places
 from aftersales.services.records import Sandbox
 from aftersales.services.time import Clock, SystemClock
 from aftersales.settings import Settings
@@ -74,7 +74,26 @@ def sql_services(
     engine: Engine, book: PolicyBook, clock: Clock, files: FileStore | None = None
 ) -> Services:
     """Services whose units of work are SQL transactions on ``engine``."""
-    return Services(uow=unit_of_work_factory(engine, book), book=book, clock=clock, files=files)
+    return Services(
+        uow=unit_of_work_factory(engine, book),
+        book=book,
+        clock=clock,
+        files=files,
+        places=_places(),
+    )
+
+
+def _places() -> Places:
+    """Addresses to areas: one per process (it remembers what it has resolved)."""
+    global _PLACES
+    if _PLACES is None:
+        from aftersales.adapters.places import ChinaPlaces
+
+        _PLACES = ChinaPlaces()
+    return _PLACES
+
+
+_PLACES: Places | None = None
 
 
 def bootstrap(

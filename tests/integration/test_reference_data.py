@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Connection, Engine, Table, func, select
 
 from aftersales.adapters.addresses import AddressResolver
+from aftersales.adapters import areas
 from aftersales.adapters.db import reference as ref
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.policy_files import load_policy_book
@@ -212,6 +213,16 @@ def test_well_known_items_play_the_rules_they_are_named_for(
 # ---------------------------------------------------------------- dispatch (OH-3)
 
 
+def find(
+    conn: Connection, book: PolicyBook, *, city: str, category_id: str, service_tag: str
+) -> str | None:
+    """OH-3 dispatch for an address in ``city`` (given by name, as a buyer writes it)."""
+    where = areas.containing(areas.city_code_named(city))
+    return ref.find_provider(
+        conn, book, areas=where, category_id=category_id, service_tag=service_tag
+    )
+
+
 def add_provider(conn: Connection, provider_id: str, *coverage: tuple[str, str, str]) -> None:
     ref.upsert_providers(
         conn,
@@ -226,9 +237,9 @@ def add_provider(conn: Connection, provider_id: str, *coverage: tuple[str, str, 
 def test_oh_3_the_provider_on_the_nearest_category_wins(conn: Connection, book: PolicyBook) -> None:
     # A provider on an ancestor category with a lower id does not beat the nearer one.
     add_provider(conn, "aaa-ancestor", ("杭州市", "home-building", SI), ("杭州市", "home", SI))
-    found = ref.find_provider(conn, book, city="杭州市", category_id="lighting", service_tag=SI)
+    found = find(conn, book, city="杭州市", category_id="lighting", service_tag=SI)
     assert found == demo.PROVIDER_HANGZHOU_LIGHTING
-    found = ref.find_provider(
+    found = find(
         conn, book, city="杭州市", category_id="air-conditioner", service_tag=SI
     )
     assert found == demo.PROVIDER_HANFENG_CENTRE
@@ -238,16 +249,16 @@ def test_oh_3_falls_back_to_the_nearest_ancestor_category(
     conn: Connection, book: PolicyBook
 ) -> None:
     # 宁波 has no lighting specialist: the regional installer on 家装建材 takes it.
-    found = ref.find_provider(conn, book, city="宁波市", category_id="lighting", service_tag=SI)
+    found = find(conn, book, city="宁波市", category_id="lighting", service_tag=SI)
     assert found == demo.PROVIDER_EAST_INSTALLER
     # A tile goes to the delivery team registered on 家装建材.
-    found = ref.find_provider(
+    found = find(
         conn, book, city="广州市", category_id="tiles", service_tag="delivery_into_home"
     )
     assert found == "dlv-south"
     # Nearer beats farther even two levels up: home-building (1) over home (2).
     add_provider(conn, "aaa-home", ("宁波市", "home", SI))
-    found = ref.find_provider(conn, book, city="宁波市", category_id="lighting", service_tag=SI)
+    found = find(conn, book, city="宁波市", category_id="lighting", service_tag=SI)
     assert found == demo.PROVIDER_EAST_INSTALLER
 
 
@@ -256,7 +267,7 @@ def test_oh_3_equally_near_providers_go_to_the_lowest_id(
 ) -> None:
     add_provider(conn, "zz-lights", ("宁波市", "lighting", SI))
     add_provider(conn, "mm-lights", ("宁波市", "lighting", SI))
-    found = ref.find_provider(conn, book, city="宁波市", category_id="lighting", service_tag=SI)
+    found = find(conn, book, city="宁波市", category_id="lighting", service_tag=SI)
     assert found == "mm-lights"
 
 
@@ -265,9 +276,9 @@ def test_oh_3_city_names_match_with_or_without_their_suffix(
 ) -> None:
     add_provider(conn, "aa-wenzhou", ("温州", "lighting", SI))  # stored without 市
     for city in ("温州市", "温州", " 温州市 "):
-        found = ref.find_provider(conn, book, city=city, category_id="lighting", service_tag=SI)
+        found = find(conn, book, city=city, category_id="lighting", service_tag=SI)
         assert found == "aa-wenzhou"
-    found = ref.find_provider(conn, book, city="杭州", category_id="lighting", service_tag=SI)
+    found = find(conn, book, city="杭州", category_id="lighting", service_tag=SI)
     assert found == demo.PROVIDER_HANGZHOU_LIGHTING
 
 
@@ -275,17 +286,17 @@ def test_oh_3_nobody_registered_means_the_merchant(conn: Connection, book: Polic
     # Outside the covered cities nobody is registered at all.
     for city in ("阿里地区", "喀什地区", "大理市"):
         assert (
-            ref.find_provider(conn, book, city=city, category_id="lighting", service_tag=SI) is None
+            find(conn, book, city=city, category_id="lighting", service_tag=SI) is None
         )
     # 拉萨 is covered, but on purpose nobody delivers building materials there.
     for city in demo.DELIVERY_GAP_CITIES:
-        found = ref.find_provider(
+        found = find(
             conn, book, city=city, category_id="tiles", service_tag="delivery_into_home"
         )
         assert found is None
-        assert ref.find_provider(conn, book, city=city, category_id="lighting", service_tag=SI)
+        assert find(conn, book, city=city, category_id="lighting", service_tag=SI)
     # A service nobody offers on that branch of the tree.
-    found = ref.find_provider(
+    found = find(
         conn, book, city="杭州市", category_id="phone", service_tag="delivery_into_home"
     )
     assert found is None
@@ -299,16 +310,18 @@ def test_oh_3_every_covered_city_has_an_installer_in_the_demo(
     policy = book.in_force(Programme.ONE_CLICK_HELP, DEMO_NOON)
     for rule in policy.eligibility.services:
         for category in rule.categories:
-            gaps = ref.cities_without_provider(
-                conn, book, cities, category_id=category, service_tag=rule.tag
-            )
+            gaps = [
+                city
+                for city in cities
+                if find(conn, book, city=city, category_id=category, service_tag=rule.tag) is None
+            ]
             gap_cities = demo.DELIVERY_GAP_CITIES if rule.tag == "delivery_into_home" else ()
             expected = [city for city in cities if city in gap_cities]
             assert gaps == expected, (rule.tag, category)
     # The same answer, city by city, from find_provider itself.
     for city in cities:
         for category in ("lighting", "electrical", "storage", "appliances"):
-            assert ref.find_provider(conn, book, city=city, category_id=category, service_tag=SI), (
+            assert find(conn, book, city=city, category_id=category, service_tag=SI), (
                 city,
                 category,
             )

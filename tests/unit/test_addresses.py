@@ -51,7 +51,28 @@ def resolver() -> AddressResolver:
 def test_resolves_province_city_and_district(
     resolver: AddressResolver, text: str, province: str, city: str, district: str | None
 ) -> None:
-    assert resolver.resolve(text) == ServiceAddress(text, province, city, district)
+    resolved = resolver.resolve(text)
+    assert (resolved.text, resolved.province, resolved.city, resolved.district) == (
+        text,
+        province,
+        city,
+        district,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("浙江省杭州市西湖区文三路 90 号", "330106"),  # the district
+        ("北京市朝阳区建国路 88 号", "110105"),  # a municipality's district
+        ("湖北省仙桃市沔城回族镇", "429004"),  # a county-level city under its province
+        ("广东省东莞市南城街道鸿福路 106 号", "441900"),  # a city without districts
+    ],
+)
+def test_gives_the_administrative_code_of_the_most_specific_part(
+    resolver: AddressResolver, text: str, code: str
+) -> None:
+    assert resolver.resolve(text).area_code == code
 
 
 def test_keeps_the_text_as_typed(resolver: AddressResolver) -> None:
@@ -96,13 +117,13 @@ def test_resolve_many_keeps_order_and_marks_failures(resolver: AddressResolver) 
     assert len(results) == len(texts)
     assert results[0] == resolver.resolve(texts[0])
     assert results[1] is None and results[2] is None and results[4] is None
-    assert results[3] == ServiceAddress(texts[3], "上海市", "上海市", "徐汇区")
+    assert results[3] == ServiceAddress(texts[3], "上海市", "上海市", "徐汇区", "310104")
 
 
 def test_resolve_many_takes_any_iterable(resolver: AddressResolver) -> None:
     assert resolver.resolve_many([]) == []
     assert resolver.resolve_many(t for t in ("北京",)) == [
-        ServiceAddress("北京", "北京市", "北京市", None)
+        ServiceAddress("北京", "北京市", "北京市", None, "110000")
     ]
 
 

@@ -140,14 +140,18 @@ class AddressResolver:
         if not wanted:
             return results
         frame = self._parser().transform([texts[i].strip() for i in wanted], umap=self._hints)
-        columns = frame[["省", "市", "区"]].to_numpy(dtype=object)
-        for i, (province, city, district) in zip(wanted, columns, strict=True):
-            results[i] = _tidy(texts[i], _part(province), _part(city), _part(district))
+        columns = frame[["省", "市", "区", "adcode"]].to_numpy(dtype=object)
+        for i, (province, city, district, code) in zip(wanted, columns, strict=True):
+            results[i] = _tidy(texts[i], _part(province), _part(city), _part(district), _part(code))
         return results
 
 
 def _tidy(
-    text: str, province: str | None, city: str | None, district: str | None
+    text: str,
+    province: str | None,
+    city: str | None,
+    district: str | None,
+    code: str | None = None,
 ) -> ServiceAddress | None:
     if district == "市辖区":
         district = None
@@ -157,4 +161,8 @@ def _tidy(
         city = district
     if city is None:
         return None
-    return ServiceAddress(text=text, province=province, city=city, district=district)
+    if code is not None and not (len(code) == 6 and code.isdigit()):
+        code = None
+    return ServiceAddress(
+        text=text, province=province, city=city, district=district, area_code=code
+    )

@@ -552,6 +552,7 @@ def load_dataset(
                 "province": address.province if address else None,
                 "city": address.city if address else None,
                 "district": address.district if address else None,
+                "area_code": address.area_code if address else None,
             }
         )
     upsert_brands(conn, dataset.brands)

@@ -7,7 +7,7 @@ Decisions never just say yes or no: each carries reasons that cite rule IDs
 from __future__ import annotations
 
 import calendar as _gregorian
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,7 @@ class ServiceAddress:
     province: str | None = None
     city: str | None = None
     district: str | None = None
+    area_code: str | None = None  # the six-digit administrative code of the most specific part
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ class OrderItem:
     purchased_on: date
     address: ServiceAddress | None = None
     delivered_on: date | None = None
+    # The day the item's entitlements (badges, services, category, warranty) were
+    # taken from the catalogue: they are the ones it was sold with, and later
+    # catalogue changes leave them alone (NW-1, OH-1). None for an item loaded
+    # before snapshots were kept.
+    entitled_on: date | None = None
+    status: str = "paid"
 
     def __post_init__(self) -> None:
         if self.paid_price_fen < 0:
@@ -114,10 +121,29 @@ def _policy_reason(policy: ProgrammePolicy, at: datetime) -> Reason:
     )
 
 
+def _with_snapshot(
+    decision: EligibilityDecision, item: OrderItem, rule: str
+) -> EligibilityDecision:
+    """The decision naming the entitlement snapshot it was judged on, when the item has one."""
+    if item.entitled_on is None:
+        return decision
+    reason = Reason(
+        "entitlements.snapshot",
+        rule,
+        {"product": item.product.name, "entitled_on": item.entitled_on.isoformat()},
+    )
+    return replace(decision, reasons=(*decision.reasons, reason))
+
+
 def assess_national_warranty(
     book: PolicyBook, item: OrderItem, at: datetime
 ) -> EligibilityDecision:
     """NW-1 eligibility and NW-6 terms for a repair report made at ``at``."""
+    policy = book.in_force(Programme.NATIONAL_WARRANTY, at)
+    return _with_snapshot(_national_warranty(book, item, at), item, policy.eligibility.rule)
+
+
+def _national_warranty(book: PolicyBook, item: OrderItem, at: datetime) -> EligibilityDecision:
     policy = book.in_force(Programme.NATIONAL_WARRANTY, at)
     product = item.product
     badge = policy.eligibility.badge
@@ -183,6 +209,14 @@ def assess_one_click_help(
 
     With no ``service_tag`` given, the first of the item's services that qualifies is used.
     """
+    policy = book.in_force(Programme.ONE_CLICK_HELP, at)
+    decision = _one_click_help(book, item, at, service_tag)
+    return _with_snapshot(decision, item, policy.eligibility.rule)
+
+
+def _one_click_help(
+    book: PolicyBook, item: OrderItem, at: datetime, service_tag: str | None
+) -> EligibilityDecision:
     policy = book.in_force(Programme.ONE_CLICK_HELP, at)
     catalog = book.catalog
     product = item.product

@@ -82,6 +82,14 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
         "This {programme} request was made at {at}, so it is judged under version '{policy}', "
         "in force since {effective_from} ({rule}).",
     ),
+    # --- the entitlements an order item was sold with (NW-1, OH-1) ---
+    "entitlements.snapshot": (
+        "按该商品「{product}」于 {entitled_on} 售出时记录的权益判定（类目、标识、服务与保修期）；"
+        "此后商品资料的修改不影响这件已购商品（{rule}）。",
+        "Judged on the entitlements '{product}' was sold with on {entitled_on} (category, badges, "
+        "services and warranty period); later changes to the product's listing do not change "
+        "them for this item ({rule}).",
+    ),
     # --- eligibility: national warranty ---
     "nw.eligible_in_warranty": (
         "商品带有全国联保标识，保修期 {months} 个月（自购买日 {purchased_on} 起，至 {warranty_until} 止），"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from aftersales.domain.policy import PolicyBook
-from aftersales.services.ports import FileStore, UnitOfWork
+from aftersales.services.ports import FileStore, Places, UnitOfWork
 from aftersales.services.time import Clock
 
 
@@ -22,6 +22,7 @@ class Services:
     book: PolicyBook
     clock: Clock
     files: FileStore | None = None  # where attachment bytes go
+    places: Places | None = None  # addresses to areas (master data, eligibility)
 
     def bound(self, uow: UnitOfWork) -> Services:
         """The same services, every use case working in ``uow`` (one request, one transaction)."""

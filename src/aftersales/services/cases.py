@@ -155,7 +155,7 @@ def request_help(
                 failure=failure,
                 overcharge_fen=overcharge_fen,
             )
-            _dispatch(svc, uow, case, item, decision, at)
+            _dispatch(svc, uow, case, item, decision, at, sandbox)
             try:
                 uow.cases.add(case, sandbox=sandbox)
             except OpenCaseExists:
@@ -174,15 +174,17 @@ def _dispatch(
     item: OrderItem,
     decision: EligibilityDecision,
     at: datetime,
+    sandbox: str,
 ) -> None:
-    """OH-3: to the provider covering the item's city and service, else to the merchant."""
+    """OH-3: to the provider covering the item's area and service, else to the merchant."""
     provider = None
-    if item.address and item.address.city and decision.service_tag:
+    if item.address and item.address.area_code and decision.service_tag and svc.places:
         provider = uow.reference.find_provider(
             svc.book,
-            city=item.address.city,
+            areas=svc.places.containing(item.address.area_code),
             category_id=item.product.category_id,
             service_tag=decision.service_tag,
+            sandbox=sandbox,
         )
     if provider is None:
         case.dispatch(svc.book, item.merchant_id, at, to_merchant=True)

@@ -24,7 +24,7 @@ from typing import Any, Protocol, Self
 
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.cases import Case
-from aftersales.domain.eligibility import OrderItem
+from aftersales.domain.eligibility import OrderItem, ServiceAddress
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Programme
 from aftersales.domain.policy import PolicyBook
@@ -103,9 +103,17 @@ class ReferenceData(Protocol):
         """``{order id: sandbox}`` for every order of the buyer."""
 
     def find_provider(
-        self, book: PolicyBook, *, city: str, category_id: str, service_tag: str
+        self,
+        book: PolicyBook,
+        *,
+        areas: Sequence[str],
+        category_id: str,
+        service_tag: str,
+        sandbox: str = LIVE,
     ) -> str | None:
-        """OH-3: the provider registered for the service on the nearest category, or None."""
+        """OH-3: the active provider covering the service on the nearest category in the most
+        specific of ``areas`` (administrative codes, most specific first), a sandbox's own
+        before live ones; None if nobody does."""
 
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
         """NW-3: hotline, terms and centres (NotFound if no such brand)."""
@@ -114,6 +122,89 @@ class ReferenceData(Protocol):
 
     def find_orders_for_caller(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """Order items whose order id, item id or buyer account is ``text`` (hotline agents)."""
+
+
+class MasterData(Protocol):
+    """Master data as the marketplace sends it, stored as rows of plain values.
+
+    A row is a dict of the table's columns under stored ids; a brand's row holds
+    its ``centres``, a provider's its ``coverage``, an order's its ``items``
+    (lists of dicts). Writing a row replaces the stored one; the lists given
+    replace the stored lists, except an order's items, which are upserted (an
+    item never disappears from its order).
+    """
+
+    def stored(self, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored rows of those ``ids`` that exist, with their lists."""
+
+    def write(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def page(
+        self,
+        kind: str,
+        *,
+        sandboxes: Sequence[str],
+        after: str | None,
+        limit: int,
+        filters: Mapping[str, str],
+    ) -> list[dict[str, Any]]:
+        """Rows of the worlds given in id order after ``after``, matching ``filters`` (equality
+        on a column; ``owner`` on products and providers; ``buyer_account`` or ``merchant_id``
+        on orders)."""
+
+    def set_item_status(
+        self, order_id: str, item_ids: Sequence[str] | None, status: str, **changes: Any
+    ) -> int:
+        """Move items of an order (all when ``item_ids`` is None) to ``status``; how many moved."""
+
+    def order_items(
+        self,
+        *,
+        sandboxes: Sequence[str],
+        buyer: str | None = None,
+        merchant: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> list[OrderItem]:
+        """Order items of a buyer or a shop (or every one) in the worlds given, by id."""
+
+
+class Inbox(Protocol):
+    """Events from the marketplace, each kept once per world and id."""
+
+    def add(self, event: Mapping[str, Any]) -> bool:
+        """Keep the event; False if one with its world and id is kept already."""
+
+    def get(self, sandbox: str, event_id: str) -> dict[str, Any] | None: ...
+
+    def set_outcome(self, sandbox: str, event_id: str, outcome: str, message: str) -> None: ...
+
+
+class ImportJobs(Protocol):
+    """Bulk imports that run in the background."""
+
+    def add(self, job: Mapping[str, Any]) -> None: ...
+
+    def get(self, job_id: str) -> dict[str, Any] | None: ...
+
+    def update(self, job_id: str, **changes: Any) -> None: ...
+
+    def claim_next(self, at: datetime) -> dict[str, Any] | None:
+        """The oldest queued job, marked running (none if none is queued)."""
+
+    def list(self, *, limit: int = 50) -> list[dict[str, Any]]: ...
+
+
+class Places(Protocol):
+    """Where addresses are: free text to province, city, district and administrative code."""
+
+    def resolve_many(self, texts: Sequence[str]) -> list[ServiceAddress | None]: ...
+
+    def area(self, code: str) -> tuple[str, str]:
+        """``(name, level)`` of an administrative code; InvalidRequest if there is none."""
+
+    def containing(self, code: str | None) -> tuple[str, ...]:
+        """The codes an address in area ``code`` lies in, most specific first."""
 
 
 class Sandboxes(Protocol):
@@ -286,6 +377,9 @@ class UnitOfWork(Protocol):
 
     cases: CaseRepository
     reference: ReferenceData
+    master: MasterData
+    inbox: Inbox
+    imports: ImportJobs
     sandboxes: Sandboxes
     deadlines: Deadlines
     chats: Chats

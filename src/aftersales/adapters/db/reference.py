@@ -24,9 +24,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, NotRequired, TypedDict
 
-from sqlalchemy import Connection, Select, String, any_, bindparam, delete, select
+from sqlalchemy import Connection, Select, String, any_, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from aftersales.adapters import areas
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.brands import BrandAfterSales, ServiceCentre
@@ -43,7 +44,6 @@ __all__ = [
     "OrderRow",
     "ProviderRow",
     "brand_after_sales",
-    "cities_without_provider",
     "city_spellings",
     "find_provider",
     "load_order_item",
@@ -103,6 +103,7 @@ class OrderItemRow(TypedDict):
     province: NotRequired[str | None]
     city: NotRequired[str | None]
     district: NotRequired[str | None]
+    area_code: NotRequired[str | None]
 
 
 # ---------------------------------------------------------------- writing
@@ -212,8 +213,29 @@ def upsert_providers(
             delete(s.provider_coverage).where(s.provider_coverage.c.provider_id.in_(replaced))
         )
     if coverage_rows:
-        conn.execute(s.provider_coverage.insert(), coverage_rows)
+        conn.execute(s.provider_coverage.insert(), coverage_by_code(coverage_rows))
     return len(rows)
+
+
+def coverage_by_code(rows: Iterable[CoverageRow]) -> list[dict[str, Any]]:
+    """Coverage rows naming a city, as stored: by the city's administrative code, on site."""
+    stored: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for c in rows:
+        code = areas.city_code_named(c["city"])
+        if code is None:
+            raise NotFound("city", c["city"], "give a city of China by its name, e.g. 杭州市")
+        place = areas.area(code)
+        stored[(c["provider_id"], code, c["category_id"], c["service_tag"])] = {
+            "provider_id": c["provider_id"],
+            "area_code": code,
+            "area_name": place.name,
+            "area_level": place.level,
+            "category_id": c["category_id"],
+            "service_tag": c["service_tag"],
+            "fulfil": "on_site",
+            "sandbox": LIVE,
+        }
+    return list(stored.values())
 
 
 def upsert_products(conn: Connection, products: Iterable[Product]) -> int:
@@ -262,6 +284,7 @@ def upsert_order_items(conn: Connection, items: Iterable[OrderItemRow]) -> int:
             "province": i.get("province"),
             "city": i.get("city"),
             "district": i.get("district"),
+            "area_code": i.get("area_code") or areas.code_for(i.get("city"), i.get("district")),
         }
         for i in items
     )
@@ -273,8 +296,10 @@ def upsert_order_items(conn: Connection, items: Iterable[OrderItemRow]) -> int:
 
 
 _oi, _o, _p = s.order_items, s.orders, s.products
-# An order item's own columns with its order's, and a product's columns, named as
-# order_item_from_row and product_from_row read them.
+# An order item's own columns with its order's, and its product's with the
+# entitlements the item was sold with (its snapshot; the product's own columns
+# only for an item stored before snapshots were kept), named as
+# order_item_from_row reads them.
 _ITEM_COLUMNS = (
     _oi.c.id.label("item_id"),
     _oi.c.order_id,
@@ -287,15 +312,20 @@ _ITEM_COLUMNS = (
     _oi.c.province,
     _oi.c.city,
     _oi.c.district,
+    _oi.c.area_code,
+    _oi.c.entitled_on,
+    _oi.c.status,
 )
 _PRODUCT_COLUMNS = (
     _p.c.id.label("product_id"),
     _p.c.name.label("product_name"),
-    _p.c.brand_id,
-    _p.c.category_id,
-    _p.c.badges,
-    _p.c.service_tags,
-    _p.c.warranty_months,
+    func.coalesce(_oi.c.brand_id, _p.c.brand_id).label("brand_id"),
+    func.coalesce(_oi.c.category_id, _p.c.category_id).label("category_id"),
+    func.coalesce(_oi.c.badges, _p.c.badges).label("badges"),
+    func.coalesce(_oi.c.service_tags, _p.c.service_tags).label("service_tags"),
+    case((_oi.c.entitled_on.is_not(None), _oi.c.warranty_months), else_=_p.c.warranty_months).label(
+        "warranty_months"
+    ),
 )
 
 
@@ -307,7 +337,7 @@ def order_item_query() -> Select[Any]:
 
 
 def product_from_row(row: Any) -> Product:
-    """A product from a row with ``product_id``, ``product_name`` and the product's columns."""
+    """The product as the item was sold: its name, and the entitlements of the row."""
     return Product(
         id=row.product_id,
         name=row.product_name,
@@ -320,12 +350,11 @@ def product_from_row(row: Any) -> Product:
 
 
 def order_item_from_row(row: Any, product: Product | None = None) -> OrderItem:
-    """The order item of a row of :func:`order_item_query` (or, given its ``product``,
-    of a row with the item's and the order's columns only)."""
+    """The order item of a row of :func:`order_item_query`."""
     if product is None:
         product = product_from_row(row)
     address = (
-        ServiceAddress(row.address_text, row.province, row.city, row.district)
+        ServiceAddress(row.address_text, row.province, row.city, row.district, row.area_code)
         if row.address_text or row.city
         else None
     )
@@ -339,6 +368,8 @@ def order_item_from_row(row: Any, product: Product | None = None) -> OrderItem:
         purchased_on=row.purchased_on,
         address=address,
         delivered_on=row.delivered_on,
+        entitled_on=row.entitled_on,
+        status=row.status,
     )
 
 
@@ -346,21 +377,11 @@ _ORDER_ITEM_BY_ID = order_item_query().where(s.order_items.c.id == bindparam("it
 
 
 def load_order_items(conn: Connection, ids: Sequence[str]) -> dict[str, OrderItem]:
-    """Several order items by id, with one query for the items and one for their products
-    (many items share a product: each product is read and built once)."""
+    """Several order items by id, in one query."""
     if not ids:
         return {}
-    rows = conn.execute(
-        select(*_ITEM_COLUMNS, _oi.c.product_id)
-        .select_from(_oi.join(_o, _oi.c.order_id == _o.c.id))
-        .where(among(conn, _oi.c.id, ids))
-    ).all()
-    product_ids = sorted({r.product_id for r in rows})
-    products = {
-        r.product_id: product_from_row(r)
-        for r in conn.execute(select(*_PRODUCT_COLUMNS).where(among(conn, _p.c.id, product_ids)))
-    }
-    return {r.item_id: order_item_from_row(r, products[r.product_id]) for r in rows}
+    rows = conn.execute(order_item_query().where(among(conn, _oi.c.id, ids))).all()
+    return {r.item_id: order_item_from_row(r) for r in rows}
 
 
 def among(conn: Connection, column: Any, values: Sequence[str]) -> Any:
@@ -431,78 +452,72 @@ def brand_after_sales(conn: Connection, brand_id: str) -> BrandAfterSales:
 
 
 def city_spellings(city: str) -> tuple[str, ...]:
-    """The ways a city may be stored: as written, bare, and with its 市 (or 地区) suffix.
-
-    Coverage rows may say 杭州 or 杭州市; both are the same city (normalise_city).
-    """
+    """The ways a city may be written: as written, bare, and with its 市 (or 地区) suffix."""
     bare = normalise_city(city)
     return tuple(dict.fromkeys((city.strip(), bare, bare + "市", bare + "地区")))
 
 
 # The candidates for one dispatch: a static statement, so it is compiled once.
-_pc = s.provider_coverage
-_DISPATCH_CANDIDATES = select(_pc.c.provider_id, _pc.c.category_id).where(
-    _pc.c.city.in_(bindparam("cities", expanding=True)),
-    _pc.c.service_tag == bindparam("service_tag"),
-    _pc.c.category_id.in_(bindparam("categories", expanding=True)),
+_pc, _pr = s.provider_coverage, s.providers
+_DISPATCH_CANDIDATES = (
+    select(_pc.c.provider_id, _pc.c.category_id, _pc.c.area_code, _pc.c.fulfil, _pc.c.sandbox)
+    .select_from(_pc.join(_pr, _pr.c.id == _pc.c.provider_id))
+    .where(
+        _pc.c.area_code.in_(bindparam("areas", expanding=True)),
+        _pc.c.service_tag == bindparam("service_tag"),
+        _pc.c.category_id.in_(bindparam("categories", expanding=True)),
+        _pc.c.sandbox.in_(bindparam("sandboxes", expanding=True)),
+        _pr.c.active.is_(True),
+    )
 )
+FULFIL_PREFERENCE = {"on_site": 0, "in_store": 1, "mail_in": 2}
 
 
 def find_provider(
-    conn: Connection, book: PolicyBook, *, city: str, category_id: str, service_tag: str
+    conn: Connection,
+    book: PolicyBook,
+    *,
+    areas: Sequence[str],
+    category_id: str,
+    service_tag: str,
+    sandbox: str = LIVE,
 ) -> str | None:
-    """OH-3: the provider responsible for ``service_tag`` on an item of ``category_id`` in ``city``.
+    """OH-3: the provider responsible for ``service_tag`` on an item of ``category_id`` at an
+    address lying in ``areas`` (administrative codes, most specific first).
 
-    A provider registered on the item's own category wins over one registered on
-    an ancestor; among equally near ones the lowest id wins, so dispatch is
-    repeatable. None means nobody is registered: the request goes to the merchant.
+    The nearest category wins (a provider registered on the item's own category
+    over one on an ancestor), then the most specific area (district, city,
+    province), then coming on site, then a sandbox's own provider over a live one,
+    then the lowest id, so dispatch is repeatable. Deactivated providers are never
+    chosen. None means nobody covers it: the request goes to the merchant.
 
-    One query fetches every provider registered in the city for the service on
-    the category or any ancestor (a handful at most); the nearest is chosen
-    here, so the tie-break compares ids by code point on every database rather
-    than by whatever collation PostgreSQL was given.
+    One query fetches every candidate (a handful at most); the choice is made here,
+    so ids compare by code point on every database whatever its collation.
     """
+    if not areas:
+        return None
     ancestry = book.catalog.ancestry(category_id)  # nearest first
     depth = {category: i for i, category in enumerate(ancestry)}
+    specific = {code: i for i, code in enumerate(areas)}
     rows = conn.execute(
         _DISPATCH_CANDIDATES,
         {
-            "cities": list(city_spellings(city)),
+            "areas": list(areas),
             "service_tag": service_tag,
             "categories": list(ancestry),
+            "sandboxes": [sandbox, LIVE] if sandbox != LIVE else [LIVE],
         },
     ).all()
     if not rows:
         return None
-    nearest: str = min(rows, key=lambda row: (depth[row.category_id], row.provider_id)).provider_id
+    nearest: str = min(
+        rows,
+        key=lambda row: (
+            depth[row.category_id],
+            specific[row.area_code],
+            FULFIL_PREFERENCE.get(row.fulfil, 9),
+            0 if row.sandbox == sandbox else 1,
+            row.provider_id,
+        ),
+    ).provider_id
     return nearest
-
-
-def cities_without_provider(
-    conn: Connection,
-    book: PolicyBook,
-    cities: Iterable[str],
-    *,
-    category_id: str,
-    service_tag: str,
-) -> list[str]:
-    """Those of ``cities`` where :func:`find_provider` would find nobody (dispatch to merchant).
-
-    For operations to see coverage gaps of a service; one query for all the cities.
-    """
-    wanted = list(dict.fromkeys(cities))
-    spellings = {spelling: normalise_city(c) for c in wanted for spelling in city_spellings(c)}
-    pc = s.provider_coverage
-    served = {
-        normalise_city(city)
-        for city in conn.execute(
-            select(pc.c.city)
-            .distinct()
-            .where(
-                pc.c.city.in_(list(spellings)),
-                pc.c.service_tag == service_tag,
-                pc.c.category_id.in_(book.catalog.ancestry(category_id)),
-            )
-        ).scalars()
-    }
-    return [c for c in wanted if normalise_city(c) not in served]

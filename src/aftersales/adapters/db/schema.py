@@ -50,6 +50,26 @@ sandboxes = Table(
 
 # ---------------------------------------------------------------- reference data
 
+
+def master_columns() -> tuple[Column[object], ...]:
+    """What every master-data table carries besides its own fields.
+
+    ``sandbox``: the world the record belongs to (``live`` or a sandbox id; a
+    sandbox's records are stored under ids prefixed ``<sandbox>.``).
+    ``active``: removal is deactivation, so nothing a case points at disappears.
+    ``source_updated_at``: the source system's own time of the version stored;
+    an older update than this one is ignored. ``digest``: a hash of the fields as
+    last written, so a repeat is recognised as one.
+    """
+    return (
+        Column("sandbox", String(64), nullable=False, server_default=LIVE),
+        Column("active", Boolean, nullable=False, server_default=text("true")),
+        Column("source_updated_at", UtcDateTime, nullable=True),
+        Column("source_version", BigInteger, nullable=True),
+        Column("digest", String(64), nullable=True),
+    )
+
+
 brands = Table(
     "brands",
     metadata,
@@ -59,6 +79,7 @@ brands = Table(
     Column("warranty_terms_zh", Text, nullable=False, server_default=""),
     Column("warranty_terms_en", Text, nullable=False, server_default=""),
     Column("exclusions", JSON, nullable=False),  # NW-8: [{"zh":..,"en":..}]
+    *master_columns(),
 )
 
 service_centres = Table(
@@ -79,6 +100,7 @@ merchants = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
+    *master_columns(),
 )
 
 providers = Table(
@@ -90,16 +112,34 @@ providers = Table(
     Column("brand_id", String(64), ForeignKey("brands.id"), nullable=True),
     Column("calendar", String(64), nullable=False, server_default="wall"),
     Column("phone", String(40), nullable=False, server_default=""),
+    Column("contact", String(200), nullable=False, server_default=""),
+    Column("owner", String(64), nullable=True),  # the shop that loaded it, if a shop did
+    *master_columns(),
 )
 
+# OH-3: the provider serves ``service_tag`` on ``category_id`` (and below) in an
+# area (a province, city or district by its six-digit code), by one way of fulfilling.
 provider_coverage = Table(
     "provider_coverage",
     metadata,
     Column("provider_id", String(64), ForeignKey("providers.id"), primary_key=True),
-    Column("city", String(64), primary_key=True),
+    Column("area_code", String(12), primary_key=True),
     Column("category_id", String(64), primary_key=True),
     Column("service_tag", String(64), primary_key=True),
-    Index(None, "city", "service_tag", "category_id"),
+    Column("fulfil", String(16), primary_key=True),  # on_site | in_store | mail_in
+    Column("area_name", String(64), nullable=False),
+    Column("area_level", String(16), nullable=False),  # province | city | district
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Index(None, "area_code", "service_tag", "category_id"),
+)
+
+buyers = Table(
+    "buyers",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the marketplace's buyer account id
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("phone", String(40), nullable=False, server_default=""),
+    *master_columns(),
 )
 
 products = Table(
@@ -112,6 +152,9 @@ products = Table(
     Column("badges", JSON, nullable=False),
     Column("service_tags", JSON, nullable=False),
     Column("warranty_months", Integer, nullable=True),
+    Column("category_path", String(400), nullable=False, server_default=""),
+    Column("owner", String(64), nullable=True),  # the shop that loaded it, if a shop did
+    *master_columns(),
 )
 
 orders = Table(
@@ -122,7 +165,14 @@ orders = Table(
     Column("buyer_account", String(64), nullable=False),
     Column("merchant_id", String(64), ForeignKey("merchants.id"), nullable=False),
     Column("placed_at", UtcDateTime, nullable=False),
+    Column("paid_at", UtcDateTime, nullable=True),
+    Column("contact_phone", String(40), nullable=False, server_default=""),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("source_updated_at", UtcDateTime, nullable=True),
+    Column("source_version", BigInteger, nullable=True),
+    Column("digest", String(64), nullable=True),
     Index(None, "buyer_account"),
+    Index(None, "merchant_id"),
 )
 
 order_items = Table(
@@ -138,7 +188,62 @@ order_items = Table(
     Column("province", String(64), nullable=True),
     Column("city", String(64), nullable=True),
     Column("district", String(64), nullable=True),
+    Column("area_code", String(12), nullable=True),
+    # The entitlements the item was sold with (NW-1, OH-1), copied from the
+    # product when the item is first stored and never changed by catalogue updates.
+    Column("brand_id", String(64), nullable=True),
+    Column("category_id", String(64), nullable=True),
+    Column("badges", JSON, nullable=True),
+    Column("service_tags", JSON, nullable=True),
+    Column("warranty_months", Integer, nullable=True),
+    Column("entitled_on", Date, nullable=True),
+    # Where the order item stands in the marketplace: paid, shipped, signed_for,
+    # refunded or closed (events and order upserts move it).
+    Column("status", String(16), nullable=False, server_default="paid"),
+    Column("status_at", UtcDateTime, nullable=True),  # the source's time of that status
+    Column("contact_phone", String(40), nullable=False, server_default=""),
     Index(None, "order_id"),
+)
+
+# Events from the marketplace (POST /api/v1/events), kept once per id and world.
+inbound_events = Table(
+    "inbound_events",
+    metadata,
+    Column("sandbox", String(64), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("outcome", String(16), nullable=False),  # applied | stale | unknown | refused
+    Column("message", Text, nullable=False, server_default=""),
+    Index(None, "received_at"),
+)
+
+# Bulk imports run as background jobs (POST /api/v1/imports, the operations page).
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("filename", String(255), nullable=False),
+    Column("kind", String(32), nullable=True),
+    Column("dry_run", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("created_by", String(64), nullable=False),
+    Column("merchant", String(64), nullable=True),  # a merchant-scoped token's shop
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("rows_read", BigInteger, nullable=False, server_default=text("0")),
+    Column("bytes_read", BigInteger, nullable=False, server_default=text("0")),
+    Column("bytes_total", BigInteger, nullable=True),
+    Column("counts", JSON, nullable=False),
+    Column("errors", JSON, nullable=False),  # the first row errors; the rest are counted
+    Column("error_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("storage_key", String(255), nullable=True),  # the uploaded file, until it has run
+    Index(None, "status", "created_at"),
 )
 
 # ---------------------------------------------------------------- cases

@@ -8,6 +8,7 @@ tree (``NotFound``, ``AlreadyExists`` …), translated here from the driver's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -77,10 +78,21 @@ class SqlReference:
         return {r.id: r.sandbox for r in rows}
 
     def find_provider(
-        self, book: PolicyBook, *, city: str, category_id: str, service_tag: str
+        self,
+        book: PolicyBook,
+        *,
+        areas: Sequence[str],
+        category_id: str,
+        service_tag: str,
+        sandbox: str = LIVE,
     ) -> str | None:
         return reference.find_provider(
-            self.conn, book, city=city, category_id=category_id, service_tag=service_tag
+            self.conn,
+            book,
+            areas=areas,
+            category_id=category_id,
+            service_tag=service_tag,
+            sandbox=sandbox,
         )
 
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:

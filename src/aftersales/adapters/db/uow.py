@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine
 
 from aftersales.adapters.db.cases_repo import CaseRepository
 from aftersales.adapters.db.deadline_store import SqlDeadlines
+from aftersales.adapters.db.master_data import SqlImportJobs, SqlInbox, SqlMasterData
 from aftersales.adapters.db.read_models import SqlReadModels
 from aftersales.adapters.db.stores import (
     SqlAccounts,
@@ -57,6 +58,9 @@ def unit_of_work_factory(engine: Engine, book: PolicyBook) -> Callable[[], SqlUn
 class SqlUnitOfWork:
     cases: ports.CaseRepository
     reference: ports.ReferenceData
+    master: ports.MasterData
+    inbox: ports.Inbox
+    imports: ports.ImportJobs
     sandboxes: ports.Sandboxes
     deadlines: ports.Deadlines
     chats: ports.Chats
@@ -87,6 +91,9 @@ class SqlUnitOfWork:
             self._conn = conn
             self.cases = CaseRepository(conn, self.book, defer_balances=self.defer_balances)
             self.reference = SqlReference(conn)
+            self.master = SqlMasterData(conn)
+            self.inbox = SqlInbox(conn)
+            self.imports = SqlImportJobs(conn)
             self.sandboxes = SqlSandboxes(conn)
             self.deadlines = SqlDeadlines(conn)
             self.chats = SqlChats(conn)

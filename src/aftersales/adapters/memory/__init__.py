@@ -41,7 +41,7 @@ from aftersales.adapters.memory.state import MemoryStore
 from aftersales.adapters.memory.uow import MemoryUnitOfWork, unit_of_work_factory
 from aftersales.domain.policy import PolicyBook
 from aftersales.services.base import Services
-from aftersales.services.ports import FileStore
+from aftersales.services.ports import FileStore, Places
 from aftersales.services.time import Clock
 
 
@@ -51,13 +51,23 @@ def memory_services(
     files: FileStore | None = None,
     *,
     store: MemoryStore | None = None,
+    places: Places | None = None,
 ) -> Services:
-    """Services whose units of work run on ``store`` (a new, empty one unless given)."""
+    """Services whose units of work run on ``store`` (a new, empty one unless given).
+
+    Addresses are resolved by the real parser unless ``places`` is given (it is
+    not storage: there is nothing to fake).
+    """
+    if places is None:
+        from aftersales.adapters.places import ChinaPlaces
+
+        places = ChinaPlaces()
     return Services(
         uow=unit_of_work_factory(store if store is not None else MemoryStore()),
         book=book,
         clock=clock,
         files=files,
+        places=places,
     )
 
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aftersales.adapters import areas
 from aftersales.adapters.memory.state import (
     ItemRecord,
     MemoryStore,
@@ -86,13 +87,19 @@ def upsert_providers(store: MemoryStore, providers: Iterable[Row], coverage: Ite
                 row.get("phone", ""),
             )
         covered = {
-            (c["provider_id"], c["city"], c["category_id"], c["service_tag"]): None
+            (
+                c["provider_id"],
+                _city_code(c["city"]),
+                c["category_id"],
+                c["service_tag"],
+                "on_site",
+            ): LIVE
             for c in coverage
         }
         for provider_id, *_ in covered:
             _require(t.providers, "provider", provider_id)
         replaced = {row["id"] for row in rows} | {key[0] for key in covered}
-        t.coverage = {key: None for key in t.coverage if key[0] not in replaced}
+        t.coverage = {key: w for key, w in t.coverage.items() if key[0] not in replaced}
         t.coverage.update(covered)
         return len(rows)
 
@@ -139,8 +146,17 @@ def upsert_order_items(store: MemoryStore, items: Iterable[Row]) -> int:
                 province=row.get("province"),
                 city=row.get("city"),
                 district=row.get("district"),
+                area_code=row.get("area_code")
+                or areas.code_for(row.get("city"), row.get("district")),
             )
         return len(rows)
+
+
+def _city_code(city: str) -> str:
+    code = areas.city_code_named(city)
+    if code is None:
+        raise NotFound("city", city, "give a city of China by its name, e.g. 杭州市")
+    return code
 
 
 # ---------------------------------------------------------------- a whole data set
@@ -188,8 +204,13 @@ def load_dataset(
     for row, address in zip(dataset.order_items, addresses, strict=True):
         if address is None:
             unresolved.append(row["id"])
-        parts = (address.province, address.city, address.district) if address else (None,) * 3
-        items.append({**row, **dict(zip(("province", "city", "district"), parts, strict=True))})
+        parts = (
+            (address.province, address.city, address.district, address.area_code)
+            if address
+            else (None,) * 4
+        )
+        names = ("province", "city", "district", "area_code")
+        items.append({**row, **dict(zip(names, parts, strict=True))})
     with _writing(store):
         upsert_brands(store, dataset.brands)
         upsert_merchants(store, dataset.merchants)

@@ -14,7 +14,7 @@ compares and prints as what the database would hand out.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -54,6 +54,8 @@ class ProviderRecord:
     brand_id: str | None
     calendar: str
     phone: str
+    active: bool = True
+    sandbox: str = "live"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,11 @@ class ItemRecord:
     province: str | None
     city: str | None
     district: str | None
+    area_code: str | None = None
+    # The entitlements the item was sold with; None for an item loaded without them.
+    entitlements: Product | None = None
+    entitled_on: date | None = None
+    status: str = "paid"
 
 
 # ---------------------------------------------------------------- case rows
@@ -196,8 +203,12 @@ class Tables:
     brands: dict[str, BrandAfterSales] = field(default_factory=dict)
     merchants: dict[str, str] = field(default_factory=dict)
     providers: dict[str, ProviderRecord] = field(default_factory=dict)
-    # (provider, city, category, service tag), kept in the order written
-    coverage: dict[tuple[str, str, str, str], None] = field(default_factory=dict)
+    # (provider, area code, category, service tag, fulfil) -> the provider's world
+    coverage: dict[tuple[str, str, str, str, str], str] = field(default_factory=dict)
+    # Master data as written through the MasterData port: (kind, id) -> row
+    master: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    inbox: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    import_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
     orders: dict[str, OrderRecord] = field(default_factory=dict)
     order_items: dict[str, ItemRecord] = field(default_factory=dict)
@@ -287,8 +298,10 @@ class MemoryStore:
         product = None if row is None else t.products.get(row.product_id)
         if row is None or order is None or product is None:
             raise NotFound("order item", order_item_id)
+        if row.entitlements is not None:
+            product = replace(row.entitlements, name=product.name)
         address = (
-            ServiceAddress(row.address_text, row.province, row.city, row.district)
+            ServiceAddress(row.address_text, row.province, row.city, row.district, row.area_code)
             if row.address_text or row.city
             else None
         )
@@ -302,4 +315,6 @@ class MemoryStore:
             purchased_on=row.purchased_on,
             address=address,
             delivered_on=row.delivered_on,
+            entitled_on=row.entitled_on,
+            status=row.status,
         )

@@ -10,6 +10,7 @@ the same errors, the same orderings, the same ``None`` for "no such row".
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,7 @@ from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Role
-from aftersales.domain.policy import PolicyBook, normalise_city
+from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AlreadyExists, NotFound, SandboxNotFound
 from aftersales.services.records import (
     LIVE,
@@ -53,10 +54,7 @@ class _OnStore:
         return self.store.tables
 
 
-def city_spellings(city: str) -> set[str]:
-    """How a coverage row may spell ``city``: as given, bare, with 市 or with 地区."""
-    bare = normalise_city(city)
-    return {city.strip(), bare, bare + "市", bare + "地区"}
+FULFIL_PREFERENCE = {"on_site": 0, "in_store": 1, "mail_in": 2}
 
 
 class MemoryReference(_OnStore):
@@ -103,17 +101,35 @@ class MemoryReference(_OnStore):
         }
 
     def find_provider(
-        self, book: PolicyBook, *, city: str, category_id: str, service_tag: str
+        self,
+        book: PolicyBook,
+        *,
+        areas: Sequence[str],
+        category_id: str,
+        service_tag: str,
+        sandbox: str = LIVE,
     ) -> str | None:
-        """OH-3: nearest category first, then the lowest provider id (by code point)."""
+        """OH-3: nearest category, most specific area, on site, own world, lowest id."""
         depth = {category: i for i, category in enumerate(book.catalog.ancestry(category_id))}
-        cities = city_spellings(city)
+        specific = {code: i for i, code in enumerate(areas)}
+        worlds = {sandbox, LIVE}
         candidates = [
-            (depth[category], provider)
-            for provider, row_city, category, tag in self._t.coverage
-            if row_city in cities and tag == service_tag and category in depth
+            (
+                depth[category],
+                specific[area],
+                FULFIL_PREFERENCE.get(fulfil, 9),
+                0 if world == sandbox else 1,
+                provider,
+            )
+            for (provider, area, category, tag, fulfil), world in self._t.coverage.items()
+            if area in specific
+            and tag == service_tag
+            and category in depth
+            and world in worlds
+            and (record := self._t.providers.get(provider)) is not None
+            and record.active
         ]
-        return min(candidates)[1] if candidates else None
+        return min(candidates)[-1] if candidates else None
 
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
         brand = self._t.brands.get(brand_id)

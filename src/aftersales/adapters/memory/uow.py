@@ -20,6 +20,11 @@ from types import TracebackType
 from typing import Self
 
 from aftersales.adapters.memory.cases import MemoryCases
+from aftersales.adapters.memory.master_data import (
+    MemoryImportJobs,
+    MemoryInbox,
+    MemoryMasterData,
+)
 from aftersales.adapters.memory.state import MemoryStore, Tables
 from aftersales.adapters.memory.stores import (
     MemoryAccounts,
@@ -57,6 +62,9 @@ def unit_of_work_factory(store: MemoryStore) -> Callable[[], MemoryUnitOfWork]:
 class MemoryUnitOfWork:
     cases: ports.CaseRepository
     reference: ports.ReferenceData
+    master: ports.MasterData
+    inbox: ports.Inbox
+    imports: ports.ImportJobs
     sandboxes: ports.Sandboxes
     deadlines: ports.Deadlines
     chats: ports.Chats
@@ -95,6 +103,9 @@ class MemoryUnitOfWork:
         store = self.store
         self.cases = MemoryCases(store, defer_balances=self.defer_balances)
         self.reference = MemoryReference(store)
+        self.master = MemoryMasterData(store)
+        self.inbox = MemoryInbox(store)
+        self.imports = MemoryImportJobs(store)
         self.sandboxes = MemorySandboxes(store)
         self.deadlines = MemoryDeadlines(store)
         self.chats = MemoryChats(store)

@@ -1,0 +1,263 @@
+"""Master data, inbound events and import jobs in SQL (the ports of ``services/ports.py``).
+
+Rows are written as multi-row upserts (``INSERT … ON CONFLICT DO UPDATE``), one
+statement per table per batch; a brand's centres and a provider's coverage are
+replaced, an order's items upserted. Reads fetch a batch's rows and their lists
+in one query per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.reference import among, order_item_from_row, order_item_query
+from aftersales.domain.eligibility import OrderItem
+
+_TABLES: dict[str, Table] = {
+    "brand": s.brands,
+    "merchant": s.merchants,
+    "provider": s.providers,
+    "product": s.products,
+    "buyer": s.buyers,
+    "order": s.orders,
+    "order_item": s.order_items,
+}
+_CHILDREN = {"brand": "centres", "provider": "coverage", "order": "items"}
+_CENTRE_COLUMNS = ("name", "city", "address", "phone", "hours")
+_COVERAGE_COLUMNS = (
+    "area_code",
+    "area_name",
+    "area_level",
+    "category_id",
+    "service_tag",
+    "fulfil",
+)
+
+
+def upsert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT … ON CONFLICT (primary key) DO UPDATE of the columns the rows carry."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    others = {
+        c.name: statement.excluded[c.name]
+        for c in table.columns
+        if c.name not in keys and c.name in rows[0]
+    }
+    statement = (
+        statement.on_conflict_do_update(index_elements=keys, set_=others)
+        if others
+        else statement.on_conflict_do_nothing(index_elements=keys)
+    )
+    conn.execute(statement, [dict(r) for r in rows])
+
+
+def _columns(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {c.name: row[c.name] for c in table.columns if c.name in row}
+
+
+class SqlMasterData:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def stored(self, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        table = _TABLES[kind]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 5000):
+            chunk = list(ids[start : start + 5000])
+            for r in self.conn.execute(select(table).where(among(self.conn, table.c.id, chunk))):
+                found[r.id] = dict(r._mapping)
+        self._children(kind, found)
+        return found
+
+    def _children(self, kind: str, rows: dict[str, dict[str, Any]]) -> None:
+        if kind not in _CHILDREN or not rows:
+            return
+        name = _CHILDREN[kind]
+        for row in rows.values():
+            row[name] = []
+        ids = list(rows)
+        if kind == "brand":
+            sc = s.service_centres
+            query = (
+                select(sc.c.brand_id, *(sc.c[c] for c in _CENTRE_COLUMNS))
+                .where(among(self.conn, sc.c.brand_id, ids))
+                .order_by(sc.c.brand_id, sc.c.id)
+            )
+            for r in self.conn.execute(query):
+                rows[r.brand_id][name].append({c: r._mapping[c] for c in _CENTRE_COLUMNS})
+        elif kind == "provider":
+            pc = s.provider_coverage
+            query = (
+                select(pc.c.provider_id, *(pc.c[c] for c in _COVERAGE_COLUMNS))
+                .where(among(self.conn, pc.c.provider_id, ids))
+                .order_by(pc.c.provider_id, pc.c.area_code, pc.c.category_id, pc.c.service_tag)
+            )
+            for r in self.conn.execute(query):
+                rows[r.provider_id][name].append({c: r._mapping[c] for c in _COVERAGE_COLUMNS})
+        else:
+            oi = s.order_items
+            query = select(oi).where(among(self.conn, oi.c.order_id, ids)).order_by(oi.c.id)
+            for r in self.conn.execute(query):
+                rows[r.order_id][name].append(dict(r._mapping))
+
+    def write(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        table = _TABLES[kind]
+        upsert_rows(self.conn, table, [_columns(table, r) for r in rows])
+        ids = [str(r["id"]) for r in rows]
+        if kind == "brand":
+            sc = s.service_centres
+            self.conn.execute(delete(sc).where(among(self.conn, sc.c.brand_id, ids)))
+            centres = [{"brand_id": r["id"], **c} for r in rows for c in r.get("centres", [])]
+            if centres:
+                self.conn.execute(insert(sc), centres)
+        elif kind == "provider":
+            pc = s.provider_coverage
+            self.conn.execute(delete(pc).where(among(self.conn, pc.c.provider_id, ids)))
+            coverage = [
+                {"provider_id": r["id"], "sandbox": r["sandbox"], **c}
+                for r in rows
+                for c in r.get("coverage", [])
+            ]
+            if coverage:
+                self.conn.execute(insert(pc), coverage)
+        elif kind == "order":
+            items = [i for r in rows for i in r.get("items", [])]
+            upsert_rows(self.conn, s.order_items, [_columns(s.order_items, i) for i in items])
+
+    def page(
+        self,
+        kind: str,
+        *,
+        sandboxes: Sequence[str],
+        after: str | None,
+        limit: int,
+        filters: Mapping[str, str],
+    ) -> list[dict[str, Any]]:
+        table = _TABLES[kind]
+        query = select(table).where(table.c.sandbox.in_(list(sandboxes)))
+        for column, value in filters.items():
+            if column not in table.c:
+                continue
+            if column == "active":
+                query = query.where(table.c.active.is_(value in ("true", "1", "yes")))
+            else:
+                query = query.where(table.c[column] == value)
+        if after is not None:
+            query = query.where(table.c.id > after)
+        rows = {
+            r.id: dict(r._mapping)
+            for r in self.conn.execute(query.order_by(table.c.id).limit(limit))
+        }
+        self._children(kind, rows)
+        return list(rows.values())
+
+    def set_item_status(
+        self, order_id: str, item_ids: Sequence[str] | None, status: str, **changes: Any
+    ) -> int:
+        oi = s.order_items
+        statement = update(oi).where(oi.c.order_id == order_id)
+        if item_ids is not None:
+            statement = statement.where(oi.c.id.in_(list(item_ids)))
+        result = self.conn.execute(statement.values(status=status, **changes))
+        return int(result.rowcount or 0)
+
+    def order_items(
+        self,
+        *,
+        sandboxes: Sequence[str],
+        buyer: str | None = None,
+        merchant: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> list[OrderItem]:
+        o, oi = s.orders, s.order_items
+        query = order_item_query().where(o.c.sandbox.in_(list(sandboxes)))
+        if buyer is not None:
+            query = query.where(o.c.buyer_account == buyer)
+        if merchant is not None:
+            query = query.where(o.c.merchant_id == merchant)
+        if after is not None:
+            query = query.where(oi.c.id > after)
+        rows = self.conn.execute(query.order_by(oi.c.id).limit(limit))
+        return [order_item_from_row(r) for r in rows]
+
+
+class SqlInbox:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, event: Mapping[str, Any]) -> bool:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(s.inbound_events).values(**event))
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, sandbox: str, event_id: str) -> dict[str, Any] | None:
+        e = s.inbound_events
+        row = self.conn.execute(select(e).where(e.c.sandbox == sandbox, e.c.id == event_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def set_outcome(self, sandbox: str, event_id: str, outcome: str, message: str) -> None:
+        e = s.inbound_events
+        self.conn.execute(
+            update(e)
+            .where(e.c.sandbox == sandbox, e.c.id == event_id)
+            .values(outcome=outcome, message=message)
+        )
+
+
+class SqlImportJobs:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, job: Mapping[str, Any]) -> None:
+        self.conn.execute(insert(s.import_jobs).values(**job))
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        j = s.import_jobs
+        row = self.conn.execute(select(j).where(j.c.id == job_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def update(self, job_id: str, **changes: Any) -> None:
+        j = s.import_jobs
+        self.conn.execute(update(j).where(j.c.id == job_id).values(**changes))
+
+    def claim_next(self, at: datetime) -> dict[str, Any] | None:
+        j = s.import_jobs
+        query = (
+            select(j.c.id).where(j.c.status == "queued").order_by(j.c.created_at, j.c.id).limit(1)
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = self.conn.execute(query).first()
+        if row is None:
+            return None
+        claimed = self.conn.execute(
+            update(j)
+            .where(j.c.id == row.id, j.c.status == "queued")
+            .values(status="running", started_at=at)
+        )
+        if not claimed.rowcount:
+            return None
+        return self.get(row.id)
+
+    def list(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        j = s.import_jobs
+        rows = self.conn.execute(select(j).order_by(j.c.created_at.desc(), j.c.id).limit(limit))
+        return [dict(r._mapping) for r in rows]

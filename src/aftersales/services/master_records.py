@@ -1,0 +1,294 @@
+"""The shape of master data a marketplace sends: one model per kind of record.
+
+The same models check a record whatever way it comes: ``PUT``/``PATCH`` on the
+API, a line of an import file, an event. They check what can be checked on the
+record alone (types, required fields, lengths, dates, money, control
+characters); what needs the catalogue or stored data (does the category exist,
+is the brand known) is checked by :mod:`aftersales.services.master_data`.
+
+Ids are the marketplace's own: letters, digits, ``.``, ``_`` and ``-``, up to
+64 characters. Every record may carry the source's ``updated_at`` (an instant
+with its offset) or an integer ``version``; an update older than the one
+stored is ignored (see ``master_data``). ``active: false`` deactivates.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+__all__ = [
+    "KINDS",
+    "MODELS",
+    "BrandIn",
+    "BuyerIn",
+    "CoverageIn",
+    "ItemIn",
+    "MerchantIn",
+    "OrderIn",
+    "ProductIn",
+    "ProviderIn",
+    "RecordIn",
+    "describe_errors",
+]
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PHONE = re.compile(r"^[0-9+()\- ]{3,40}$")
+MAX_PRICE_FEN = 10**12  # ten billion yuan: anything above is a unit mistake
+
+
+def _no_control(value: Any) -> Any:
+    if isinstance(value, str):
+        found = _CONTROL.search(value)
+        if found:
+            raise ValueError(
+                f"contains the control character U+{ord(found.group()):04X}; remove it"
+            )
+        return value.strip()
+    return value
+
+
+def _id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a usable id: 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def _phone(value: str) -> str:
+    if value and not _PHONE.match(value):
+        raise ValueError(f"{value!r} is not a phone number (digits, +, -, spaces, brackets)")
+    return value
+
+
+def _list(value: Any) -> Any:
+    """A list, or text split on ``|`` (how an import file writes a list in one cell)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split("|") if part.strip()]
+    return value
+
+
+Clean = BeforeValidator(_no_control)
+Id = Annotated[str, Clean, Field(min_length=1, max_length=64), AfterValidator(_id)]
+Name = Annotated[str, Clean, Field(min_length=1, max_length=200)]
+Phone = Annotated[str, Clean, Field(max_length=40), AfterValidator(_phone)]
+ShortText = Annotated[str, Clean, Field(max_length=400)]
+LongText = Annotated[str, Clean, Field(max_length=4000)]
+Tags = Annotated[
+    list[Annotated[str, Clean, Field(min_length=1, max_length=64)]], BeforeValidator(_list)
+]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: Id
+    updated_at: AwareDatetime | None = None
+    version: int | None = Field(default=None, ge=0)
+    active: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("kind") in MODELS:
+            data = {k: v for k, v in data.items() if k != "kind"}
+        return data
+
+
+class Bilingual(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh: Annotated[str, Clean, Field(max_length=4000)] = ""
+    en: Annotated[str, Clean, Field(max_length=4000)] = ""
+
+
+class CentreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    city: Annotated[str, Clean, Field(min_length=1, max_length=64)]
+    address: ShortText = ""
+    phone: Phone = ""
+    hours: Annotated[str, Clean, Field(max_length=100)] = ""
+
+
+class BrandIn(_Record):
+    """A brand with its after-sales information (NW-3, NW-8)."""
+
+    name: Name
+    hotline: Phone = ""  # NW-2a: the brand's 400 line
+    warranty_terms: Bilingual = Field(default_factory=Bilingual)
+    exclusions: list[Bilingual] = Field(default_factory=list, max_length=100)
+    service_centres: list[CentreIn] = Field(default_factory=list, max_length=5000)
+
+
+class MerchantIn(_Record):
+    """A shop."""
+
+    name: Name
+
+
+Fulfil = Literal["on_site", "in_store", "mail_in"]
+
+
+class CoverageIn(BaseModel):
+    """OH-3: the provider serves ``service_tag`` on ``category`` (and below) in an area."""
+
+    model_config = ConfigDict(extra="forbid")
+    area_code: Annotated[str, Clean, Field(pattern=r"^[0-9]{6}$")]
+    area_name: Annotated[str, Clean, Field(max_length=64)] = ""
+    category: Annotated[str, Clean, Field(min_length=1, max_length=400)]
+    service_tag: Annotated[str, Clean, Field(min_length=1, max_length=64)]
+    fulfil: Fulfil = "on_site"
+
+
+class ProviderIn(_Record):
+    """A service provider: installer, repairer, delivery team or a brand's service centre."""
+
+    name: Name
+    type: Literal["brand_centre", "installer", "repairer", "delivery"]
+    brand_id: Id | None = None
+    calendar: Annotated[str, Clean, Field(min_length=1, max_length=64)] = "wall"
+    phone: Phone = ""
+    contact: Annotated[str, Clean, Field(max_length=200)] = ""
+    coverage: list[CoverageIn] = Field(default_factory=list, max_length=100_000)
+
+
+class ProductIn(_Record):
+    """A product (SKU) with the entitlements it is sold with."""
+
+    name: Name
+    brand_id: Id
+    # A category id of the catalogue, or the marketplace's category path
+    # ("家居/灯饰照明/吸顶灯"): its deepest segment the catalogue knows is used.
+    category: Annotated[str, Clean, Field(min_length=1, max_length=400)]
+    badges: Tags = Field(default_factory=list)
+    service_tags: Tags = Field(default_factory=list)
+    warranty_months: int | None = Field(default=None, ge=0, le=600)
+
+
+class BuyerIn(_Record):
+    """A buyer, by the marketplace's account id."""
+
+    name: Annotated[str, Clean, Field(max_length=200)] = ""
+    phone: Phone = ""
+
+
+ItemStatus = Literal["paid", "shipped", "signed_for", "refunded", "closed"]
+
+
+class ItemIn(BaseModel):
+    """An order item: what was bought, for how much, and where it is to be serviced."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Id
+    product_id: Id
+    paid_price_fen: int | None = Field(default=None, ge=0, le=MAX_PRICE_FEN)
+    paid_price: Annotated[str, Clean] | None = None  # yuan as written, "199.00"
+    purchased_on: date | None = None
+    delivered_on: date | None = None  # signed for
+    address: LongText | None = None  # free Chinese text; the order's when absent
+    contact_phone: Phone | None = None
+    status: ItemStatus = "paid"
+
+    @model_validator(mode="after")
+    def _price(self) -> ItemIn:
+        if self.paid_price is not None:
+            try:
+                yuan = Decimal(self.paid_price.replace(",", "").replace("¥", ""))
+            except InvalidOperation:
+                raise ValueError(
+                    f"paid_price {self.paid_price!r} is not an amount in yuan, e.g. 199.00"
+                ) from None
+            if yuan < 0:
+                raise ValueError(f"paid_price {self.paid_price} is negative")
+            fen = yuan * 100
+            if fen != fen.to_integral_value():
+                raise ValueError(f"paid_price {self.paid_price} has more than two decimals")
+            if self.paid_price_fen is not None and self.paid_price_fen != int(fen):
+                raise ValueError("paid_price and paid_price_fen disagree; send one of them")
+            self.paid_price_fen = int(fen)
+            self.paid_price = None
+        if self.paid_price_fen is None:
+            raise ValueError("paid_price_fen (or paid_price in yuan) is required")
+        if self.paid_price_fen > MAX_PRICE_FEN:
+            raise ValueError("paid_price is too large")
+        return self
+
+
+class OrderIn(_Record):
+    """An order with its items. Items not listed again are left as stored."""
+
+    buyer_id: Id
+    merchant_id: Id
+    placed_at: AwareDatetime
+    paid_at: AwareDatetime | None = None
+    address: LongText = ""  # the service address, free Chinese text
+    contact_phone: Phone = ""
+    items: list[ItemIn] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _items(self) -> OrderIn:
+        ids = [i.id for i in self.items]
+        doubled = sorted({i for i in ids if ids.count(i) > 1})
+        if doubled:
+            raise ValueError(f"item ids used twice in the order: {', '.join(doubled)}")
+        if self.paid_at is not None and self.paid_at < self.placed_at:
+            raise ValueError("paid_at is before placed_at")
+        for item in self.items:
+            if item.delivered_on and item.purchased_on and item.delivered_on < item.purchased_on:
+                raise ValueError(f"item {item.id}: delivered_on is before purchased_on")
+        return self
+
+
+RecordIn = BrandIn | MerchantIn | ProviderIn | ProductIn | BuyerIn | OrderIn
+
+MODELS: dict[str, type[_Record]] = {
+    "brand": BrandIn,
+    "merchant": MerchantIn,
+    "provider": ProviderIn,
+    "product": ProductIn,
+    "buyer": BuyerIn,
+    "order": OrderIn,
+}
+KINDS = tuple(MODELS)
+# What a kind is called in a URL and an import file's name.
+PLURALS = {
+    "brand": "brands",
+    "merchant": "merchants",
+    "provider": "providers",
+    "product": "products",
+    "buyer": "buyers",
+    "order": "orders",
+}
+
+
+def describe_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """``(field, message)`` for each problem pydantic found, in words a person can act on."""
+    found: list[tuple[str, str]] = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "record"
+        kind = error["type"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "missing":
+            message = "is required"
+        elif kind == "extra_forbidden":
+            message = "is not a field of this kind of record; remove it or check its spelling"
+        elif kind == "timezone_aware":
+            message = "needs a UTC offset, e.g. 2026-11-24T10:00:00+08:00"
+        found.append((where, message))
+    return found
