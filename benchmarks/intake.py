@@ -67,12 +67,7 @@ from sqlalchemy import Engine, func, insert, select, text
 from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
-from aftersales.adapters.db.reference import (
-    upsert_brands,
-    upsert_merchants,
-    upsert_products,
-    upsert_providers,
-)
+from aftersales.adapters.areas import code_for
 from aftersales.demo import dataset as demo
 from aftersales.domain.lifecycle import Role
 from aftersales.services.accounts import create_account, create_api_token
@@ -663,12 +658,7 @@ def _reset_postgres(engine: Engine) -> None:
 def _prepare(engine: Engine, items: int) -> Tokens:
     """Reference rows, ``items`` order items (one order each) and the accounts with tokens."""
     started = time.perf_counter()
-    dataset = demo.build_dataset()
-    with engine.begin() as conn:
-        upsert_brands(conn, dataset.brands)
-        upsert_merchants(conn, dataset.merchants)
-        upsert_providers(conn, dataset.providers, dataset.coverage)
-        upsert_products(conn, dataset.products)
+    demo.load_demo(services_on(engine))  # the demo's catalogue, as any marketplace loads it
     _insert_items(engine, items)
     tokens = _make_accounts(engine)
     print(
@@ -717,6 +707,7 @@ def _insert_items(engine: Engine, count: int, chunk: int = 10_000) -> None:
                     "province": address[1],
                     "city": address[2],
                     "district": address[3],
+                    "area_code": code_for(address[2], address[3]),
                 }
             )
         with engine.begin() as conn:

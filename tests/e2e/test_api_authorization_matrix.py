@@ -27,6 +27,8 @@ from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.entrypoints.api.app import create_app
 from aftersales.services import cases as svc
+from aftersales.services import master_data
+from aftersales.services.accounts import create_account, create_api_token
 from aftersales.services.time import FixedClock
 from aftersales.settings import Settings
 
@@ -69,7 +71,7 @@ class Row:
 
 def _rows() -> list[Row]:
     def get(path: str, **params: str) -> Callable[[TestClient, dict[str, str], World], int]:
-        return lambda c, h, w: c.get(path.format(**w), params=params).status_code
+        return lambda c, h, w: c.get(path.format(**w), params=params, headers=h).status_code
 
     def post(path: str, body: dict[str, object] | None = None, **params: str):  # type: ignore[no-untyped-def]
         return lambda c, h, w: (
@@ -143,12 +145,6 @@ def _rows() -> list[Row]:
                 **{"from": "2026-11-01T00:00+08:00", "to": "2026-12-01T00:00+08:00"},
             ),
             lambda role, owner: role is not Role.CONSUMER,
-        ),
-        Row(
-            "GET",
-            "/api/v1/brands/{brand_id}",
-            get(f"/api/v1/brands/{data.BRAND_GUANGMING}"),
-            everyone,
         ),
         Row("GET", "/api/v1/sandboxes", get("/api/v1/sandboxes"), everyone),
         Row(
@@ -227,7 +223,133 @@ def _rows() -> list[Row]:
             get("/api/v1/cases/{case}/attachments/{attachment}"),
             sees_case,
         ),
+        *_order_item_rows(),
+        *_master_data_rows(),
     ]
+
+
+def _order_item_rows() -> list[Row]:
+    def get(path: str, **params: str) -> Callable[[TestClient, dict[str, str], World], int]:
+        return lambda c, h, w: c.get(path, params=params, headers=h).status_code
+
+    # A buyer sees their own items, a shop its own, hotline agents and operations any.
+    def sees_item(role: Role, owner: bool) -> bool:
+        if role in (Role.AGENT, Role.OPERATIONS):
+            return True
+        return owner and role in (Role.CONSUMER, Role.MERCHANT, Role.INTEGRATION)
+
+    def lists_items(role: Role, owner: bool) -> bool:
+        # An agent lists one caller's items (buyer_id); providers and brands have none.
+        return role in (Role.CONSUMER, Role.MERCHANT, Role.OPERATIONS, Role.INTEGRATION)
+
+    return [
+        Row("GET", "/api/v1/order-items", get("/api/v1/order-items", sandbox=SB), lists_items),
+        Row("GET", "/api/v1/order-items/{item_id}", get(f"/api/v1/order-items/{LAMP}"), sees_item),
+        Row(
+            "GET",
+            "/api/v1/order-items/{item_id}/eligibility",
+            get(f"/api/v1/order-items/{LAMP}/eligibility"),
+            sees_item,
+        ),
+    ]
+
+
+# One record of each kind, written in the sandbox by every role that may; the
+# products, providers and orders are the owner shop's (the fixture loads them).
+RECORDS: dict[str, tuple[str, dict[str, object]]] = {
+    "brands": ("mx-brand", {"name": "矩阵灯饰", "hotline": "400-000-0001"}),
+    "merchants": ("mx-shop", {"name": "矩阵小店"}),
+    "buyers": ("mx-buyer", {"name": "矩阵买家"}),
+    "providers": ("mx-inst", {"name": "矩阵安装", "type": "installer"}),
+    "products": (
+        "mx-lamp",
+        {"name": "矩阵吸顶灯", "brand_id": data.BRAND_GUANGMING, "category": "lighting"},
+    ),
+    "orders": (
+        "mx-order",
+        {
+            "buyer_id": data.DEMO_BUYER,
+            "merchant_id": data.MERCHANT_GUANGMING,
+            "placed_at": "2026-11-20T10:00:00+08:00",
+            "address": "浙江省杭州市西湖区文三路 90 号",
+            "items": [{"id": "mx-item", "product_id": "mx-lamp", "paid_price_fen": 100}],
+        },
+    ),
+}
+SHOPS_OWN = ("providers", "products", "orders")
+
+
+Call = Callable[[TestClient, dict[str, str], World], int]
+Rule = Callable[[Role, bool], bool]
+
+
+def _calls(plural: str) -> dict[str, Call]:
+    """The six requests on one kind's records, all in the sandbox."""
+    record_id, body = RECORDS[plural]
+    one, many, params = f"/api/v1/{plural}/{record_id}", f"/api/v1/{plural}", {"sandbox": SB}
+    return {
+        "PUT": lambda c, h, w: c.put(one, json=body, params=params, headers=h).status_code,
+        "PATCH": lambda c, h, w: (
+            c.patch(one, json={"active": True}, params=params, headers=h).status_code
+        ),
+        "DELETE": lambda c, h, w: c.delete(one, params=params, headers=h).status_code,
+        "GET one": lambda c, h, w: c.get(one, params=params, headers=h).status_code,
+        "GET": lambda c, h, w: c.get(many, params=params, headers=h).status_code,
+        "POST": lambda c, h, w: (
+            c.post(
+                f"{many}/batch", json=[{"id": record_id, **body}], params=params, headers=h
+            ).status_code
+        ),
+    }
+
+
+def _loads(role: Role, owner: bool) -> bool:
+    return role in (Role.OPERATIONS, Role.INTEGRATION)
+
+
+def _shop_or_ops(role: Role, owner: bool) -> bool:
+    """A shop's token on its own products, providers and orders; operations on any."""
+    return role is Role.OPERATIONS or (role is Role.INTEGRATION and owner)
+
+
+def _ops(role: Role, owner: bool) -> bool:
+    return role is Role.OPERATIONS
+
+
+def _master_data_rows() -> list[Row]:
+    rows: list[Row] = []
+    for plural in RECORDS:
+        calls = _calls(plural)
+        writes: Rule
+        reads: Rule
+        if plural in SHOPS_OWN:
+            # Whole-record refusals come back per record from the batch (422 inside 200).
+            writes, reads, batch, lists = _shop_or_ops, _shop_or_ops, _loads, _loads
+        elif plural == "buyers":
+            # A shop's token may add new buyers (in a batch), not read or change known ones.
+            writes, reads, batch, lists = _ops, _ops, _loads, _ops
+        else:  # brands and shops are the marketplace's to load, anyone's to read
+            writes, reads, batch, lists = _ops, _loads, _ops, _loads
+        path = f"/api/v1/{plural}"
+        rows += [
+            Row("PUT", path + "/{record_id}", calls["PUT"], writes),
+            Row("PATCH", path + "/{record_id}", calls["PATCH"], writes),
+            Row("DELETE", path + "/{record_id}", calls["DELETE"], writes),
+            # NW-3: a brand's after-sales information is for everyone signed in.
+            Row(
+                "GET",
+                path + "/{record_id}",
+                calls["GET one"],
+                _everyone if plural == "brands" else reads,
+            ),
+            Row("GET", path, calls["GET"], lists),
+            Row("POST", path + "/batch", calls["POST"], batch),
+        ]
+    return rows
+
+
+def _everyone(role: Role, owner: bool) -> bool:
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -254,8 +376,41 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         case_id=case_id,
     )
     ids = {"case": case_id, "chat": chat, "attachment": attachment.id}
+    world = master_data.World.of(SB)
+    shop = master_data.Scope(merchant=data.MERCHANT_GUANGMING)
+    for plural, (record_id, body) in RECORDS.items():
+        kind = plural.removesuffix("s")
+        outcome = master_data.upsert(
+            container.services,
+            kind,
+            [{"id": record_id, **body}],
+            world=world,
+            scope=shop if plural in SHOPS_OWN else master_data.MARKETPLACE,
+        )[0]
+        assert outcome.result == "created", outcome
+    for username, party in INTEGRATIONS.values():
+        create_account(
+            container.services,
+            username=username,
+            password="integration-2026",
+            role=Role.INTEGRATION,
+            name=username,
+            party=party,
+        )
+        TOKENS[username] = create_api_token(
+            container.services, username=username, name="order-sync"
+        ).token
     yield TestClient(create_app(container)), ids
     container.close()
+
+
+# Integration tokens: one for the owner shop, one for another shop, one marketplace-wide.
+INTEGRATIONS = {
+    "owner": ("sync-guangming", data.MERCHANT_GUANGMING),
+    "stranger": ("sync-shiji", data.MERCHANT_SHIJI),
+    "marketplace": ("sync-marketplace", None),
+}
+TOKENS: dict[str, str] = {}
 
 
 def _signed_in(client: TestClient, username: str, role: Role) -> tuple[TestClient, dict[str, str]]:
@@ -279,6 +434,21 @@ def test_every_api_endpoint_has_a_row_in_the_matrix(world: tuple[TestClient, Wor
     assert routes == {(row.method, row.path) for row in _rows()}
 
 
+def _integration_may(row: Row, owner: bool, *, wide: bool) -> bool:
+    """An integration token loads and reads master data, lists order items and reads the
+    policies; it takes no part in cases. A marketplace-wide one may do with every record
+    what operations may."""
+    resource = row.path.removeprefix("/api/v1/").split("/")[0]
+    if resource == "policies":
+        return True
+    if resource in RECORDS:
+        role = Role.OPERATIONS if wide else Role.INTEGRATION
+        return row.allowed(role, owner)
+    if resource == "order-items":
+        return row.allowed(Role.INTEGRATION, owner)
+    return False
+
+
 def test_authorization_matrix(world: tuple[TestClient, World]) -> None:
     client, ids = world
     wrong: list[str] = []
@@ -292,9 +462,20 @@ def test_authorization_matrix(world: tuple[TestClient, World]) -> None:
                 checked += 1
                 if allowed != row.allowed(role, owner):
                     wrong.append(f"{row.method} {row.path} as {role.value} owner={owner}: {status}")
+    # Integration tokens: the owner shop's, another shop's; the marketplace-wide one
+    # may do all a shop's token may do for its own records, and load brands and shops.
+    for who, owner in (("owner", True), ("stranger", False), ("marketplace", True)):
+        username = INTEGRATIONS[who][0]
+        headers = {"Authorization": f"Bearer {TOKENS[username]}"}
+        for row in _rows():
+            status = row.call(client, headers, ids)
+            expected = _integration_may(row, owner, wide=who == "marketplace")
+            checked += 1
+            if (status not in DENIED) != expected:
+                wrong.append(f"{row.method} {row.path} as integration {who}: {status}")
     anonymous = [row.call(client, {}, ids) for row in _rows()]
     assert all(status == 401 for status in anonymous), anonymous
     print(
         f"\n[authorization] {len(_rows())} endpoints × {len(OWNER)} roles × owner/non-owner = {checked} checks"
     )
-    assert wrong == []
+    assert wrong == [], "\n".join(wrong)

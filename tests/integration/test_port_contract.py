@@ -14,8 +14,6 @@ what keeps the fake honest: a service test on it means what it would on a databa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,10 +22,8 @@ import pytest
 from sqlalchemy import Engine
 
 from aftersales.adapters import memory
-from aftersales.adapters.addresses import AddressResolver
 from aftersales.demo import dataset as demo
 from aftersales.domain.cases import Actor
-from aftersales.domain.eligibility import ServiceAddress
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.services import cases as svc
@@ -35,7 +31,8 @@ from aftersales.services import views
 from aftersales.services.base import Services
 from aftersales.services.deadlines import claim_due, clocks_with_due, due_count, next_due, tick
 from aftersales.services.idempotency import Answer, once, request_digest
-from aftersales.services.records import GROUPINGS, Scope
+from aftersales.services.master_data import World
+from aftersales.services.records import GROUPINGS, LIVE, Scope
 from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import advance_sandbox, create_sandbox, list_sandboxes
 from aftersales.services.time import FixedClock
@@ -47,34 +44,16 @@ WINDOW = (START - timedelta(days=1), START + timedelta(days=3))
 SANDBOX = "play"
 
 
-class _Resolved:
-    """The demo's addresses resolved once (cpca is slow to start), handed out per load."""
-
-    def __init__(self, texts: Sequence[str]) -> None:
-        self.known = dict(zip(texts, AddressResolver().resolve_many(texts), strict=True))
-
-    def resolve_many(self, texts: Sequence[str]) -> list[ServiceAddress | None]:
-        return [self.known[text] for text in texts]
-
-
 @pytest.fixture(scope="module")
 def book() -> PolicyBook:
     return shipped_policies()
 
 
-@pytest.fixture(scope="module")
-def datasets() -> tuple[demo.Dataset, demo.Dataset, _Resolved]:
-    """The demo's data set for live, its copy for the sandbox, and their addresses."""
-    live = demo.build_dataset()
-    play = replace(
-        live,
-        orders=[{**o, "id": f"{SANDBOX}.{o['id']}", "sandbox": SANDBOX} for o in live.orders],
-        order_items=[
-            {**i, "id": f"{SANDBOX}.{i['id']}", "order_id": f"{SANDBOX}.{i['order_id']}"}
-            for i in live.order_items
-        ],
-    )
-    return live, play, _Resolved([row["address_text"] for row in live.order_items])
+def _load(services: Services) -> None:
+    """The demo's catalogue and orders in live data, its orders again in the sandbox."""
+    create_sandbox(services, sandbox_id=SANDBOX, name="合同 / contract", start=START)
+    demo.load_demo(services, orders_into=World.of(LIVE))
+    demo.load_demo(services, orders_into=World.of(SANDBOX), catalogue=False)
 
 
 def _consumer(buyer: str) -> Actor:
@@ -86,7 +65,6 @@ def _play(services: Services, book: PolicyBook) -> dict[str, Any]:
     clock = services.clock
     assert isinstance(clock, FixedClock)
     answers: dict[str, Any] = {}
-    create_sandbox(services, sandbox_id=SANDBOX, name="合同 / contract", start=START)
     lamp = svc.request_help(
         services,
         order_item_id=demo.ITEM_LAMP_HANGZHOU,
@@ -246,24 +224,16 @@ def _read(services: Services, book: PolicyBook, answers: dict[str, Any]) -> None
     answers["a brand"] = views.brand_after_sales(services, demo.BRAND_GUANGMING)
 
 
-def _memory_answers(
-    book: PolicyBook, datasets: tuple[demo.Dataset, demo.Dataset, _Resolved]
-) -> dict[str, Any]:
-    live, play, resolved = datasets
-    store = memory.MemoryStore()
-    for dataset in (live, play):
-        memory.load_dataset(store, book, dataset, resolved)
-    return _play(memory.memory_services(book, FixedClock(START), store=store), book)
+def _memory_answers(book: PolicyBook) -> dict[str, Any]:
+    services = memory.memory_services(book, FixedClock(START))
+    _load(services)
+    return _play(services, book)
 
 
-def _sql_answers(
-    engine: Engine, book: PolicyBook, datasets: tuple[demo.Dataset, demo.Dataset, _Resolved]
-) -> dict[str, Any]:
-    live, play, resolved = datasets
-    with engine.begin() as conn:
-        for dataset in (live, play):
-            demo.load_dataset(conn, book, dataset, resolved)  # type: ignore[arg-type]
-    return _play(services_on(engine, FixedClock(START), book), book)
+def _sql_answers(engine: Engine, book: PolicyBook) -> dict[str, Any]:
+    services = services_on(engine, FixedClock(START), book)
+    _load(services)
+    return _play(services, book)
 
 
 def _differences(expected: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
@@ -274,11 +244,9 @@ def _differences(expected: dict[str, Any], got: dict[str, Any]) -> dict[str, Any
     }
 
 
-def test_the_scenario_does_what_it_says(
-    book: PolicyBook, datasets: tuple[demo.Dataset, demo.Dataset, _Resolved]
-) -> None:
+def test_the_scenario_does_what_it_says(book: PolicyBook) -> None:
     """The scenario is worth comparing: payouts made, a claim held, a complaint refused."""
-    answers = _memory_answers(book, datasets)
+    answers = _memory_answers(book)
     assert answers["opened"] == [
         ("OH-lamp", True, demo.PROVIDER_HANGZHOU_LIGHTING),
         ("OH-lhasa", True, demo.MERCHANT_SHIJI),
@@ -300,9 +268,9 @@ def test_the_scenario_does_what_it_says(
 
 
 def test_the_in_memory_adapter_answers_as_the_database_does(
-    engine: Engine, book: PolicyBook, datasets: tuple[demo.Dataset, demo.Dataset, _Resolved]
+    engine: Engine, book: PolicyBook
 ) -> None:
-    sql = _sql_answers(engine, book, datasets)
-    mem = _memory_answers(book, datasets)
+    sql = _sql_answers(engine, book)
+    mem = _memory_answers(book)
     assert len(sql) > 50
     assert _differences(sql, mem) == {}

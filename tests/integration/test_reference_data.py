@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Connection, Engine, Table, func, select
 
-from aftersales.adapters.addresses import AddressResolver
 from aftersales.adapters import areas
+from aftersales.adapters.addresses import AddressResolver
 from aftersales.adapters.db import reference as ref
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.demo import dataset as demo
-from aftersales.demo.dataset import Dataset, build_dataset, load_dataset
 from aftersales.domain.brands import ServiceCentre
 from aftersales.domain.eligibility import (
-    OrderItem,
+    Product,
     assess_national_warranty,
     assess_one_click_help,
 )
+from aftersales.domain.explain import Bilingual
 from aftersales.domain.lifecycle import Programme
 from aftersales.domain.policy import PolicyBook
+from aftersales.services.master_data import World, get_record, upsert
+from aftersales.services.records import LIVE
+from aftersales.testing import services_on
 
 SI = "scheduled_installation"
 DEMO_NOON = datetime.combine(demo.DEMO_TODAY, time(12), tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -41,18 +44,24 @@ def resolver() -> AddressResolver:
 
 
 @pytest.fixture(scope="module")
-def dataset() -> Dataset:
-    return build_dataset()
+def catalogue() -> dict[str, dict[str, dict[str, Any]]]:
+    """The shipped catalogue by kind and id."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for record in demo.catalogue_records():
+        found.setdefault(record["kind"], {})[record["id"]] = record
+    return found
+
+
+@pytest.fixture(scope="module")
+def orders() -> list[dict[str, Any]]:
+    return demo.order_records()
 
 
 @pytest.fixture
-def conn(
-    engine: Engine, book: PolicyBook, dataset: Dataset, resolver: AddressResolver
-) -> Iterator[Connection]:
-    """A connection to a database holding the demo data set (committed)."""
-    with engine.begin() as loading:
-        report = load_dataset(loading, book, dataset, resolver)
-    assert report.unresolved_items == ()
+def conn(engine: Engine, book: PolicyBook) -> Iterator[Connection]:
+    """A connection to a database holding the demo's catalogue and orders, in live data."""
+    report = demo.load_demo(services_on(engine, book=book), orders_into=World.of(LIVE))
+    assert report.count("order") == len(demo.order_records())
     with engine.connect() as connection:
         yield connection
         connection.rollback()
@@ -71,103 +80,119 @@ def count(conn: Connection, table: Table) -> int:
 # ---------------------------------------------------------------- the data set
 
 
-def test_demo_data_is_deterministic_and_keeps_its_well_known_ids() -> None:
-    first, again, other = build_dataset(), build_dataset(), build_dataset(seed=7)
-    assert first == again
-    assert first.order_items != other.order_items
-    for data in (first, other):
-        item_ids = {i["id"] for i in data.order_items}
-        assert {
-            demo.ITEM_LAMP_HANGZHOU,
-            demo.ITEM_TILES_GUANGZHOU,
-            demo.ITEM_KETTLE_SHANGHAI,
-            demo.ITEM_PHONE_OUT_OF_WARRANTY,
-            demo.ITEM_LAMP_NGARI,
-            demo.ITEM_TILES_LHASA,
-        } <= item_ids
-
-
-def test_demo_data_is_big_enough_to_play_with(dataset: Dataset) -> None:
-    counts = dataset.counts()
-    assert counts["brands"] >= 6 and counts["merchants"] >= 4
-    assert counts["buyers"] >= 30 and counts["order_items"] >= 60
-    assert {p.brand_id for p in dataset.products} <= {b.brand_id for b in dataset.brands}
-    assert all(b.hotline.startswith("400-") and len(b.cities) >= 1 for b in dataset.brands)
-    assert sum(len(b.cities) >= 3 for b in dataset.brands) >= 6
-
-
-def test_regions_name_every_covered_city(book: PolicyBook) -> None:
-    """The demo's region table spells every covered city as the policy list does (OH-2)."""
-    listed = [city for region in demo.REGIONS for city in region.cities]
-    assert len(listed) == len(set(listed))
-    assert set(listed) == set(covered_cities(book))
-
-
-def test_load_writes_every_row_and_loading_again_changes_nothing(
-    engine: Engine, book: PolicyBook, dataset: Dataset, resolver: AddressResolver
+def test_the_demo_files_hold_the_well_known_ids(
+    catalogue: dict[str, dict[str, dict[str, Any]]], orders: list[dict[str, Any]]
 ) -> None:
-    tables = (
-        s.brands,
-        s.service_centres,
-        s.merchants,
-        s.providers,
-        s.provider_coverage,
-        s.products,
-        s.orders,
-        s.order_items,
+    item_ids = {item["id"] for order in orders for item in order["items"]}
+    assert {
+        demo.ITEM_LAMP_HANGZHOU,
+        demo.ITEM_TILES_GUANGZHOU,
+        demo.ITEM_KETTLE_SHANGHAI,
+        demo.ITEM_PHONE_OUT_OF_WARRANTY,
+        demo.ITEM_LAMP_NGARI,
+        demo.ITEM_TILES_LHASA,
+    } <= item_ids
+    assert {demo.PROVIDER_HANGZHOU_LIGHTING, demo.PROVIDER_EAST_INSTALLER} <= set(
+        catalogue["provider"]
     )
-    with engine.begin() as conn:
-        report = load_dataset(conn, book, dataset, resolver)
-        first = {t.name: count(conn, t) for t in tables}
-    with engine.begin() as conn:
-        load_dataset(conn, book, dataset, resolver)
-        again = {t.name: count(conn, t) for t in tables}
-    assert first == again
-    counts = report.counts
-    assert first == {
-        "brands": counts["brands"],
-        "service_centres": counts["service_centres"],
-        "merchants": counts["merchants"],
-        "providers": counts["providers"],
-        "provider_coverage": counts["coverage"],
-        "products": counts["products"],
-        "orders": counts["orders"],
-        "order_items": counts["order_items"],
+    assert demo.DEMO_BUYER in catalogue["buyer"]
+
+
+def test_demo_data_is_big_enough_to_play_with(
+    catalogue: dict[str, dict[str, dict[str, Any]]], orders: list[dict[str, Any]]
+) -> None:
+    assert len(catalogue["brand"]) >= 6 and len(catalogue["merchant"]) >= 4
+    assert len(catalogue["buyer"]) >= 30
+    assert sum(len(o["items"]) for o in orders) >= 60
+    assert {p["brand_id"] for p in catalogue["product"].values()} <= set(catalogue["brand"])
+    brands = catalogue["brand"].values()
+    assert all(b["hotline"].startswith("400-") and b["service_centres"] for b in brands)
+    assert sum(len({c["city"] for c in b["service_centres"]}) >= 3 for b in brands) >= 6
+
+
+def test_load_writes_every_record_and_loading_again_changes_nothing(
+    engine: Engine,
+    book: PolicyBook,
+    catalogue: dict[str, dict[str, dict[str, Any]]],
+    orders: list[dict[str, Any]],
+) -> None:
+    services = services_on(engine, book=book)
+    first = demo.load_demo(services, orders_into=World.of(LIVE))
+    again = demo.load_demo(services, orders_into=World.of(LIVE))
+    assert {kind: set(r) for kind, r in first.results.items()} == {
+        kind: {"created"} for kind in first.results
+    }
+    assert {kind: set(r) for kind, r in again.results.items()} == {
+        kind: {"unchanged"} for kind in first.results
+    }
+    with engine.connect() as conn:
+        stored = {t.name: count(conn, t) for t in (s.brands, s.providers, s.products, s.buyers)}
+        assert count(conn, s.order_items) == sum(len(o["items"]) for o in orders)
+        assert count(conn, s.provider_coverage) == sum(
+            len(p["coverage"]) for p in catalogue["provider"].values()
+        )
+    assert stored == {
+        "brands": len(catalogue["brand"]),
+        "providers": len(catalogue["provider"]),
+        "products": len(catalogue["product"]),
+        "buyers": len(catalogue["buyer"]),
     }
 
 
-def test_addresses_are_stored_with_the_city_they_were_written_for(
-    conn: Connection, dataset: Dataset
+# Where the well-known items' addresses lie (as written by their buyers).
+KNOWN_CITIES = {
+    demo.ITEM_LAMP_HANGZHOU: ("杭州市", "330106"),
+    demo.ITEM_LAMP_BEIJING: ("北京市", None),
+    demo.ITEM_TILES_GUANGZHOU: ("广州市", None),
+    demo.ITEM_LAMP_NGARI: ("阿里地区", None),
+    demo.ITEM_TILES_KASHGAR: ("喀什地区", None),
+}
+
+
+def test_addresses_are_stored_with_their_city_and_administrative_code(
+    conn: Connection,
 ) -> None:
-    rows = conn.execute(select(s.order_items.c.id, s.order_items.c.city)).all()
-    stored = {row.id: row.city for row in rows}
-    assert {k: stored[k] for k in dataset.intended_cities} == dataset.intended_cities
-    assert stored[demo.ITEM_LAMP_NGARI] == "阿里地区"
-    assert stored[demo.ITEM_TILES_KASHGAR] == "喀什地区"
+    rows = conn.execute(
+        select(s.order_items.c.id, s.order_items.c.city, s.order_items.c.area_code)
+    ).all()
+    stored = {row.id: (row.city, row.area_code) for row in rows}
+    assert all(code and len(code) == 6 for _, code in stored.values())
+    for item_id, (city, code) in KNOWN_CITIES.items():
+        assert stored[item_id][0] == city
+        assert code is None or stored[item_id][1] == code
 
 
 # ---------------------------------------------------------------- order items
 
 
 def test_load_order_item_round_trips_to_the_domain_object(
-    conn: Connection, dataset: Dataset, resolver: AddressResolver
+    conn: Connection,
+    catalogue: dict[str, dict[str, dict[str, Any]]],
+    orders: list[dict[str, Any]],
+    resolver: AddressResolver,
 ) -> None:
-    products = {p.id: p for p in dataset.products}
-    orders = {o["id"]: o for o in dataset.orders}
-    for row in dataset.order_items:
-        order = orders[row["order_id"]]
-        expected = OrderItem(
-            id=row["id"],
-            order_id=row["order_id"],
-            buyer_account=order["buyer_account"],
-            merchant_id=order["merchant_id"],
-            product=products[row["product_id"]],
-            paid_price_fen=row["paid_price_fen"],
-            purchased_on=row["purchased_on"],
-            address=resolver.resolve(row["address_text"]),
-            delivered_on=row["delivered_on"],
-        )
-        assert ref.load_order_item(conn, row["id"]) == expected
+    for order in orders:
+        for row in order["items"]:
+            product = catalogue["product"][row["product_id"]]
+            item = ref.load_order_item(conn, row["id"])
+            assert (item.order_id, item.buyer_account, item.merchant_id) == (
+                order["id"],
+                order["buyer_id"],
+                order["merchant_id"],
+            )
+            assert item.product == Product(
+                id=product["id"],
+                name=product["name"],
+                brand_id=product["brand_id"],
+                category_id=product["category"],
+                badges=frozenset(product["badges"]),
+                service_tags=frozenset(product["service_tags"]),
+                warranty_months=product.get("warranty_months"),
+            )
+            assert item.paid_price_fen == row["paid_price_fen"]
+            assert item.purchased_on.isoformat() == row["purchased_on"]
+            assert item.entitled_on == item.purchased_on  # the snapshot is of the sale
+            assert item.address == resolver.resolve(row["address"])
 
 
 def test_an_unknown_order_item_is_named_in_the_error(conn: Connection) -> None:
@@ -176,14 +201,16 @@ def test_an_unknown_order_item_is_named_in_the_error(conn: Connection) -> None:
     assert caught.value.key == "item-nope"
 
 
-def test_order_items_of_a_buyer_newest_first(conn: Connection, dataset: Dataset) -> None:
+def test_order_items_of_a_buyer_newest_first(
+    conn: Connection, orders: list[dict[str, Any]]
+) -> None:
     items = ref.order_items_of_buyer(conn, demo.DEMO_BUYER)
     ids = {item.id for item in items}
     assert {demo.ITEM_LAMP_HANGZHOU, demo.ITEM_TSHIRT} <= ids
     assert all(item.buyer_account == demo.DEMO_BUYER for item in items)
     assert [i.purchased_on for i in items] == sorted((i.purchased_on for i in items), reverse=True)
-    orders_of_buyer = {o["id"] for o in dataset.orders if o["buyer_account"] == demo.DEMO_BUYER}
-    assert ids == {i["id"] for i in dataset.order_items if i["order_id"] in orders_of_buyer}
+    bought = {i["id"] for o in orders if o["buyer_id"] == demo.DEMO_BUYER for i in o["items"]}
+    assert ids == bought
     assert ref.order_items_of_buyer(conn, demo.DEMO_BUYER, sandbox="sbx-none") == []
     assert ref.order_items_of_buyer(conn, "buyer-nobody") == []
 
@@ -239,9 +266,7 @@ def test_oh_3_the_provider_on_the_nearest_category_wins(conn: Connection, book: 
     add_provider(conn, "aaa-ancestor", ("杭州市", "home-building", SI), ("杭州市", "home", SI))
     found = find(conn, book, city="杭州市", category_id="lighting", service_tag=SI)
     assert found == demo.PROVIDER_HANGZHOU_LIGHTING
-    found = find(
-        conn, book, city="杭州市", category_id="air-conditioner", service_tag=SI
-    )
+    found = find(conn, book, city="杭州市", category_id="air-conditioner", service_tag=SI)
     assert found == demo.PROVIDER_HANFENG_CENTRE
 
 
@@ -252,9 +277,7 @@ def test_oh_3_falls_back_to_the_nearest_ancestor_category(
     found = find(conn, book, city="宁波市", category_id="lighting", service_tag=SI)
     assert found == demo.PROVIDER_EAST_INSTALLER
     # A tile goes to the delivery team registered on 家装建材.
-    found = find(
-        conn, book, city="广州市", category_id="tiles", service_tag="delivery_into_home"
-    )
+    found = find(conn, book, city="广州市", category_id="tiles", service_tag="delivery_into_home")
     assert found == "dlv-south"
     # Nearer beats farther even two levels up: home-building (1) over home (2).
     add_provider(conn, "aaa-home", ("宁波市", "home", SI))
@@ -285,20 +308,14 @@ def test_oh_3_city_names_match_with_or_without_their_suffix(
 def test_oh_3_nobody_registered_means_the_merchant(conn: Connection, book: PolicyBook) -> None:
     # Outside the covered cities nobody is registered at all.
     for city in ("阿里地区", "喀什地区", "大理市"):
-        assert (
-            find(conn, book, city=city, category_id="lighting", service_tag=SI) is None
-        )
+        assert find(conn, book, city=city, category_id="lighting", service_tag=SI) is None
     # 拉萨 is covered, but on purpose nobody delivers building materials there.
     for city in demo.DELIVERY_GAP_CITIES:
-        found = find(
-            conn, book, city=city, category_id="tiles", service_tag="delivery_into_home"
-        )
+        found = find(conn, book, city=city, category_id="tiles", service_tag="delivery_into_home")
         assert found is None
         assert find(conn, book, city=city, category_id="lighting", service_tag=SI)
     # A service nobody offers on that branch of the tree.
-    found = find(
-        conn, book, city="杭州市", category_id="phone", service_tag="delivery_into_home"
-    )
+    found = find(conn, book, city="杭州市", category_id="phone", service_tag="delivery_into_home")
     assert found is None
 
 
@@ -327,36 +344,45 @@ def test_oh_3_every_covered_city_has_an_installer_in_the_demo(
             )
 
 
-def test_replacing_coverage_and_centres(conn: Connection, dataset: Dataset) -> None:
-    ref.upsert_providers(
-        conn,
-        [{"id": "hz-install-01", "name": "杭州安装服务站", "kind": "installer", "brand_id": None}],
-        [],
-    )
+def test_replacing_coverage_and_centres(engine: Engine, book: PolicyBook, conn: Connection) -> None:
+    conn.close()  # the writes below need the database to themselves (SQLite)
+    services = services_on(engine, book=book)
+    installer = {"id": "hz-install-01", "name": "杭州安装服务站", "type": "installer"}
+    assert upsert(services, "provider", [installer])[0].result == "updated"
+    xinghe = get_record(services, "brand", demo.BRAND_XINGHE, world=World())
+    changed = {
+        **xinghe,
+        "hotline": "400-000-9999",
+        "service_centres": xinghe["service_centres"][:1],
+    }
+    for read_only in ("active", "updated_at", "version"):
+        changed.pop(read_only)
+    assert upsert(services, "brand", [changed])[0].result == "updated"
     pc = s.provider_coverage
-    rows = conn.execute(select(func.count()).where(pc.c.provider_id == "hz-install-01"))
-    assert rows.scalar_one() == 0
-    xinghe = next(b for b in dataset.brands if b.brand_id == demo.BRAND_XINGHE)
-    ref.upsert_brands(conn, [replace(xinghe, hotline="400-000-9999", centres=xinghe.centres[:1])])
-    stored = ref.brand_after_sales(conn, demo.BRAND_XINGHE)
+    with engine.connect() as reading:
+        rows = reading.execute(select(func.count()).where(pc.c.provider_id == "hz-install-01"))
+        assert rows.scalar_one() == 0
+        stored = ref.brand_after_sales(reading, demo.BRAND_XINGHE)
     assert stored.hotline == "400-000-9999" and len(stored.centres) == 1
 
 
 # ---------------------------------------------------------------- brands (NW-3)
 
 
-def test_nw_3_brand_after_sales_lists_centres_by_city(conn: Connection, dataset: Dataset) -> None:
-    written = next(b for b in dataset.brands if b.brand_id == demo.BRAND_XINGHE)
+def test_nw_3_brand_after_sales_lists_centres_by_city(
+    conn: Connection, catalogue: dict[str, dict[str, dict[str, Any]]]
+) -> None:
+    written = catalogue["brand"][demo.BRAND_XINGHE]
     info = ref.brand_after_sales(conn, demo.BRAND_XINGHE)
-    assert (info.name, info.hotline) == ("星河电器", written.hotline)
-    assert info.warranty_terms == written.warranty_terms
-    assert info.exclusions == written.exclusions
+    assert (info.name, info.hotline) == ("星河电器", written["hotline"])
+    assert info.warranty_terms == Bilingual(**written["warranty_terms"])
+    assert info.exclusions == tuple(Bilingual(**e) for e in written["exclusions"])
     # Centres come grouped by city (then name), and are the ones written.
     assert [c.city for c in info.centres] == sorted(c.city for c in info.centres)
-    assert sorted(info.centres, key=lambda c: (c.city, c.name)) == sorted(
-        written.centres, key=lambda c: (c.city, c.name)
+    assert sorted((c.city, c.name, c.phone) for c in info.centres) == sorted(
+        (c["city"], c["name"], c["phone"]) for c in written["service_centres"]
     )
-    assert set(info.cities) == set(written.cities) and len(info.cities) >= 10
+    assert len(info.cities) >= 10
     beijing = info.centres_in("北京")
     assert len(beijing) == 2 and all(isinstance(c, ServiceCentre) for c in beijing)
     assert all(c.city == "北京市" and c.phone.startswith("010-") for c in beijing)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import threading
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -52,7 +53,9 @@ def level_of(code: str) -> Level:
 
 @cache
 def _table() -> dict[str, str]:
-    with _lock:
+    with _lock, warnings.catch_warnings():
+        # cpca's package imports pkg_resources, which warns; nothing for users to act on.
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
         text = (files("cpca") / "resources" / "adcodes.csv").read_text(encoding="utf-8")
         names: dict[str, str] = {}
         for row in csv.DictReader(text.splitlines()):

@@ -1,18 +1,11 @@
-"""A demo data set: brands, shops, providers covering every one-click-help city, orders.
+"""The demo: data files of a small marketplace, loaded as any marketplace's data.
 
-See :mod:`aftersales.demo.dataset`; its well-known ids name the items a demo or a
-test can act on without searching.
+See :mod:`aftersales.demo.dataset`; its well-known ids name the records a demo or
+a test can act on without searching.
 """
 
 from __future__ import annotations
 
-from aftersales.demo.dataset import (
-    DEMO_SEED,
-    DEMO_TODAY,
-    Dataset,
-    LoadReport,
-    build_dataset,
-    load_dataset,
-)
+from aftersales.demo.dataset import DEMO_TODAY, LoadReport, load_demo
 
-__all__ = ["DEMO_SEED", "DEMO_TODAY", "Dataset", "LoadReport", "build_dataset", "load_dataset"]
+__all__ = ["DEMO_TODAY", "LoadReport", "load_demo"]

@@ -25,11 +25,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from aftersales.adapters.addresses import AddressResolver
 from aftersales.adapters.db import schema as s
 from aftersales.bootstrap import Container
 from aftersales.demo import dataset as data
-from aftersales.demo.setup import DEMO_PREFIX, ensure_demo_accounts, for_sandbox
+from aftersales.demo.setup import DEMO_PREFIX, demo_world, ensure_demo_accounts
 from aftersales.domain.cases import Actor
 from aftersales.domain.explain import Language, local_time
 from aftersales.domain.lifecycle import Channel, Programme, Role
@@ -42,6 +41,7 @@ from aftersales.services.sandboxes import (
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+BACKGROUND_SEED = 20_261_124  # the same background day every time
 BACKGROUND_REQUESTS = 36
 OPS = Actor(Role.OPERATIONS, "ops-demo", Channel.WEB, "平台运营")
 
@@ -103,14 +103,17 @@ class _Narrator:
 
 
 def play_demo(container: Container, console: Console, languages: Sequence[Language]) -> DemoResult:
-    engine, book = container.engine, container.book
+    engine = container.engine
     sandbox = _sandbox_id(container)
     day = data.DEMO_TODAY
-    prefix = "" if sandbox == DEMO_PREFIX else f"{sandbox}."
-    dataset = for_sandbox(data.build_dataset(), sandbox)
-    with engine.begin() as conn:
-        data.load_dataset(conn, book, dataset, AddressResolver())
-    create_sandbox(container.services, sandbox_id=sandbox, name="演示 / demo", start=_at(day, 8))
+    world = demo_world(sandbox)
+    prefix = world.prefix
+    with container.services.uow() as uow:
+        create_sandbox(
+            container.services, sandbox_id=sandbox, name="演示 / demo", start=_at(day, 8)
+        )
+        data.load_demo(container.services, orders_into=world)
+        uow.commit()
     services = container.services
     narrator = _Narrator(container, console, languages)
     result = DemoResult(sandbox)
@@ -411,7 +414,7 @@ def play_demo(container: Container, console: Console, languages: Sequence[Langua
             services, ids["nw"], ids["nw-complaint"], True, OPS, "平台上没有任何反馈记录"
         )
 
-    for at, item_id, failure, answer_after, resolve_after in _plan_background(dataset, day, prefix):
+    for at, item_id, failure, answer_after, resolve_after in _plan_background(day, prefix):
         schedule(
             at,
             "",
@@ -476,7 +479,7 @@ def _background(  # type: ignore[no-untyped-def]
 
 
 def _plan_background(
-    dataset: data.Dataset, day: date, prefix: str
+    day: date, prefix: str
 ) -> list[tuple[datetime, str, str, timedelta | None, timedelta | None]]:
     """Seeded background requests across the day on eligible items not used by the featured scenes."""
     featured = {
@@ -495,16 +498,16 @@ def _plan_background(
         "delivery_with_installation": ["installation_late", "delivered_late"],
         "three_year_warranty": ["warranty_not_provided"],
     }
-    products = {p.id: p for p in dataset.products}
-    rng = random.Random(data.DEMO_SEED)
+    products = {r["id"]: r for r in data.catalogue_records() if r["kind"] == "product"}
+    rng = random.Random(BACKGROUND_SEED)
     candidates = []
-    for row in dataset.order_items:
-        base_id = row["id"][len(prefix) :]
-        product = products[row["product_id"]]
-        tags = sorted(t for t in product.service_tags if t in failures)
-        if base_id in featured or not tags or product.badges:
-            continue
-        candidates.append((row["id"], tags[0]))
+    for order in data.order_records():
+        for row in order["items"]:
+            product = products[row["product_id"]]
+            tags = sorted(t for t in product["service_tags"] if t in failures)
+            if row["id"] in featured or not tags or product["badges"]:
+                continue
+            candidates.append((prefix + row["id"], tags[0]))
     rng.shuffle(candidates)
     plan = []
     for item_id, tag in candidates[:BACKGROUND_REQUESTS]:

@@ -29,7 +29,8 @@ from enum import StrEnum
 from aftersales.domain.errors import Forbidden
 from aftersales.domain.lifecycle import LIFECYCLES, Programme, Role
 
-_EVERYONE = frozenset(Role) - {Role.SYSTEM}
+# The people and parties who take part in cases (integrations only load data).
+_EVERYONE = frozenset(Role) - {Role.SYSTEM, Role.INTEGRATION}
 
 
 class Action(StrEnum):
@@ -49,6 +50,10 @@ class Action(StrEnum):
     SEE_COMPLIANCE = "see_compliance"
     CREATE_SANDBOX = "create_sandbox"
     ADVANCE_SANDBOX = "advance_sandbox"
+    # Master data and events from the marketplace (not about one case)
+    LOAD_MASTER_DATA = "load_master_data"
+    READ_MASTER_DATA = "read_master_data"
+    SEND_EVENTS = "send_events"
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,21 @@ ACCESS: Mapping[Action, Permission] = {
     ),
     Action.CREATE_SANDBOX: _p(Role.OPERATIONS, why="only operations create sandboxes"),
     Action.ADVANCE_SANDBOX: _p(Role.OPERATIONS, why="only operations move sandbox clocks"),
+    Action.LOAD_MASTER_DATA: _p(
+        Role.OPERATIONS,
+        Role.INTEGRATION,
+        why="master data is loaded by operations or an integration token",
+    ),
+    Action.READ_MASTER_DATA: _p(
+        Role.OPERATIONS,
+        Role.INTEGRATION,
+        why="master data records are read by operations or an integration token",
+    ),
+    Action.SEND_EVENTS: _p(
+        Role.OPERATIONS,
+        Role.INTEGRATION,
+        why="marketplace events come from operations or an integration token",
+    ),
 }
 
 

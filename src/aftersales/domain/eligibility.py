@@ -132,7 +132,7 @@ def _with_snapshot(
         rule,
         {"product": item.product.name, "entitled_on": item.entitled_on.isoformat()},
     )
-    return replace(decision, reasons=(*decision.reasons, reason))
+    return replace(decision, reasons=(reason, *decision.reasons))
 
 
 def assess_national_warranty(

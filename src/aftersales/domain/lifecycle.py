@@ -42,6 +42,9 @@ class Role(StrEnum):
     PROVIDER = "provider"  # brand service centre, third-party repairer or installer
     OPERATIONS = "operations"
     SYSTEM = "system"
+    # A system of the marketplace loading master data and events (by API token only);
+    # its account's party, when set, is the one shop it may load for.
+    INTEGRATION = "integration"
 
 
 class Channel(StrEnum):

@@ -69,11 +69,40 @@ _REPORT_CHANNELS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class ServiceForm:
+    """NW-2: what the service form asks besides the fault: how to reach the buyer, where
+    the item is and when a visit or pick-up suits them."""
+
+    contact_phone: str = ""
+    address: str = ""
+    preferred_time: str = ""
+
+    def lines(self) -> list[str]:
+        labelled = (
+            ("联系电话 / phone", self.contact_phone),
+            ("地址 / address", self.address),
+            ("方便的时间 / preferred time", self.preferred_time),
+        )
+        return [f"{label}: {value.strip()}" for label, value in labelled if value.strip()]
+
+
 def report_repair(
-    svc: Services, *, order_item_id: str, actor: Actor, description: str, case_id: str | None = None
+    svc: Services,
+    *,
+    order_item_id: str,
+    actor: Actor,
+    description: str,
+    case_id: str | None = None,
+    form: ServiceForm | None = None,
 ) -> Opened:
-    """NW-2: a repair report by hotline agent, service form or chat, answered by the brand."""
+    """NW-2: a repair report by hotline agent, service form or chat, answered by the brand.
+
+    The form's fields, when given, are kept with the description the brand reads.
+    """
     access.require(actor.role, Action.REPORT_REPAIR)
+    if form is not None and description.strip():
+        description = "\n".join([description.strip(), *form.lines()])
     return _report_repair(svc, order_item_id, actor, description, case_id)
 
 

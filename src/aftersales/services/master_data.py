@@ -97,6 +97,12 @@ class Scope:
 
     merchant: str | None = None
 
+    def owns(self, stored_id: str | None, world: World) -> bool:
+        """Whether the shop is ``stored_id`` (its live id, or its id in the world)."""
+        if self.merchant is None:
+            return True
+        return stored_id in (self.merchant, world.store(self.merchant))
+
 
 MARKETPLACE = Scope()
 
@@ -228,7 +234,7 @@ def upsert(
                 p.outcome.result, p.outcome.message = "stale", stale
                 continue
             try:
-                _check_owner(kind, scope, previous, p.record.id)
+                _check_owner(kind, scope, previous, p.record.id, world)
                 row = builder.row(p.record, p.stored_id, previous)
             except RecordRefused as exc:
                 _refuse(p.outcome, exc.problems)
@@ -293,7 +299,9 @@ def _check_scope_of_kind(kind: str, scope: Scope) -> None:
         )
 
 
-def _check_owner(kind: str, scope: Scope, previous: Mapping[str, Any] | None, shown: str) -> None:
+def _check_owner(
+    kind: str, scope: Scope, previous: Mapping[str, Any] | None, shown: str, world: World
+) -> None:
     if scope.merchant is None or previous is None:
         return
     owner = {"product": "owner", "provider": "owner", "order": "merchant_id"}.get(kind)
@@ -301,7 +309,7 @@ def _check_owner(kind: str, scope: Scope, previous: Mapping[str, Any] | None, sh
         raise RecordRefused(
             [("id", f"buyer {shown} is already known; a shop may only add new buyers")]
         )
-    if owner is not None and previous.get(owner) != scope.merchant:
+    if owner is not None and not scope.owns(previous.get(owner), world):
         raise RecordRefused(
             [("id", f"{kind} {shown} belongs to another shop or to the marketplace")]
         )

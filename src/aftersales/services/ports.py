@@ -160,13 +160,14 @@ class MasterData(Protocol):
     def order_items(
         self,
         *,
-        sandboxes: Sequence[str],
+        sandboxes: Sequence[str] | None,
         buyer: str | None = None,
         merchant: str | None = None,
         after: str | None = None,
         limit: int = 100,
-    ) -> list[OrderItem]:
-        """Order items of a buyer or a shop (or every one) in the worlds given, by id."""
+    ) -> list[tuple[str, OrderItem]]:
+        """``(sandbox, item)`` of a buyer's or a shop's items (or every one) in the worlds
+        given (every world when None), by id."""
 
 
 class Inbox(Protocol):

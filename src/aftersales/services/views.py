@@ -170,3 +170,30 @@ __all__ = [
     "pending_complaints",
     "provider_queue",
 ]
+
+
+def order_item_page(
+    svc: Services,
+    *,
+    sandboxes: Sequence[str] | None,
+    buyer: str | None = None,
+    merchant: str | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[tuple[str, OrderItem]]:
+    """``(sandbox, item)`` of a buyer's or a shop's items (or all), by id, after ``after``."""
+    with svc.uow() as uow:
+        return uow.master.order_items(
+            sandboxes=sandboxes, buyer=buyer, merchant=merchant, after=after, limit=limit
+        )
+
+
+def order_item(svc: Services, order_item_id: str) -> tuple[OrderItem, str]:
+    """The item and its world (NotFound if none)."""
+    with svc.uow() as uow:
+        return uow.reference.order_item(order_item_id), uow.reference.sandbox_of_item(order_item_id)
+
+
+def sandbox_of_item(svc: Services, order_item_id: str) -> str:
+    with svc.uow() as uow:
+        return uow.reference.sandbox_of_item(order_item_id)

@@ -20,7 +20,6 @@ import aftersales.adapters.memory as memory_adapter
 from aftersales.adapters.memory import (
     MemoryStore,
     MemoryUnitOfWork,
-    load_dataset,
     memory_services,
     upsert_orders,
 )
@@ -28,14 +27,14 @@ from aftersales.adapters.memory.cases import MemoryCases
 from aftersales.adapters.memory.state import LedgerRecord
 from aftersales.demo import dataset as demo
 from aftersales.domain.cases import Case
-from aftersales.domain.eligibility import ServiceAddress
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import ConcurrentUpdate, ConfigurationError, NotFound
 from aftersales.services import cases as svc
 from aftersales.services.base import Services
 from aftersales.services.deadlines import claim_due, handle_cases, next_due
+from aftersales.services.master_data import World
 from aftersales.services.ports import UnitOfWork
-from aftersales.services.records import Sandbox
+from aftersales.services.records import LIVE, Sandbox
 from aftersales.services.sandboxes import create_sandbox
 from aftersales.services.time import FixedClock
 from tests.unit.services.world import BUYER, START, seed
@@ -309,39 +308,21 @@ def test_a_worker_does_not_wake_for_deadlines_held_under_another_workers_lease(
 # ---------------------------------------------------------------- reference data
 
 
-class _IntendedCities:
-    """Resolves the demo's addresses to the city each was written for (no cpca needed)."""
-
-    def __init__(self, dataset: demo.Dataset) -> None:
-        self.city_of = {
-            row["address_text"]: dataset.intended_cities[row["id"]]
-            for row in dataset.order_items
-            if row["id"] in dataset.intended_cities
-        }
-
-    def resolve_many(self, texts: Any) -> list[ServiceAddress | None]:
-        return [
-            ServiceAddress(text, None, self.city_of[text], None) if text in self.city_of else None
-            for text in texts
-        ]
-
-
 def test_the_demo_data_set_loads_into_memory_and_plays_its_well_known_items(
     book: PolicyBook,
 ) -> None:
-    dataset = demo.build_dataset()
     store = MemoryStore()
-    report = load_dataset(store, book, dataset, _IntendedCities(dataset))
-    assert report.counts == dataset.counts()
-    assert set(report.unresolved_items) == {
-        row["id"] for row in dataset.order_items if row["id"] not in dataset.intended_cities
-    }
-    assert len(store.tables.coverage) == len(dataset.coverage)
-    again = load_dataset(store, book, dataset, _IntendedCities(dataset))  # upserts: no change
-    assert again.counts == report.counts and len(store.tables.order_items) == len(
-        dataset.order_items
-    )
     services = memory_services(book, FixedClock(START), store=store)
+    report = demo.load_demo(services, orders_into=World.of(LIVE))
+    catalogue, orders = demo.catalogue_records(), demo.order_records()
+    assert report.count("order") == len(orders) and report.count("product") == sum(
+        r["kind"] == "product" for r in catalogue
+    )
+    assert len(store.tables.order_items) == sum(len(o["items"]) for o in orders)
+    again = demo.load_demo(services, orders_into=World.of(LIVE))  # upserts: no change
+    assert {kind: set(results) for kind, results in again.results.items()} == {
+        kind: {"unchanged"} for kind in report.results
+    }
     opened = svc.request_help(
         services,
         order_item_id=demo.ITEM_LAMP_HANGZHOU,
@@ -358,11 +339,17 @@ def test_the_demo_data_set_loads_into_memory_and_plays_its_well_known_items(
     assert lhasa.case.assignee == lhasa.case.item.merchant_id  # nobody delivers there
 
 
-def test_a_data_set_the_catalogue_does_not_know_is_refused(book: PolicyBook) -> None:
-    dataset = demo.build_dataset()
-    bad = replace(dataset, products=[replace(dataset.products[0], category_id="no-such-category")])
-    with pytest.raises(ConfigurationError, match="category 'no-such-category' is unknown"):
-        load_dataset(MemoryStore(), book, bad, _IntendedCities(dataset))
+def test_a_demo_record_the_catalogue_does_not_know_is_refused_and_nothing_is_kept(
+    book: PolicyBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = demo.catalogue_records()
+    product = next(r for r in records if r["kind"] == "product")
+    product["category"] = "no-such-category"
+    monkeypatch.setattr(demo, "catalogue_records", lambda: records)
+    store = MemoryStore()
+    with pytest.raises(ConfigurationError, match="unknown category 'no-such-category'"):
+        demo.load_demo(memory_services(book, FixedClock(START), store=store))
+    assert store.tables.brands == {} and store.tables.products == {}
 
 
 def test_a_row_naming_what_is_not_loaded_is_refused_as_a_foreign_key_would(

@@ -178,14 +178,16 @@ class SqlMasterData:
     def order_items(
         self,
         *,
-        sandboxes: Sequence[str],
+        sandboxes: Sequence[str] | None,
         buyer: str | None = None,
         merchant: str | None = None,
         after: str | None = None,
         limit: int = 100,
-    ) -> list[OrderItem]:
+    ) -> list[tuple[str, OrderItem]]:
         o, oi = s.orders, s.order_items
-        query = order_item_query().where(o.c.sandbox.in_(list(sandboxes)))
+        query = order_item_query().add_columns(o.c.sandbox)
+        if sandboxes is not None:
+            query = query.where(o.c.sandbox.in_(list(sandboxes)))
         if buyer is not None:
             query = query.where(o.c.buyer_account == buyer)
         if merchant is not None:
@@ -193,7 +195,7 @@ class SqlMasterData:
         if after is not None:
             query = query.where(oi.c.id > after)
         rows = self.conn.execute(query.order_by(oi.c.id).limit(limit))
-        return [order_item_from_row(r) for r in rows]
+        return [(r.sandbox, order_item_from_row(r)) for r in rows]
 
 
 class SqlInbox:

@@ -20,7 +20,7 @@ the error tree and the attachment checks.
 Usage::
 
     store = MemoryStore()
-    upsert_brands(store, [...]); ...            # or load_dataset(store, book, dataset, resolver)
+    upsert_brands(store, [...]); ...            # or load the demo: demo.dataset.load_demo(svc)
     svc = memory_services(book, FixedClock(at), store=store, files=MemoryFileStore())
 """
 
@@ -28,8 +28,6 @@ from __future__ import annotations
 
 from aftersales.adapters.memory.files import MemoryFileStore
 from aftersales.adapters.memory.loading import (
-    LoadReport,
-    load_dataset,
     upsert_brands,
     upsert_merchants,
     upsert_order_items,
@@ -72,11 +70,9 @@ def memory_services(
 
 
 __all__ = [
-    "LoadReport",
     "MemoryFileStore",
     "MemoryStore",
     "MemoryUnitOfWork",
-    "load_dataset",
     "memory_services",
     "upsert_brands",
     "upsert_merchants",

@@ -8,19 +8,17 @@ brands and products are the domain's own objects. A row naming a brand,
 merchant, provider, order or product the store does not hold is refused, as the
 database's foreign keys refuse it.
 
-:func:`load_dataset` loads a data set shaped like the demo's ``Dataset`` (its
-rows and ``counts()``), resolving the addresses with the resolver given, as the
-SQL ``load_dataset`` does. Each function writes in the unit of work open on the
+These are for tests that set up a few rows by hand; marketplace data (the
+demo's too) goes through the ``MasterData`` port. Each function writes in the unit of work open on the
 store in the caller's call stack (its rows are part of that transaction), or
 else in one of its own: a refused row leaves nothing of the call behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aftersales.adapters import areas
 from aftersales.adapters.memory.state import (
@@ -32,9 +30,8 @@ from aftersales.adapters.memory.state import (
 )
 from aftersales.adapters.memory.uow import unit_of_work_factory
 from aftersales.domain.brands import BrandAfterSales
-from aftersales.domain.eligibility import Product, ServiceAddress
-from aftersales.domain.policy import PolicyBook
-from aftersales.errors import ConfigurationError, NotFound
+from aftersales.domain.eligibility import Product
+from aftersales.errors import NotFound
 from aftersales.services.records import LIVE
 
 Row = Mapping[str, Any]
@@ -157,98 +154,3 @@ def _city_code(city: str) -> str:
     if code is None:
         raise NotFound("city", city, "give a city of China by its name, e.g. 杭州市")
     return code
-
-
-# ---------------------------------------------------------------- a whole data set
-
-
-class AddressResolving(Protocol):
-    def resolve_many(self, texts: Iterable[str]) -> Sequence[ServiceAddress | None]: ...
-
-
-class DatasetRows(Protocol):
-    """What the demo's ``Dataset`` holds (read-only, so its typed lists fit)."""
-
-    @property
-    def brands(self) -> Sequence[BrandAfterSales]: ...
-    @property
-    def merchants(self) -> Sequence[Row]: ...
-    @property
-    def providers(self) -> Sequence[Row]: ...
-    @property
-    def coverage(self) -> Sequence[Row]: ...
-    @property
-    def products(self) -> Sequence[Product]: ...
-    @property
-    def orders(self) -> Sequence[Row]: ...
-    @property
-    def order_items(self) -> Sequence[Row]: ...
-
-    def counts(self) -> dict[str, int]: ...
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    counts: dict[str, int]
-    unresolved_items: tuple[str, ...]  # order items whose address named no city
-
-
-def load_dataset(
-    store: MemoryStore, book: PolicyBook, dataset: DatasetRows, resolver: AddressResolving
-) -> LoadReport:
-    """Check ``dataset`` against ``book``'s catalogue, resolve its addresses, write it all."""
-    _check_catalog(book, dataset)
-    addresses = resolver.resolve_many([row["address_text"] for row in dataset.order_items])
-    items = []
-    unresolved = []
-    for row, address in zip(dataset.order_items, addresses, strict=True):
-        if address is None:
-            unresolved.append(row["id"])
-        parts = (
-            (address.province, address.city, address.district, address.area_code)
-            if address
-            else (None,) * 4
-        )
-        names = ("province", "city", "district", "area_code")
-        items.append({**row, **dict(zip(names, parts, strict=True))})
-    with _writing(store):
-        upsert_brands(store, dataset.brands)
-        upsert_merchants(store, dataset.merchants)
-        upsert_providers(store, dataset.providers, dataset.coverage)
-        upsert_products(store, dataset.products)
-        upsert_orders(store, dataset.orders)
-        upsert_order_items(store, items)
-    return LoadReport(dataset.counts(), tuple(unresolved))
-
-
-def _check_catalog(book: PolicyBook, dataset: DatasetRows) -> None:
-    """ConfigurationError naming the first category, tag, badge or calendar ``book`` lacks."""
-    catalog = book.catalog
-    categories = {c.id for c in catalog.categories}
-    tags = {t.id for t in catalog.service_tags}
-    badges = {b.id for b in catalog.badges}
-    unknown = [
-        f"product {p.id}: {kind} '{name}'"
-        for p in dataset.products
-        for kind, names, known in (
-            ("category", {p.category_id}, categories),
-            ("service tag", p.service_tags, tags),
-            ("badge", p.badges, badges),
-        )
-        for name in sorted(names - known)
-    ]
-    unknown += [
-        f"coverage of {c['provider_id']}: '{c['category_id']}' / '{c['service_tag']}'"
-        for c in dataset.coverage
-        if c["category_id"] not in categories or c["service_tag"] not in tags
-    ]
-    unknown += [
-        f"provider {p['id']}: calendar '{p.get('calendar', 'wall')}'"
-        for p in dataset.providers
-        if p.get("calendar", "wall") not in book.calendars
-    ]
-    if unknown:
-        raise ConfigurationError(
-            f"the data set does not fit the policy catalogue: {unknown[0]} is unknown"
-            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
-        )

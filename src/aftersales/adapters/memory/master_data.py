@@ -151,18 +151,18 @@ class MemoryMasterData(_OnStore):
     def order_items(
         self,
         *,
-        sandboxes: Sequence[str],
+        sandboxes: Sequence[str] | None,
         buyer: str | None = None,
         merchant: str | None = None,
         after: str | None = None,
         limit: int = 100,
-    ) -> list[OrderItem]:
+    ) -> list[tuple[str, OrderItem]]:
         t = self._t
         found = []
         for item_id in sorted(t.order_items):
             row = t.order_items[item_id]
             order = t.orders.get(row.order_id)
-            if order is None or order.sandbox not in sandboxes:
+            if order is None or (sandboxes is not None and order.sandbox not in sandboxes):
                 continue
             if buyer is not None and order.buyer_account != buyer:
                 continue
@@ -170,7 +170,7 @@ class MemoryMasterData(_OnStore):
                 continue
             if after is not None and item_id <= after:
                 continue
-            found.append(self.store.order_item(item_id))
+            found.append((order.sandbox, self.store.order_item(item_id)))
             if len(found) == limit:
                 break
         return found

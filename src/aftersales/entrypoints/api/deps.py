@@ -69,6 +69,11 @@ def caller(
         account = accounts.account_for_token(svc, credential.strip())
         if account is None:
             raise NotSignedIn("the bearer token is unknown or was revoked")
+        if account.role is Role.INTEGRATION and not _for_integrations(request):
+            raise Forbidden(
+                "an integration token loads master data, events and imports; "
+                "it takes no part in cases"
+            )
         return Viewer(account.id, account.name, account.role, account.party, "")
     viewer = auth.viewer(request, svc)
     if viewer is None:
@@ -83,6 +88,14 @@ def caller(
 
 
 Caller = Annotated[Viewer, Depends(caller)]
+
+# The routers an integration token may call (their tags).
+INTEGRATION_TAGS = frozenset({"master data", "order items", "events", "imports", "policies"})
+
+
+def _for_integrations(request: Request) -> bool:
+    route = request.scope.get("route")
+    return bool(INTEGRATION_TAGS.intersection(getattr(route, "tags", None) or ()))
 
 
 def file_store(svc: ServicesDep) -> FileStore:

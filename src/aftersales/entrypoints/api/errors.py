@@ -73,15 +73,24 @@ def request_id_of(request: Request) -> str | None:
 
 
 def problem(
-    request: Request | None, status: int, title: str, detail: str, *, retry_s: int | None = None
+    request: Request | None,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    retry_s: int | None = None,
+    errors: list[dict[str, str]] | None = None,
 ) -> JSONResponse:
-    """A problem+json answer; with the request id when known, and ``Retry-After`` if given."""
+    """A problem+json answer; with the request id when known, ``Retry-After`` if given, and
+    the field errors (``[{"field", "message"}]``) when the error names them."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title,
         "status": status,
         "detail": detail,
     }
+    if errors:
+        body["errors"] = errors
     headers: dict[str, str] = {}
     if request is not None and (request_id := request_id_of(request)) is not None:
         body["request_id"] = request_id
@@ -96,7 +105,8 @@ def problem(
 def answer(request: Request, exc: e.AftersalesError) -> JSONResponse:
     """An error of the tree as its problem: status and title from the table."""
     status, title = status_of(exc)
-    return problem(request, status, title, str(exc), retry_s=retry_after(exc))
+    errors = getattr(exc, "field_errors", None)
+    return problem(request, status, title, str(exc), retry_s=retry_after(exc), errors=errors)
 
 
 def validation_error(exc: RequestValidationError) -> e.InvalidRequest:

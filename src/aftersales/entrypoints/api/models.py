@@ -21,6 +21,11 @@ class HelpRequest(BaseModel):
 class RepairReport(BaseModel):
     order_item_id: str = Field(min_length=1, max_length=64)
     description: str = Field(min_length=1, max_length=4000, description="The fault, in words.")
+    contact_phone: str = Field(default="", max_length=40, description="How to reach the buyer.")
+    address: str = Field(default="", max_length=400, description="Where the item is.")
+    preferred_time: str = Field(
+        default="", max_length=200, description="When a visit or pick-up suits the buyer."
+    )
 
 
 class CaseAction(BaseModel):

@@ -17,7 +17,10 @@ def accounts_create(
     username: Annotated[str, typer.Argument(help="What the person types to sign in.")],
     role: Annotated[
         str,
-        typer.Option(help="consumer, agent, provider, merchant, brand or operations."),
+        typer.Option(
+            help="consumer, agent, provider, merchant, brand, operations or integration "
+            "(a system loading master data; its --party, if given, is the one shop it loads for)."
+        ),
     ],
     party: Annotated[
         str | None,

@@ -12,7 +12,6 @@ from fastapi import APIRouter
 
 from aftersales.entrypoints.api.routes import (
     attachments,
-    brands,
     cases,
     chats,
     clocks,
@@ -20,6 +19,8 @@ from aftersales.entrypoints.api.routes import (
     compliance,
     health,
     intake,
+    master_data,
+    order_items,
     payouts,
     policies,
     quotes,
@@ -37,7 +38,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     attachments.router,
     payouts.router,
     compliance.router,
-    brands.router,
+    master_data.router,
+    order_items.router,
     policies.router,
     sandboxes.router,
 )

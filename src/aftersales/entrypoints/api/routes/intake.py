@@ -50,6 +50,11 @@ def create_repair_report(
             order_item_id=body.order_item_id,
             actor=caller.actor(channel),
             description=body.description,
+            form=case_services.ServiceForm(
+                contact_phone=body.contact_phone,
+                address=body.address,
+                preferred_time=body.preferred_time,
+            ),
         )
         return Answer(201 if opened.created else 200, case_report(opened.case, svc.book))
 

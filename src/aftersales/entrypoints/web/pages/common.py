@@ -37,7 +37,7 @@ from aftersales.services.base import Services
 WEB_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
-ALL = frozenset(Role) - {Role.SYSTEM}
+ALL = frozenset(Role) - {Role.SYSTEM, Role.INTEGRATION}  # integrations use tokens, not pages
 
 # Which roles may open which page (the authorization test reads this table).
 PAGE_ROLES: dict[str, frozenset[Role]] = {

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, Response
 from aftersales.domain.lifecycle import Channel
 from aftersales.entrypoints.api.deps import AttachmentStore, ServicesDep
 from aftersales.entrypoints.viewer import Viewer
-from aftersales.entrypoints.web.i18n import text
 from aftersales.entrypoints.web.pages.common import (
     PageContext,
     PageRefused,
@@ -110,15 +109,7 @@ async def submit_repair(
 ) -> Response:
     viewer = require_csrf(ctx, csrf_token)
     item = own_item(svc, viewer, item_id)
-    details = description.strip()
-    extra = [
-        f"{text('repair.phone', 'zh')} / phone: {phone.strip()}" if phone.strip() else "",
-        f"{text('repair.time', 'zh')} / time: {preferred_time.strip()}"
-        if preferred_time.strip()
-        else "",
-    ]
-    if details:
-        details = "\n".join([details, *[e for e in extra if e]])
+    form = svc_cases.ServiceForm(contact_phone=phone, preferred_time=preferred_time)
     uploads = [
         (p.filename or "photo", p.content_type, await p.read()) for p in photos if p.filename
     ]
@@ -127,7 +118,9 @@ async def submit_repair(
     for name, declared, content in uploads:
         store.put(content, filename=name, declared_type=declared)
     actor = viewer.actor(Channel.SERVICE_FORM)
-    opened = svc_cases.report_repair(svc, order_item_id=item.id, actor=actor, description=details)
+    opened = svc_cases.report_repair(
+        svc, order_item_id=item.id, actor=actor, description=description, form=form
+    )
     for name, declared, content in uploads:
         svc_cases.add_attachment(
             svc,
