@@ -29,7 +29,9 @@ from enum import StrEnum
 from aftersales.domain.errors import Forbidden
 from aftersales.domain.lifecycle import LIFECYCLES, Programme, Role
 
-_EVERYONE = frozenset(Role) - {Role.SYSTEM}
+# People who act on cases: not the platform itself, nor a marketplace's integration
+# account (it sends master data and events, and takes no case action).
+_EVERYONE = frozenset(Role) - {Role.SYSTEM, Role.INTEGRATION}
 
 
 class Action(StrEnum):

@@ -42,6 +42,7 @@ class Role(StrEnum):
     PROVIDER = "provider"  # brand service centre, third-party repairer or installer
     OPERATIONS = "operations"
     SYSTEM = "system"
+    INTEGRATION = "integration"
 
 
 class Channel(StrEnum):
