@@ -100,6 +100,7 @@ def _rows() -> list[Row]:
     pauses = lambda role, owner: sees_case(role, owner) and allowed(role, Action.PAUSE_CLOCK)  # noqa: E731
     quotes = lambda role, owner: sees_case(role, owner) and allowed(role, Action.ISSUE_QUOTE)  # noqa: E731
     only_ops = lambda role, owner: role is Role.OPERATIONS  # noqa: E731
+    nobody = lambda role, owner: False  # noqa: E731
     return [
         Row("GET", "/api/v1/cases", get("/api/v1/cases", sandbox=SB), everyone),
         Row("GET", "/api/v1/cases/{case_id}", get("/api/v1/cases/{case}"), sees_case),
@@ -227,6 +228,10 @@ def _rows() -> list[Row]:
             get("/api/v1/cases/{case}/attachments/{attachment}"),
             sees_case,
         ),
+        # Marketplace events are machine-to-machine: a signature with the shared secret or an
+        # operations/integration bearer token (tests/e2e/test_api_events.py), never a session.
+        Row("POST", "/api/v1/events", post("/api/v1/events", {"id": "e1"}), nobody),
+        Row("POST", "/api/v1/events/taobao", post("/api/v1/events/taobao", {}), nobody),
     ]
 
 

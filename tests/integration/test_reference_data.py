@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Connection, Engine, Table, func, select
 
-from aftersales.adapters.addresses import AddressResolver
 from aftersales.adapters import areas
+from aftersales.adapters.addresses import AddressResolver
 from aftersales.adapters.db import reference as ref
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.policy_files import load_policy_book
@@ -239,9 +239,7 @@ def test_oh_3_the_provider_on_the_nearest_category_wins(conn: Connection, book: 
     add_provider(conn, "aaa-ancestor", ("杭州市", "home-building", SI), ("杭州市", "home", SI))
     found = find(conn, book, city="杭州市", category_id="lighting", service_tag=SI)
     assert found == demo.PROVIDER_HANGZHOU_LIGHTING
-    found = find(
-        conn, book, city="杭州市", category_id="air-conditioner", service_tag=SI
-    )
+    found = find(conn, book, city="杭州市", category_id="air-conditioner", service_tag=SI)
     assert found == demo.PROVIDER_HANFENG_CENTRE
 
 
@@ -252,9 +250,7 @@ def test_oh_3_falls_back_to_the_nearest_ancestor_category(
     found = find(conn, book, city="宁波市", category_id="lighting", service_tag=SI)
     assert found == demo.PROVIDER_EAST_INSTALLER
     # A tile goes to the delivery team registered on 家装建材.
-    found = find(
-        conn, book, city="广州市", category_id="tiles", service_tag="delivery_into_home"
-    )
+    found = find(conn, book, city="广州市", category_id="tiles", service_tag="delivery_into_home")
     assert found == "dlv-south"
     # Nearer beats farther even two levels up: home-building (1) over home (2).
     add_provider(conn, "aaa-home", ("宁波市", "home", SI))
@@ -285,20 +281,14 @@ def test_oh_3_city_names_match_with_or_without_their_suffix(
 def test_oh_3_nobody_registered_means_the_merchant(conn: Connection, book: PolicyBook) -> None:
     # Outside the covered cities nobody is registered at all.
     for city in ("阿里地区", "喀什地区", "大理市"):
-        assert (
-            find(conn, book, city=city, category_id="lighting", service_tag=SI) is None
-        )
+        assert find(conn, book, city=city, category_id="lighting", service_tag=SI) is None
     # 拉萨 is covered, but on purpose nobody delivers building materials there.
     for city in demo.DELIVERY_GAP_CITIES:
-        found = find(
-            conn, book, city=city, category_id="tiles", service_tag="delivery_into_home"
-        )
+        found = find(conn, book, city=city, category_id="tiles", service_tag="delivery_into_home")
         assert found is None
         assert find(conn, book, city=city, category_id="lighting", service_tag=SI)
     # A service nobody offers on that branch of the tree.
-    found = find(
-        conn, book, city="杭州市", category_id="phone", service_tag="delivery_into_home"
-    )
+    found = find(conn, book, city="杭州市", category_id="phone", service_tag="delivery_into_home")
     assert found is None
 
 

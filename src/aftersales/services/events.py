@@ -323,15 +323,22 @@ def _parse(event: Any) -> tuple[EventIn, _Data] | EventOutcome:
         )
     given_id = event.get("id") if isinstance(event.get("id"), str) else None
     given_type = event.get("type") if isinstance(event.get("type"), str) else None
+    problems: list[tuple[str, str]] = []
+    envelope: EventIn | None = None
     try:
         envelope = EventIn.model_validate(dict(event))
     except ValidationError as exc:
-        return _refused(given_id, given_type, "", mr.describe_errors(exc))
-    try:
-        data = _DATA[envelope.type].model_validate(envelope.data)
-    except ValidationError as exc:
-        problems = [(f"data.{where}", what) for where, what in mr.describe_errors(exc)]
-        return _refused(envelope.id, envelope.type, "", problems)
+        problems += mr.describe_errors(exc)
+    data_model = _DATA.get(given_type or "")
+    data: _Data | None = None
+    if data_model is not None and isinstance(event.get("data"), Mapping):
+        # The data is checked even when the envelope is wrong: every problem is said at once.
+        try:
+            data = data_model.model_validate(dict(event["data"]))
+        except ValidationError as exc:
+            problems += [(f"data.{where}", what) for where, what in mr.describe_errors(exc)]
+    if problems or envelope is None or data is None:
+        return _refused(given_id, given_type, "", problems)
     if isinstance(data, PaidData) and data.order is not None:
         order_id = data.order.get("id")
         if order_id != data.order_id:

@@ -21,6 +21,7 @@ from aftersales.services.records import Sandbox
 from aftersales.services.time import FixedClock
 
 SH = ZoneInfo("Asia/Shanghai")
+LIVE_WORLD = World()
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=SH)
 PLACES = ChinaPlaces()  # one address parser for every test: it remembers what it resolved
 
@@ -37,7 +38,7 @@ ORDER: dict[str, Any] = {
 }
 
 
-def load_catalogue(svc: Services, world: World = World()) -> None:
+def load_catalogue(svc: Services, world: World = LIVE_WORLD) -> None:
     for kind, record in (
         ("brand", {"id": "b1", "name": "星河"}),
         ("merchant", {"id": "m1", "name": "星河旗舰店"}),
@@ -69,7 +70,7 @@ def event(event_id: str, kind: str, at: str, **data: Any) -> dict[str, Any]:
     }
 
 
-def items_of(svc: Services, order_id: str = "o1", world: World = World()) -> dict[str, Any]:
+def items_of(svc: Services, order_id: str = "o1", world: World = LIVE_WORLD) -> dict[str, Any]:
     with svc.uow() as uow:
         row = uow.master.stored("order", [world.store(order_id)])[world.store(order_id)]
     return {
@@ -77,7 +78,7 @@ def items_of(svc: Services, order_id: str = "o1", world: World = World()) -> dic
     }
 
 
-def statuses(svc: Services, order_id: str = "o1", world: World = World()) -> dict[str, str]:
+def statuses(svc: Services, order_id: str = "o1", world: World = LIVE_WORLD) -> dict[str, str]:
     return {k: v[0] for k, v in items_of(svc, order_id, world).items()}
 
 

@@ -18,6 +18,7 @@ from aftersales.entrypoints.api.routes import (
     clocks,
     complaints,
     compliance,
+    events,
     health,
     intake,
     payouts,
@@ -40,4 +41,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     brands.router,
     policies.router,
     sandboxes.router,
+    events.router,
 )
