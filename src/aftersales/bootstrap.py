@@ -234,11 +234,13 @@ def upgrade_database(settings: Settings) -> str:
 
 def read_record_file(
     path: Path, *, kind: str | None, kinds: Collection[str]
-) -> Iterator[FileRecord | FileProblem]:
-    """The rows of an export or import file (CSV or NDJSON), read as it streams.
+) -> tuple[str | None, Iterator[FileRecord | FileProblem]]:
+    """The kind of an export or import file (CSV or NDJSON) and its rows, read as they stream.
 
-    The file is opened at once (FileRefused now, naming what to fix, when the
-    file as a whole cannot be read); rows and row problems come as iterated.
+    The kind is the one given, else a CSV file's name's (None for NDJSON, whose
+    lines name their own). The file is opened at once (FileRefused now, naming
+    what to fix, when the file as a whole cannot be read); rows and row
+    problems come as iterated.
     """
     from aftersales.adapters.record_files import RawRecord, open_record_file
 
@@ -252,4 +254,4 @@ def read_record_file(
                 else:
                     yield FileProblem(row.line, row.field, row.message)
 
-    return rows()
+    return opened.kind, rows()

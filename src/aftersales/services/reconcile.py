@@ -17,7 +17,10 @@ kind by kind (brands before the products that name them, and so on) inside
 one unit of work that is rolled back unless ``apply`` is given: a report says
 exactly what ``apply`` would do, and a record that refers to one only the file
 holds is compared as it would be loaded. With ``apply`` the same unit of work
-commits, and the extra records are deactivated (``active: false``) in it.
+commits, and the extra records are deactivated (``active: false``) in it;
+except when a row of the file could not be read (it may be one of them), or
+the file holds no record of the kind at all (an export cut short, more likely
+than a catalogue that emptied): then extras are reported and left as they are.
 
 Extras are looked for only among the kinds the file holds (or the ``kinds``
 given): a file of products never deactivates a brand. In a sandbox, only the
@@ -100,6 +103,7 @@ class KindReport:
     extra: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     refused: list[FileProblem] = field(default_factory=list)
+    extra_kept: str = ""  # why the extra records are not deactivated, if they are not
 
     @property
     def drift(self) -> int:
@@ -167,6 +171,7 @@ def reconcile(
         for kind, kind_report in report.kinds.items():
             _compare(svc, world, kind_report, records.get(kind, []))
         for kind, kind_report in report.kinds.items():
+            kind_report.extra_kept = _keep_extras(report, kind_report, set(seen.get(kind, {})))
             _extras(svc, world, kind_report, set(seen.get(kind, {})))
         if apply:
             uow.commit()
@@ -198,6 +203,21 @@ def _compare(svc: Services, world: World, report: KindReport, records: list[File
                 report.refused.append(FileProblem(record.line, None, outcome.message))
 
 
+def _keep_extras(report: ReconcileReport, kind: KindReport, in_file: set[str]) -> str:
+    """Why the extra records of ``kind`` must not be deactivated ("" when they may be)."""
+    if report.problems:
+        return (
+            f"not deactivated: {len(report.problems)} rows of the file could not be read, "
+            "and they may hold some of them; fix those rows first"
+        )
+    if not in_file:
+        return (
+            f"not deactivated: the file holds no {mr.PLURALS[kind.kind]} at all, which looks "
+            "like an incomplete export rather than a catalogue that emptied"
+        )
+    return ""
+
+
 def _extras(svc: Services, world: World, report: KindReport, in_file: set[str]) -> None:
     """Find the world's active records the file does not hold, and deactivate them (kept
     only if the caller's unit of work commits)."""
@@ -220,6 +240,8 @@ def _extras(svc: Services, world: World, report: KindReport, in_file: set[str]) 
                 break
             after = rows[-1]["id"]
     report.extra = extra
+    if report.extra_kept:
+        return
     for shown in extra:
         outcome = master_data.patch_record(svc, report.kind, shown, {"active": False}, world=world)
         if outcome.result == "refused":
