@@ -488,8 +488,8 @@ def _why_kept(item: Mapping[str, Any], at: datetime) -> str:
     current, since = item["status"], item.get("status_at")
     when = f" since {since.isoformat()}" if since is not None else ""
     if current in FINAL:
-        return f"stay {current}{when}: {current} is final, so this event is ignored for them"
-    return f"stay {current}{when}: what is stored is newer than this event of {at.isoformat()}"
+        return f"still {current}{when}: {current} is final, so this event does not move it"
+    return f"still {current}{when}: what is stored is newer than this event of {at.isoformat()}"
 
 
 def _count(items: Sequence[str]) -> str:

@@ -38,12 +38,13 @@ from aftersales.services.events import MAX_EVENTS, EventIn
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=PROBLEMS)
 
 SIGNATURE_HEADER = "X-Aftersales-Signature"
+MAX_BODY_BYTES = 32 * 1024 * 1024  # 1000 events, even orders of many items, fit well within
 SENDERS = frozenset({Role.OPERATIONS, Role.INTEGRATION})
 
 _ANSWERS: dict[int | str, dict[str, Any]] = {
     400: {**PROBLEMS[422], "description": "the body is not JSON"},
     401: {**PROBLEMS[401], "description": "no signature or token, or a wrong or stale signature"},
-    413: {**PROBLEMS[422], "description": f"more than {MAX_EVENTS} items in one request"},
+    413: {**PROBLEMS[422], "description": f"more than {MAX_EVENTS} items, or 32 MiB, at once"},
     415: {**PROBLEMS[422], "description": "the body is not sent as application/json"},
     503: {
         **PROBLEMS[422],
@@ -68,8 +69,21 @@ def _body_schema(item: dict[str, Any]) -> dict[str, Any]:
 
 
 async def raw_body(request: Request) -> bytes:
-    """The body exactly as sent: the signature is over these bytes."""
-    return await request.body()
+    """The body exactly as sent: the signature is over these bytes (413 past MAX_BODY_BYTES)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(_too_large(int(declared)))
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(_too_large(len(body)))
+    return body
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"the body has {size} bytes; send at most {MAX_BODY_BYTES // (1024 * 1024)} MiB "
+        "a request (split the batch)"
+    )
 
 
 RawBody = Annotated[bytes, Depends(raw_body)]
