@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -15,9 +16,10 @@ from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.db.uow import unit_of_work_factory
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.policy import PolicyBook
-from aftersales.errors import AftersalesError, ConfigurationError
+from aftersales.errors import AftersalesError, ConfigurationError, NotConfigured, NotSignedIn
 from aftersales.services.base import Services
 from aftersales.services.ports import FileStore, Places
+from aftersales.services.reconcile import FileProblem, FileRecord
 from aftersales.services.records import Sandbox
 from aftersales.services.time import Clock, SystemClock
 from aftersales.settings import Settings
@@ -68,6 +70,82 @@ class Container:
                 "the database schema is not at this release's revision; run `aftersales db upgrade`"
             )
         return None
+
+    def check_event_signature(self, header: str, body: bytes) -> None:
+        """Pass when ``header`` signs ``body`` with one of ``AFTERSALES_EVENTS_SECRETS``.
+
+        Signed as our webhooks are (``t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{body}">``),
+        within 300 s of now. NotConfigured when no secret is set; NotSignedIn
+        saying what is wrong otherwise.
+        """
+        from aftersales.adapters.webhooks.signing import SIGNATURE_TOLERANCE_S, verify_signature
+
+        secrets = self.settings.events_secrets
+        if not secrets:
+            raise NotConfigured(
+                "signed events are not set up on this server: set AFTERSALES_EVENTS_SECRETS to "
+                "the secret shared with the marketplace (comma-separated, two while rotating) "
+                "and restart, or send an integration account's token as Authorization: Bearer …"
+            )
+        now = self.clock.now()
+        if any(verify_signature(secret, header, body, now=now) for secret in secrets):
+            return
+        sent_at = _signature_time(header)
+        if sent_at is None:
+            raise NotSignedIn(
+                "X-Aftersales-Signature must read t=<unix seconds>,v1=<hex HMAC-SHA256 of "
+                "'<t>.<body>' keyed with the shared secret>"
+            )
+        off = int(now.timestamp()) - sent_at
+        if abs(off) > SIGNATURE_TOLERANCE_S:
+            raise NotSignedIn(
+                f"the signature's time t={sent_at} is {abs(off)} s "
+                f"{'old' if off > 0 else 'ahead of our clock'}; sign each request when it is "
+                f"sent (at most {SIGNATURE_TOLERANCE_S} s apart) and check the sender's clock"
+            )
+        raise NotSignedIn(
+            "the signature does not match the body with any configured secret: sign the raw "
+            "body exactly as sent, as '<t>.<body>' with HMAC-SHA256, keyed with the shared secret"
+        )
+
+    def translate_taobao(self, message: Any) -> MarketplaceMessage:
+        """One Taobao/Tmall TMC message as our event, or why it makes none (see docs/events.md)."""
+        from aftersales.adapters import taobao
+
+        try:
+            made = taobao.translate(message)
+        except taobao.TaobaoMessageError as exc:
+            return MarketplaceMessage(
+                exc.topic, exc.message_id, refused=str(exc), field_name=exc.field
+            )
+        if isinstance(made, taobao.Skipped):
+            return MarketplaceMessage(made.topic, made.message_id, skipped=made.reason)
+        given_id = message.get("id") if isinstance(message, dict) else None
+        message_id = None if given_id in (None, "") else str(given_id).strip()
+        return MarketplaceMessage(made.topic, message_id, event=made.as_json())
+
+
+@dataclass(frozen=True)
+class MarketplaceMessage:
+    """A message in a marketplace's own format: the event made from it, or why none was."""
+
+    topic: str
+    message_id: str | None
+    event: dict[str, Any] | None = None
+    skipped: str = ""  # a topic we make no event from, and why
+    refused: str = ""  # what is wrong with the message
+    field_name: str | None = None  # the field that is wrong
+
+
+def _signature_time(header: str) -> int | None:
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 def sql_services(
@@ -152,3 +230,28 @@ def upgrade_database(settings: Settings) -> str:
         return migrate.current_revision(engine) or "base"
     finally:
         engine.dispose()
+
+
+def read_record_file(
+    path: Path, *, kind: str | None, kinds: Collection[str]
+) -> tuple[str | None, Iterator[FileRecord | FileProblem]]:
+    """The kind of an export or import file (CSV or NDJSON) and its rows, read as they stream.
+
+    The kind is the one given, else a CSV file's name's (None for NDJSON, whose
+    lines name their own). The file is opened at once (FileRefused now, naming
+    what to fix, when the file as a whole cannot be read); rows and row
+    problems come as iterated.
+    """
+    from aftersales.adapters.record_files import RawRecord, open_record_file
+
+    opened = open_record_file(path, kind=kind, kinds=kinds)
+
+    def rows() -> Iterator[FileRecord | FileProblem]:
+        with opened:
+            for row in opened:
+                if isinstance(row, RawRecord):
+                    yield FileRecord(row.kind, row.fields, row.line)
+                else:
+                    yield FileProblem(row.line, row.field, row.message)
+
+    return opened.kind, rows()

@@ -32,6 +32,7 @@ request id. The tree, with the HTTP status of each branch::
     ├── UnsupportedMediaType       a file of a type not taken ............... 415
     ├── Throttled                  too many attempts; wait (Retry-After) .... 429
     └── ConfigurationError         settings, database URL or data files ..... 500 (CLI: exit 2)
+        └── NotConfigured          a feature waits for a setting ............ 503
 
 Anything else is a defect: answered 500 as problem+json with the request id,
 and logged with its traceback.
@@ -132,6 +133,10 @@ class ConfigurationError(AftersalesError):
     """Settings, the database URL, policy or data files cannot be used as given."""
 
 
+class NotConfigured(ConfigurationError):
+    """A feature is off until an operator sets it up; the message names the setting."""
+
+
 __all__ = [
     "AftersalesError",
     "AlreadyExists",
@@ -148,6 +153,7 @@ __all__ = [
     "InvalidRequest",
     "LedgerError",
     "MalformedRequest",
+    "NotConfigured",
     "NotFound",
     "NotSignedIn",
     "OpenCaseExists",

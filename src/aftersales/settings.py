@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aftersales.errors import ConfigurationError
 
+MIN_SECRET_LENGTH = 16
+
 
 class SettingsError(ConfigurationError):
     """An ``AFTERSALES_*`` setting is missing or invalid."""
@@ -68,6 +70,13 @@ class Settings(BaseSettings):
     )
     webhook_max_attempts: int = Field(default=15, ge=1, le=50)  # about six hours of retries
     db_pool_size: int = Field(default=5, ge=1, le=100)
+    # Comma-separated in the environment; two while a secret is being rotated.
+    events_secrets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        repr=False,
+        description="Shared secrets a marketplace signs POST /api/v1/events with "
+        "(X-Aftersales-Signature, as our webhooks are signed); none: only bearer tokens.",
+    )
 
     @field_validator("policy_dirs", mode="before")
     @classmethod
@@ -75,6 +84,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [p for p in value.replace(";", ",").split(",") if p.strip()]
         return value
+
+    @field_validator("events_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list | tuple):
+            return value
+        secrets = [str(s).strip() for s in value if str(s).strip()]
+        if any(len(s) < MIN_SECRET_LENGTH for s in secrets):
+            raise ValueError(
+                f"each secret needs at least {MIN_SECRET_LENGTH} characters; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return secrets
 
     @property
     def resolved_database_url(self) -> str:

@@ -102,6 +102,7 @@ def _rows() -> list[Row]:
     pauses = lambda role, owner: sees_case(role, owner) and allowed(role, Action.PAUSE_CLOCK)  # noqa: E731
     quotes = lambda role, owner: sees_case(role, owner) and allowed(role, Action.ISSUE_QUOTE)  # noqa: E731
     only_ops = lambda role, owner: role is Role.OPERATIONS  # noqa: E731
+    nobody = lambda role, owner: False  # noqa: E731
     return [
         Row("GET", "/api/v1/cases", get("/api/v1/cases", sandbox=SB), everyone),
         Row("GET", "/api/v1/cases/{case_id}", get("/api/v1/cases/{case}"), sees_case),
@@ -225,6 +226,10 @@ def _rows() -> list[Row]:
         ),
         *_order_item_rows(),
         *_master_data_rows(),
+        # Marketplace events are machine-to-machine: a signature with the shared secret or an
+        # operations/integration bearer token (tests/e2e/test_api_events.py), never a session.
+        Row("POST", "/api/v1/events", post("/api/v1/events", {"id": "e1"}), nobody),
+        Row("POST", "/api/v1/events/taobao", post("/api/v1/events/taobao", {}), nobody),
     ]
 
 
@@ -439,7 +444,7 @@ def _integration_may(row: Row, owner: bool, *, wide: bool) -> bool:
     policies; it takes no part in cases. A marketplace-wide one may do with every record
     what operations may."""
     resource = row.path.removeprefix("/api/v1/").split("/")[0]
-    if resource == "policies":
+    if resource in ("policies", "events"):
         return True
     if resource in RECORDS:
         role = Role.OPERATIONS if wide else Role.INTEGRATION

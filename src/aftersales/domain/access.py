@@ -29,7 +29,8 @@ from enum import StrEnum
 from aftersales.domain.errors import Forbidden
 from aftersales.domain.lifecycle import LIFECYCLES, Programme, Role
 
-# The people and parties who take part in cases (integrations only load data).
+# People who act on cases: not the platform itself, nor a marketplace's integration
+# account (it sends master data and events, and takes no case action).
 _EVERYONE = frozenset(Role) - {Role.SYSTEM, Role.INTEGRATION}
 
 

@@ -37,6 +37,7 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
     e.InvalidRequest: (422, "Invalid request"),
     e.DomainError: (422, "Request refused"),
     e.Throttled: (429, "Too many attempts"),
+    e.NotConfigured: (503, "Not configured"),
     e.ConfigurationError: (500, "Server misconfigured"),
     e.AftersalesError: (422, "Request refused"),
 }

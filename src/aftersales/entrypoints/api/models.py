@@ -266,3 +266,48 @@ class AttachmentOut(BaseModel):
     sha256: str
     uploaded_at: datetime
     uploaded_by: str
+
+
+# ------------------------------------------------------------------ marketplace events in
+
+
+class FieldProblemOut(BaseModel):
+    field: str
+    message: str
+
+
+class EventResultOut(BaseModel):
+    """How one event was answered (docs/events.md explains each outcome)."""
+
+    id: str | None = Field(description="the event's id, when it could be read")
+    type: str | None
+    sandbox: str
+    outcome: str = Field(description="applied, stale, unknown, refused or duplicate")
+    message: str = Field(description="what was done, or what to do")
+    first_outcome: str | None = Field(
+        default=None, description="for a duplicate: how the first delivery was answered"
+    )
+    items: list[str] = Field(default_factory=list, description="the order items that moved")
+    errors: list[FieldProblemOut] = Field(default_factory=list)
+
+
+class EventsAnswer(BaseModel):
+    received: int
+    counts: dict[str, int] = Field(description="events per outcome")
+    results: list[EventResultOut] = Field(description="one per event, in the order sent")
+
+
+class TaobaoResultOut(EventResultOut):
+    """How one TMC message was answered: skipped, refused, or its event's outcome."""
+
+    message_id: str | None = Field(description="the TMC message id")
+    topic: str
+    outcome: str = Field(
+        description="skipped (a topic we make no event from), refused, or the event's outcome"
+    )
+
+
+class TaobaoAnswer(BaseModel):
+    received: int
+    counts: dict[str, int]
+    results: list[TaobaoResultOut]

@@ -17,6 +17,7 @@ from aftersales.entrypoints.api.routes import (
     clocks,
     complaints,
     compliance,
+    events,
     health,
     intake,
     master_data,
@@ -42,4 +43,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     order_items.router,
     policies.router,
     sandboxes.router,
+    events.router,
 )

@@ -62,6 +62,7 @@ HOME_OF: dict[Role, str] = {
     Role.MERCHANT: "/partner",
     Role.BRAND: "/partner",
     Role.OPERATIONS: "/ops",
+    Role.INTEGRATION: "/docs",  # a marketplace's system account: its pages are the API's
 }
 
 
