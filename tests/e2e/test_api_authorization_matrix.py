@@ -157,6 +157,7 @@ def _rows() -> list[Row]:
         Row("POST", "/api/v1/sandboxes", new_sandbox, only_ops),
         Row("GET", "/api/v1/balances", get("/api/v1/balances"), everyone),
         Row("GET", "/api/v1/policies", get("/api/v1/policies"), everyone),
+        Row("GET", "/api/v1/catalog", get("/api/v1/catalog"), everyone),
         Row(
             "GET",
             "/api/v1/policies/{policy_id}",
@@ -444,7 +445,7 @@ def _integration_may(row: Row, owner: bool, *, wide: bool) -> bool:
     policies; it takes no part in cases. A marketplace-wide one may do with every record
     what operations may."""
     resource = row.path.removeprefix("/api/v1/").split("/")[0]
-    if resource in ("policies", "events"):
+    if resource in ("policies", "catalog", "events"):
         return True
     if resource in RECORDS:
         role = Role.OPERATIONS if wide else Role.INTEGRATION

@@ -56,3 +56,20 @@ def policy(policy_id: str, caller: Caller, svc: ServicesDep) -> m.PolicyDocument
     except KeyError:
         raise NotFound("policy version", policy_id, "GET /api/v1/policies lists them") from None
     return m.PolicyDocumentOut(**policy_out(svc, found), document=found.model_dump(mode="json"))
+
+
+@router.get("/catalog")
+def catalog(caller: Caller, svc: ServicesDep) -> dict[str, Any]:
+    """What products and coverage rows may name: categories (a rule on a category covers its
+    descendants, OH-1), service tags, badges, and the business calendars providers keep."""
+    found = svc.book.catalog
+
+    def named(item: Any) -> dict[str, Any]:
+        return {"id": item.id, "name": {"zh": item.name.zh, "en": item.name.en}}
+
+    return {
+        "categories": [{**named(c), "parent": c.parent} for c in found.categories],
+        "service_tags": [named(t) for t in found.service_tags],
+        "badges": [named(b) for b in found.badges],
+        "calendars": sorted(svc.book.calendars),
+    }
