@@ -49,6 +49,7 @@ class Action(StrEnum):
     SEE_COMPLIANCE = "see_compliance"
     CREATE_SANDBOX = "create_sandbox"
     ADVANCE_SANDBOX = "advance_sandbox"
+    IMPORT_DATA = "import_data"  # bulk import of master data (brands, products, orders...)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,11 @@ ACCESS: Mapping[Action, Permission] = {
     ),
     Action.CREATE_SANDBOX: _p(Role.OPERATIONS, why="only operations create sandboxes"),
     Action.ADVANCE_SANDBOX: _p(Role.OPERATIONS, why="only operations move sandbox clocks"),
+    Action.IMPORT_DATA: _p(
+        Role.OPERATIONS,
+        Role.INTEGRATION,
+        why="master data is imported by operations or by an integration account",
+    ),
 }
 
 

@@ -41,6 +41,7 @@ class Role(StrEnum):
     BRAND = "brand"
     PROVIDER = "provider"  # brand service centre, third-party repairer or installer
     OPERATIONS = "operations"
+    INTEGRATION = "integration"  # a marketplace's (or one shop's) system loading data
     SYSTEM = "system"
 
 
