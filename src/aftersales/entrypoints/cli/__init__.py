@@ -1,7 +1,7 @@
 """The ``aftersales`` command line (Typer): the root app and ``main``, its entry point.
 
 Each command group lives in its own module: ``serve`` (serve, worker), ``db``,
-``demo`` (demo, sample), ``accounts``, ``sandbox``, ``policies`` and ``explain``
+``demo`` (demo, sample), ``imports`` (import), ``accounts``, ``sandbox``, ``policies`` and ``explain``
 (case and calendar explanations); ``common`` holds the console and the options.
 Every option has an ``AFTERSALES_*`` environment twin. Errors in policy files or
 arguments are printed as one plain sentence naming what to fix, with exit code 2.
@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import typer
 
-from aftersales.entrypoints.cli import accounts, db, demo, explain, policies, sandbox, serve
+from aftersales.entrypoints.cli import (
+    accounts,
+    db,
+    demo,
+    explain,
+    imports,
+    policies,
+    sandbox,
+    serve,
+)
 from aftersales.entrypoints.cli.common import console
 from aftersales.errors import AftersalesError
 
@@ -22,6 +31,7 @@ app.command()(demo.sample)
 app.command()(serve.worker)
 app.command()(serve.serve)
 app.command()(demo.demo)
+app.command("import")(imports.import_files)
 app.add_typer(policies.app, name="policies")
 app.add_typer(explain.calendar_app, name="calendar")
 app.add_typer(db.app, name="db")
