@@ -92,6 +92,7 @@ __all__ = [
     "BATCH_ROWS",
     "FILE_KINDS",
     "KEEP_ERRORS",
+    "ImportInterrupted",
     "ImportReport",
     "ReadProblem",
     "ReadRow",
@@ -1097,12 +1098,17 @@ def summary(report: ImportReport) -> str:
     return f"{lead}{report.rows_read:,} rows read; {done}{problems}"
 
 
+class ImportInterrupted(Exception):
+    """The worker is stopping: the job was put back in the queue after its last batch."""
+
+
 def run_job(
     svc: Services,
     job: dict[str, Any],
     *,
     open_source: Callable[[], RowSource],
     on_error: Callable[[RowProblem], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ImportReport:
     """Run a claimed job to its end, saving its progress after every batch.
 
@@ -1110,6 +1116,9 @@ def run_job(
     as a whole or the import stops on an unexpected error (which is raised
     again, after the job is marked, for the worker to log). A dry run's progress
     is saved at its end only: its one transaction is still open before that.
+    When ``should_stop()`` turns true the job stops after the batch it is on and
+    goes back to the queue (:class:`ImportInterrupted` is raised); run again, it
+    starts over, and the rows loaded the first time are found unchanged.
     """
     job_id = job["id"]
     report = ImportReport(dry_run=bool(job["dry_run"]), sink=on_error)
@@ -1122,6 +1131,8 @@ def run_job(
         scope = md.Scope(merchant=job.get("merchant"))
 
         def saved(rows: int, bytes_read: int, bytes_total: int | None) -> None:
+            if should_stop is not None and should_stop():
+                raise ImportInterrupted(job_id)
             if not report.dry_run:
                 _save(svc, job_id, report)
 
@@ -1135,6 +1146,21 @@ def run_job(
                 report=report,
                 progress=saved,
             )
+        except ImportInterrupted:
+            with svc.uow() as uow:
+                uow.imports.update(
+                    job_id,
+                    status="queued",
+                    started_at=None,
+                    rows_read=0,
+                    bytes_read=0,
+                    counts={},
+                    errors=[],
+                    error_count=0,
+                    message="the worker stopped during this import; it will start over",
+                )
+                uow.commit()
+            raise
         except Exception as exc:
             _save(
                 svc,

@@ -19,6 +19,7 @@ from aftersales.entrypoints.api.routes import (
     complaints,
     compliance,
     health,
+    imports,
     intake,
     payouts,
     policies,
@@ -40,4 +41,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     brands.router,
     policies.router,
     sandboxes.router,
+    imports.router,
 )
