@@ -321,3 +321,59 @@ def test_a_stopping_worker_puts_its_job_back_in_the_queue(
     assert done["status"] == "done" and done["counts"] == {
         "brand": {"unchanged": 1}
     }  # loaded before the stop
+
+
+# ---------------------------------------------------------------- the operations page
+
+
+def test_operations_upload_on_the_imports_page_and_follow_the_job_until_it_ends(
+    served: tuple[Container, TestClient, dict[str, str]],
+) -> None:
+    container, client, _ = served
+    browser = TestClient(client.app)
+    signed_in = browser.post("/login", data={"username": "ops", "password": "ops-password"})
+    assert signed_in.status_code == 200
+    page = browser.get("/ops/imports", params={"lang": "en"})
+    assert page.status_code == 200 and "No imports yet." in page.text
+    csrf = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    posted = browser.post(
+        "/ops/imports",
+        files={"file": ("brands.csv", BOM + BRANDS.encode(), "text/csv")},
+        data={"csrf_token": csrf, "kind": "", "sandbox": "", "dry_run": ""},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, posted.text
+    job_page = posted.headers["location"]
+    waiting = browser.get(job_page)
+    assert 'http-equiv="refresh"' in waiting.text and "queued" in waiting.text
+    ImportLoop(container).run_once()
+    ended = browser.get(job_page)
+    assert 'http-equiv="refresh"' not in ended.text
+    assert "done" in ended.text and "1 created" in ended.text  # the summary sentence
+    listing = browser.get("/ops/imports")
+    assert "brands.csv" in listing.text and 'http-equiv="refresh"' not in listing.text
+    # Without the form's token nothing is queued.
+    refused = browser.post(
+        "/ops/imports",
+        files={"file": ("brands.csv", BRANDS.encode(), "text/csv")},
+        data={"csrf_token": "wrong"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    assert len(browser.get("/ops/imports").text.split('data-import="')) == 2
+
+
+def test_the_imports_page_is_for_operations_only(
+    served: tuple[Container, TestClient, dict[str, str]],
+) -> None:
+    container, client, _ = served
+    accounts.create_account(
+        container.services,
+        username="shop",
+        password="shop-password",
+        role=Role.MERCHANT,
+        party="m1",
+    )
+    browser = TestClient(client.app)
+    browser.post("/login", data={"username": "shop", "password": "shop-password"})
+    assert browser.get("/ops/imports").status_code == 403
