@@ -632,13 +632,19 @@ class _Loader:
             for name, value in order.items():
                 if name in run.order and run.order[name] != value:
                     column = _ORDER_FIELD_COLUMN[name]
+                    own = {"address": "item_address", "contact_phone": "item_contact_phone"}
+                    hint = (
+                        f"; an item serviced elsewhere gives its own in {own[column]}"
+                        if column in own
+                        else ""
+                    )
                     self._problem(
                         file,
                         line,
                         column,
                         f"order {order_id} has {column} {run.order[name]!r} on line "
                         f"{run.columns_line[name]} but {value!r} here; the rows of one order must "
-                        "agree on its columns (or leave the cell empty)",
+                        f"agree on its columns (or leave the cell empty){hint}",
                     )
                     return
             for name, value in order.items():
