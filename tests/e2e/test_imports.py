@@ -20,7 +20,7 @@ from aftersales.bootstrap import Container, bootstrap
 from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.api.app import create_app
 from aftersales.entrypoints.cli import app as cli
-from aftersales.services import accounts
+from aftersales.services import accounts, imports
 from aftersales.services import master_data as md
 from aftersales.services.sandboxes import create_sandbox
 from aftersales.services.time import FixedClock
@@ -377,3 +377,42 @@ def test_the_imports_page_is_for_operations_only(
     browser = TestClient(client.app)
     browser.post("/login", data={"username": "shop", "password": "shop-password"})
     assert browser.get("/ops/imports").status_code == 403
+
+
+def test_a_shops_integration_account_imports_its_orders_only_and_sees_only_its_jobs(
+    served: tuple[Container, TestClient, dict[str, str]],
+) -> None:
+    container, client, ops = served
+    upload(client, ops, "brands.csv", BRANDS.encode())
+    container.clock.advance(seconds=1)  # type: ignore[attr-defined]
+    upload(client, ops, "merchants.csv", MERCHANTS.encode("gbk"))
+    container.clock.advance(seconds=1)  # type: ignore[attr-defined]
+    ops_job = upload(client, ops, "catalogue.ndjson", ndjson(CATALOGUE).encode())
+    loop = ImportLoop(container)
+    while loop.run_once() is not None:
+        pass
+    loaded = client.get(f"/api/v1/imports/{ops_job['id']}", headers=ops).json()
+    assert loaded["status"] == "done" and loaded["error_count"] == 0
+
+    svc = container.services
+    accounts.create_account(
+        svc, username="shop-sync", password="shop-sync-pw", role=Role.INTEGRATION, party="m1"
+    )
+    shop = {
+        "Authorization": "Bearer "
+        + accounts.create_api_token(svc, username="shop-sync", name="orders").token
+    }
+    refused = client.post(
+        "/api/v1/imports", files={"file": ("brands.csv", BRANDS.encode())}, headers=shop
+    )
+    assert refused.status_code == 422 and "cannot load brands" in refused.text
+    job = upload(client, shop, "order_items.csv", ORDER_ITEMS.encode())
+    assert client.get(f"/api/v1/imports/{ops_job['id']}", headers=shop).status_code == 404
+    ImportLoop(container).run_once()
+    done = client.get(f"/api/v1/imports/{job['id']}", headers=shop).json()
+    assert done["status"] == "done" and done["counts"] == {"order": {"created": 1}}, done
+    # The GBK file's job says how it was read.
+    jobs_seen = imports.list_jobs(svc, role=Role.OPERATIONS, account_id="acc-any")
+    merchants_job = next(j for j in jobs_seen if j["filename"] == "merchants.csv")
+    assert "GB18030" in merchants_job["message"]
+    assert [j["id"] for j in imports.list_jobs(svc, role=Role.INTEGRATION, account_id="x")] == []

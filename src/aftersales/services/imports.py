@@ -1182,7 +1182,7 @@ def run_job(
     if report.refused_files:
         status, message = "failed", report.errors[0].message if report.errors else "refused"
     else:
-        status, message = "done", summary(report)
+        status, message = "done", " ".join([summary(report), *report.notices])
     _save(
         svc,
         job_id,

@@ -91,9 +91,12 @@ def submit_upload(
     world = md.world_of(svc, (sandbox or "").strip() or None)
     scope = imports.scope_for(viewer.role, viewer.party, world)
     kind = (kind or "").strip() or None
-    source = open_import_file(
-        box.import_files.path(upload.key), name=upload.filename or None, kind=kind
-    )
+    if not upload.filename:
+        raise InvalidRequest(
+            "the uploaded file needs a name ending in .csv, .ndjson or .jsonl"
+            " / 上传的文件须有以 .csv、.ndjson 或 .jsonl 结尾的文件名"
+        )
+    source = open_import_file(box.import_files.path(upload.key), name=upload.filename, kind=kind)
     try:
         why = imports.check_source(source, scope)
     finally:
