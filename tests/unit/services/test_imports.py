@@ -437,3 +437,42 @@ def test_the_seen_ids_table_remembers_first_lines_past_its_growth() -> None:
     assert seen.first("product", "p0", 9999) == 2
     assert seen.first("product", "p4999", 9999) == 5001
     assert seen.first("brand", "p0", 3) is None
+
+
+class _Rows:
+    """A source of its own (no reader): counts the rows pulled from it."""
+
+    name, format, kind, columns = "stream.ndjson", "ndjson", None, ()
+
+    def __init__(self, count: int) -> None:
+        self.count, self.pulled, self.closed = count, 0, False
+        self.notices: list[str] = []
+        self.bytes_read, self.bytes_total = 0, None
+
+    def __iter__(self) -> Any:
+        for n in range(self.count):
+            self.pulled += 1
+            yield imports.RowProblem(self.name, n + 1, None, "x") if n == 3 else _Row(n)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Row:
+    file, kind = "stream.ndjson", "merchants"
+
+    def __init__(self, n: int) -> None:
+        self.line, self.fields = n + 1, {"id": f"m{n}", "name": f"店{n}"}
+
+
+def test_rows_are_pulled_a_batch_at_a_time_and_the_source_is_closed(svc: Services) -> None:
+    rows = _Rows(95)
+    pulled_at_progress: list[int] = []
+    report = imports.run_import(
+        svc, [rows], batch_rows=20, progress=lambda *_: pulled_at_progress.append(rows.pulled)
+    )
+    assert report.counts == {"merchant": {"created": 94}}
+    assert report.error_count == 1  # the row the "reader" could not read
+    # 20 records (and the unreadable row) a batch, one row read ahead: never the whole file
+    assert pulled_at_progress[:4] == [22, 42, 62, 82]
+    assert rows.closed
