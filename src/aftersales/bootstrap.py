@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from sqlalchemy import Engine
 
 from aftersales.adapters.attachments import DiskAttachmentStore
 from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.db.uow import unit_of_work_factory
+from aftersales.adapters.import_files import ImportFiles
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AftersalesError, ConfigurationError, NotConfigured, NotSignedIn
 from aftersales.services.base import Services
+from aftersales.services.imports import FILE_KINDS, RowProblem, RowSource
 from aftersales.services.ports import FileStore, Places
 from aftersales.services.reconcile import FileProblem, FileRecord
 from aftersales.services.records import Sandbox
@@ -46,6 +49,8 @@ class Container:
     book: PolicyBook
     clock: Clock
     services: Services
+    # Uploaded import files waiting for the worker, and the jobs' error reports.
+    import_files: ImportFiles
     # The HTTP app reaches the demo data set only through this (the demo stays CLI-side).
     seed_sandbox_with_demo: SeedSandbox = field(default=_no_demo_data)
 
@@ -192,7 +197,12 @@ def bootstrap(
     files = DiskAttachmentStore(settings.attachments_dir, max_bytes=settings.attachment_max_bytes)
     services = sql_services(engine, book, clock, files)
     container = Container(
-        settings=settings, engine=engine, book=book, clock=clock, services=services
+        settings=settings,
+        engine=engine,
+        book=book,
+        clock=clock,
+        services=services,
+        import_files=ImportFiles(settings.imports_dir, max_bytes=settings.import_max_bytes),
     )
     container.seed_sandbox_with_demo = partial(_seed_with_demo, container)
     return container
@@ -255,3 +265,41 @@ def read_record_file(
                     yield FileProblem(row.line, row.field, row.message)
 
     return opened.kind, rows()
+
+
+def open_import_file(
+    source: str | os.PathLike[str] | IO[bytes], *, name: str | None = None, kind: str | None = None
+) -> RowSource:
+    """An import file opened for reading (CSV or NDJSON, UTF-8 or GBK), for
+    :func:`aftersales.services.imports.run_import`; InvalidRequest (its message in English
+    and Chinese) when the file as a whole cannot be imported."""
+    from aftersales.adapters.record_files import open_record_file
+
+    return open_record_file(source, name=name, kind=kind, kinds=FILE_KINDS)
+
+
+class ImportErrorFile:
+    """An import's row problems written to a CSV file Excel opens as it is; the file is made
+    at the first problem, under its final name only once :meth:`close` is called."""
+
+    def __init__(self, path: Path) -> None:
+        from aftersales.adapters.record_files import ErrorReport
+
+        self._report = ErrorReport(path)
+        self.path = path
+
+    @property
+    def count(self) -> int:
+        return self._report.count
+
+    def add(self, problem: RowProblem) -> None:
+        from aftersales.adapters.record_files import RowError
+
+        self._report.add(RowError(problem.file, problem.line, problem.field, problem.message))
+
+    def close(self) -> Path | None:
+        """The report's path, or None when there were no problems (and no file)."""
+        return self._report.close()
+
+    def discard(self) -> None:
+        self._report.discard()

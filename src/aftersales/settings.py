@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=200, ge=1, le=10_000)
     worker_lease_s: float = Field(default=30.0, gt=0)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    import_max_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1,
+        description="The largest file one import over HTTP takes (413 above it).",
+    )
     webhook_timeout_s: float = Field(
         default=5.0,
         gt=0,
@@ -113,6 +118,11 @@ class Settings(BaseSettings):
     @property
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
+
+    @property
+    def imports_dir(self) -> Path:
+        """Uploaded import files until their job ends, and the jobs' error reports."""
+        return self.data_dir / "imports"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -27,7 +27,7 @@ from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.entrypoints.api.app import create_app
 from aftersales.services import cases as svc
-from aftersales.services import master_data
+from aftersales.services import imports, master_data
 from aftersales.services.accounts import create_account, create_api_token
 from aftersales.services.time import FixedClock
 from aftersales.settings import Settings
@@ -78,8 +78,8 @@ def _rows() -> list[Row]:
             c.post(path.format(**w), json=body, params=params, headers=h).status_code
         )
 
-    def upload(path: str):  # type: ignore[no-untyped-def]
-        files = {"file": ("photo.png", PNG, "image/png")}
+    def upload(path: str, name: str = "photo.png", data: bytes = PNG, kind: str = "image/png"):  # type: ignore[no-untyped-def]
+        files = {"file": (name, data, kind)}
         return lambda c, h, w: c.post(path.format(**w), files=files, headers=h).status_code
 
     sandbox_ids = (f"mx-new-{n}" for n in itertools.count())
@@ -231,6 +231,25 @@ def _rows() -> list[Row]:
         # operations/integration bearer token (tests/e2e/test_api_events.py), never a session.
         Row("POST", "/api/v1/events", post("/api/v1/events", {"id": "e1"}), nobody),
         Row("POST", "/api/v1/events/taobao", post("/api/v1/events/taobao", {}), nobody),
+        # Imports: operations (and integration accounts, not in this matrix) only.
+        Row(
+            "POST",
+            "/api/v1/imports",
+            upload("/api/v1/imports", "merchants.csv", "id,name\nmx-m1,店\n".encode(), "text/csv"),
+            lambda role, owner: allowed(role, Action.IMPORT_DATA),
+        ),
+        Row(
+            "GET",
+            "/api/v1/imports/{import_id}",
+            get("/api/v1/imports/{import}"),
+            lambda role, owner: allowed(role, Action.IMPORT_DATA),
+        ),
+        Row(
+            "GET",
+            "/api/v1/imports/{import_id}/errors.csv",
+            get("/api/v1/imports/{import}/errors.csv"),  # 409 while queued: allowed, not ready
+            lambda role, owner: allowed(role, Action.IMPORT_DATA),
+        ),
     ]
 
 
@@ -406,6 +425,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
         TOKENS[username] = create_api_token(
             container.services, username=username, name="order-sync"
         ).token
+    job = imports.submit_job(
+        container.services,
+        role=Role.OPERATIONS,
+        account_id="acc-matrix",
+        party=None,
+        filename="merchants.csv",
+        kind=None,
+        sandbox=None,
+        dry_run=True,
+        storage_key="staged/matrix.csv",
+        bytes_total=None,
+    )
+    ids = {"case": case_id, "chat": chat, "attachment": attachment.id, "import": str(job["id"])}
     yield TestClient(create_app(container)), ids
     container.close()
 
@@ -452,6 +484,9 @@ def _integration_may(row: Row, owner: bool, *, wide: bool) -> bool:
         return row.allowed(role, owner)
     if resource == "order-items":
         return row.allowed(Role.INTEGRATION, owner)
+    if resource == "imports":
+        # A shop's token may not load shops (the file here); nobody sees another's job.
+        return wide and row.method == "POST"
     return False
 
 

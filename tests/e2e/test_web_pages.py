@@ -241,6 +241,7 @@ def test_every_page_is_refused_to_the_roles_it_is_not_for(
         "ops_payouts": "/ops/payouts",
         "ops_complaints": "/ops/complaints",
         "ops_sandboxes": "/ops/sandboxes",
+        "ops_imports": "/ops/imports",
         "brand": f"/brands/{data.BRAND_GUANGMING}",
     }
     one_of_each = {

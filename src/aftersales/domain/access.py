@@ -55,6 +55,7 @@ class Action(StrEnum):
     LOAD_MASTER_DATA = "load_master_data"
     READ_MASTER_DATA = "read_master_data"
     SEND_EVENTS = "send_events"
+    IMPORT_DATA = "import_data"  # bulk import of master data (brands, products, orders...)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,11 @@ ACCESS: Mapping[Action, Permission] = {
         Role.OPERATIONS,
         Role.INTEGRATION,
         why="marketplace events come from operations or an integration token",
+    ),
+    Action.IMPORT_DATA: _p(
+        Role.OPERATIONS,
+        Role.INTEGRATION,
+        why="master data is imported by operations or by an integration account",
     ),
 }
 

@@ -8,9 +8,12 @@ never delays a payout. When a round finds less than a full batch, the deadline
 loop sleeps until the earliest armed deadline or the poll interval, whichever
 is sooner — a single index lookup, whatever the number of open cases.
 
-:func:`build_worker` wires both to one stop event. A stop request (SIGTERM/SIGINT
-sets it) lets each loop finish what it is doing — the deadline loop its round,
-the delivery loop the requests it has in flight — and then ends them.
+:func:`build_worker` wires both, and the import loop beside them
+(:class:`aftersales.worker.imports.ImportLoop`, in a thread of its own), to one
+stop event. A stop request (SIGTERM/SIGINT sets it) lets each loop finish what
+it is doing — the deadline loop its round, the delivery loop the requests it has
+in flight, the import loop its current batch (the job goes back to the queue) —
+and then ends them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from aftersales.bootstrap import Container
 from aftersales.services.deadlines import TickReport, clocks_with_due, next_due, tick
 from aftersales.services.records import LIVE
 from aftersales.worker.deliveries import DeliveryLoop
+from aftersales.worker.imports import ImportLoop
 
 log = logging.getLogger(__name__)
 
@@ -99,41 +103,52 @@ class Worker:
 
 
 class WorkerLoops:
-    """The deadline loop and the webhook delivery loop of one worker, sharing one stop event."""
+    """The deadline loop, the webhook delivery loop and the import loop of one worker,
+    sharing one stop event."""
 
-    def __init__(self, deadlines: Worker, deliveries: DeliveryLoop) -> None:
-        if deadlines.stop is not deliveries.stop:
-            raise ValueError("both loops must share one stop event")
+    def __init__(
+        self, deadlines: Worker, deliveries: DeliveryLoop, imports: ImportLoop | None = None
+    ) -> None:
+        if deadlines.stop is not deliveries.stop or (
+            imports is not None and imports.stop is not deadlines.stop
+        ):
+            raise ValueError("the loops must share one stop event")
         self.deadlines = deadlines
         self.deliveries = deliveries
+        self.imports = imports
 
     @property
     def stop(self) -> threading.Event:
         return self.deadlines.stop
 
     def run(self) -> TickReport:
-        """Run the delivery loop in a thread and the deadline loop here, until stopped.
+        """Run the delivery and import loops in threads and the deadline loop here, until
+        stopped.
 
-        Returns the deadline loop's totals once both loops have ended.
+        Returns the deadline loop's totals once every loop has ended.
         """
-        thread = threading.Thread(
-            target=self.deliveries.run, name="webhook-deliveries", daemon=True
-        )
-        thread.start()
+        threads = [
+            threading.Thread(target=self.deliveries.run, name="webhook-deliveries", daemon=True)
+        ]
+        if self.imports is not None:
+            threads.append(threading.Thread(target=self.imports.run, name="imports", daemon=True))
+        for thread in threads:
+            thread.start()
         try:
             return self.deadlines.run()
         finally:
             self.stop.set()  # already set, unless the deadline loop itself gave way
-            thread.join()
+            for thread in threads:
+                thread.join()
 
 
 def build_worker(
     container: Container, *, worker_id: str | None = None, stop: threading.Event | None = None
 ) -> WorkerLoops:
-    """A worker: the deadline loop and the webhook delivery loop, configured from settings."""
+    """A worker: the deadline, webhook delivery and import loops, configured from settings."""
     stop = stop or threading.Event()
     deadlines = Worker(container, worker_id=worker_id, stop=stop)
     deliveries = DeliveryLoop.from_settings(
         container.engine, container.clock, container.settings, stop=stop
     )
-    return WorkerLoops(deadlines, deliveries)
+    return WorkerLoops(deadlines, deliveries, ImportLoop(container, stop=stop))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -98,6 +98,16 @@ class AttachmentUpload(BaseModel):
     filename: str
     sha256: str
     declared_type: str | None
+
+
+class ImportUpload(BaseModel):
+    """What makes two import uploads the same request (for Idempotency-Key)."""
+
+    filename: str
+    sha256: str
+    kind: str | None
+    sandbox: str | None
+    dry_run: bool
 
 
 # ------------------------------------------------------------------ answers
@@ -311,3 +321,34 @@ class TaobaoAnswer(BaseModel):
     received: int
     counts: dict[str, int]
     results: list[TaobaoResultOut]
+
+
+class ImportProblemOut(BaseModel):
+    file: str
+    line: int = Field(description="1-based line where the row starts; 0 for the whole file")
+    field: str | None = Field(description="the column (or field) at fault, when one is")
+    message: str = Field(description="what is wrong and how to put it right")
+
+
+class ImportJobOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    filename: str
+    kind: str | None
+    sandbox: str
+    dry_run: bool = Field(description="true: nothing is kept; the counts say what would happen")
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    rows_read: int
+    bytes_read: int
+    bytes_total: int | None
+    progress: float | None = Field(description="0 to 1, by bytes read")
+    counts: dict[str, dict[str, int]] = Field(
+        description="records per kind and result (created, updated, unchanged, stale, refused)"
+    )
+    totals: dict[str, int]
+    error_count: int = Field(description="row problems in all; errors.csv lists every one")
+    errors: list[ImportProblemOut] = Field(description="the first 100 row problems")
+    message: str

@@ -1,11 +1,12 @@
 """The ``aftersales`` command line (Typer): the root app and ``main``, its entry point.
 
 Each command group lives in its own module: ``serve`` (serve, worker), ``db``,
-``demo`` (demo, sample), ``accounts``, ``sandbox``, ``policies``, ``explain``
-(case and calendar explanations) and ``reconcile`` (a full export against what is
-stored); ``common`` holds the console and the options. Every option has an
-``AFTERSALES_*`` environment twin. Errors in policy files or arguments are printed
-as one plain sentence naming what to fix, with exit code 2.
+``demo`` (demo, sample), ``imports`` (import), ``accounts``, ``sandbox``,
+``policies``, ``explain`` (case and calendar explanations) and ``reconcile`` (a
+full export against what is stored); ``common`` holds the console and the
+options. Every option has an ``AFTERSALES_*`` environment twin. Errors in policy
+files or arguments are printed as one plain sentence naming what to fix, with
+exit code 2.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aftersales.entrypoints.cli import (
     db,
     demo,
     explain,
+    imports,
     policies,
     reconcile,
     sandbox,
@@ -33,6 +35,7 @@ app.command()(serve.worker)
 app.command()(serve.serve)
 app.command()(demo.demo)
 app.command()(reconcile.reconcile)
+app.command("import")(imports.import_files)
 app.add_typer(policies.app, name="policies")
 app.add_typer(explain.calendar_app, name="calendar")
 app.add_typer(db.app, name="db")

@@ -19,6 +19,7 @@ from aftersales.entrypoints.api.routes import (
     compliance,
     events,
     health,
+    imports,
     intake,
     master_data,
     order_items,
@@ -44,4 +45,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     policies.router,
     sandboxes.router,
     events.router,
+    imports.router,
 )

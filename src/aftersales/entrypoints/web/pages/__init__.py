@@ -3,8 +3,8 @@
 ``auth`` (sign-in, language), ``consumer`` (orders, help, repair form), ``case``
 (the case page and its actions), ``provider`` (the queue), ``agent`` (the
 hotline desk), ``partner`` (merchants and brands), ``ops`` (dashboard, payouts,
-complaints, sandboxes) and ``brands``; ``common`` holds what they share and
-``formats`` how amounts and times are written.
+complaints, sandboxes), ``imports`` (bulk imports of master data) and ``brands``;
+``common`` holds what they share and ``formats`` how amounts and times are written.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from aftersales.entrypoints.web.pages import (
     brands,
     case,
     consumer,
+    imports,
     ops,
     partner,
     provider,
 )
 from aftersales.entrypoints.web.pages.common import page_router, refusal
 
-AREAS = (auth, consumer, case, provider, agent, partner, ops, brands)
+AREAS = (auth, consumer, case, provider, agent, partner, ops, imports, brands)
 
 
 @dataclass(frozen=True)

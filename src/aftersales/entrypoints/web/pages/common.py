@@ -52,6 +52,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "ops_payouts": frozenset({Role.OPERATIONS}),
     "ops_complaints": frozenset({Role.OPERATIONS}),
     "ops_sandboxes": frozenset({Role.OPERATIONS}),
+    "ops_imports": frozenset({Role.OPERATIONS}),
     "brand": ALL,
 }
 
