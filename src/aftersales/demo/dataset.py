@@ -27,10 +27,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from aftersales.errors import ConfigurationError
-from aftersales.services import master_data
+from aftersales.services import imports
 from aftersales.services.base import Services
 from aftersales.services.master_data import World
 from aftersales.services.records import LIVE
@@ -142,34 +143,42 @@ class LoadReport:
 
 
 def load_demo(
-    svc: Services, *, orders_into: World | None = None, catalogue: bool = True
+    svc: Services,
+    *,
+    orders_into: World | None = None,
+    catalogue: bool = True,
+    folder: Traversable | None = None,
 ) -> LoadReport:
-    """Load the catalogue into live data and, if given, the orders into ``orders_into``.
+    """Import the catalogue into live data and, if given, the orders into ``orders_into``.
 
-    Loading again changes nothing (every record comes back ``unchanged``). In the
-    caller's unit of work when one is open; refused records raise
-    :class:`DemoDataError` naming the first, and nothing is kept.
+    The shipped files go through the importer (``aftersales import``) as any
+    marketplace's files do. Loading again changes nothing (every record comes
+    back ``unchanged``). In the caller's unit of work when one is open; a refused
+    record raises :class:`DemoDataError` naming the first, and nothing is kept.
+    ``folder`` holds ``catalogue.ndjson`` and ``orders.ndjson`` (the shipped ones
+    by default).
     """
-    results: dict[str, Counter[str]] = {}
-    batches: list[tuple[World, list[dict[str, Any]]]] = []
+    from aftersales.bootstrap import open_import_file
+
+    folder = folder if folder is not None else files("aftersales.demo") / "data"
+    runs: list[tuple[World, str]] = []
     if catalogue:
-        batches.append((World.of(LIVE), catalogue_records()))
+        runs.append((World.of(LIVE), "catalogue.ndjson"))
     if orders_into is not None:
-        batches.append((orders_into, order_records()))
+        runs.append((orders_into, "orders.ndjson"))
+    results: dict[str, Counter[str]] = {}
     with svc.uow() as uow:
-        for world, records in batches:
-            by_kind: dict[str, list[dict[str, Any]]] = {}
-            for record in records:
-                by_kind.setdefault(record["kind"], []).append(record)
-            for kind in master_data.WRITE_ORDER:
-                for start in range(0, len(by_kind.get(kind, [])), master_data.MAX_BATCH):
-                    chunk = by_kind[kind][start : start + master_data.MAX_BATCH]
-                    outcomes = master_data.upsert(svc, kind, chunk, world=world)
-                    refused = [o for o in outcomes if o.result == "refused"]
-                    if refused:
-                        raise DemoDataError(
-                            f"the demo's {kind} {refused[0].id} was refused: {refused[0].message}"
-                        )
-                    results.setdefault(kind, Counter()).update(o.result for o in outcomes)
+        for world, name in runs:
+            with (folder / name).open("rb") as stream:
+                source = open_import_file(stream, name=name)
+                report = imports.run_import(svc, [source], world=world)
+            if report.error_count:
+                first = report.errors[0]
+                raise DemoDataError(
+                    f"the demo's {first.file}, line {first.line}, was refused: "
+                    f"{first.field or 'record'}: {first.message}"
+                )
+            for kind, by_result in report.counts.items():
+                results.setdefault(kind, Counter()).update(by_result)
         uow.commit()
     return LoadReport(results)

@@ -7,6 +7,7 @@ service test on it means what it would mean on a database.
 from __future__ import annotations
 
 import ast
+import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -340,15 +341,16 @@ def test_the_demo_data_set_loads_into_memory_and_plays_its_well_known_items(
 
 
 def test_a_demo_record_the_catalogue_does_not_know_is_refused_and_nothing_is_kept(
-    book: PolicyBook, monkeypatch: pytest.MonkeyPatch
+    book: PolicyBook, tmp_path: Path
 ) -> None:
     records = demo.catalogue_records()
     product = next(r for r in records if r["kind"] == "product")
     product["category"] = "no-such-category"
-    monkeypatch.setattr(demo, "catalogue_records", lambda: records)
+    lines = (json.dumps(r, ensure_ascii=False) for r in records)
+    (tmp_path / "catalogue.ndjson").write_text("\n".join(lines), encoding="utf-8")
     store = MemoryStore()
     with pytest.raises(ConfigurationError, match="unknown category 'no-such-category'"):
-        demo.load_demo(memory_services(book, FixedClock(START), store=store))
+        demo.load_demo(memory_services(book, FixedClock(START), store=store), folder=tmp_path)
     assert store.tables.brands == {} and store.tables.products == {}
 
 
