@@ -13,14 +13,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.api.app import create_app
+from aftersales.entrypoints.cli import app as cli
 from aftersales.services.accounts import create_account, create_api_token
 from aftersales.settings import Settings
 
@@ -194,3 +197,70 @@ def test_a_batch_answers_record_by_record_in_json_or_ndjson(
     assert removed.status_code == 200 and removed.json()["record"]["active"] is False
     active = client.get("/api/v1/merchants", params={"active": "false"}, headers=ops).json()
     assert [m["id"] for m in active["items"]] == ["batch-0"]
+
+
+# The same marketplace as CSV files, one kind per file, as Excel saves them.
+CSV_FILES = {
+    "brands.csv": "id,name,hotline,warranty_terms_zh\nmg,明光照明,400-820-0001,整灯保修两年\n",
+    "merchants.csv": "id,name\nmg-shop,明光照明官方旗舰店\n",
+    "buyers.csv": "id,name,phone\nzhang-san,张三,13800138000\n",
+    "providers.csv": "id,name,type,phone,contact\nxh-install,西湖区灯具安装队,installer,0571-88880001,王师傅\n",
+    "coverage.csv": (
+        "provider_id,area_code,area_name,category,service_tag,fulfil\n"
+        "xh-install,330106,西湖区,lighting,预约安装,on_site\n"
+    ),
+    "products.csv": (
+        "id,name,brand_id,category,service_tags\n"
+        "mg-lamp,明光 LED 吸顶灯 48W,mg,家居/灯饰照明/灯具灯饰,预约安装\n"
+    ),
+    "order_items.csv": (
+        "order_id,buyer_id,merchant_id,placed_at,address,item_id,product_id,paid_price\n"
+        "T-1001,zhang-san,mg-shop,2026-11-20T20:15:00+08:00,"
+        '"浙江省杭州市西湖区文三路 90 号 3 幢 201",T-1001-1,mg-lamp,299.00\n'
+    ),
+}
+
+
+def test_the_same_marketplace_loaded_from_csv_files_plays_out_the_same(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    container = bootstrap(Settings(data_dir=data))
+    ops = _token(container, "ops-csv", Role.OPERATIONS)
+    client = TestClient(create_app(container))
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI).isoformat()
+    made = client.post(
+        "/api/v1/sandboxes", json={"id": "csv", "start": start, "demo_data": False}, headers=ops
+    )
+    assert made.status_code == 201
+    paths = []
+    for name, text in CSV_FILES.items():
+        (tmp_path / name).write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # with a BOM
+        paths.append(str(tmp_path / name))
+    imported = CliRunner().invoke(
+        cli, ["import", *paths, "--sandbox", "csv", "--data-dir", str(data)], env={"COLUMNS": "200"}
+    )
+    assert imported.exit_code == 0, imported.output
+    again = CliRunner().invoke(
+        cli, ["import", *paths, "--sandbox", "csv", "--data-dir", str(data)], env={"COLUMNS": "200"}
+    )
+    assert again.exit_code == 0, again.output
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in again.output.splitlines()
+        if line.startswith("│")
+    ]
+    assert rows and all(row[1:3] == ["0", "0"] for row in rows), again.output  # all unchanged
+    buyer = _token(container, "zhang-san-csv", Role.CONSUMER, party="csv.zhang-san")
+    opened = client.post(
+        "/api/v1/help-requests",
+        json={"order_item_id": "csv.T-1001-1", "failure": "installation_late"},
+        headers=buyer,
+    )
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["assignee"] == "csv.xh-install"
+    client.post("/api/v1/sandboxes/csv/advance", params={"by": "61m"}, headers=ops)
+    balances = client.get("/api/v1/balances", params={"sandbox": "csv"}, headers=buyer).json()
+    points = {(b["account"], b["unit"]): b["balance"] for b in balances}
+    assert points[("csv.zhang-san", "points")] == 5_000
+    container.close()
