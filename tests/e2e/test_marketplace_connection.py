@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.api.app import create_app
+from aftersales.entrypoints.api.routes import master_data as master_data_routes
 from aftersales.entrypoints.cli import app as cli
 from aftersales.services.accounts import create_account, create_api_token
 from aftersales.settings import Settings
@@ -264,3 +265,16 @@ def test_the_same_marketplace_loaded_from_csv_files_plays_out_the_same(
     points = {(b["account"], b["unit"]): b["balance"] for b in balances}
     assert points[("csv.zhang-san", "points")] == 5_000
     container.close()
+
+
+def test_a_body_over_the_limit_is_refused_413_before_it_is_read(
+    app: tuple[TestClient, Container], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, container = app
+    ops = _token(container, "ops-big", Role.OPERATIONS)
+    monkeypatch.setattr(master_data_routes, "MAX_BODY_BYTES", 1024)
+    shops = [{"id": f"big-{n}", "name": "店" * 20} for n in range(40)]
+    answer = client.post("/api/v1/merchants/batch", json=shops, headers=ops)
+    assert answer.status_code == 413 and "imports" in answer.json()["detail"]
+    listed = client.get("/api/v1/merchants", params={"after": "big-", "limit": 5}, headers=ops)
+    assert not [m for m in listed.json()["items"] if m["id"].startswith("big-")]

@@ -81,9 +81,21 @@ async def _json_body(request: Request) -> Any:
         raise UnsupportedMediaType(
             f"send JSON (Content-Type: application/json) or NDJSON, not {kind or 'nothing'}"
         )
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+    too_large = PayloadTooLarge(
+        f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
+        "send fewer records per call, or import the file (POST /api/v1/imports)"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():  # never more than the limit in memory
+        received += len(chunk)
+        if received > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
