@@ -173,12 +173,6 @@ def test_refused_rows_and_unusable_files_are_said_plainly(data_dir: Path, tmp_pa
     assert refused.exit_code == 1
     assert "refused   line 2: brand_id: is required" in refused.output
 
-    orders_csv = tmp_path / "orders.csv"
-    orders_csv.write_text("id,buyer_id\no1,u1\n", "utf-8")
-    flat = reconcile(data_dir, str(orders_csv))
-    assert flat.exit_code == 2
-    assert "export them as NDJSON" in flat.output
-
     missing = reconcile(data_dir, str(tmp_path / "nope.ndjson"))
     assert missing.exit_code == 2
     assert "does not exist" in missing.output
@@ -203,3 +197,27 @@ def test_extras_are_left_alone_when_the_file_may_be_incomplete(
     assert nothing.exit_code == 1
     assert "the file holds no products at all" in nothing.output
     assert stored(data_dir, "product", "p1")["active"] is True  # type: ignore[index]
+
+
+def test_orders_reconcile_from_the_flat_csv_layout_the_importer_reads(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    export = tmp_path / "order_items.csv"
+    export.write_text(
+        "order_id,buyer_id,merchant_id,placed_at,address,contact_phone,item_id,product_id,paid_price\n"
+        f"o1,u1,m1,2026-01-10T10:00:00+08:00,{ADDRESS},13800000000,o1-1,p1,299.00\n"
+        f"o2,u1,m1,2026-01-10T10:00:00+08:00,{ADDRESS},,o2-1,p1,299.00\n"
+        f"o2,u1,m1,2026-01-10T10:00:00+08:00,{ADDRESS},,o2-2,p2,99.00\n",
+        "utf-8",
+    )
+    report = reconcile(data_dir, str(export))
+    assert report.exit_code == 1, report.output
+    assert "order     in file 2  same 0  missing 1  different 1  extra 1" in report.output
+
+    applied = reconcile(data_dir, str(export), "--apply")
+
+    assert applied.exit_code == 0, applied.output
+    two = stored(data_dir, "order", "o2")
+    assert two is not None and [i["id"] for i in two["items"]] == ["o2-1", "o2-2"]
+    assert stored(data_dir, "order", "o9")["active"] is False  # type: ignore[index]
+    assert "no drift" in reconcile(data_dir, str(export)).output

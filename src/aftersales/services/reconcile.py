@@ -30,7 +30,7 @@ through to.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,22 +57,58 @@ LIVE_WORLD = World()
 FILE_KINDS: frozenset[str] = frozenset(
     {*mr.KINDS, *mr.PLURALS.values(), "order_items", "order_item"}
 )
-_FLAT_ITEMS = (
-    "order items in the flat layout (one row per item) cannot be reconciled yet; "
-    "export orders as NDJSON, one order a line with its items nested"
-)
+# The flat layout of orders (one row per item, as ``aftersales import`` reads it):
+# the item's own columns, renamed into the nested record's fields.
+_ITEM_COLUMNS = {
+    "item_id": "id",
+    "product_id": "product_id",
+    "paid_price": "paid_price",
+    "paid_price_fen": "paid_price_fen",
+    "purchased_on": "purchased_on",
+    "delivered_on": "delivered_on",
+    "item_address": "address",
+    "item_contact_phone": "contact_phone",
+    "status": "status",
+}
 
 
 def kind_named(name: str) -> str:
-    """``products`` → ``product``; InvalidRequest for a kind reconciliation cannot read."""
+    """``products`` → ``product`` (``order_items`` rows are orders); InvalidRequest for a
+    kind reconciliation cannot read."""
     if name in mr.MODELS:
         return name
     for kind, plural in mr.PLURALS.items():
         if name == plural:
             return kind
     if name in ("order_items", "order_item"):
-        raise InvalidRequest(_FLAT_ITEMS)
+        return "order"
     raise InvalidRequest(f"unknown kind {name!r}; use one of {', '.join(mr.KINDS)}")
+
+
+def _orders_from_item_rows(
+    rows: Iterable[FileRecord | FileProblem],
+) -> Iterator[FileRecord | FileProblem]:
+    """Rows of the flat order layout, one per item, as one order record per run of rows with
+    the same ``order_id`` (the file keeps an order's rows together); other rows as they are."""
+    current: FileRecord | None = None
+    for row in rows:
+        if not isinstance(row, FileRecord) or row.kind not in ("order_items", "order_item"):
+            if current is not None:
+                yield current
+                current = None
+            yield row
+            continue
+        fields = dict(row.fields)
+        item = {new: fields.pop(old) for old, new in _ITEM_COLUMNS.items() if old in fields}
+        order_id = fields.pop("order_id", None)
+        if current is not None and current.fields.get("id") == order_id:
+            current.fields["items"].append(item)
+            continue
+        if current is not None:
+            yield current
+        current = FileRecord("order", {"id": order_id, **fields, "items": [item]}, row.line)
+    if current is not None:
+        yield current
 
 
 @dataclass(frozen=True)
@@ -142,7 +178,7 @@ def reconcile(
     report = ReconcileReport(world.sandbox, apply)
     records: dict[str, list[FileRecord]] = {}
     seen: dict[str, dict[str, int]] = {}
-    for row in rows:
+    for row in _orders_from_item_rows(rows):
         if isinstance(row, FileProblem):
             report.problems.append(row)
             continue

@@ -63,11 +63,7 @@ def reconcile(
     from aftersales.services import reconcile as rec
 
     if path.suffix.lower() == ".csv" and _names_orders(path, kind):
-        console.print(
-            "[red]error:[/red] orders cannot be reconciled from CSV yet (their items are "
-            "nested); export them as NDJSON, one order a line with its items"
-        )
-        raise typer.Exit(2)
+        kind = "order_items"  # one row per item, with its order's columns (as imports read it)
     container = open_container(data_dir, database_url, policy_dir)
     try:
         world = master_data.world_of(container.services, sandbox)
