@@ -423,6 +423,9 @@ def _apply(
 def _order_of(uow: UnitOfWork, world: World, order_id: str) -> dict[str, Any] | None:
     """The order as the world holds it itself (a sandbox never moves live orders)."""
     stored_id = world.store(order_id)
+    # Held until the event's unit of work ends: two events for one order are applied one
+    # after the other, each reading the statuses the other left.
+    uow.reference.lock_order(stored_id)
     row = uow.master.stored("order", [stored_id]).get(stored_id)
     if row is None or row.get("sandbox", LIVE) != world.sandbox:
         return None

@@ -123,6 +123,9 @@ class ReferenceData(Protocol):
     def find_orders_for_caller(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
         """Order items whose order id, item id or buyer account is ``text`` (hotline agents)."""
 
+    def lock_order(self, order_id: str) -> None:
+        """Hold the order (if stored) until the unit of work ends; others wait for it."""
+
 
 class MasterData(Protocol):
     """Master data as the marketplace sends it, stored as rows of plain values.

@@ -98,6 +98,10 @@ class SqlReference:
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
         return reference.brand_after_sales(self.conn, brand_id)
 
+    def lock_order(self, order_id: str) -> None:
+        if self.conn.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE holds the writes
+            self.conn.execute(select(_o.c.id).where(_o.c.id == order_id).with_for_update())
+
     def brands(self) -> list[BrandLine]:
         b = s.brands
         rows = self.conn.execute(select(b.c.id, b.c.name, b.c.hotline).order_by(b.c.id))

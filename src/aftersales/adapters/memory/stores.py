@@ -131,6 +131,9 @@ class MemoryReference(_OnStore):
         ]
         return min(candidates)[-1] if candidates else None
 
+    def lock_order(self, order_id: str) -> None:
+        """Nothing to do: a unit of work holds the whole store."""
+
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
         brand = self._t.brands.get(brand_id)
         if brand is None:
