@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -117,3 +118,19 @@ def test_serve_with_two_worker_processes_answers_and_counts_every_request_in_met
     )
     assert total == 40
     assert "aftersales_open_cases" in body  # read from the database, once per scrape
+
+
+def test_api_docs_open_without_the_internet(tmp_path: Path) -> None:
+    """/docs and /redoc load Swagger UI and ReDoc from the package, never from a CDN."""
+    container = bootstrap(Settings(data_dir=tmp_path))
+    client = TestClient(create_app(container))
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+        assert sources and all(s.startswith("/") for s in sources), sources
+        for source in sources:
+            if source.startswith("/docs-assets/"):
+                assert client.get(source).status_code == 200, source
+    assert client.get("/openapi.json").json()["info"]["title"] == "aftersales"
+    container.close()

@@ -8,7 +8,12 @@ handlers once (:mod:`aftersales.entrypoints.api.errors`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from aftersales.bootstrap import Container
 from aftersales.entrypoints.api import errors
@@ -43,11 +48,48 @@ def app_from_environment() -> FastAPI:
 
 def create_app(container: Container) -> FastAPI:
     """The whole HTTP app over ``container``: API, pages, static files, metrics."""
-    app = FastAPI(title="aftersales", version="0.1.0", docs_url="/docs", description=DESCRIPTION)
+    app = FastAPI(
+        title="aftersales",
+        version="0.1.0",
+        docs_url=None,  # served below from the package's own copies: no CDN, works offline
+        redoc_url=None,
+        description=DESCRIPTION,
+    )
     app.state.container = container
     for router in ROUTERS:
         app.include_router(router)
+    _offline_docs(app)
     instrument(app, container)
     web = mount_web(app, container, CookieSessions())
     errors.install(app, page=web.refusal)
     return app
+
+
+DOCS_ASSETS = Path(__file__).parent / "docs_assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) with their scripts and styles served
+    from the package, so the API documentation opens without the internet."""
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title="aftersales API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title="aftersales API",
+            redoc_js_url="/docs-assets/redoc.standalone.js",
+            redoc_favicon_url="/docs-assets/favicon-32x32.png",
+            with_google_fonts=False,
+        )
