@@ -320,3 +320,28 @@ def test_the_english_switch_keeps_the_page_and_remembers_the_choice(
     switched = buyer.get("/lang/en", params={"back": "/my/orders"})
     assert switched.status_code == 200 and "My orders" in switched.text
     assert "My orders" in buyer.get("/my/orders").text
+
+
+def test_sign_in_returns_to_the_page_asked_for_and_only_on_this_site(
+    world: tuple[Container, FastAPI],
+) -> None:
+    _, app = world
+    anonymous = TestClient(app)
+    sent = anonymous.get("/ops/payouts?sandbox=x", follow_redirects=False)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/login?next=%2Fops%2Fpayouts%3Fsandbox%3Dx"
+    form = anonymous.get(sent.headers["location"])
+    assert 'name="next" value="/ops/payouts?sandbox=x"' in form.text
+    back = anonymous.post(
+        "/login",
+        data={"username": "ops", "password": "pw", "next": "/ops/payouts?sandbox=x"},
+        follow_redirects=False,
+    )
+    assert back.headers["location"] == "/ops/payouts?sandbox=x"
+    for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "ops"):
+        signed_in = TestClient(app).post(
+            "/login",
+            data={"username": "ops", "password": "pw", "next": elsewhere},
+            follow_redirects=False,
+        )
+        assert signed_in.headers["location"] == "/ops", elsewhere

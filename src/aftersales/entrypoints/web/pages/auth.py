@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,11 +25,26 @@ Auth = Annotated[WebAuth, Depends(web_auth)]
 Context = Annotated[PageContext, Depends(context)]
 
 
+def same_site_path(target: str | None) -> str | None:
+    """``target`` when it is a path of this site (``/cases/OH-1?x=1``), else None: a link
+    that signs someone in and sends them elsewhere (``//evil.example``, ``https://…``) is
+    not followed."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 0x20 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(ctx: Context, failed: bool = False) -> Response:
+def login_page(ctx: Context, failed: bool = False, next: str | None = None) -> Response:
+    back = same_site_path(next)
     if ctx.viewer is not None and not failed:
-        return RedirectResponse(HOME_OF[ctx.viewer.role], status_code=303)
-    return render(ctx, "login.html", failed=failed)
+        return RedirectResponse(back or HOME_OF[ctx.viewer.role], status_code=303)
+    return render(ctx, "login.html", failed=failed, next=back)
 
 
 @router.post("/login")
@@ -38,13 +54,15 @@ def login(
     svc: ServicesDep,
     username: str = Form(...),
     password: str = Form(...),
+    next: str = Form(""),
 ) -> Response:
+    back = same_site_path(next)
     response = RedirectResponse("/", status_code=303)
     viewer = auth.sign_in(response, svc, username.strip(), password)
     if viewer is None:
         ctx = context(request, svc)
-        return render(ctx, "login.html", status=401, failed=True, username=username)
-    response.headers["location"] = HOME_OF[viewer.role]
+        return render(ctx, "login.html", status=401, failed=True, username=username, next=back)
+    response.headers["location"] = back or HOME_OF[viewer.role]
     return response
 
 

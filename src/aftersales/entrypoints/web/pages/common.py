@@ -138,7 +138,8 @@ def render(ctx: PageContext, template: str, status: int = 200, **values: Any) ->
 def refusal(request: Request, status: int, key: str, detail: str = "") -> Response:
     """A refusal as a page; "sign in first" as a redirect to the sign-in page."""
     if status == 401:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     # The request's unit of work has ended (rolled back): the viewer is read in a new one.
     ctx = context(request, container(request).services)
     return render(ctx, "error.html", status=status, key=key, detail=detail)
