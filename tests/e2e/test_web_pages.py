@@ -39,6 +39,7 @@ VIEWERS = {
     "buyer": Viewer("acc-buyer", "李女士", Role.CONSUMER, data.DEMO_BUYER, "csrf-buyer"),
     "kettle-buyer": Viewer("acc-b6", "王先生", Role.CONSUMER, "buyer-006", "csrf-b6"),
     "other-buyer": Viewer("acc-b2", "陈先生", Role.CONSUMER, "buyer-002", "csrf-b2"),
+    "ngari-buyer": Viewer("acc-b9", "次仁", Role.CONSUMER, "buyer-009", "csrf-b9"),
     "installer": Viewer("acc-hz", "杭州安装", Role.PROVIDER, "hz-install-01", "csrf-hz"),
     "other-provider": Viewer("acc-dlv", "华南配送", Role.PROVIDER, "dlv-south", "csrf-dlv"),
     "shop": Viewer("acc-shop", "光明旗舰店", Role.MERCHANT, data.MERCHANT_GUANGMING, "csrf-s"),
@@ -345,3 +346,26 @@ def test_sign_in_returns_to_the_page_asked_for_and_only_on_this_site(
             follow_redirects=False,
         )
         assert signed_in.headers["location"] == "/ops", elsewhere
+
+
+def test_my_orders_say_before_pressing_whether_help_now_carries_the_hour(
+    world: tuple[Container, FastAPI],
+) -> None:
+    """OH-4 on the buyer's page: at 10:00 on the sandbox clock the one-hour solution applies,
+    said as a sentence with its rule before anything is pressed."""
+    _, app = world
+    page = _client(app, "buyer").get("/my/orders", params={"lang": "zh"})
+    card = page.text.split(f'id="item-{LAMP}"', 1)[1].split("</li>", 1)[0]
+    assert 'class="commitment applies"' in card and "OH-4" in card
+    assert "如果现在求助" in card and "1 小时" in card
+    assert 'action="/items/' in card  # the help button is there
+
+
+def test_oh_2_no_help_button_where_the_city_is_not_covered_and_the_page_says_why(
+    world: tuple[Container, FastAPI],
+) -> None:
+    _, app = world
+    page = _client(app, "ngari-buyer").get("/my/orders", params={"lang": "en"})
+    card = page.text.split(f'id="item-{SANDBOX}.{data.ITEM_LAMP_NGARI}"', 1)[1].split("</li>", 1)[0]
+    assert 'class="help-refused"' in card and "OH-2" in card and "阿里地区" in card
+    assert "/help" not in card

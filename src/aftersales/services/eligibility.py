@@ -42,6 +42,11 @@ def eligibility_now(svc: Services, order_item_id: str) -> ItemEligibility:
         item = uow.reference.order_item(order_item_id)
         sandbox = uow.reference.sandbox_of_item(order_item_id)
         at = now_in(uow, sandbox, svc.clock)
+    return eligibility_at(svc, item, sandbox, at)
+
+
+def eligibility_at(svc: Services, item: OrderItem, sandbox: str, at: datetime) -> ItemEligibility:
+    """The same, for an item already read, at ``at`` (its world's time)."""
     book = svc.book
     help_decision = assess_one_click_help(book, item, at)
     commitments = _commitments(book, at) if help_decision.eligible else ()

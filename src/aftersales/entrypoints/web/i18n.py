@@ -111,6 +111,9 @@ _WORDS: dict[str, tuple[str, str]] = {
     "ops.create_sandbox": ("新建沙盒", "New sandbox"),
     "ops.start": ("起始时间", "Starts at"),
     "ops.demo_data": ("附带演示订单", "with a copy of the demo orders"),
+    "orders.warranty_until": ("全国联保，保修至", "National warranty until"),
+    "orders.if_now": ("如果现在求助：", "If you ask for help now:"),
+    "orders.warranty_ended": ("保修期已于此日结束：", "The warranty ended on"),
     "imports.title": ("数据导入", "Data imports"),
     "imports.upload": ("上传文件", "Upload a file"),
     "imports.help": (

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from aftersales.domain.explain import Language
 from aftersales.domain.lifecycle import Channel
 from aftersales.entrypoints.api.deps import AttachmentStore, ServicesDep
 from aftersales.entrypoints.viewer import Viewer
@@ -22,6 +23,8 @@ from aftersales.entrypoints.web.pages.common import (
 from aftersales.services import cases as svc_cases
 from aftersales.services import views
 from aftersales.services.base import Services
+from aftersales.services.eligibility import ItemEligibility, eligibility_at
+from aftersales.services.sandboxes import current_time
 
 router = page_router()
 
@@ -46,8 +49,13 @@ def my_orders(ctx: Annotated[PageContext, Depends(page("orders"))], svc: Service
     for row in open_rows:
         open_by_item.setdefault(row.order_item_id, []).append(row)
     standards = book.service_standards
+    now_of: dict[str, Any] = {}
     rows = []
     for item in items:
+        sandbox = sandbox_of[item.id]
+        if sandbox not in now_of:
+            now_of[sandbox] = current_time(svc, sandbox)
+        entitled = eligibility_at(svc, item, sandbox, now_of[sandbox])
         tags = sorted(item.product.service_tags)
         failures: list[tuple[str, str]] = []
         for tag in tags:
@@ -66,9 +74,35 @@ def my_orders(ctx: Annotated[PageContext, Depends(page("orders"))], svc: Service
                 "national_warranty": "national_warranty" in item.product.badges,
                 "failures": list(dict.fromkeys(failures)),
                 "open_cases": open_by_item.get(item.id, []),
+                "entitled": _entitled(entitled, ctx.lang),
             }
         )
     return render(ctx, "orders.html", rows=rows)
+
+
+def _entitled(found: ItemEligibility, lang: Language) -> dict[str, Any]:
+    """What the item is entitled to now, as sentences in the page's language (NW-1, OH-1,
+    OH-2, OH-4): shown before anything is pressed."""
+    nw, oh = found.national_warranty, found.one_click_help
+    decisive = [
+        r for r in oh.reasons if r.code.startswith("oh.") and r.code != "oh.service_eligible"
+    ]
+    return {
+        "warranty_until": nw.warranty_until if nw.eligible else None,
+        "in_warranty": nw.in_warranty,
+        "help": oh.eligible,
+        # Why help is not open to this item (an uncovered city, no qualifying service…).
+        "help_refused": ""
+        if oh.eligible or not oh.service_tag
+        else decisive[-1].render(lang)
+        if decisive
+        else "",
+        "if_pressed_now": [
+            (reason.code != "clock.not_applicable_outside_window", reason.render(lang))
+            for clock_id, reason in found.commitments
+            if clock_id == "solution"
+        ],
+    }
 
 
 @router.post("/items/{item_id}/help")
