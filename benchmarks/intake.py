@@ -64,10 +64,10 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import Engine, func, insert, select, text
 
+from aftersales.adapters.areas import code_for
 from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
-from aftersales.adapters.areas import code_for
 from aftersales.demo import dataset as demo
 from aftersales.domain.lifecycle import Role
 from aftersales.services.accounts import create_account, create_api_token

@@ -15,6 +15,7 @@ from aftersales.adapters.addresses import AddressResolver
 from aftersales.domain.eligibility import ServiceAddress
 
 _MISSING = object()
+_Parts = tuple[str | None, str | None, str | None, str | None]
 
 
 class ChinaPlaces:
@@ -23,23 +24,35 @@ class ChinaPlaces:
     def __init__(self, resolver: AddressResolver | None = None, *, remember: int = 200_000) -> None:
         self.resolver = resolver or AddressResolver()
         self._remember = remember
-        self._known: OrderedDict[str, ServiceAddress | None] = OrderedDict()
+        # text -> (province, city, district, area code), or None when no city was found.
+        # Plain tuples of text: the garbage collector leaves them alone, however many.
+        self._known: OrderedDict[str, _Parts | None] = OrderedDict()
         self._lock = threading.Lock()
 
     def resolve_many(self, texts: Sequence[str]) -> list[ServiceAddress | None]:
         found: dict[str, ServiceAddress | None] = {}
+        unknown: set[str] = set()
         with self._lock:
+            known = self._known
             for text in texts:
-                place = self._known.get(text, _MISSING)
-                if place is not _MISSING:
-                    found[text] = place  # type: ignore[assignment]
-        unknown = sorted({t for t in texts if t not in found})
+                if text in found:
+                    continue
+                parts = known.get(text, _MISSING)
+                if parts is _MISSING:
+                    unknown.add(text)
+                else:
+                    found[text] = None if parts is None else ServiceAddress(text, *parts)  # type: ignore[misc]
         if unknown:
-            resolved = self.resolver.resolve_many(unknown)
+            ordered = sorted(unknown)
+            resolved = self.resolver.resolve_many(ordered)
             with self._lock:
-                for text, place in zip(unknown, resolved, strict=True):
+                for text, place in zip(ordered, resolved, strict=True):
                     found[text] = place
-                    self._known[text] = place
+                    self._known[text] = (
+                        None
+                        if place is None
+                        else (place.province, place.city, place.district, place.area_code)
+                    )
                 while len(self._known) > self._remember:
                     self._known.popitem(last=False)
         return [found[t] for t in texts]

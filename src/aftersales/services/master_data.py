@@ -30,9 +30,13 @@ marketplace-wide token loads everything.
 from __future__ import annotations
 
 import difflib
+import gc
 import hashlib
-import json
-from collections.abc import Iterable, Mapping, Sequence
+import marshal
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -151,7 +155,6 @@ class _Pending:
     record: Any  # a pydantic model of master_records
     stored_id: str
     outcome: Outcome
-    row: dict[str, Any] | None = None
 
 
 def upsert(
@@ -176,7 +179,21 @@ def upsert(
             f"{len(records)} records in one call; send at most {MAX_BATCH} (or use an import)"
         )
     _check_scope_of_kind(kind, scope)
-    model = mr.MODELS[kind]
+    with _collector_paused():
+        outcomes, pending = _checked(kind, records, world, lines)
+        if pending:
+            _apply(svc, kind, pending, world=world, scope=scope, dry_run=dry_run)
+        del pending  # gone before the collector runs again (see _collector_paused)
+    return outcomes
+
+
+def _checked(
+    kind: str,
+    records: Sequence[Mapping[str, Any]],
+    world: World,
+    lines: Sequence[int | None] | None,
+) -> tuple[list[Outcome], list[_Pending]]:
+    """An outcome per record (refused until known better) and the records that passed."""
     outcomes: list[Outcome] = []
     pending: list[_Pending] = []
     seen: dict[str, int] = {}
@@ -191,7 +208,7 @@ def upsert(
             _refuse(outcome, [("record", "must be a JSON object")])
             continue
         try:
-            record = model.model_validate(dict(raw))
+            record = mr.check_record(kind, raw)
         except ValidationError as exc:
             _refuse(outcome, mr.describe_errors(exc))
             continue
@@ -220,36 +237,143 @@ def upsert(
             )
             continue
         pending.append(_Pending(index, record, stored_id, outcome))
-    if not pending:
-        return outcomes
+    return outcomes, pending
+
+
+def _apply(
+    svc: Services,
+    kind: str,
+    pending: list[_Pending],
+    *,
+    world: World,
+    scope: Scope,
+    dry_run: bool,
+) -> None:
+    """Compare the checked records with what is stored, build their rows and write them.
+
+    Rows are built and handed to the writer a slice at a time, so that when the
+    store writes in the background (see :class:`_Writer`) the database stores one
+    slice while the next is built.
+    """
     with svc.uow() as uow:
         stored = uow.master.stored(kind, [p.stored_id for p in pending])
         today = _today(svc, uow, world)
         builder = _Builder(svc, uow, world, scope, kind, today)
         builder.prefetch([p.record for p in pending], stored)
-        for p in pending:
-            previous = stored.get(p.stored_id)
-            stale = _stale(p.record, previous)
-            if stale:
-                p.outcome.result, p.outcome.message = "stale", stale
-                continue
-            try:
-                _check_owner(kind, scope, previous, p.record.id, world)
-                row = builder.row(p.record, p.stored_id, previous)
-            except RecordRefused as exc:
-                _refuse(p.outcome, exc.problems)
-                continue
-            row["digest"] = _digest(kind, row)
-            if previous is not None and previous.get("digest") == row["digest"]:
-                p.outcome.result = "unchanged"
-                continue
-            p.outcome.result = "updated" if previous is not None else "created"
-            p.row = row
-        rows = [p.row for p in pending if p.row is not None]
-        if rows and not dry_run:
-            uow.master.write(kind, rows)
+        wrote = False
+        with _Writer(uow.master, kind, enabled=not dry_run) as write:
+            for start in range(0, len(pending), WRITE_SLICE):
+                created: list[dict[str, Any]] = []
+                updated: list[dict[str, Any]] = []
+                for p in pending[start : start + WRITE_SLICE]:
+                    previous = stored.get(p.stored_id)
+                    if previous is not None:
+                        stale = _stale(p.record, previous)
+                        if stale:
+                            p.outcome.result, p.outcome.message = "stale", stale
+                            continue
+                    try:
+                        if previous is not None:
+                            _check_owner(kind, scope, previous, p.record.id, world)
+                        row = builder.row(p.record, p.stored_id, previous)
+                    except RecordRefused as exc:
+                        _refuse(p.outcome, exc.problems)
+                        continue
+                    row["digest"] = _digest(kind, row)
+                    if previous is None:
+                        p.outcome.result = "created"
+                        created.append(row)
+                    elif previous.get("digest") == row["digest"]:
+                        p.outcome.result = "unchanged"
+                    else:
+                        p.outcome.result = "updated"
+                        updated.append(row)
+                # New records can be added without looking for stored ones; so can a
+                # new order's items (an item of another order refuses the order).
+                write(created, new=True)
+                write(updated, new=False)
+                wrote = wrote or bool(created or updated)
+        if wrote and not dry_run:
             uow.commit()
-    return outcomes
+
+
+WRITE_SLICE = 250  # records whose rows are built (and written) together
+
+
+class _Writer:
+    """Writes rows of one kind through the store, in the order given.
+
+    A store whose ``writes_in_background`` is true (SQL: the database works while
+    Python builds the next rows) is written from a thread of its own; nothing else
+    uses the unit of work until the block ends, which waits for the last write and
+    raises what a write raised. Otherwise each write happens at once.
+    """
+
+    def __init__(self, master: Any, kind: str, *, enabled: bool) -> None:
+        self.master, self.kind, self.enabled = master, kind, enabled
+        self.background = enabled and bool(getattr(master, "writes_in_background", False))
+        self._queue: queue.SimpleQueue[tuple[list[dict[str, Any]], bool] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._failed: BaseException | None = None
+
+    def __enter__(self) -> _Writer:
+        if self.background:
+            self._thread = threading.Thread(
+                target=self._run, name=f"master-data-writer-{self.kind}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def __call__(self, rows: list[dict[str, Any]], *, new: bool) -> None:
+        if not rows or not self.enabled:
+            return
+        if self._thread is None:
+            self.master.write(self.kind, rows, new=new)
+            return
+        if self._failed is not None:
+            raise self._failed
+        self._queue.put((rows, new))
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            if self._failed is not None:
+                continue  # drain: the block raises the first failure
+            try:
+                self.master.write(self.kind, job[0], new=job[1])
+            except BaseException as exc:
+                self._failed = exc
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join()
+        if self._failed is not None and exc is None:
+            raise self._failed
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is checked and written.
+
+    A batch makes tens of thousands of short-lived objects (records, rows) that live
+    until it is written, so the collector would move them to its oldest generation
+    and then walk every object of the process, again and again: a third of a bulk
+    import's time. Paused, it runs once the batch's objects are freed, when there
+    is little left to walk. (Refcounting frees what it always frees; whatever another
+    thread leaves in cycles meanwhile waits for that run.) A collector someone else
+    turned off stays off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _refuse(outcome: Outcome, problems: Iterable[tuple[str, str]]) -> None:
@@ -282,13 +406,37 @@ def _stale(record: Any, previous: Mapping[str, Any] | None) -> str:
     return ""
 
 
+_NOT_DIGESTED = frozenset({"digest", "source_updated_at", "source_version"})
+_DAYS_AND_INSTANTS = frozenset({date, datetime})
+
+
 def _digest(kind: str, row: Mapping[str, Any]) -> str:
-    """A hash of what the row says (its source time and version left out)."""
-    content = {
-        k: v for k, v in row.items() if k not in ("digest", "source_updated_at", "source_version")
-    }
-    text = json.dumps([kind, content], sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """A hash of what the row says (its source time and version left out).
+
+    What is hashed is the row's values in the order the row is built (a row of a
+    kind always has the same keys in the same order), a list of rows (an order's
+    items) as lists of their values, days and instants as ISO text, serialised
+    by ``marshal`` in its version 2 format (plain values only, no references
+    between them, so equal rows give equal bytes in any process).
+    """
+    values: list[Any] = [kind]
+    for key, value in row.items():
+        if key in _NOT_DIGESTED:
+            continue
+        of = type(value)
+        if of in _DAYS_AND_INSTANTS:
+            value = value.isoformat()
+        elif of is list and value and type(value[0]) is dict:
+            value = [
+                [v.isoformat() if type(v) in _DAYS_AND_INSTANTS else v for v in member.values()]
+                for member in value
+            ]
+        values.append(value)
+    try:
+        data = marshal.dumps(values, 2)
+    except ValueError:  # a value of a type marshal does not take: its text, then
+        data = repr(values).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
 
 
 def _check_scope_of_kind(kind: str, scope: Scope) -> None:
@@ -318,6 +466,24 @@ def _check_owner(
 # ---------------------------------------------------------------- building rows
 
 
+# What a record needs of the rows it refers to: their world and what an order item copies
+# from its product (the whole row, and its lists, are not needed).
+_REF_COLUMNS: dict[str, tuple[str, ...]] = {
+    "brand": ("sandbox",),
+    "buyer": ("sandbox",),
+    "merchant": ("sandbox",),
+    "product": (
+        "sandbox",
+        "brand_id",
+        "category_id",
+        "badges",
+        "service_tags",
+        "warranty_months",
+    ),
+    "order_item": ("order_id",),
+}
+
+
 class _Builder:
     """Turns checked records into rows, resolving what they refer to in the world."""
 
@@ -335,15 +501,22 @@ class _Builder:
         self.today = today
         self.known: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> stored id -> row
         self.addresses: dict[str, Any] = {}
+        self._sandboxes = world.sandboxes
+        self._build = getattr(self, f"_{kind}")
+        self._snapshots: dict[str, tuple[Any, ...]] = {}
 
     # -- references
 
     def prefetch(self, records: Sequence[Any], stored: Mapping[str, dict[str, Any]]) -> None:
         wanted: dict[str, set[str]] = {}
+        prefix = self.world.prefix
 
         def want(kind: str, external: str | None) -> None:
             if external is not None:
-                wanted.setdefault(kind, set()).update({self.world.store(external), external})
+                ids = wanted.setdefault(kind, set())
+                ids.add(external)
+                if prefix:
+                    ids.add(prefix + external)
 
         for r in records:
             if self.kind == "provider" or self.kind == "product":
@@ -358,16 +531,17 @@ class _Builder:
                     self.world.store(item.id) for item in r.items
                 )
         for kind, ids in wanted.items():
-            self.known[kind] = self.uow.master.stored(kind, sorted(ids))
+            self.known[kind] = self.uow.master.stored(kind, sorted(ids), columns=_REF_COLUMNS[kind])
         if self.kind == "order":
             self._resolve_addresses(records, stored)
 
     def ref(self, kind: str, external: str, field_name: str) -> dict[str, Any]:
         """The row ``external`` names in the world (the sandbox's own first), or refuse."""
         rows = self.known.get(kind, {})
-        for candidate in (self.world.store(external), external):
+        own = self.world.store(external)
+        for candidate in (own, external) if own != external else (own,):
             row = rows.get(candidate)
-            if row is not None and row.get("sandbox") in self.world.sandboxes:
+            if row is not None and row.get("sandbox") in self._sandboxes:
                 return row
         raise RecordRefused(
             [(field_name, f"no {kind} with id {external!r} is loaded; load it first")]
@@ -385,8 +559,7 @@ class _Builder:
             "source_updated_at": record.updated_at,
             "source_version": record.version,
         }
-        build = getattr(self, f"_{self.kind}")
-        row: dict[str, Any] = build(record, base, previous)
+        row: dict[str, Any] = self._build(record, base, previous)
         return row
 
     def _brand(self, r: mr.BrandIn, base: dict[str, Any], _: Any) -> dict[str, Any]:
@@ -506,70 +679,74 @@ class _Builder:
             and merchant != self.scope.merchant
         ):
             problems.append(("merchant_id", "a shop's token may only load the shop's own orders"))
-        stored_items = {i["id"]: i for i in (previous or {}).get("items", [])}
+        stored_items = {i["id"]: i for i in previous.get("items", [])} if previous else {}
+        elsewhere_items = self.known.get("order_item", {})
         items: list[dict[str, Any]] = []
         placed_day = (r.paid_at or r.placed_at).astimezone(LOCAL).date()
         for n, item in enumerate(r.items):
-            where = f"items.{n}"
             item_id = self.world.store(item.id)
             purchased = item.purchased_on or placed_day
             if purchased > self.today:
                 problems.append(
                     (
-                        f"{where}.purchased_on",
+                        f"items.{n}.purchased_on",
                         f"{purchased.isoformat()} is in the future (today is {self.today.isoformat()})",
                     )
                 )
             try:
-                product = self.ref("product", item.product_id, f"{where}.product_id")
+                product = self.ref("product", item.product_id, f"items.{n}.product_id")
             except RecordRefused as exc:
                 problems += exc.problems
                 continue
             before = stored_items.get(item_id)
-            elsewhere = self.known.get("order_item", {}).get(item_id)
-            if before is None and elsewhere is not None and elsewhere["order_id"] != base["id"]:
-                problems.append((f"{where}.id", f"order item {item.id} belongs to another order"))
-                continue
-            if before is not None and before["product_id"] != product["id"]:
+            if before is None:
+                elsewhere = elsewhere_items.get(item_id)
+                if elsewhere is not None and elsewhere["order_id"] != base["id"]:
+                    problems.append(
+                        (f"items.{n}.id", f"order item {item.id} belongs to another order")
+                    )
+                    continue
+            elif before["product_id"] != product["id"]:
                 problems.append(
                     (
-                        f"{where}.product_id",
+                        f"items.{n}.product_id",
                         f"order item {item.id} was sold as {self.world.show(before['product_id'])}; "
                         "an item cannot change product (send a new item instead)",
                     )
                 )
                 continue
             text = item.address if item.address is not None else r.address
-            place = self.addresses.get(text)
             if not text:
                 problems.append(
                     (
-                        f"{where}.address",
+                        f"items.{n}.address",
                         "the service address is empty; give the order's or the item's address",
                     )
                 )
                 continue
+            place = self.addresses.get(text)
             if place is None:
                 problems.append(
                     (
-                        f"{where}.address",
+                        f"items.{n}.address",
                         f"cannot find the city in the address “{text[:60]}”: give province, city and "
                         "district, e.g. 浙江省杭州市西湖区文三路 90 号",
                     )
                 )
                 continue
-            snapshot = (
-                {k: before[k] for k in _SNAPSHOT}
-                if before is not None and before.get("entitled_on") is not None
-                else {
-                    "brand_id": product["brand_id"],
-                    "category_id": product["category_id"],
-                    "badges": list(product["badges"] or []),
-                    "service_tags": list(product["service_tags"] or []),
-                    "warranty_months": product["warranty_months"],
-                    "entitled_on": purchased,
-                }
-            )
+            if before is not None and before.get("entitled_on") is not None:
+                brand_id, category_id, badges, tags, months = (
+                    before["brand_id"],
+                    before["category_id"],
+                    before["badges"],
+                    before["service_tags"],
+                    before["warranty_months"],
+                )
+                entitled_on = before["entitled_on"]
+            else:
+                brand_id, category_id, badges, tags, months = self._entitlements(product)
+                entitled_on = purchased
+            status, status_at = _status(item.status, r.updated_at, before)
             items.append(
                 {
                     "id": item_id,
@@ -583,11 +760,17 @@ class _Builder:
                     "city": place.city,
                     "district": place.district,
                     "area_code": place.area_code,
-                    **_status(item.status, r.updated_at, before),
+                    "status": status,
+                    "status_at": status_at,
                     "contact_phone": item.contact_phone
                     if item.contact_phone is not None
                     else r.contact_phone,
-                    **snapshot,
+                    "brand_id": brand_id,
+                    "category_id": category_id,
+                    "badges": badges,
+                    "service_tags": tags,
+                    "warranty_months": months,
+                    "entitled_on": entitled_on,
                 }
             )
         if problems:
@@ -601,6 +784,20 @@ class _Builder:
             "contact_phone": r.contact_phone,
             "items": items,
         }
+
+    def _entitlements(self, product: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What an item of ``product`` is sold with (NW-1, OH-1); one tuple per product and
+        batch, so the items of a batch share their lists (nobody changes a row's lists)."""
+        found = self._snapshots.get(product["id"])
+        if found is None:
+            found = self._snapshots[product["id"]] = (
+                product["brand_id"],
+                product["category_id"],
+                list(product["badges"] or []),
+                list(product["service_tags"] or []),
+                product["warranty_months"],
+            )
+        return found
 
     # -- helpers
 
@@ -653,15 +850,16 @@ class _Builder:
         return None
 
 
-def _status(given: str, at: datetime | None, before: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The item's status: the one given, unless a later one (from an event) is stored."""
-    stored_at = before.get("status_at") if before is not None else None
-    if before is not None and stored_at is not None and (at is None or at < stored_at):
-        return {"status": before["status"], "status_at": stored_at}
-    return {"status": given, "status_at": at}
-
-
-_SNAPSHOT = ("brand_id", "category_id", "badges", "service_tags", "warranty_months", "entitled_on")
+def _status(
+    given: str, at: datetime | None, before: Mapping[str, Any] | None
+) -> tuple[str, datetime | None]:
+    """The item's status and its time: the one given, unless a later one (from an event)
+    is stored."""
+    if before is not None:
+        stored_at = before.get("status_at")
+        if stored_at is not None and (at is None or at < stored_at):
+            return before["status"], stored_at
+    return given, at
 
 
 def category_of(book: PolicyBook, given: str) -> str | None:

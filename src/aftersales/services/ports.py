@@ -137,10 +137,16 @@ class MasterData(Protocol):
     item never disappears from its order).
     """
 
-    def stored(self, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The stored rows of those ``ids`` that exist, with their lists."""
+    def stored(
+        self, kind: str, ids: Sequence[str], *, columns: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The stored rows of those ``ids`` that exist, with their lists; with ``columns``,
+        at least those columns and the id (an adapter may give more), without lists."""
 
-    def write(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    def write(self, kind: str, rows: Sequence[Mapping[str, Any]], *, new: bool = False) -> None:
+        """Store ``rows``. ``new``: none of them (nor an order's items) was stored when this
+        unit of work read them, so an adapter may add them without looking for stored
+        ones, as long as the result is the same if one was stored meanwhile."""
 
     def page(
         self,

@@ -1,22 +1,46 @@
 """Master data, inbound events and import jobs in SQL (the ports of ``services/ports.py``).
 
-Rows are written as multi-row upserts (``INSERT … ON CONFLICT DO UPDATE``), one
-statement per table per batch; a brand's centres and a provider's coverage are
-replaced, an order's items upserted. Reads fetch a batch's rows and their lists
-in one query per table.
+Rows are written as upserts, one statement per table per batch; a brand's
+centres and a provider's coverage are replaced, an order's items upserted.
+Reads fetch a batch's rows and their lists in one query per table.
+
+On PostgreSQL a batch of :data:`COPY_FROM_ROWS` rows or more travels by ``COPY``
+(psycopg's copy protocol, in the caller's transaction) rather than as an
+``executemany``: rows the caller says are new are copied straight into their
+table, under a savepoint so that one stored meanwhile by another transaction
+sends the batch the other way; the other rows are copied into a temporary
+staging table and merged with one ``INSERT … SELECT … ON CONFLICT DO UPDATE``.
+SQLite (and a small batch) uses a multi-row ``INSERT … ON CONFLICT DO UPDATE``.
+Either way the stored rows are the same.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Dialect,
+    String,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.bulk import _as_sqlalchemy_errors
 from aftersales.adapters.db.reference import among, order_item_from_row, order_item_query
 from aftersales.domain.eligibility import OrderItem
 
@@ -39,11 +63,25 @@ _COVERAGE_COLUMNS = (
     "service_tag",
     "fulfil",
 )
+# From this many rows a PostgreSQL upsert goes by COPY; a smaller one is one executemany.
+COPY_FROM_ROWS = 100
+_UNIQUE_VIOLATION = "23505"
 
 
-def upsert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT … ON CONFLICT (primary key) DO UPDATE of the columns the rows carry."""
+def upsert_rows(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, new: bool = False
+) -> None:
+    """INSERT … ON CONFLICT (primary key) DO UPDATE of the columns the rows carry.
+
+    ``new``: the caller found none of the rows stored, so on PostgreSQL they are
+    copied in directly (falling back to the merge if one was stored meanwhile).
+    Rows with the same key: the last one given is stored. Keys of a row that are
+    not columns of ``table`` are left out.
+    """
     if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM_ROWS:
+        _copy_upsert(conn, table, rows, new=new)
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
@@ -58,27 +96,138 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         if others
         else statement.on_conflict_do_nothing(index_elements=keys)
     )
-    conn.execute(statement, [dict(r) for r in rows])
+    conn.execute(statement, [_columns(table, r) for r in rows])
+
+
+def _among_ids(conn: Connection, column: Any, ids: list[str]) -> Any:
+    """``column IN ids``. On PostgreSQL the ids travel as one comma-separated text that
+    the server splits (an array parameter is built element by element in Python);
+    ids are never written with commas, but if one is, they go as an array."""
+    if conn.dialect.name == "postgresql":
+        joined = ",".join(ids)
+        if joined.count(",") == len(ids) - 1:
+            return column == any_(func.string_to_array(bindparam(None, joined, String()), ","))
+    return among(conn, column, ids)
 
 
 def _columns(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
     return {c.name: row[c.name] for c in table.columns if c.name in row}
 
 
+def _copy_upsert(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, new: bool
+) -> None:
+    columns = tuple(c.name for c in table.columns if c.name in rows[0])
+    keys = tuple(c.name for c in table.primary_key.columns)
+    values = _copy_values(conn.dialect, table, columns, rows)
+    if len(keys) == 1 and len({row[keys[0]] for row in rows}) < len(rows):
+        last = {row[keys[0]]: value for row, value in zip(rows, values, strict=True)}
+        values = list(last.values())  # one row a key (the last given), as the statements do
+    names = ", ".join(f'"{c}"' for c in columns)
+    if new:
+        try:
+            with conn.begin_nested():
+                _copy(conn, f'COPY "{table.name}" ({names}) FROM STDIN', values)
+            return
+        except IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
+            # Another transaction stored one of them since the caller looked: merge.
+    staging = f"_staging_{table.name}"
+    conflict = ", ".join(f'"{c}"' for c in keys)
+    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in keys)
+    _run(
+        conn,
+        # A table of the session's own, emptied after each use (and gone with the session).
+        f'CREATE TEMPORARY TABLE IF NOT EXISTS "{staging}" '
+        f'AS SELECT * FROM "{table.name}" WITH NO DATA',
+    )
+    _copy(conn, f'COPY "{staging}" ({names}) FROM STDIN', values)
+    _run(
+        conn,
+        f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{staging}" '
+        f"ON CONFLICT ({conflict}) " + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING"),
+    )
+    _run(conn, f'TRUNCATE "{staging}"')
+
+
+def _copy_values(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+) -> list[Any]:
+    """The rows' values in ``columns`` order as COPY takes them: instants through their
+    column type (checked for a zone, in UTC), JSON as its text."""
+    pick = itemgetter(*columns)
+    values = [list(pick(row)) if len(columns) > 1 else [pick(row)] for row in rows]
+    for i, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):
+            # Rows often share one list (an order's items, their product's badges):
+            # its text is made once. (The lists live as long as the rows.)
+            texts: dict[int, str] = {}
+            for value in values:
+                given = value[i]
+                if given is None and column_type.none_as_null:
+                    continue
+                text = texts.get(id(given))
+                if text is None:
+                    text = texts[id(given)] = json.dumps(given)
+                value[i] = text
+            continue
+        process = column_type.bind_processor(dialect)
+        if process is not None:
+            for value in values:
+                if value[i] is not None:
+                    value[i] = process(value[i])
+    return values
+
+
+def _run(conn: Connection, sql: str) -> None:
+    """One statement on the driver's cursor, in the connection's transaction."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with _as_sqlalchemy_errors(sql), driver.cursor() as cursor:
+        cursor.execute(sql.encode())
+
+
+def _copy(conn: Connection, sql: str, values: Sequence[Sequence[Any]]) -> None:
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with _as_sqlalchemy_errors(sql), driver.cursor() as cursor, cursor.copy(sql.encode()) as copy:
+        write = copy.write_row
+        for value in values:
+            write(value)
+
+
 class SqlMasterData:
+    # Writes may come from a thread of their own while the caller builds the next rows
+    # (the caller does not use the connection meanwhile): the database works meanwhile.
+    writes_in_background = True
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def stored(self, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def stored(
+        self, kind: str, ids: Sequence[str], *, columns: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
         table = _TABLES[kind]
+        if kind == "order_item" and columns is None:
+            columns = ("order_id",)  # the memory adapter answers the same
+        query = (
+            select(table)
+            if columns is None
+            else select(table.c.id, *(table.c[c] for c in columns if c != "id"))
+        )
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 5000):
             chunk = list(ids[start : start + 5000])
-            for r in self.conn.execute(select(table).where(among(self.conn, table.c.id, chunk))):
-                found[r.id] = dict(r._mapping)
-        self._children(kind, found)
+            result = self.conn.execute(query.where(_among_ids(self.conn, table.c.id, chunk)))
+            names = list(result.keys())
+            for values in result:
+                found[values[0]] = dict(zip(names, values, strict=True))
+        if columns is None:
+            self._children(kind, found)
         return found
 
     def _children(self, kind: str, rows: dict[str, dict[str, Any]]) -> None:
@@ -112,11 +261,10 @@ class SqlMasterData:
             for r in self.conn.execute(query):
                 rows[r.order_id][name].append(dict(r._mapping))
 
-    def write(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    def write(self, kind: str, rows: Sequence[Mapping[str, Any]], *, new: bool = False) -> None:
         if not rows:
             return
-        table = _TABLES[kind]
-        upsert_rows(self.conn, table, [_columns(table, r) for r in rows])
+        upsert_rows(self.conn, _TABLES[kind], rows, new=new)
         ids = [str(r["id"]) for r in rows]
         if kind == "brand":
             sc = s.service_centres
@@ -136,7 +284,7 @@ class SqlMasterData:
                 self.conn.execute(insert(pc), coverage)
         elif kind == "order":
             items = [i for r in rows for i in r.get("items", [])]
-            upsert_rows(self.conn, s.order_items, [_columns(s.order_items, i) for i in items])
+            upsert_rows(self.conn, s.order_items, items, new=new)
 
     def page(
         self,

@@ -22,7 +22,9 @@ from aftersales.errors import NotFound
 
 
 class MemoryMasterData(_OnStore):
-    def stored(self, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def stored(
+        self, kind: str, ids: Sequence[str], *, columns: Sequence[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
         t = self._t
         if kind == "order_item":
             found: dict[str, dict[str, Any]] = {}
@@ -33,7 +35,7 @@ class MemoryMasterData(_OnStore):
             return found
         return {i: copy.deepcopy(t.master[(kind, i)]) for i in ids if (kind, i) in t.master}
 
-    def write(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    def write(self, kind: str, rows: Sequence[Mapping[str, Any]], *, new: bool = False) -> None:
         t = self._t
         for given in rows:
             row = copy.deepcopy(dict(given))
