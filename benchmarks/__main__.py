@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only calendar intake deadlines trickle memory] [--markdown FILE]``."""
+"""``python -m benchmarks [--quick] [--only calendar intake deadlines trickle memory imports] [--markdown FILE]``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmarks.common import Report, machine_description, markdown_table
 
-SUITES = ("calendar", "intake", "deadlines", "trickle", "memory")
+SUITES = ("calendar", "intake", "deadlines", "trickle", "memory", "imports")
 
 
 def main(argv: list[str] | None = None) -> int:
