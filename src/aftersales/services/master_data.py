@@ -33,8 +33,6 @@ import difflib
 import gc
 import hashlib
 import marshal
-import queue
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -249,109 +247,43 @@ def _apply(
     scope: Scope,
     dry_run: bool,
 ) -> None:
-    """Compare the checked records with what is stored, build their rows and write them.
-
-    Rows are built and handed to the writer a slice at a time, so that when the
-    store writes in the background (see :class:`_Writer`) the database stores one
-    slice while the next is built.
-    """
+    """Compare the checked records with what is stored, build their rows and write them."""
     with svc.uow() as uow:
         stored = uow.master.stored(kind, [p.stored_id for p in pending])
         today = _today(svc, uow, world)
         builder = _Builder(svc, uow, world, scope, kind, today)
         builder.prefetch([p.record for p in pending], stored)
-        wrote = False
-        with _Writer(uow.master, kind, enabled=not dry_run) as write:
-            for start in range(0, len(pending), WRITE_SLICE):
-                created: list[dict[str, Any]] = []
-                updated: list[dict[str, Any]] = []
-                for p in pending[start : start + WRITE_SLICE]:
-                    previous = stored.get(p.stored_id)
-                    if previous is not None:
-                        stale = _stale(p.record, previous)
-                        if stale:
-                            p.outcome.result, p.outcome.message = "stale", stale
-                            continue
-                    try:
-                        if previous is not None:
-                            _check_owner(kind, scope, previous, p.record.id, world)
-                        row = builder.row(p.record, p.stored_id, previous)
-                    except RecordRefused as exc:
-                        _refuse(p.outcome, exc.problems)
-                        continue
-                    row["digest"] = _digest(kind, row)
-                    if previous is None:
-                        p.outcome.result = "created"
-                        created.append(row)
-                    elif previous.get("digest") == row["digest"]:
-                        p.outcome.result = "unchanged"
-                    else:
-                        p.outcome.result = "updated"
-                        updated.append(row)
-                # New records can be added without looking for stored ones; so can a
-                # new order's items (an item of another order refuses the order).
-                write(created, new=True)
-                write(updated, new=False)
-                wrote = wrote or bool(created or updated)
-        if wrote and not dry_run:
-            uow.commit()
-
-
-WRITE_SLICE = 250  # records whose rows are built (and written) together
-
-
-class _Writer:
-    """Writes rows of one kind through the store, in the order given.
-
-    A store whose ``writes_in_background`` is true (SQL: the database works while
-    Python builds the next rows) is written from a thread of its own; nothing else
-    uses the unit of work until the block ends, which waits for the last write and
-    raises what a write raised. Otherwise each write happens at once.
-    """
-
-    def __init__(self, master: Any, kind: str, *, enabled: bool) -> None:
-        self.master, self.kind, self.enabled = master, kind, enabled
-        self.background = enabled and bool(getattr(master, "writes_in_background", False))
-        self._queue: queue.SimpleQueue[tuple[list[dict[str, Any]], bool] | None] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
-        self._failed: BaseException | None = None
-
-    def __enter__(self) -> _Writer:
-        if self.background:
-            self._thread = threading.Thread(
-                target=self._run, name=f"master-data-writer-{self.kind}", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def __call__(self, rows: list[dict[str, Any]], *, new: bool) -> None:
-        if not rows or not self.enabled:
-            return
-        if self._thread is None:
-            self.master.write(self.kind, rows, new=new)
-            return
-        if self._failed is not None:
-            raise self._failed
-        self._queue.put((rows, new))
-
-    def _run(self) -> None:
-        while (job := self._queue.get()) is not None:
-            if self._failed is not None:
-                continue  # drain: the block raises the first failure
+        created: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        for p in pending:
+            previous = stored.get(p.stored_id)
+            if previous is not None:
+                stale = _stale(p.record, previous)
+                if stale:
+                    p.outcome.result, p.outcome.message = "stale", stale
+                    continue
             try:
-                self.master.write(self.kind, job[0], new=job[1])
-            except BaseException as exc:
-                self._failed = exc
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self._thread is None:
-            return
-        self._queue.put(None)
-        self._thread.join()
-        if self._failed is not None and exc is None:
-            raise self._failed
+                if previous is not None:
+                    _check_owner(kind, scope, previous, p.record.id, world)
+                row = builder.row(p.record, p.stored_id, previous)
+            except RecordRefused as exc:
+                _refuse(p.outcome, exc.problems)
+                continue
+            row["digest"] = _digest(kind, row)
+            if previous is None:
+                p.outcome.result = "created"
+                created.append(row)
+            elif previous.get("digest") == row["digest"]:
+                p.outcome.result = "unchanged"
+            else:
+                p.outcome.result = "updated"
+                updated.append(row)
+        if (created or updated) and not dry_run:
+            # New records can be added without looking for stored ones; so can a new
+            # order's items (an item of another order refuses the order).
+            uow.master.write(kind, created, new=True)
+            uow.master.write(kind, updated)
+            uow.commit()
 
 
 @contextmanager
@@ -502,7 +434,9 @@ class _Builder:
         self.known: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> stored id -> row
         self.addresses: dict[str, Any] = {}
         self._sandboxes = world.sandboxes
-        self._build = getattr(self, f"_{kind}")
+        # The function, not a bound method: that would tie the builder (and every row
+        # it has read) into a cycle only the garbage collector can free.
+        self._build = getattr(type(self), f"_{kind}")
         self._snapshots: dict[str, tuple[Any, ...]] = {}
 
     # -- references
@@ -559,7 +493,7 @@ class _Builder:
             "source_updated_at": record.updated_at,
             "source_version": record.version,
         }
-        row: dict[str, Any] = self._build(record, base, previous)
+        row: dict[str, Any] = self._build(self, record, base, previous)
         return row
 
     def _brand(self, r: mr.BrandIn, base: dict[str, Any], _: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
@@ -99,15 +100,20 @@ def upsert_rows(
     conn.execute(statement, [_columns(table, r) for r in rows])
 
 
-def _among_ids(conn: Connection, column: Any, ids: list[str]) -> Any:
-    """``column IN ids``. On PostgreSQL the ids travel as one comma-separated text that
-    the server splits (an array parameter is built element by element in Python);
-    ids are never written with commas, but if one is, they go as an array."""
-    if conn.dialect.name == "postgresql":
-        joined = ",".join(ids)
-        if joined.count(",") == len(ids) - 1:
-            return column == any_(func.string_to_array(bindparam(None, joined, String()), ","))
-    return among(conn, column, ids)
+@cache
+def _by_ids(table: Table, columns: tuple[str, ...] | None, joined: bool) -> Any:
+    """The rows of ``table`` (only ``columns`` and the id, if given) whose id is among
+    the ids given: as one comma-separated text (``:ids``) the server splits, or as
+    an expanding list (``:id_list``). Built once per shape."""
+    query = (
+        select(table)
+        if columns is None
+        else select(table.c.id, *(table.c[c] for c in columns if c != "id"))
+    )
+    if joined:
+        ids = func.string_to_array(bindparam("ids", type_=String()), ",")
+        return query.where(table.c.id == any_(ids))
+    return query.where(table.c.id.in_(bindparam("id_list", expanding=True)))
 
 
 def _columns(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -199,10 +205,6 @@ def _copy(conn: Connection, sql: str, values: Sequence[Sequence[Any]]) -> None:
 
 
 class SqlMasterData:
-    # Writes may come from a thread of their own while the caller builds the next rows
-    # (the caller does not use the connection meanwhile): the database works meanwhile.
-    writes_in_background = True
-
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
@@ -214,15 +216,19 @@ class SqlMasterData:
         table = _TABLES[kind]
         if kind == "order_item" and columns is None:
             columns = ("order_id",)  # the memory adapter answers the same
-        query = (
-            select(table)
-            if columns is None
-            else select(table.c.id, *(table.c[c] for c in columns if c != "id"))
-        )
+        shape = None if columns is None else tuple(columns)
+        on_postgresql = self.conn.dialect.name == "postgresql"
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 5000):
             chunk = list(ids[start : start + 5000])
-            result = self.conn.execute(query.where(_among_ids(self.conn, table.c.id, chunk)))
+            # On PostgreSQL the ids go as one text (an array parameter is built element by
+            # element in Python); ids are never written with commas, but if one is, the
+            # ids go as a list.
+            joined = ",".join(chunk)
+            if on_postgresql and joined.count(",") == len(chunk) - 1:
+                result = self.conn.execute(_by_ids(table, shape, True), {"ids": joined})
+            else:
+                result = self.conn.execute(_by_ids(table, shape, False), {"id_list": chunk})
             names = list(result.keys())
             for values in result:
                 found[values[0]] = dict(zip(names, values, strict=True))
