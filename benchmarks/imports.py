@@ -13,16 +13,18 @@ compound, building and room) for every district of the area table.
 
 **The import** runs in a process of its own (``python -m benchmarks.imports
 --child …``) the way ``services/imports.py`` loads files: the files in
-:data:`~aftersales.services.master_data.WRITE_ORDER` (products, buyers, orders),
+:data:`~aftersales.services.master_data.WRITE_ORDER` (buyers, products, orders),
 each read a line at a time into batches of :data:`BATCH_ROWS` rows (an order
 counts one row per item and is never split), each batch one
 :func:`~aftersales.services.master_data.upsert` in its own unit of work,
-committed. The database is fresh and holds the demo catalogue (brands, shops,
-providers). The time runs from the start of the import (the address parser's
-loading included) to its last commit; the peak RSS is the process's
-``ru_maxrss``; while it runs, the CPU of PostgreSQL's processes and of the
-whole machine is sampled, so a run slowed by something else is seen as such.
-Every run is checked: all records created, every item stored with a city.
+committed. The database starts empty but for the demo catalogue (brands, shops,
+providers); on PostgreSQL it is a database of its own, ``<name>_imports`` beside
+the one ``--database-url`` names, whose tables are replaced. The time runs from
+the start of the import (the address parser's loading included) to its last
+commit; the peak RSS is the process's ``ru_maxrss``; while it runs, the CPU of
+PostgreSQL's processes and of the whole machine is sampled, so a run slowed by
+something else shows as such. Every run is checked: all records created, every
+item stored with a city.
 
 **The ceiling**, measured in the same run on the same rows: the order items the
 import stored, exported once, then loaded with ``COPY … FROM STDIN`` from a file
@@ -55,7 +57,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, make_url, select, text
 
 from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
@@ -431,7 +433,14 @@ class _CpuMeter:
 # ---------------------------------------------------------------- the benchmark
 
 
+def database_for(database_url: str) -> str:
+    """The import benchmark's own database (it is emptied), beside ``database_url``'s."""
+    url = make_url(database_url)
+    return url.set(database=f"{url.database}_imports").render_as_string(hide_password=False)
+
+
 def run(report: Report, *, quick: bool, database_url: str) -> None:
+    database_url = database_for(database_url)
     shape = QUICK if quick else FULL
     repeats = 1 if quick else 3
     with tempfile.TemporaryDirectory(prefix="aftersales-import-") as tmp:
