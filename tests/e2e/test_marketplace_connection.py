@@ -110,6 +110,7 @@ def test_a_marketplace_loads_its_own_data_and_one_click_help_plays_out_on_it(
     again = client.put("/api/v1/orders/T-1001", json=ORDER, params=box, headers=sync)
     assert (again.status_code, again.json()["result"]) == (200, "unchanged")
     record = again.json()["record"]
+    assert record["placed_at"] == ORDER["placed_at"]  # instants come back as they were sent
     item = record["items"][0]
     assert item["entitlements"]["service_tags"] == ["scheduled_installation"]
     assert item["area"]["code"] == "330106" and item["paid_price_fen"] == 29_900

@@ -929,7 +929,10 @@ def item_record(i: Mapping[str, Any], world: World) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
+    """Dates as ISO text; instants in the marketplace's time (+08:00), as records are sent."""
+    if isinstance(value, datetime):
+        return value.astimezone(LOCAL).isoformat()
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def get_record(svc: Services, kind: str, external_id: str, *, world: World) -> dict[str, Any]:
