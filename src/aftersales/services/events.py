@@ -44,6 +44,12 @@ and a delivery date already stored is never dropped by a record without one.
 
 **Products.** ``product.changed`` notes that the product changed; it moves
 nothing: order items keep the entitlements they were sold with (NW-1, OH-1).
+
+The module is long (~600 lines) because it holds the whole of one use case:
+checking an event's shape, keeping it once per world, and applying each event
+type under the same ordering rule (later wins, refunded and closed are final).
+The per-type handlers read and write the same order rows under one lock, so they
+stay beside the rule they share.
 """
 
 from __future__ import annotations

@@ -25,6 +25,13 @@ them (NW-1, OH-1), and an item can never change product.
 **Scope.** A merchant's integration token may load its own orders, products
 and providers (they are marked as the shop's), and buyers not yet known; a
 marketplace-wide token loads everything.
+
+The module is long (~1,000 lines) because upsert is one pipeline — check,
+compare with what is stored, resolve references in the world, build rows,
+write — and its bulk path (the per-field fast checks, the cheap digest) must
+give exactly the answers of the careful one. Reading records back
+(``as_record``, lists, patch) is the part that could move out, into a
+``master_views`` module, when it next changes.
 """
 
 from __future__ import annotations
