@@ -148,6 +148,8 @@ class MerchantIn(_Record):
 
 
 Fulfil = Literal["on_site", "in_store", "mail_in"]
+# OH-3: among equally near providers, who comes to the buyer first.
+FULFIL_PREFERENCE = {"on_site": 0, "in_store": 1, "mail_in": 2}
 
 
 class CoverageIn(BaseModel):

@@ -35,6 +35,7 @@ from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
 from aftersales.domain.explain import Bilingual
 from aftersales.domain.policy import PolicyBook, normalise_city
 from aftersales.errors import NotFound
+from aftersales.services.master_records import FULFIL_PREFERENCE
 
 __all__ = [
     "CoverageRow",
@@ -470,7 +471,6 @@ _DISPATCH_CANDIDATES = (
         _pr.c.active.is_(True),
     )
 )
-FULFIL_PREFERENCE = {"on_site": 0, "in_store": 1, "mail_in": 2}
 
 
 def find_provider(

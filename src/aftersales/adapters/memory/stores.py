@@ -31,6 +31,7 @@ from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AlreadyExists, NotFound, SandboxNotFound
+from aftersales.services.master_records import FULFIL_PREFERENCE
 from aftersales.services.records import (
     LIVE,
     Account,
@@ -52,9 +53,6 @@ class _OnStore:
     @property
     def _t(self) -> Tables:
         return self.store.tables
-
-
-FULFIL_PREFERENCE = {"on_site": 0, "in_store": 1, "mail_in": 2}
 
 
 class MemoryReference(_OnStore):
