@@ -8,7 +8,11 @@ rather than showing a raw key to a buyer.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Literal
+
+from aftersales.entrypoints.web import words as _word_modules
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -209,6 +213,24 @@ _WORDS: dict[str, tuple[str, str]] = {
     "programme.one_click_help": ("一键求助", "One-click help"),
     "live": ("正式", "live"),
 }
+
+
+def _merge_area_words() -> None:
+    """Add each area's catalogue (``web/words/<area>.py``, a ``WORDS`` dict) to the shared one.
+
+    Pages that grew a vocabulary of their own keep it beside them; a key defined
+    twice is a programming error and stops the import.
+    """
+    for module in pkgutil.iter_modules(_word_modules.__path__):
+        area = importlib.import_module(f"{_word_modules.__name__}.{module.name}")
+        words: dict[str, tuple[str, str]] = area.WORDS
+        twice = sorted(set(words) & set(_WORDS))
+        if twice:
+            raise RuntimeError(f"words defined twice ({module.name}): {', '.join(twice)}")
+        _WORDS.update(words)
+
+
+_merge_area_words()
 
 
 def text(key: str, lang: Lang) -> str:
