@@ -117,7 +117,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 5000  # at most master_data.MAX_BATCH records (an order's items count as rows)
 KEEP_ERRORS = 100  # row problems an import report (and a job) keeps; the rest are counted
 _STORED_CHUNK = 500  # providers (brands) whose stored records are read at once
 

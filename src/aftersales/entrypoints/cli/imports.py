@@ -27,6 +27,7 @@ from aftersales.entrypoints.cli.common import (
     PolicyDirs,
     console,
     open_container,
+    settle_startup_objects,
 )
 from aftersales.errors import AftersalesError, InvalidRequest
 
@@ -81,6 +82,7 @@ def import_files(
     from aftersales.services import master_data as md
 
     container = open_container(data_dir, database_url, policy_dir)
+    settle_startup_objects()
     svc = container.services
     try:
         world = md.world_of(svc, sandbox)

@@ -41,6 +41,7 @@ def worker(
     import signal
     import threading
 
+    from aftersales.entrypoints.cli.common import settle_startup_objects
     from aftersales.entrypoints.observability import configure_logging
     from aftersales.worker.loop import build_worker
 
@@ -56,6 +57,7 @@ def worker(
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    settle_startup_objects()
     total = build_worker(container, worker_id=worker_id, stop=stop).run()
     console.print(f"worker stopped: {total.cases} cases handled, {total.payouts} payouts made")
     container.close()
