@@ -59,6 +59,10 @@ _KIND_SEPARATORS = ("-", "_", ".")
 # C0 control characters other than tab, LF and CR, and lone surrogates (which JSON
 # escapes can produce and which no encoder will write back out).
 _FORBIDDEN_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# In a line of JSON a forbidden character can only come from an escape (a raw control
+# character is not valid JSON, and UTF-8 text holds no surrogates): \b, \f, \u0000-\u001f
+# or a surrogate. A line without any of these (nearly every line) is not walked.
+_MAY_ESCAPE_FORBIDDEN = re.compile(r"\\(?:[bf]|u00[01]|u[dD][89a-fA-F])")
 _EXCEL_UTF8 = "CSV UTF-8 (逗号分隔)(*.csv)"
 
 Format = Literal["csv", "ndjson"]
@@ -868,6 +872,8 @@ class RecordFile:
         if isinstance(kind, RowError):
             return kind
         fields = {key: item for key, item in value.items() if key != "kind"}
+        if not _MAY_ESCAPE_FORBIDDEN.search(text):
+            return RawRecord(file, n, kind, fields)
         try:
             found = list(_forbidden_chars(fields, ""))
         except RecursionError:
