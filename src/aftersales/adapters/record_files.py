@@ -42,7 +42,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -62,6 +62,8 @@ _FORBIDDEN_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 # In a line of JSON a forbidden character can only come from an escape (a raw control
 # character is not valid JSON, and UTF-8 text holds no surrogates): \b, \f, \u0000-\u001f
 # or a surrogate. A line without any of these (nearly every line) is not walked.
+# A line of NDJSON that begins with its record's id (as exports usually write them).
+_LEADING_ID = re.compile(rb'\s*\{\s*"id"\s*:\s*"([^"\\]*)"')
 _MAY_ESCAPE_FORBIDDEN = re.compile(r"\\(?:[bf]|u00[01]|u[dD][89a-fA-F])")
 _EXCEL_UTF8 = "CSV UTF-8 (逗号分隔)(*.csv)"
 
@@ -663,6 +665,8 @@ class RecordFile:
         self._limit = max_line_bytes
         self._started = False
         self._closed = False
+        self._keep: Callable[[str], bool] | None = None  # see only()
+        self._report_unowned = True
         self.format: Format = _format_of(name)
         self.bytes_total = _remaining_size(stream)
         self._lines = _LineSource(stream, max_line_bytes, csv_quoting=self.format == "csv")
@@ -682,6 +686,21 @@ class RecordFile:
     @property
     def bytes_read(self) -> int:
         return self._lines.bytes_read
+
+    def only(self, keep: Callable[[str], bool], *, report_unowned: bool) -> bool:
+        """Read only the NDJSON lines whose record ``keep`` takes, by its id, where it is
+        cheap to tell: a line that begins with its ``"id"`` is passed over unread when
+        ``keep`` refuses that id. Other lines are read as ever (the caller still sorts
+        them by their id); those that cannot be read are reported only when
+        ``report_unowned`` (so that, of several readers of one file each keeping its
+        share, exactly one reports them). CSV files are read whole, and say so by
+        answering False.
+        """
+        if self.format != "ndjson":
+            return False
+        self._keep = keep
+        self._report_unowned = report_unowned
+        return True
 
     def _file_kind(self, kind: str | None) -> str | None:
         name = self.name
@@ -810,14 +829,25 @@ class RecordFile:
         for line in self._lines:
             n = line.number
             if line.data is None:
-                yield _too_long(file, line, self._limit)
+                if self._report_unowned:
+                    yield _too_long(file, line, self._limit)
                 continue
             data = line.data
             if n == 1 and data.startswith(codecs.BOM_UTF8):
                 data = data[len(codecs.BOM_UTF8) :]
+            owned = True
+            if self._keep is not None:
+                leading = _LEADING_ID.match(data)
+                if leading is not None:
+                    if not self._keep(leading.group(1).decode("utf-8", "replace")):
+                        continue
+                else:
+                    owned = self._report_unowned
             try:
                 text = data.decode("utf-8").strip(" \t\r\n")
             except UnicodeDecodeError as exc:
+                if not owned:
+                    continue
                 bad = data[exc.start : exc.start + 1].hex().upper()
                 yield RowError(
                     file,
@@ -833,8 +863,9 @@ class RecordFile:
                 continue
             outcome = self._ndjson_record(n, text)
             if isinstance(outcome, list):
-                yield from outcome
-            else:
+                if owned:
+                    yield from outcome
+            elif owned or isinstance(outcome, RawRecord):
                 yield outcome
 
     def _ndjson_record(self, n: int, text: str) -> RawRecord | RowError | list[RowError]:

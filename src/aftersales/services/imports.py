@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ __all__ = [
     "KEEP_ERRORS",
     "ImportInterrupted",
     "ImportReport",
+    "Part",
     "ReadProblem",
     "ReadRow",
     "RowProblem",
@@ -112,6 +114,7 @@ __all__ = [
     "run_import",
     "run_job",
     "scope_for",
+    "splits_by_order",
     "submit_job",
 ]
 
@@ -126,6 +129,36 @@ _SINGULAR = {**{k: k for k in mr.KINDS}, **{plural: k for k, plural in mr.PLURAL
 # Every kind a file's name or a line's "kind" may give.
 FILE_KINDS: tuple[str, ...] = tuple(sorted({*_SINGULAR, *FLAT_KINDS}))
 RESULTS = ("created", "updated", "unchanged", "stale", "refused")
+# Kinds a file of orders is given as: such a file can be loaded in parts (Part).
+ORDER_FILE_KINDS = frozenset({"order", "orders", "order_items"})
+
+
+@dataclass(frozen=True)
+class Part:
+    """Part ``index`` of ``count``: the orders (of files of orders) whose id falls to it.
+
+    Several processes, each given one part of the same files, load them side by side
+    (``aftersales import --jobs``). Every row of one order, and every version of it,
+    falls to the same part, so an order's rows still meet in one batch and its
+    updates are applied in file order. A row without an order id falls to part 0,
+    as do the rows the reader could not read, so each is reported once.
+    """
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"part {self.index} of {self.count} does not exist")
+
+    def owns(self, order_id: str) -> bool:
+        return zlib.crc32(order_id.encode("utf-8")) % self.count == self.index
+
+
+def splits_by_order(source: RowSource) -> bool:
+    """Whether every row of ``source`` is an order (or an order's item): loadable in parts."""
+    return source.kind in ORDER_FILE_KINDS
+
 
 # order_items columns: the order's, and the item's, with the field each one fills.
 _ORDER_COLUMNS = {
@@ -285,6 +318,20 @@ class ImportReport:
         if self.sink is not None:
             self.sink(problem)
 
+    def merge(self, other: ImportReport) -> None:
+        """Add what ``other`` (another part of the same import) did to this report.
+
+        Its problems went to its own sink as they were found; here they are counted,
+        and kept up to :data:`KEEP_ERRORS`.
+        """
+        for kind, by_result in other.counts.items():
+            for result, n in by_result.items():
+                self.count(kind, result, n)
+        self.rows_read += other.rows_read
+        self.error_count += other.error_count
+        self.errors.extend(other.errors[: max(0, KEEP_ERRORS - len(self.errors))])
+        self.notices.extend(n for n in other.notices if n not in self.notices)
+
     def refuse_file(self, name: str, message: str) -> None:
         """The file ``name`` cannot be imported at all."""
         self.refused_files.append(name)
@@ -391,6 +438,7 @@ def run_import(
     on_error: Callable[[RowProblem], None] | None = None,
     progress: Progress | None = None,
     batch_rows: int = BATCH_ROWS,
+    part: Part | None = None,
 ) -> ImportReport:
     """Load the rows of ``sources``, in order, into ``world`` (live data when None), and
     say what became of them.
@@ -398,8 +446,12 @@ def run_import(
     ``on_error`` is given every row problem as it is found (the report keeps the
     first :data:`KEEP_ERRORS`); ``progress`` is called after every batch. When
     any source is refused as a whole nothing is loaded. With ``dry_run``
-    nothing is kept, and the report says what would have happened.
+    nothing is kept, and the report says what would have happened. With ``part``
+    only that part of the orders is loaded (every source must be a file of orders,
+    :func:`splits_by_order`), and the report counts only its rows.
     """
+    if part is not None and not all(splits_by_order(s) for s in sources):
+        raise InvalidRequest("only files of orders (or order items) can be loaded in parts")
     report = report if report is not None else ImportReport()
     report.dry_run = dry_run
     if on_error is not None:
@@ -416,7 +468,14 @@ def run_import(
         return report
     totals = [s.bytes_total for s in sources]
     report.bytes_total = None if None in totals else sum(t or 0 for t in totals)
-    loader = _Loader(svc, world or md.World(), scope, report, progress, max(1, batch_rows))
+    loader = _Loader(svc, world or md.World(), scope, report, progress, max(1, batch_rows), part)
+    if part is not None:
+        for source in sources:
+            only = getattr(source, "only", None)  # a reader that can pass over others' lines
+            if only is not None and only(
+                lambda key: part.owns(key.strip()), report_unowned=part.index == 0
+            ):
+                loader.readers_choose.add(id(source))
     try:
         if dry_run:
             # One unit of work, never committed: every batch is written in it (so later
@@ -529,10 +588,14 @@ class _Loader:
         report: ImportReport,
         progress: Progress | None,
         batch_rows: int,
+        part: Part | None = None,
     ) -> None:
         self.svc, self.world, self.scope, self.report = svc, world, scope, report
         self.on_progress = progress
         self.batch_rows = batch_rows
+        self.part = part
+        # Sources whose reader decides which part reports a line it cannot read.
+        self.readers_choose: set[int] = set()
         self._done_bytes = 0
         self._source: RowSource | None = None
 
@@ -549,14 +612,22 @@ class _Loader:
     def _file(self, source: RowSource) -> None:
         state = _FileState(source.name)
         batch = _Batch()
+        part = self.part
         for item in source:
-            self.report.rows_read += 1
             fields = getattr(item, "fields", None)
             if fields is None:  # a row the reader could not read
-                self.report.add(RowProblem(item.file, item.line, item.field, item.message))
+                # Of several parts, one reports it: the reader's choice if it chose.
+                if part is None or part.index == 0 or id(source) in self.readers_choose:
+                    self.report.rows_read += 1
+                    self.report.add(RowProblem(item.file, item.line, item.field, item.message))
                 continue
             kind = _row_kind(item.kind, fields)
             order_id = _text(fields.get("order_id")) if kind == "order_items" else None
+            if part is not None and not part.owns(
+                order_id if order_id is not None else _text(fields.get("id"))
+            ):
+                continue
+            self.report.rows_read += 1
             if batch.rows >= self.batch_rows and (order_id is None or order_id != batch.last_order):
                 self._flush(batch)
                 batch = _Batch()

@@ -11,7 +11,7 @@ import pytest
 from aftersales.adapters.memory import MemoryStore, memory_services
 from aftersales.adapters.record_files import open_record_file
 from aftersales.domain.policy import PolicyBook
-from aftersales.errors import Forbidden
+from aftersales.errors import Forbidden, InvalidRequest
 from aftersales.services import imports
 from aftersales.services import master_data as md
 from aftersales.services.base import Services
@@ -476,3 +476,135 @@ def test_rows_are_pulled_a_batch_at_a_time_and_the_source_is_closed(svc: Service
     # 20 records (and the unreadable row) a batch, one row read ahead: never the whole file
     assert pulled_at_progress[:4] == [22, 42, 62, 82]
     assert rows.closed
+
+
+# ---------------------------------------------------------------- loading in parts
+
+
+def _many_orders(n: int) -> str:
+    rows = ["order_id,buyer_id,merchant_id,placed_at,address,item_id,product_id,paid_price"]
+    for k in range(n):
+        for j in range(1 + k % 3):
+            rows.append(
+                f"o{k},u{1 + k % 2},m1,2026-11-20T10:00:00+08:00,{HANGZHOU},i{k}-{j},p1,199"
+            )
+    return "\n".join(rows) + "\n"
+
+
+def test_the_parts_of_an_order_file_load_disjoint_orders_that_together_are_all_of_them(
+    svc: Services,
+) -> None:
+    catalogue(svc)
+    text = _many_orders(40)
+    reports = [
+        imports.run_import(svc, [source("order_items.csv", text)], part=imports.Part(index, 3))
+        for index in range(3)
+    ]
+    loaded = [r.counts.get("order", {}).get("created", 0) for r in reports]
+    assert sum(loaded) == 40 and all(n > 0 for n in loaded)
+    assert sum(r.rows_read for r in reports) == text.count("\n") - 1
+    assert all(r.clean for r in reports)
+    assert [i["id"] for i in record(svc, "order", "o5")["items"]] == ["i5-0", "i5-1", "i5-2"]
+
+
+def test_every_line_of_one_order_falls_to_one_part_so_a_repeat_is_still_found(
+    svc: Services,
+) -> None:
+    catalogue(svc)
+    first = json.dumps(
+        {
+            "id": "o9",
+            "buyer_id": "u1",
+            "merchant_id": "m1",
+            "placed_at": "2026-11-20T10:00:00+08:00",
+            "address": HANGZHOU,
+            "contact_phone": "13800000000",
+            "items": [{"id": "i9", "product_id": "p1", "paid_price_fen": 19900}],
+        },
+        ensure_ascii=False,
+    )
+    second = first.replace("13800000000", "13900000000")
+    text = f"{first}\n{second}\n"
+    owner = next(i for i in range(2) if imports.Part(i, 2).owns("o9"))
+    other = imports.run_import(
+        svc, [source("orders.ndjson", text, kind="orders")], part=imports.Part(1 - owner, 2)
+    )
+    assert other.rows_read == 0 and other.counts == {}
+    mine = imports.run_import(
+        svc, [source("orders.ndjson", text, kind="orders")], part=imports.Part(owner, 2)
+    )
+    assert mine.rows_read == 2
+    assert problems(mine) == [("orders.ndjson", 2, "id")]
+    assert record(svc, "order", "o9")["contact_phone"] == "13800000000"
+
+
+def test_a_line_the_reader_cannot_read_is_reported_by_the_first_part_only(svc: Services) -> None:
+    catalogue(svc)
+    text = "{not json}\n"
+    reports = [
+        imports.run_import(
+            svc, [source("orders.ndjson", text, kind="orders")], part=imports.Part(i, 2)
+        )
+        for i in range(2)
+    ]
+    assert [r.error_count for r in reports] == [1, 0]
+
+
+def test_only_files_of_orders_can_be_loaded_in_parts(svc: Services) -> None:
+    with pytest.raises(InvalidRequest, match="only files of orders"):
+        imports.run_import(svc, [source("products.csv", PRODUCTS)], part=imports.Part(0, 2))
+
+
+def test_reports_of_parts_add_up_and_keep_the_first_problems() -> None:
+    whole, part = ImportReport(), ImportReport()
+    whole.count("order", "created", 3)
+    part.count("order", "created", 2)
+    part.count("order", "refused", 1)
+    part.rows_read = 4
+    part.add(imports.RowProblem("orders.csv", 7, "item_id", "is required"))
+    whole.merge(part)
+    assert whole.counts == {"order": {"created": 5, "refused": 1}}
+    assert whole.rows_read == 4 and whole.error_count == 1
+    assert problems(whole) == [("orders.csv", 7, "item_id")]
+
+
+def test_a_broken_line_that_begins_with_its_id_is_reported_by_the_part_that_owns_it(
+    svc: Services,
+) -> None:
+    catalogue(svc)
+    owner = next(i for i in range(2) if imports.Part(i, 2).owns("o-broken"))
+    text = '{"id": "o-broken", "buyer_id": "u1", "items": [}\n'
+    reports = [
+        imports.run_import(
+            svc, [source("orders.ndjson", text, kind="orders")], part=imports.Part(i, 2)
+        )
+        for i in range(2)
+    ]
+    assert [r.error_count for r in reports] == [1 if i == owner else 0 for i in range(2)]
+
+
+def test_lines_whose_id_is_not_first_are_still_sorted_into_their_part(svc: Services) -> None:
+    catalogue(svc)
+    lines = [
+        json.dumps(
+            {
+                "buyer_id": "u1",
+                "merchant_id": "m1",
+                "id": f"late-{k}",
+                "placed_at": "2026-11-20T10:00:00+08:00",
+                "address": HANGZHOU,
+                "items": [{"id": f"late-{k}-1", "product_id": "p1", "paid_price_fen": 100}],
+            },
+            ensure_ascii=False,
+        )
+        for k in range(12)
+    ]
+    text = "\n".join(lines) + "\n"
+    reports = [
+        imports.run_import(
+            svc, [source("orders.ndjson", text, kind="orders")], part=imports.Part(i, 2)
+        )
+        for i in range(2)
+    ]
+    assert sum(r.counts["order"]["created"] for r in reports) == 12
+    assert all(r.clean for r in reports)

@@ -29,12 +29,12 @@ from aftersales.entrypoints.cli.common import (
     open_container,
     settle_startup_objects,
 )
-from aftersales.errors import AftersalesError, InvalidRequest
+from aftersales.errors import AftersalesError
 
 if TYPE_CHECKING:
-    from aftersales.services.base import Services
-    from aftersales.services.imports import ImportReport, RowSource
-    from aftersales.services.master_data import World
+    from aftersales.bootstrap import Container
+    from aftersales.services.imports import ImportReport
+    from aftersales.worker.import_parts import FileToImport
 
 KINDS_HELP = (
     "Import every file (or NDJSON line without a kind) as this kind: brands, merchants, "
@@ -72,46 +72,62 @@ def import_files(
             "beside it); written only when there are some.",
         ),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            help="Processes that load the files of orders side by side, each a part of the "
+            "orders split by order id (PostgreSQL; other files are loaded first, in order).",
+        ),
+    ] = 1,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     policy_dir: PolicyDirs = None,
 ) -> None:
     """Load brands, shops, buyers, products, providers, coverage and orders from files."""
-    from aftersales.bootstrap import ImportErrorFile, open_import_file
+    from aftersales.bootstrap import ImportErrorFile
     from aftersales.services import imports
     from aftersales.services import master_data as md
+    from aftersales.worker.import_parts import FileToImport
 
+    if jobs < 1:
+        console.print("[red]error:[/red] --jobs must be 1 or more")
+        raise typer.Exit(2)
     container = open_container(data_dir, database_url, policy_dir)
     settle_startup_objects()
-    svc = container.services
     try:
-        world = md.world_of(svc, sandbox)
+        md.world_of(container.services, sandbox)
     except AftersalesError as exc:
         console.print(f"[red]error:[/red] {exc}")
+        container.close()
         raise typer.Exit(2) from exc
+    if jobs > 1 and container.settings.is_embedded:
+        console.print(
+            "[yellow]notice:[/yellow] SQLite takes one writer at a time; "
+            "importing with one process (--jobs pays off on PostgreSQL)"
+        )
     errors_path = errors or default_errors_path(paths[0])
     error_file = ImportErrorFile(errors_path)
     report = imports.ImportReport(dry_run=dry_run, sink=error_file.add)
-    sources: list[imports.RowSource] = []
-    for path in paths:
-        try:
-            sources.append(open_import_file(path, kind=kind))
-        except InvalidRequest as exc:
-            report.refuse_file(str(path), str(exc))
-            console.print(f"[red]refused:[/red] {exc}")
-    for source in sources:
-        for notice in source.notices:
-            console.print(f"[yellow]notice:[/yellow] {notice}")
     started = time.monotonic()
     try:
-        if not report.refused_files:
-            _run(svc, sources, report, world=world, dry_run=dry_run, started=started)
-        else:
-            for source in sources:
-                source.close()
+        _run(
+            container,
+            [FileToImport(path, kind) for path in paths],
+            report,
+            jobs=jobs,
+            sandbox=sandbox,
+            dry_run=dry_run,
+            started=started,
+        )
     finally:
         written = error_file.close()
         container.close()
+    for notice in report.notices:
+        console.print(f"[yellow]notice:[/yellow] {notice}")
+    for problem in report.errors:
+        if problem.line == 0 and problem.file in report.refused_files:
+            console.print(f"[red]refused:[/red] {problem.file}: {problem.message}")
     _print_report(report, time.monotonic() - started)
     if written is not None:
         console.print(f"{report.error_count:,} problems written to [bold]{written}[/bold]")
@@ -125,15 +141,16 @@ def import_files(
 
 
 def _run(
-    svc: Services,
-    sources: list[RowSource],
+    container: Container,
+    files: list[FileToImport],
     report: ImportReport,
     *,
-    world: World,
+    jobs: int,
+    sandbox: str | None,
     dry_run: bool,
     started: float,
 ) -> None:
-    from aftersales.services import imports
+    from aftersales.worker.import_parts import import_files
 
     with Progress(
         TextColumn("{task.description}"),
@@ -152,12 +169,13 @@ def _run(
                 task, completed=read, total=total, rows=rows, rate=f"{rows / elapsed:,.0f} rows/s"
             )
 
-        imports.run_import(
-            svc,
-            sources,
-            world=world,
-            dry_run=dry_run,
+        import_files(
+            container,
+            files,
             report=report,
+            jobs=jobs,
+            sandbox=sandbox,
+            dry_run=dry_run,
             progress=progress,
         )
 
