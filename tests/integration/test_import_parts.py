@@ -96,3 +96,32 @@ def test_a_refused_file_stops_the_import_before_any_part_starts(
     assert report.refused_files == [str(bad)]
     with container.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(s.orders)).scalar_one() == 0
+
+
+def test_the_command_takes_jobs_and_says_when_sqlite_loads_with_one_process(
+    container: Container, files: list[FileToImport], database_url: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from aftersales.entrypoints.cli import app as cli
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "import",
+            *(str(f.path) for f in files),
+            "--jobs",
+            "2",
+            "--database-url",
+            database_url,
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 1, result.output  # the one refused row
+    assert f"{5 + 2 * ORDERS + 1:,} rows read" in result.output
+    on_sqlite = database_url.startswith("sqlite")
+    assert ("importing with one process" in result.output) == on_sqlite
+    with container.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(s.orders)).scalar_one() == ORDERS
