@@ -156,7 +156,9 @@ def _repair_context(svc: Services, item: Any, lang: Language) -> dict[str, Any]:
     return {
         "item": item,
         "default_address": item.address.text if item.address else "",
-        "warranty": [r.render(lang) for r in found.national_warranty.reasons],
+        "warranty": [
+            r.render(lang) for r in found.national_warranty.reasons if r.code.startswith("nw.")
+        ],
         "in_warranty": found.national_warranty.in_warranty,
     }
 
