@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from aftersales.bootstrap import Container
 from aftersales.demo import dataset as data
 from aftersales.domain.lifecycle import Role
-from aftersales.entrypoints.web import Viewer
+from aftersales.entrypoints.web import PAGE_ROLES, Viewer
 from aftersales.entrypoints.web.pages import consumer as consumer_pages
 from aftersales.services.sandboxes import advance_sandbox
 from tests.e2e.test_web_pages import (
@@ -295,3 +295,21 @@ def test_nw_2c_buyer_asks_the_brand_which_answers_and_turns_the_chat_into_a_repo
     assert "空调不制冷" in description and "安排上门检测" not in description
     assert "NW-4" in case_page
     assert 'action="/chats/' + thread_id + '/report"' not in brand.get(chat).text  # done once
+
+
+def test_the_buyer_pages_are_refused_to_the_roles_they_are_not_for(world: World) -> None:
+    _, app = world
+    pages = {"my_cases": "/my/cases", "my_points": "/my/points", "chats": "/chats"}
+    one_of_each = {
+        Role.CONSUMER: "buyer",
+        Role.PROVIDER: "installer",
+        Role.MERCHANT: "shop",
+        Role.BRAND: "brand",
+        Role.AGENT: "agent",
+        Role.OPERATIONS: "ops",
+    }
+    for role, who in one_of_each.items():
+        client = _client(app, who)
+        for name, path in pages.items():
+            expected = 200 if role in PAGE_ROLES[name] else 403
+            assert client.get(path).status_code == expected, (who, path)
