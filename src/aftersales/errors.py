@@ -18,6 +18,7 @@ request id. The tree, with the HTTP status of each branch::
     ├── Forbidden                  the caller's role may not do this ........ 403
     ├── NotSignedIn                no session, or an unknown token .......... 401
     ├── InvalidRequest             a value in the request is unusable ....... 422
+    │   ├── InvalidFields          named fields of a form, each with its problem
     │   ├── MalformedRequest       the body or a parameter cannot be read ... 400
     │   └── IdempotencyKeyReused   one key, two different requests
     ├── NotFound                   no such thing, or not the caller's ....... 404
@@ -58,6 +59,15 @@ class NotSignedIn(AftersalesError):
 
 class InvalidRequest(AftersalesError):
     """A value in the request cannot be used; the message names it and says what to send."""
+
+
+class InvalidFields(InvalidRequest):
+    """Fields of a form that cannot be used: ``problems`` maps each field to a problem code
+    (``"phone.invalid"``), which a page shows beside the field in its own language."""
+
+    def __init__(self, problems: dict[str, str], message: str) -> None:
+        self.problems = dict(problems)
+        super().__init__(message)
 
 
 class MalformedRequest(InvalidRequest):
@@ -150,6 +160,7 @@ __all__ = [
     "Forbidden",
     "IdempotencyKeyReused",
     "IllegalTransition",
+    "InvalidFields",
     "InvalidRequest",
     "LedgerError",
     "MalformedRequest",

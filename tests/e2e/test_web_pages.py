@@ -177,6 +177,7 @@ def test_nw_2_repair_form_with_a_photo_files_a_report_carrying_it(
         data={
             "description": "加热后自动断电",
             "phone": "138 0000 0000",
+            "address": "上海市浦东新区世纪大道 100 号",
             "csrf_token": VIEWERS["kettle-buyer"].csrf_token,
         },
         files=[("photos", ("kettle.png", PNG, "image/png"))],
@@ -200,7 +201,7 @@ def test_a_file_that_is_not_a_photo_refuses_the_form_and_files_nothing(
         files=[("photos", ("virus.exe", b"MZ\x90\x00 not a photo", "image/png"))],
     )
     assert response.status_code == 422
-    assert "virus.exe" in response.text and "not a photo" in response.text
+    assert "virus.exe" in response.text and "不是可接受的照片" in response.text
     assert buyer.get("/my/orders").text.count('class="open-case"') == before
 
 
@@ -300,7 +301,7 @@ def test_hotline_agent_finds_the_callers_order_and_files_for_them(
     )
     assert response.status_code == 303
     case_page = agent.get(response.headers["location"])
-    assert "hotline" in case_page.text and "acc-agent" in case_page.text
+    assert 'data-channel="hotline"' in case_page.text and "acc-agent" in case_page.text
 
 
 def test_ops_dashboard_counts_kept_and_missed_commitments_by_provider(

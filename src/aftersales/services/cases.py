@@ -17,6 +17,7 @@ from typing import TypeVar
 from aftersales.domain import access
 from aftersales.domain.access import Action
 from aftersales.domain.cases import SYSTEM, Actor, Case, Complaint
+from aftersales.domain.contacts import normal_phone
 from aftersales.domain.eligibility import (
     EligibilityDecision,
     OrderItem,
@@ -26,10 +27,10 @@ from aftersales.domain.eligibility import (
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.domain.policy import PolicyBook
-from aftersales.errors import CaseNotFound, InvalidRequest, NotFound, OpenCaseExists
+from aftersales.errors import CaseNotFound, InvalidFields, InvalidRequest, NotFound, OpenCaseExists
 from aftersales.services.base import Services, new_id
 from aftersales.services.ports import UnitOfWork
-from aftersales.services.records import LIVE, Attachment, ChatMessage, ChatThread
+from aftersales.services.records import LIVE, Attachment, CaseContact, ChatMessage, ChatThread
 from aftersales.services.time import now_in
 
 T = TypeVar("T")
@@ -69,22 +70,85 @@ _REPORT_CHANNELS = frozenset(
 )
 
 
+# What each problem of a repair form means, in English (pages say it in their own words).
+FORM_PROBLEMS: dict[str, str] = {
+    "description.missing": "describe the fault (what happens, since when) so the brand can respond",
+    "phone.missing": "give a phone number the brand or its installer can call",
+    "phone.invalid": (
+        "a phone number is a mainland mobile (11 digits, 13x-19x) "
+        "or a landline with its area code, like 010-12345678 or 0571-8888888"
+    ),
+    "address.missing": "give the address where the item is",
+    "address.too_long": "the address is longer than 400 characters",
+    "preferred_time.too_long": "the preferred time is longer than 100 characters",
+    "preferred_time.past": "the preferred time has already passed; choose a later one",
+}
+ADDRESS_MAX, PREFERRED_TIME_MAX = 400, 100
+
+
 @dataclass(frozen=True)
 class ServiceForm:
     """NW-2: what the service form asks besides the fault: how to reach the buyer, where
-    the item is and when a visit or pick-up suits them."""
+    the item is and when a visit or pick-up suits them.
+
+    ``required`` names the fields that must be given (the buyer's form asks for
+    the phone and the address; the API leaves all three optional). A phone, when
+    given, must be one that can be dialled; a preferred time written as a local
+    date and time (``2026-11-25T14:00``) must not have passed.
+    """
 
     contact_phone: str = ""
     address: str = ""
     preferred_time: str = ""
+    required: frozenset[str] = frozenset()
 
-    def lines(self) -> list[str]:
-        labelled = (
-            ("联系电话 / phone", self.contact_phone),
-            ("地址 / address", self.address),
-            ("方便的时间 / preferred time", self.preferred_time),
+    @property
+    def given(self) -> bool:
+        return any(v.strip() for v in (self.contact_phone, self.address, self.preferred_time))
+
+    def problems(self, now: datetime | None = None) -> dict[str, str]:
+        """Each field that cannot be used, with its problem code (see :data:`FORM_PROBLEMS`)."""
+        found: dict[str, str] = {}
+        phone, address = self.contact_phone.strip(), self.address.strip()
+        if not phone:
+            if "phone" in self.required:
+                found["phone"] = "phone.missing"
+        elif normal_phone(phone) is None:
+            found["phone"] = "phone.invalid"
+        if not address and "address" in self.required:
+            found["address"] = "address.missing"
+        elif len(address) > ADDRESS_MAX:
+            found["address"] = "address.too_long"
+        when = self.preferred_time.strip()
+        if len(when) > PREFERRED_TIME_MAX:
+            found["preferred_time"] = "preferred_time.too_long"
+        elif now is not None and (wanted := _local_instant(when, now)) and wanted < now:
+            found["preferred_time"] = "preferred_time.past"
+        return found
+
+    def contact(self, case_id: str, at: datetime, by: str) -> CaseContact:
+        phone = self.contact_phone.strip()
+        return CaseContact(
+            case_id=case_id,
+            phone=normal_phone(phone) or phone,
+            address=self.address.strip(),
+            preferred_time=self.preferred_time.strip(),
+            given_at=at,
+            given_by=by,
         )
-        return [f"{label}: {value.strip()}" for label, value in labelled if value.strip()]
+
+
+def _local_instant(text: str, now: datetime) -> datetime | None:
+    """``2026-11-25T14:00`` (a date-time picker's value) in ``now``'s zone; None if not one."""
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=now.tzinfo)
+
+
+def refuse_fields(problems: dict[str, str]) -> InvalidFields:
+    return InvalidFields(problems, "; ".join(FORM_PROBLEMS[code] for code in problems.values()))
 
 
 def report_repair(
@@ -98,16 +162,22 @@ def report_repair(
 ) -> Opened:
     """NW-2: a repair report by hotline agent, service form or chat, answered by the brand.
 
-    The form's fields, when given, are kept with the description the brand reads.
+    The form's contact (phone, address, preferred time) is checked with the
+    report and kept beside the case (:func:`contact_of`), not in the description
+    everyone on the case reads. An item that already has an open report answers
+    with that report, and its contact is left as it was.
     """
     access.require(actor.role, Action.REPORT_REPAIR)
-    if form is not None and description.strip():
-        description = "\n".join([description.strip(), *form.lines()])
-    return _report_repair(svc, order_item_id, actor, description, case_id)
+    return _report_repair(svc, order_item_id, actor, description, case_id, form)
 
 
 def _report_repair(
-    svc: Services, order_item_id: str, actor: Actor, description: str, case_id: str | None
+    svc: Services,
+    order_item_id: str,
+    actor: Actor,
+    description: str,
+    case_id: str | None,
+    form: ServiceForm | None = None,
 ) -> Opened:
     if actor.channel not in _REPORT_CHANNELS:
         raise InvalidRequest(
@@ -117,17 +187,18 @@ def _report_repair(
         raise InvalidRequest(
             "a hotline report is filed by a hotline agent on the caller's behalf (NW-2)"
         )
-    if not description.strip():
-        raise InvalidRequest(
-            "describe the fault (what happens, since when) so the brand can respond"
-        )
     with svc.uow() as uow:
+        sandbox = uow.reference.sandbox_of_item(order_item_id)
+        at = now_in(uow, sandbox, svc.clock)
+        problems = {} if form is None else form.problems(at)
+        if not description.strip():
+            problems = {"description": "description.missing", **problems}
+        if problems:
+            raise refuse_fields(problems)
         existing = uow.cases.open_case_for_item(order_item_id, Programme.NATIONAL_WARRANTY)
         if existing:
             return Opened(uow.cases.get(existing, with_history=True), created=False)
         item = uow.reference.order_item(order_item_id)
-        sandbox = uow.reference.sandbox_of_item(order_item_id)
-        at = now_in(uow, sandbox, svc.clock)
         decision = assess_national_warranty(svc.book, item, at)
         case = Case.open(
             case_id=case_id or new_id("NW"),
@@ -142,8 +213,16 @@ def _report_repair(
             item.product.brand_id
         )  # the brand (or the third party it names) responds (NW-4)
         uow.cases.add(case, sandbox=sandbox)
+        if form is not None and form.given:
+            uow.contacts.put(form.contact(case.id, at, actor.id))
         uow.commit()
         return Opened(case, created=True, eligibility=decision)
+
+
+def contact_of(svc: Services, case_id: str) -> CaseContact | None:
+    """How the buyer asked to be reached for the case (NW-2b), if they said."""
+    with svc.uow() as uow:
+        return uow.contacts.of_case(case_id)
 
 
 def request_help(
@@ -353,6 +432,19 @@ def chat_thread(svc: Services, thread_id: str) -> ChatThread:
         return _thread(uow, thread_id)
 
 
+def chat_threads(
+    svc: Services,
+    *,
+    buyer: str | None = None,
+    brand: str | None = None,
+    order_item_id: str | None = None,
+    limit: int = 100,
+) -> list[ChatThread]:
+    """A buyer's or a brand's chats (or one item's), the most recently opened first."""
+    with svc.uow() as uow:
+        return uow.chats.threads(buyer=buyer, brand=brand, order_item_id=order_item_id, limit=limit)
+
+
 def chat_messages(svc: Services, thread_id: str) -> list[ChatMessage]:
     with svc.uow() as uow:
         _thread(uow, thread_id)
@@ -443,8 +535,10 @@ __all__ = [
     "case_sandbox",
     "chat_messages",
     "chat_thread",
+    "chat_threads",
     "chat_to_report",
     "check_eligibility",
+    "contact_of",
     "decide_complaint",
     "file_complaint",
     "get_case",

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aftersales.domain.clocks import Clock, ClockEnv
+from aftersales.domain.clocks import Clock, ClockEnv, window_text
 from aftersales.domain.eligibility import (
     EligibilityDecision,
     OrderItem,
     assess_national_warranty,
     assess_one_click_help,
 )
-from aftersales.domain.explain import Reason
+from aftersales.domain.explain import Bilingual, Reason
 from aftersales.domain.lifecycle import Programme
 from aftersales.domain.policy import PolicyBook
 from aftersales.services.base import Services
@@ -35,6 +35,17 @@ class ItemEligibility:
     national_warranty: EligibilityDecision
     one_click_help: EligibilityDecision
     commitments: tuple[tuple[str, Reason], ...]  # clock id, what it would do if pressed now
+    # Commitments that hold only for requests made within a window (OH-4's 09:00–18:00):
+    # the clock's name, that day's window and the rule, for a notice before pressing.
+    windows: tuple[HelpWindow, ...] = ()
+
+
+@dataclass(frozen=True)
+class HelpWindow:
+    clock_id: str
+    clock: Bilingual
+    window: Bilingual  # e.g. "当日 09:00–18:00（当地时间）"
+    rule: str
 
 
 def eligibility_now(svc: Services, order_item_id: str) -> ItemEligibility:
@@ -50,6 +61,7 @@ def eligibility_at(svc: Services, item: OrderItem, sandbox: str, at: datetime) -
     book = svc.book
     help_decision = assess_one_click_help(book, item, at)
     commitments = _commitments(book, at) if help_decision.eligible else ()
+    windows = _windows(book, at) if help_decision.eligible else ()
     return ItemEligibility(
         item=item,
         sandbox=sandbox,
@@ -57,6 +69,7 @@ def eligibility_at(svc: Services, item: OrderItem, sandbox: str, at: datetime) -
         national_warranty=assess_national_warranty(book, item, at),
         one_click_help=help_decision,
         commitments=commitments,
+        windows=windows,
     )
 
 
@@ -71,6 +84,21 @@ def _commitments(book: PolicyBook, at: datetime) -> tuple[tuple[str, Reason], ..
         env = ClockEnv(definition, book.calendar(definition.calendar), window, policy.timezone)
         found.append((definition.id, Clock(definition.id).start(env, at)))
     return tuple(found)
+
+
+def _windows(book: PolicyBook, at: datetime) -> tuple[HelpWindow, ...]:
+    """The windows the one-click-help clocks in force apply within, on ``at``'s local day."""
+    policy = book.in_force(Programme.ONE_CLICK_HELP, at)
+    return tuple(
+        HelpWindow(
+            definition.id,
+            Bilingual(definition.name.zh, definition.name.en),
+            window_text(book.calendar(definition.applies_within), at, policy.timezone),
+            definition.applies_within_rule or definition.rule,
+        )
+        for definition in policy.clocks
+        if definition.applies_within
+    )
 
 
 def reason_json(reason: Reason) -> dict[str, Any]:

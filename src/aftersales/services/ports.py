@@ -34,6 +34,7 @@ from aftersales.services.records import (
     Attachment,
     BalanceLine,
     BrandLine,
+    CaseContact,
     CaseLine,
     ChatMessage,
     ChatThread,
@@ -277,6 +278,24 @@ class Chats(Protocol):
 
     def link_case(self, thread_id: str, case_id: str) -> None: ...
 
+    def threads(
+        self,
+        *,
+        buyer: str | None = None,
+        brand: str | None = None,
+        order_item_id: str | None = None,
+        limit: int = 100,
+    ) -> list[ChatThread]:
+        """Threads matching every filter given, the most recently opened first."""
+
+
+class CaseContacts(Protocol):
+    """How the buyer is reached for a case (NW-2b); one per case, the latest kept."""
+
+    def put(self, contact: CaseContact) -> None: ...
+
+    def of_case(self, case_id: str) -> CaseContact | None: ...
+
 
 class Attachments(Protocol):
     def add(self, attachment: Attachment) -> None: ...
@@ -376,6 +395,9 @@ class ReadModels(Protocol):
 
     def open_cases_of_items(self, order_item_ids: Sequence[str]) -> list[OpenCaseLine]: ...
 
+    def payouts_of_cases(self, case_ids: Sequence[str]) -> list[PayoutLine]:
+        """Every payout on these cases, oldest first (the caller has checked it may see them)."""
+
     def pending_complaints(self, *, limit: int = 200) -> list[ComplaintLine]:
         """Complaints waiting for operations, oldest first."""
 
@@ -393,6 +415,7 @@ class UnitOfWork(Protocol):
     sandboxes: Sandboxes
     deadlines: Deadlines
     chats: Chats
+    contacts: CaseContacts
     attachments: Attachments
     ledger: Ledger
     accounts: Accounts

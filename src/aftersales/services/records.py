@@ -66,6 +66,23 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class CaseContact:
+    """Where and how the buyer is reached for a case, as the repair form gave it (NW-2b).
+
+    ``phone`` is written the one way a dialler takes it
+    (:func:`aftersales.domain.contacts.normal_phone`); ``preferred_time`` is the
+    buyer's own words or a local date and time (``2026-11-25T14:00``).
+    """
+
+    case_id: str
+    phone: str
+    address: str
+    preferred_time: str
+    given_at: datetime
+    given_by: str
+
+
+@dataclass(frozen=True)
 class Attachment:
     id: str
     case_id: str | None

@@ -135,6 +135,12 @@ def open_cases_of_items(svc: Services, order_item_ids: Sequence[str]) -> list[Op
         return uow.views.open_cases_of_items(order_item_ids)
 
 
+def payouts_of_cases(svc: Services, case_ids: Sequence[str]) -> list[PayoutLine]:
+    """Every payout on these cases, oldest first (for lists of cases already scoped)."""
+    with svc.uow() as uow:
+        return uow.views.payouts_of_cases(case_ids)
+
+
 def live_figures(svc: Services) -> LiveFigures:
     """Open cases, due deadlines and payouts of live data, now (for the metrics scrape)."""
     with svc.uow() as uow:
@@ -167,6 +173,7 @@ __all__ = [
     "may_see_case",
     "open_cases_of_items",
     "payout_lines",
+    "payouts_of_cases",
     "pending_complaints",
     "provider_queue",
 ]

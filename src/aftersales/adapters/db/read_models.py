@@ -322,6 +322,29 @@ class SqlReadModels:
         )
         return [OpenCaseLine(r.id, r.order_item_id, r.programme) for r in self.conn.execute(query)]
 
+    def payouts_of_cases(self, case_ids: Sequence[str]) -> list[PayoutLine]:
+        if not case_ids:
+            return []
+        le = s.ledger_entries
+        query = (
+            select(
+                le.c.key,
+                le.c.case_id,
+                le.c.sandbox,
+                le.c.rule,
+                le.c.amount,
+                le.c.unit,
+                le.c.payer,
+                le.c.payee,
+                le.c.at,
+                le.c.reason,
+                le.c.id,
+            )
+            .where(le.c.case_id.in_(list(case_ids)))
+            .order_by(le.c.at, le.c.id)
+        )
+        return [PayoutLine(*r) for r in self.conn.execute(query)]
+
     def pending_complaints(self, *, limit: int = 200) -> list[ComplaintLine]:
         k = s.complaints
         query = (

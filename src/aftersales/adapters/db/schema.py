@@ -470,6 +470,18 @@ chat_messages = Table(
     Index(None, "thread_id", "at"),
 )
 
+# How the buyer is reached for a case, as the repair form gave it (NW-2b): one row a case.
+case_contacts = Table(
+    "case_contacts",
+    metadata,
+    Column("case_id", String(64), ForeignKey("cases.id"), primary_key=True),
+    Column("phone", String(40), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("preferred_time", String(100), nullable=False),
+    Column("given_at", UtcDateTime, nullable=False),
+    Column("given_by", String(64), nullable=False),
+)
+
 attachments = Table(
     "attachments",
     metadata,

@@ -30,6 +30,7 @@ from aftersales.services.records import (
     Account,
     Attachment,
     BrandLine,
+    CaseContact,
     ChatMessage,
     ChatThread,
     Sandbox,
@@ -232,6 +233,55 @@ class SqlChats:
         self.conn.execute(
             update(s.chat_threads).where(s.chat_threads.c.id == thread_id).values(case_id=case_id)
         )
+
+    def threads(
+        self,
+        *,
+        buyer: str | None = None,
+        brand: str | None = None,
+        order_item_id: str | None = None,
+        limit: int = 100,
+    ) -> list[ChatThread]:
+        t = s.chat_threads
+        query = select(t, _o.c.buyer_account).select_from(
+            t.join(_oi, _oi.c.id == t.c.order_item_id).join(_o, _o.c.id == _oi.c.order_id)
+        )
+        if buyer is not None:
+            query = query.where(_o.c.buyer_account == buyer)
+        if brand is not None:
+            query = query.where(t.c.brand_id == brand)
+        if order_item_id is not None:
+            query = query.where(t.c.order_item_id == order_item_id)
+        query = query.order_by(t.c.opened_at.desc(), t.c.id).limit(limit)
+        return [
+            ChatThread(r.id, r.order_item_id, r.brand_id, r.buyer_account, r.case_id, r.opened_at)
+            for r in self.conn.execute(query)
+        ]
+
+
+class SqlCaseContacts:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def put(self, contact: CaseContact) -> None:
+        k = s.case_contacts
+        values = {
+            "phone": contact.phone,
+            "address": contact.address,
+            "preferred_time": contact.preferred_time,
+            "given_at": contact.given_at,
+            "given_by": contact.given_by,
+        }
+        changed = self.conn.execute(update(k).where(k.c.case_id == contact.case_id).values(values))
+        if not changed.rowcount:
+            self.conn.execute(insert(k).values(case_id=contact.case_id, **values))
+
+    def of_case(self, case_id: str) -> CaseContact | None:
+        k = s.case_contacts
+        r = self.conn.execute(select(k).where(k.c.case_id == case_id)).first()
+        if r is None:
+            return None
+        return CaseContact(r.case_id, r.phone, r.address, r.preferred_time, r.given_at, r.given_by)
 
 
 class SqlAttachments:

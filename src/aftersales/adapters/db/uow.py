@@ -31,6 +31,7 @@ from aftersales.adapters.db.read_models import SqlReadModels
 from aftersales.adapters.db.stores import (
     SqlAccounts,
     SqlAttachments,
+    SqlCaseContacts,
     SqlChats,
     SqlIdempotency,
     SqlLedger,
@@ -64,6 +65,7 @@ class SqlUnitOfWork:
     sandboxes: ports.Sandboxes
     deadlines: ports.Deadlines
     chats: ports.Chats
+    contacts: ports.CaseContacts
     attachments: ports.Attachments
     ledger: ports.Ledger
     accounts: ports.Accounts
@@ -97,6 +99,7 @@ class SqlUnitOfWork:
             self.sandboxes = SqlSandboxes(conn)
             self.deadlines = SqlDeadlines(conn)
             self.chats = SqlChats(conn)
+            self.contacts = SqlCaseContacts(conn)
             self.attachments = SqlAttachments(conn)
             self.ledger = SqlLedger(conn)
             self.accounts = SqlAccounts(conn)

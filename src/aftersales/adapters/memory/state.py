@@ -25,7 +25,7 @@ from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout
 from aftersales.errors import NotFound
-from aftersales.services.records import Attachment, ChatMessage, Sandbox
+from aftersales.services.records import Attachment, CaseContact, ChatMessage, Sandbox
 
 
 def utc(value: datetime) -> datetime:
@@ -225,6 +225,7 @@ class Tables:
     deadlines: dict[tuple[str, str], DeadlineRecord] = field(default_factory=dict)
     outbox: dict[int, OutboxRecord] = field(default_factory=dict)
     threads: dict[str, ThreadRecord] = field(default_factory=dict)
+    contacts: dict[str, CaseContact] = field(default_factory=dict)
     attachments: dict[str, Attachment] = field(default_factory=dict)
     accounts: dict[str, AccountRecord] = field(default_factory=dict)
     sessions: dict[str, SessionRow] = field(default_factory=dict)

@@ -37,6 +37,7 @@ from aftersales.services.records import (
     Account,
     Attachment,
     BrandLine,
+    CaseContact,
     ChatMessage,
     ChatThread,
     Sandbox,
@@ -319,6 +320,35 @@ class MemoryChats(_OnStore):
         row = self._t.threads.get(thread_id)
         if row is not None:
             self._t.threads[thread_id] = replace(row, case_id=case_id)
+
+    def threads(
+        self,
+        *,
+        buyer: str | None = None,
+        brand: str | None = None,
+        order_item_id: str | None = None,
+        limit: int = 100,
+    ) -> list[ChatThread]:
+        found = [
+            thread
+            for thread in (self.get(thread_id) for thread_id in self._t.threads)
+            if thread is not None
+            and (buyer is None or thread.buyer_account == buyer)
+            and (brand is None or thread.brand_id == brand)
+            and (order_item_id is None or thread.order_item_id == order_item_id)
+        ]
+        # SQL orders by (opened_at desc, id): the same here, spelled in two stable sorts.
+        found.sort(key=lambda thread: thread.id)
+        found.sort(key=lambda thread: thread.opened_at, reverse=True)
+        return found[: max(limit, 0)]
+
+
+class MemoryCaseContacts(_OnStore):
+    def put(self, contact: CaseContact) -> None:
+        self._t.contacts[contact.case_id] = replace(contact, given_at=utc(contact.given_at))
+
+    def of_case(self, case_id: str) -> CaseContact | None:
+        return self._t.contacts.get(case_id)
 
 
 class MemoryAttachments(_OnStore):

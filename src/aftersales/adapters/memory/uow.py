@@ -29,6 +29,7 @@ from aftersales.adapters.memory.state import MemoryStore, Tables
 from aftersales.adapters.memory.stores import (
     MemoryAccounts,
     MemoryAttachments,
+    MemoryCaseContacts,
     MemoryChats,
     MemoryDeadlines,
     MemoryIdempotency,
@@ -68,6 +69,7 @@ class MemoryUnitOfWork:
     sandboxes: ports.Sandboxes
     deadlines: ports.Deadlines
     chats: ports.Chats
+    contacts: ports.CaseContacts
     attachments: ports.Attachments
     ledger: ports.Ledger
     accounts: ports.Accounts
@@ -109,6 +111,7 @@ class MemoryUnitOfWork:
         self.sandboxes = MemorySandboxes(store)
         self.deadlines = MemoryDeadlines(store)
         self.chats = MemoryChats(store)
+        self.contacts = MemoryCaseContacts(store)
         self.attachments = MemoryAttachments(store)
         self.ledger = MemoryLedger(store)
         self.accounts = MemoryAccounts(store)

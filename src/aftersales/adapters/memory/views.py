@@ -19,6 +19,7 @@ from datetime import datetime
 from aftersales.adapters.memory.state import (
     CaseRecord,
     ItemRecord,
+    LedgerRecord,
     MemoryStore,
     OrderRecord,
     Tables,
@@ -201,22 +202,7 @@ class MemoryReadModels:
                 e for e in entries if e.payout.at < at or (e.payout.at == at and e.id < last_id)
             ]
         entries.sort(key=lambda e: (e.payout.at, e.id), reverse=True)
-        return [
-            PayoutLine(
-                e.payout.key,
-                e.payout.case_id,
-                e.sandbox,
-                e.payout.rule,
-                e.payout.amount.value,
-                e.payout.amount.unit.value,
-                e.payout.payer,
-                e.payout.payee,
-                e.payout.at,
-                json.loads(json.dumps(e.reason_doc)),
-                e.id,
-            )
-            for e in entries[: max(limit, 0)]
-        ]
+        return [_payout_line(e) for e in entries[: max(limit, 0)]]
 
     def compliance(
         self, scope: Scope, *, by: str, start: datetime, end: datetime, sandbox: str | None = None
@@ -266,6 +252,14 @@ class MemoryReadModels:
             and (sandbox is None or in_sandbox == sandbox)
         ]
 
+    def payouts_of_cases(self, case_ids: Sequence[str]) -> list[PayoutLine]:
+        wanted = set(case_ids)
+        entries = sorted(
+            (e for e in self._t.ledger.values() if e.payout.case_id in wanted),
+            key=lambda e: (e.payout.at, e.id),
+        )
+        return [_payout_line(e) for e in entries]
+
     def open_cases_of_items(self, order_item_ids: Sequence[str]) -> list[OpenCaseLine]:
         wanted = set(order_item_ids)
         return [
@@ -297,3 +291,19 @@ class MemoryReadModels:
                 count, total = payouts.get(p.rule, (0, 0))
                 payouts[p.rule] = (count + 1, total + p.amount.value)
         return LiveFigures(dict(open_cases), len(due), min(due, default=None), payouts, now)
+
+
+def _payout_line(e: LedgerRecord) -> PayoutLine:
+    return PayoutLine(
+        e.payout.key,
+        e.payout.case_id,
+        e.sandbox,
+        e.payout.rule,
+        e.payout.amount.value,
+        e.payout.amount.unit.value,
+        e.payout.payer,
+        e.payout.payee,
+        e.payout.at,
+        json.loads(json.dumps(e.reason_doc)),  # every read gets its own copy
+        e.id,
+    )

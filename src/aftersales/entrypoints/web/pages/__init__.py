@@ -1,6 +1,7 @@
 """The web pages, one module per area, gathered into one router.
 
-``auth`` (sign-in, language), ``consumer`` (orders, help, repair form), ``case``
+``auth`` (sign-in, language), ``consumer`` (orders, help, repair form, my cases, my
+points), ``chats`` (the buyer's and the brand's chats about an item), ``case``
 (the case page and its actions), ``provider`` (the queue), ``agent`` (the
 hotline desk), ``partner`` (merchants and brands), ``ops`` (dashboard, payouts,
 complaints, sandboxes), ``imports`` (bulk imports of master data) and ``brands``;
@@ -20,6 +21,7 @@ from aftersales.entrypoints.web.pages import (
     auth,
     brands,
     case,
+    chats,
     consumer,
     imports,
     ops,
@@ -28,7 +30,7 @@ from aftersales.entrypoints.web.pages import (
 )
 from aftersales.entrypoints.web.pages.common import page_router, refusal
 
-AREAS = (auth, consumer, case, provider, agent, partner, ops, imports, brands)
+AREAS = (auth, consumer, chats, case, provider, agent, partner, ops, imports, brands)
 
 
 @dataclass(frozen=True)

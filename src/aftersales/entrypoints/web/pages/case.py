@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from aftersales.domain import access
 from aftersales.domain.access import Action
+from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.api.deps import ServicesDep
 from aftersales.entrypoints.web.pages.common import (
     PageContext,
@@ -28,6 +29,7 @@ from aftersales.entrypoints.web.pages.common import (
     see_case,
 )
 from aftersales.entrypoints.web.pages.formats import fen_from_yuan, fmt_left
+from aftersales.entrypoints.web.pages.story import plan_and_result, story
 from aftersales.services import cases as svc_cases
 from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import current_time
@@ -49,10 +51,20 @@ def case_page(case_id: str, ctx: CasePage, svc: ServicesDep) -> Response:
         for definition in case.policy(book).clocks
         for reason in definition.pause_reasons
     ]
+    buyer = case.item.buyer_account if viewer.role is Role.CONSUMER else None
+    # How the buyer asked to be reached: theirs to see, and the handling party's and
+    # operations' (NW-2b); others see the case without it.
+    sees_contact = viewer.role in (Role.CONSUMER, Role.OPERATIONS) or (
+        viewer.party is not None and viewer.party == case.assignee
+    )
     return render(
         ctx,
         "case.html",
         case=case_report(case, book),
+        story=story(case, book, ctx.lang, buyer),
+        outcome=plan_and_result(case, book, ctx.lang, buyer),
+        contact=svc_cases.contact_of(svc, case_id) if sees_contact else None,
+        confirm_actions=CONFIRM_ACTIONS,
         sandbox=sandbox,
         now=now,
         live=sandbox == "live",
@@ -68,6 +80,11 @@ def case_page(case_id: str, ctx: CasePage, svc: ServicesDep) -> Response:
     )
 
 
+# Steps that end a case for the buyer: asked twice, the second time on a page of their own
+# (works without JavaScript), so one stray tap does not withdraw a request.
+CONFIRM_ACTIONS = frozenset({"withdraw", "close"})
+
+
 @router.post("/cases/{case_id}/act")
 def act(
     ctx: CasePage,
@@ -75,9 +92,16 @@ def act(
     case_id: str,
     action: str = Form(...),
     note: str = Form(""),
+    confirmed: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
     viewer = on_case(svc, ctx, case_id, csrf_token)
+    if action in CONFIRM_ACTIONS and confirmed != "yes":
+        case = svc_cases.get_case(svc, case_id)
+        transition = case.lifecycle.transitions.get(action)
+        if transition is not None and case.state in transition.sources:
+            report = case_report(case, svc.book)
+            return render(ctx, "confirm.html", case=report, transition=transition, note=note)
     svc_cases.act(svc, case_id, action, viewer.actor(), note.strip())
     return back_to_case(case_id)
 

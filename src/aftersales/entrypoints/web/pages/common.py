@@ -6,12 +6,21 @@ the session's CSRF token with :func:`require_csrf`, and changes to a case go
 through :func:`on_case`, which also asks the access table whether the viewer's
 role may do the thing. Routes built on :class:`WebRoute` show every refusal as a
 page in the viewer's language, with the status the error table gives it.
+
+A form that is refused is drawn again rather than replaced by an error page:
+the route raises :class:`FormRefused` with the template, what was typed and the
+problem of each field (a catalogue key); the app's error handler draws it after
+the request's unit of work has rolled back (nothing half written), with a
+:class:`FormState` as ``form``. Templates show a field's value with
+``form.value(name, default)`` and its problem, once, beside it with the
+``field_error`` macro of ``_form.html``. :func:`fields_refused` turns a
+service's :class:`~aftersales.errors.InvalidFields` into one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,7 +39,19 @@ from aftersales.entrypoints.api.errors import status_of
 from aftersales.entrypoints.viewer import Viewer
 from aftersales.entrypoints.web.i18n import LANG_COOKIE, LANGS, Lang, pick_lang, text
 from aftersales.entrypoints.web.pages.formats import install_filters
-from aftersales.errors import AftersalesError
+from aftersales.errors import (
+    AftersalesError,
+    Conflict,
+    DomainError,
+    Forbidden,
+    IllegalTransition,
+    InvalidFields,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Throttled,
+    UnsupportedMediaType,
+)
 from aftersales.services import views
 from aftersales.services.base import Services
 
@@ -42,6 +63,10 @@ ALL = frozenset(Role) - {Role.SYSTEM, Role.INTEGRATION}  # integrations use toke
 # Which roles may open which page (the authorization test reads this table).
 PAGE_ROLES: dict[str, frozenset[Role]] = {
     "orders": frozenset({Role.CONSUMER}),
+    "my_cases": frozenset({Role.CONSUMER}),
+    "my_points": frozenset({Role.CONSUMER}),
+    "chats": frozenset({Role.CONSUMER, Role.BRAND, Role.OPERATIONS}),
+    "chat": frozenset({Role.CONSUMER, Role.BRAND, Role.AGENT, Role.OPERATIONS}),
     "repair_form": frozenset({Role.CONSUMER}),
     "help": frozenset({Role.CONSUMER}),
     "case": ALL,  # and then only a case the viewer's scope includes
@@ -75,6 +100,64 @@ class PageRefused(Exception):
         self.status = status
         self.key = key
         self.detail = detail
+
+
+@dataclass(frozen=True)
+class FormState:
+    """A form as it was sent, and the problem of each field in the page's language."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+    def value(self, name: str, default: str = "") -> str:
+        """What was typed into ``name``, or ``default`` on a form not yet sent."""
+        return self.values.get(name, default)
+
+    def error(self, name: str) -> str:
+        return self.errors.get(name, "")
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+
+NO_FORM = FormState()
+
+
+class FormRefused(PageRefused):
+    """A form sent back to the person: ``template`` drawn again with ``values`` as typed and
+    ``errors`` (field → catalogue key, formatted with ``params``) beside their fields."""
+
+    def __init__(
+        self,
+        template: str,
+        values: Mapping[str, str],
+        errors: Mapping[str, str],
+        *,
+        status: int = 422,
+        params: Mapping[str, str] | None = None,
+        **context: Any,
+    ) -> None:
+        super().__init__(status, next(iter(errors.values()), "error.invalid"))
+        self.template = template
+        self.values = dict(values)
+        self.errors = dict(errors)
+        self.params = dict(params or {})
+        self.context = context
+
+    def state(self, lang: Lang) -> FormState:
+        return FormState(
+            self.values,
+            {name: text(key, lang).format(**self.params) for name, key in self.errors.items()},
+        )
+
+
+def fields_refused(
+    exc: InvalidFields, template: str, values: Mapping[str, str], prefix: str, **context: Any
+) -> FormRefused:
+    """A service's refusal of named fields as the form drawn again; each problem code
+    (``phone.invalid``) is shown with the catalogue sentence ``<prefix><code>``."""
+    errors = {name: f"{prefix}{code}" for name, code in exc.problems.items()}
+    return FormRefused(template, values, errors, **context)
 
 
 @dataclass
@@ -127,7 +210,14 @@ def render(ctx: PageContext, template: str, status: int = 200, **values: Any) ->
     response = templates().TemplateResponse(
         ctx.request,
         template,
-        {"ctx": ctx, "t": ctx.t, "lang": ctx.lang, "viewer": ctx.viewer, **values},
+        {
+            "ctx": ctx,
+            "t": ctx.t,
+            "lang": ctx.lang,
+            "viewer": ctx.viewer,
+            "form": NO_FORM,
+            **values,
+        },
         status_code=status,
     )
     if ctx.request.query_params.get("lang") in LANGS:
@@ -145,10 +235,26 @@ def refusal(request: Request, status: int, key: str, detail: str = "") -> Respon
     return render(ctx, "error.html", status=status, key=key, detail=detail)
 
 
+# How each branch of the error tree is said on a page, most specific first. The
+# error's own message (English, for programs) is shown on English pages only.
+_ERROR_KEYS: tuple[tuple[type[AftersalesError], str], ...] = (
+    (NotFound, "error.not_found"),
+    (Forbidden, "error.forbidden"),
+    (IllegalTransition, "error.illegal"),
+    (Conflict, "error.conflict"),
+    (PayloadTooLarge, "error.too_large"),
+    (UnsupportedMediaType, "error.media_type"),
+    (Throttled, "error.throttled"),
+    (InvalidRequest, "error.invalid"),
+    (DomainError, "error.refused"),
+)
+
+
 def error_status(exc: AftersalesError) -> tuple[int, str]:
-    """How a refused command shows on a page: not found, or a sentence to act on."""
+    """How a refused command shows on a page: its status and a sentence to act on."""
     status, _ = status_of(exc)
-    return status, "error.not_found" if status == 404 else "error.title"
+    key = next((key for cls, key in _ERROR_KEYS if isinstance(exc, cls)), "error.refused")
+    return status, key
 
 
 PAGE_SCOPE_KEY = "aftersales.page"
@@ -179,6 +285,10 @@ class WebRoute(APIRoute):
 
 def page_refusal(request: Request, exc: Exception) -> Response:
     """A page's refusal, drawn after the request's unit of work has ended."""
+    if isinstance(exc, FormRefused):
+        # The request's unit of work has ended (rolled back): the viewer is read in a new one.
+        ctx = context(request, container(request).services)
+        return render(ctx, exc.template, exc.status, form=exc.state(ctx.lang), **exc.context)
     if isinstance(exc, PageRefused):
         return refusal(request, exc.status, exc.key, exc.detail)
     assert isinstance(exc, AftersalesError)

@@ -63,10 +63,22 @@ def fmt_left(seconds: float, lang: Lang) -> str:
     return f"{sign}{h:02d}:{m:02d}:{sec:02d}"
 
 
+def when_wanted(value: str) -> str:
+    """A preferred time as the buyer gave it: a picker's ``2026-11-25T14:00`` as
+    ``2026-11-25 14:00`` (already local time), anything else as written."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return f"{parsed:%Y-%m-%d %H:%M}"
+
+
 def install_filters(env: Environment) -> None:
-    """The templates' filters: ``points``, ``yuan``, ``local``, ``iso`` and ``local_iso``."""
+    """The templates' filters: ``points``, ``yuan``, ``local``, ``iso``, ``local_iso`` and
+    ``when_wanted``."""
     env.filters["points"] = _points_filter
     env.filters["yuan"] = yuan
+    env.filters["when_wanted"] = when_wanted
     env.filters["local"] = lambda value: local_time(value, TIMEZONE) if value else ""
     env.filters["iso"] = lambda value: value.isoformat() if value else ""
     env.filters["local_iso"] = lambda value: (

@@ -1,4 +1,5 @@
-"""The name of each role as the header shows it beside the signed-in person's name."""
+"""The name of each role as people read it: beside the signed-in person's name, in a case's
+history, beside a chat message (the records keep the codes)."""
 
 WORDS: dict[str, tuple[str, str]] = {
     "role.consumer": ("买家", "Buyer"),
