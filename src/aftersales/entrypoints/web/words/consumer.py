@@ -1,8 +1,8 @@
 """The buyer's words: my cases, my points, the repair form and its problems, chats with the
 brand, a case's story and the confirmation before withdrawing or closing.
 
-Also the role names and the error sentences every page shows (``consumer.role.*``,
-``error.*`` beyond the first few), because the buyer's pages brought them in.
+Also the error sentences every page shows (``error.*`` beyond the first few), because
+the buyer's pages brought them in; role names are in ``roles.py``.
 """
 
 from __future__ import annotations
