@@ -42,13 +42,13 @@ class ClockStatus(StrEnum):
 
 
 STATUS_NAMES: dict[ClockStatus, Bilingual] = {
-    ClockStatus.PENDING: Bilingual("未开始", "not started"),
-    ClockStatus.RUNNING: Bilingual("计时中", "running"),
-    ClockStatus.PAUSED: Bilingual("已暂停", "paused"),
-    ClockStatus.MET: Bilingual("已履行", "met"),
-    ClockStatus.BREACHED: Bilingual("已违约", "breached"),
-    ClockStatus.NOT_APPLICABLE: Bilingual("不适用", "not applicable"),
-    ClockStatus.CANCELLED: Bilingual("已终止", "cancelled"),
+    ClockStatus.PENDING: Bilingual("未开始", "Not started"),
+    ClockStatus.RUNNING: Bilingual("计时中", "Running"),
+    ClockStatus.PAUSED: Bilingual("已暂停", "Paused"),
+    ClockStatus.MET: Bilingual("已履行", "Met"),
+    ClockStatus.BREACHED: Bilingual("已违约", "Breached"),
+    ClockStatus.NOT_APPLICABLE: Bilingual("不适用", "Not applicable"),
+    ClockStatus.CANCELLED: Bilingual("已终止", "Cancelled"),
 }
 
 
