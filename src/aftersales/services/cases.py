@@ -17,6 +17,7 @@ from typing import TypeVar
 from aftersales.domain import access
 from aftersales.domain.access import Action
 from aftersales.domain.cases import SYSTEM, Actor, Case, Complaint
+from aftersales.domain.contacts import normalise_phone
 from aftersales.domain.eligibility import (
     EligibilityDecision,
     OrderItem,
@@ -43,6 +44,7 @@ class Opened:
     case: Case
     created: bool  # False: an open case for the item already existed (second click)
     eligibility: EligibilityDecision | None = None
+    noted: bool = False  # the report was added to that open case as a note (nothing lost)
 
 
 def check_eligibility(
@@ -95,19 +97,44 @@ def report_repair(
     description: str,
     case_id: str | None = None,
     form: ServiceForm | None = None,
+    caller_name: str = "",
+    callback_phone: str = "",
 ) -> Opened:
     """NW-2: a repair report by hotline agent, service form or chat, answered by the brand.
 
     The form's fields, when given, are kept with the description the brand reads.
+    A hotline report records who called and the number to call them back on (a
+    mainland mobile, or a landline with its area code). When the item already has
+    an open report, the new one is added to it as a note (``Opened.noted``): the
+    caller's words are never dropped, and the caller's number becomes the one to
+    call back.
     """
     access.require(actor.role, Action.REPORT_REPAIR)
+    phone = ""
+    if callback_phone.strip():
+        normalised = normalise_phone(callback_phone)
+        if normalised is None:
+            raise InvalidRequest(
+                f"'{callback_phone.strip()}' is not a callback number: give a mainland mobile "
+                "(11 digits, e.g. 13812345678) or a landline with its area code "
+                "(e.g. 0571-88881234)"
+            )
+        phone = normalised
     if form is not None and description.strip():
         description = "\n".join([description.strip(), *form.lines()])
-    return _report_repair(svc, order_item_id, actor, description, case_id)
+    return _report_repair(
+        svc, order_item_id, actor, description, case_id, caller_name.strip()[:200], phone
+    )
 
 
 def _report_repair(
-    svc: Services, order_item_id: str, actor: Actor, description: str, case_id: str | None
+    svc: Services,
+    order_item_id: str,
+    actor: Actor,
+    description: str,
+    case_id: str | None,
+    caller_name: str = "",
+    callback_phone: str = "",
 ) -> Opened:
     if actor.channel not in _REPORT_CHANNELS:
         raise InvalidRequest(
@@ -124,7 +151,15 @@ def _report_repair(
     with svc.uow() as uow:
         existing = uow.cases.open_case_for_item(order_item_id, Programme.NATIONAL_WARRANTY)
         if existing:
-            return Opened(uow.cases.get(existing, with_history=True), created=False)
+            case = uow.cases.get(existing, for_update=True, with_history=True)
+            at = now_in(uow, uow.cases.sandbox_of(existing), svc.clock)
+            case.add_note(svc.book, description, at, actor)
+            if callback_phone:
+                case.callback_phone = callback_phone
+                case.caller_name = caller_name
+            uow.cases.save(case)
+            uow.commit()
+            return Opened(case, created=False, noted=True)
         item = uow.reference.order_item(order_item_id)
         sandbox = uow.reference.sandbox_of_item(order_item_id)
         at = now_in(uow, sandbox, svc.clock)
@@ -138,6 +173,7 @@ def _report_repair(
             actor=actor,
             description=description.strip(),
         )
+        case.caller_name, case.callback_phone = caller_name, callback_phone
         case.assign(
             item.product.brand_id
         )  # the brand (or the third party it names) responds (NW-4)
@@ -260,6 +296,14 @@ def pause_clock(svc: Services, case_id: str, clock_id: str, reason: str, actor: 
 def resume_clock(svc: Services, case_id: str, clock_id: str, actor: Actor) -> Case:
     access.require(actor.role, Action.RESUME_CLOCK)
     case, _ = _command(svc, case_id, lambda c, at: c.resume(svc.book, clock_id, at, actor))
+    return case
+
+
+def set_appointment(svc: Services, case_id: str, when: datetime, actor: Actor) -> Case:
+    """Record the visit time agreed with the buyer: later than the case's now, within 90
+    days, 07:00-22:00 local time; a change is recorded in the history (X-4)."""
+    access.require(actor.role, Action.SET_APPOINTMENT)
+    case, _ = _command(svc, case_id, lambda c, at: c.set_appointment(svc.book, when, at, actor))
     return case
 
 
@@ -457,4 +501,5 @@ __all__ = [
     "report_repair",
     "request_help",
     "resume_clock",
+    "set_appointment",
 ]

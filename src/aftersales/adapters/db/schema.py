@@ -267,6 +267,9 @@ cases = Table(
     Column("overcharge_fen", BigInteger, nullable=True),
     Column("in_warranty", Boolean, nullable=True),
     Column("assignee", String(64), nullable=True),
+    Column("caller_name", String(200), nullable=False, server_default=""),  # NW-2a
+    Column("callback_phone", String(40), nullable=False, server_default=""),
+    Column("appointment_at", UtcDateTime, nullable=True),  # the agreed visit time
     Column("quote", JSON, nullable=True),
     Column("reached_events", JSON, nullable=False),
     Column("decision_count", Integer, nullable=False, server_default=text("0")),
@@ -439,6 +442,19 @@ webhook_deliveries = Table(
     Column("delivered_at", UtcDateTime, nullable=True),
     UniqueConstraint("outbox_id", "endpoint_id"),
     Index(None, "status", "next_attempt_at"),
+)
+
+# A handler's reusable solution texts (OH-4): each provider, shop or brand keeps its own.
+solution_texts = Table(
+    "solution_texts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),  # the provider, shop or brand
+    Column("title", String(100), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "owner"),
 )
 
 # ---------------------------------------------------------------- chat, attachments

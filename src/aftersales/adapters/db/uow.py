@@ -36,6 +36,7 @@ from aftersales.adapters.db.stores import (
     SqlLedger,
     SqlReference,
     SqlSandboxes,
+    SqlSolutionTexts,
 )
 from aftersales.domain.policy import PolicyBook
 from aftersales.services import ports
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
     deadlines: ports.Deadlines
     chats: ports.Chats
     attachments: ports.Attachments
+    solutions: ports.SolutionTexts
     ledger: ports.Ledger
     accounts: ports.Accounts
     idempotency: ports.Idempotency
@@ -98,6 +100,7 @@ class SqlUnitOfWork:
             self.deadlines = SqlDeadlines(conn)
             self.chats = SqlChats(conn)
             self.attachments = SqlAttachments(conn)
+            self.solutions = SqlSolutionTexts(conn)
             self.ledger = SqlLedger(conn)
             self.accounts = SqlAccounts(conn)
             self.idempotency = SqlIdempotency(conn)

@@ -35,6 +35,7 @@ from aftersales.adapters.memory.stores import (
     MemoryLedger,
     MemoryReference,
     MemorySandboxes,
+    MemorySolutionTexts,
 )
 from aftersales.adapters.memory.views import MemoryReadModels
 from aftersales.services import ports
@@ -69,6 +70,7 @@ class MemoryUnitOfWork:
     deadlines: ports.Deadlines
     chats: ports.Chats
     attachments: ports.Attachments
+    solutions: ports.SolutionTexts
     ledger: ports.Ledger
     accounts: ports.Accounts
     idempotency: ports.Idempotency
@@ -110,6 +112,7 @@ class MemoryUnitOfWork:
         self.deadlines = MemoryDeadlines(store)
         self.chats = MemoryChats(store)
         self.attachments = MemoryAttachments(store)
+        self.solutions = MemorySolutionTexts(store)
         self.ledger = MemoryLedger(store)
         self.accounts = MemoryAccounts(store)
         self.idempotency = MemoryIdempotency(store)
