@@ -300,7 +300,9 @@ def test_hotline_agent_finds_the_callers_order_and_files_for_them(
     )
     assert response.status_code == 303
     case_page = agent.get(response.headers["location"])
-    assert "hotline" in case_page.text and "acc-agent" in case_page.text
+    # who filed it and through which channel, as a sentence (no raw codes).
+    assert "热线坐席" in case_page.text and "通过服务热线提交了全国联保服务单" in case_page.text
+    assert ">hotline<" not in case_page.text
 
 
 def test_ops_dashboard_counts_kept_and_missed_commitments_by_provider(

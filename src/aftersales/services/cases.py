@@ -27,7 +27,7 @@ from aftersales.domain.eligibility import (
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.domain.policy import PolicyBook
-from aftersales.errors import CaseNotFound, InvalidRequest, NotFound, OpenCaseExists
+from aftersales.errors import CaseNotFound, Forbidden, InvalidRequest, NotFound, OpenCaseExists
 from aftersales.services.base import Services, new_id
 from aftersales.services.ports import UnitOfWork
 from aftersales.services.records import LIVE, Attachment, ChatMessage, ChatThread
@@ -303,7 +303,17 @@ def set_appointment(svc: Services, case_id: str, when: datetime, actor: Actor) -
     """Record the visit time agreed with the buyer: later than the case's now, within 90
     days, 07:00-22:00 local time; a change is recorded in the history (X-4)."""
     access.require(actor.role, Action.SET_APPOINTMENT)
-    case, _ = _command(svc, case_id, lambda c, at: c.set_appointment(svc.book, when, at, actor))
+
+    def book(case: Case, at: datetime) -> None:
+        # The visit is agreed by whoever calls the buyer: the party the case is assigned to.
+        if not access.may_see_contact(actor.role, actor.id, assignee=case.assignee, buyer=None):
+            raise Forbidden(
+                f"a {actor.role.value} may not book this visit: the party the case is assigned "
+                "to books it with the buyer"
+            )
+        case.set_appointment(svc.book, when, at, actor)
+
+    case, _ = _command(svc, case_id, book)
     return case
 
 

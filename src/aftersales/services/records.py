@@ -234,6 +234,7 @@ class CaseContact:
     buyer: str
     assignee: str | None
     contact: Contact
+    appointment_at: datetime | None = None  # the agreed visit
 
 
 @dataclass(frozen=True)

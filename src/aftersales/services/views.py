@@ -11,7 +11,7 @@ the ``ReadModels`` port: each reads in the caller's unit of work.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -141,13 +141,14 @@ def sees_contact(scope: Scope, contact: CaseContact) -> bool:
     )
 
 
-def case_contacts(svc: Services, scope: Scope, case_ids: Sequence[str]) -> dict[str, Contact]:
-    """Each case's customer contact as ``scope`` may see it: whole for the assigned party,
-    operations and the buyer; masked (``张**``, ``138****1572``, the district) for others."""
+def case_contacts(svc: Services, scope: Scope, case_ids: Sequence[str]) -> dict[str, CaseContact]:
+    """Each case's customer contact as ``scope`` may see it (whole for the assigned party,
+    operations and the buyer; masked, ``张**`` ``138****1572`` and the district, for
+    others), with its agreed visit."""
     with svc.uow() as uow:
         stored = uow.views.case_contacts(case_ids)
     return {
-        case_id: c.contact if sees_contact(scope, c) else c.contact.masked_copy()
+        case_id: c if sees_contact(scope, c) else replace(c, contact=c.contact.masked_copy())
         for case_id, c in stored.items()
     }
 

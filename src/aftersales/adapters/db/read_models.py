@@ -373,6 +373,7 @@ class SqlReadModels:
                 _c.c.assignee,
                 _c.c.caller_name,
                 _c.c.callback_phone,
+                _c.c.appointment_at,
                 _o.c.buyer_account,
                 _o.c.contact_phone.label("order_phone"),
                 _oi.c.contact_phone.label("item_phone"),
@@ -400,7 +401,7 @@ class SqlReadModels:
                 area=district_of(r.province, r.city, r.district),
                 caller=r.caller_name or "",
             )
-            found[r.id] = CaseContact(r.id, r.buyer_account, r.assignee, contact)
+            found[r.id] = CaseContact(r.id, r.buyer_account, r.assignee, contact, r.appointment_at)
         return found
 
     def names(self, ids: Sequence[str]) -> dict[str, str]:

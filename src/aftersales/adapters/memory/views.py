@@ -329,7 +329,9 @@ class MemoryReadModels:
                 area=district_of(item.province, item.city, item.district),
                 caller=case.caller_name,
             )
-            found[case_id] = CaseContact(case_id, order.buyer_account, case.assignee, contact)
+            found[case_id] = CaseContact(
+                case_id, order.buyer_account, case.assignee, contact, case.appointment_at
+            )
         return found
 
     def names(self, ids: Sequence[str]) -> dict[str, str]:

@@ -55,6 +55,8 @@ def create_repair_report(
                 address=body.address,
                 preferred_time=body.preferred_time,
             ),
+            caller_name=body.caller_name,
+            callback_phone=body.callback_phone,
         )
         return Answer(201 if opened.created else 200, case_report(opened.case, svc.book))
 

@@ -1,7 +1,8 @@
 """The web pages, one module per area, gathered into one router.
 
 ``auth`` (sign-in, language), ``consumer`` (orders, help, repair form), ``case``
-(the case page and its actions), ``provider`` (the queue), ``agent`` (the
+(the case page and its actions), ``field`` (contacts, visits and saved solutions
+beside a case), ``provider`` (the queue), ``agent`` (the
 hotline desk), ``partner`` (merchants and brands), ``ops`` (dashboard, payouts,
 complaints, sandboxes), ``imports`` (bulk imports of master data) and ``brands``;
 ``common`` holds what they share and ``formats`` how amounts and times are written.
@@ -21,6 +22,7 @@ from aftersales.entrypoints.web.pages import (
     brands,
     case,
     consumer,
+    field,
     imports,
     ops,
     partner,
@@ -28,7 +30,7 @@ from aftersales.entrypoints.web.pages import (
 )
 from aftersales.entrypoints.web.pages.common import page_router, refusal
 
-AREAS = (auth, consumer, case, provider, agent, partner, ops, imports, brands)
+AREAS = (auth, consumer, case, field, provider, agent, partner, ops, imports, brands)
 
 
 @dataclass(frozen=True)
