@@ -88,7 +88,14 @@ def who(
     if private and actor_id == buyer:
         name = mask_name(name)
     title = ROLE_NAMES.get(role, Bilingual(role.value, role.value))
-    return Bilingual(f"{title.zh} {name}", f"{title.en.capitalize()} {name}")
+    # A name kept in both languages ("热线坐席 017 / Hotline agent 017") is read in each.
+    zh, _, en = name.partition(" / ") if " / " in name else (name, "", name)
+    return Bilingual(_titled(title.zh, zh), _titled(title.en.capitalize(), en))
+
+
+def _titled(title: str, name: str) -> str:
+    """``服务方 杭州安装一队``; a name that already says the role is not titled twice."""
+    return name if name.lower().startswith(title.lower()) else f"{title} {name}"
 
 
 def case_history(
