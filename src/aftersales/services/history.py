@@ -29,7 +29,7 @@ ROLE_NAMES: Mapping[Role, Bilingual] = {
     Role.BRAND: Bilingual("品牌", "brand"),
     Role.PROVIDER: Bilingual("服务方", "provider"),
     Role.OPERATIONS: Bilingual("平台运营", "operations"),
-    Role.SYSTEM: Bilingual("平台", "the platform"),
+    Role.SYSTEM: Bilingual("平台", "The platform"),
     Role.INTEGRATION: Bilingual("商家系统", "the marketplace's system"),
 }
 

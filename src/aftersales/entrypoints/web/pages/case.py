@@ -74,7 +74,7 @@ def render_case(
         can_complain=access.allowed(viewer.role, Action.FILE_COMPLAINT),
         can_decide=access.allowed(viewer.role, Action.DECIDE_COMPLAINT),
         can_quote=access.allowed(viewer.role, Action.ISSUE_QUOTE, case.programme),
-        can_pause=access.allowed(viewer.role, Action.PAUSE_CLOCK),
+        can_pause=case.is_open and access.allowed(viewer.role, Action.PAUSE_CLOCK),
         seconds_left=lambda due: (datetime.fromisoformat(due) - now).total_seconds(),
         fmt_left=lambda seconds: fmt_left(seconds, ctx.lang),
         **{**field, **extra},
