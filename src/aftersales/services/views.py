@@ -2,8 +2,8 @@
 
 Who sees what is one rule for every screen (a buyer their own items' cases, a
 provider the cases dispatched to it, a merchant its shop's, a brand its
-products', a hotline agent its brand's or the reports it filed, operations
-everything); the storage adapter applies it in each query
+products', a hotline agent its brand's or the reports it filed or added a caller's
+note to, operations everything); the storage adapter applies it in each query
 (``adapters/db/read_models.py``). These functions are the services' face of
 the ``ReadModels`` port: each reads in the caller's unit of work.
 """

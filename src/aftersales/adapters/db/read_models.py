@@ -7,7 +7,7 @@ Who sees what (the same rule for every screen, in :func:`scoped`):
 * a merchant: the cases of items sold in its shop (it stays liable, OH-3);
 * a brand: the cases of its products (it answers national-warranty reports, NW-4);
 * a hotline agent: the cases of the brand whose line they staff, else the ones they
-  filed;
+  filed or added a caller's note to;
 * operations: everything.
 
 Every query here is a single statement over indexed columns; nothing loads a case
