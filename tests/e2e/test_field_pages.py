@@ -254,3 +254,29 @@ def test_the_agent_finds_the_caller_by_phone_and_adds_to_the_open_report(
     assert "021-****1234" in page and "王**" in page  # the agent sees the contact masked
     english = _signed_in(app, "agent-017", Role.AGENT, "en").get(f"/cases/{case_id}").text
     assert "Hotline agent 017 noted a call: 又跳闸了，今天第三次" in english
+
+
+def test_over_the_api_a_second_hotline_report_is_added_to_the_open_one(
+    world: tuple[Container, TestClient],
+) -> None:
+    container, app = world
+    create_demo_sandbox(container, "f-api", start=TEN_AM)
+    kettle = f"f-api.{data.ITEM_KETTLE_SHANGHAI}"
+    agent = _signed_in(app, "agent-017", Role.AGENT)
+    refused = agent.post(
+        "/api/v1/repair-reports",
+        json={"order_item_id": kettle, "description": "跳闸", "callback_phone": "110"},
+    )
+    assert refused.status_code == 422 and "callback" in refused.json()["detail"]
+    report = {"order_item_id": kettle, "description": "跳闸", "callback_phone": "13900001234"}
+    first = agent.post("/api/v1/repair-reports", json=report)
+    assert first.status_code == 201, first.text
+    assert first.json()["noted"] is False
+    again = agent.post(
+        "/api/v1/repair-reports",
+        json={**report, "description": "又跳闸了", "caller_name": "王先生"},
+    )
+    assert again.status_code == 200 and again.json()["noted"] is True
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["contact"]["phone"] == "139****1234"  # masked for the agent
+    assert again.json()["history"][-1]["zh"] == "热线坐席 017 记录来电：又跳闸了"
