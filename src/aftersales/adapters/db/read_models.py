@@ -93,12 +93,8 @@ def scoped(query: Select[Any], scope: Scope) -> Select[Any]:
             if party:
                 return query.where(_p.c.brand_id == party)
             a = s.audit_log
-            noted = (
-                select(a.c.case_id)
-                .where(a.c.case_id == _c.c.id, a.c.actor_id == scope.account)
-                .exists()
-            )
-            return query.where(or_(_c.c.opened_by == scope.account, noted))
+            noted = select(a.c.case_id).where(a.c.actor_id == scope.account)  # indexed
+            return query.where(or_(_c.c.opened_by == scope.account, _c.c.id.in_(noted)))
     return query.where(false())
 
 

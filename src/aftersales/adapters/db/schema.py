@@ -395,6 +395,8 @@ audit_log = Table(
     Column("from_state", String(32), nullable=True),
     Column("to_state", String(32), nullable=False),
     Column("note", Text, nullable=False, server_default=""),
+    # A hotline agent sees the cases they added a caller's note to (read_models.scoped).
+    Index(None, "actor_id"),
 )
 
 # Transactional outbox: written in the same transaction as the change it reports.

@@ -4,7 +4,9 @@
   buyer and where to call them back, NW-2a) and ``appointment_at`` (the visit time
   the handler agreed with the buyer);
 - ``solution_texts``: each provider's, shop's or brand's reusable solution texts
-  (OH-4).
+  (OH-4);
+- ``audit_log`` is indexed by actor: a hotline agent sees the cases they added a
+  caller's note to.
 
 Revision ID: 0009
 Revises: 0006
@@ -48,9 +50,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_solution_texts")),
     )
     op.create_index(op.f("ix_solution_texts_owner"), "solution_texts", ["owner"], unique=False)
+    op.create_index(op.f("ix_audit_log_actor_id"), "audit_log", ["actor_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_audit_log_actor_id"), table_name="audit_log")
     op.drop_index(op.f("ix_solution_texts_owner"), table_name="solution_texts")
     op.drop_table("solution_texts")
     with op.batch_alter_table("cases") as batch:
