@@ -140,6 +140,7 @@ buyers = Table(
     Column("name", String(200), nullable=False, server_default=""),
     Column("phone", String(40), nullable=False, server_default=""),
     *master_columns(),
+    Index(None, "name"),  # a hotline agent finds a caller by name
 )
 
 products = Table(

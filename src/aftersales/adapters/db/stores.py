@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -112,25 +112,29 @@ class SqlReference:
     def find_orders_for_caller(
         self, text: str, *, limit: int = 50, brand: str | None = None
     ) -> list[dict[str, Any]]:
+        """Found in steps, each on an index where the column has one (buyer, order, item
+        ids); a phone is compared digit for digit, as the marketplace wrote it, so looking
+        one up reads the phone columns through."""
         needle = text.strip()
         if not needle:
             return []
-        b, c = s.buyers, s.cases
-        matches = [
-            _o.c.buyer_account == needle,
-            _oi.c.order_id == needle,
-            _oi.c.id == needle,
-            b.c.name == needle,
-        ]
+        b, c, conn = s.buyers, s.cases, self.conn
+        buyers = {needle} | set(conn.scalars(select(b.c.id).where(b.c.name == needle)))
+        orders, items = {needle}, {needle}
         phone = normalise_phone(needle)
         if phone is not None:
             digits = phone.replace("-", "")
-            matches += [
-                _digits(column).in_((digits, "86" + digits))
-                for column in (b.c.phone, _o.c.contact_phone, _oi.c.contact_phone)
-            ]
-            called = select(c.c.order_item_id).where(c.c.callback_phone == phone)
-            matches.append(_oi.c.id.in_(called))
+            numbers = (digits, "86" + digits)
+            buyers |= set(conn.scalars(select(b.c.id).where(_digits(b.c.phone).in_(numbers))))
+            orders |= set(
+                conn.scalars(select(_o.c.id).where(_digits(_o.c.contact_phone).in_(numbers)))
+            )
+            items |= set(
+                conn.scalars(select(_oi.c.id).where(_digits(_oi.c.contact_phone).in_(numbers)))
+            )
+            items |= set(conn.scalars(select(c.c.order_item_id).where(c.c.callback_phone == phone)))
+        orders |= set(conn.scalars(select(_o.c.id).where(_o.c.buyer_account.in_(buyers))))
+        items |= set(conn.scalars(select(_oi.c.id).where(_oi.c.order_id.in_(orders))))
         query = (
             select(
                 _oi.c.id,
@@ -151,13 +155,13 @@ class SqlReference:
                 .join(_p, _oi.c.product_id == _p.c.id)
                 .outerjoin(b, b.c.id == _o.c.buyer_account)
             )
-            .where(or_(*matches))
+            .where(_oi.c.id.in_(sorted(items)))
             .order_by(_oi.c.purchased_on.desc(), _oi.c.id)
             .limit(limit)
         )
         if brand is not None:
             query = query.where(func.coalesce(_oi.c.brand_id, _p.c.brand_id) == brand)
-        return [dict(r._mapping) for r in self.conn.execute(query)]
+        return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def _digits(column: Any) -> Any:

@@ -5,8 +5,8 @@
   the handler agreed with the buyer);
 - ``solution_texts``: each provider's, shop's or brand's reusable solution texts
   (OH-4);
-- ``audit_log`` is indexed by actor: a hotline agent sees the cases they added a
-  caller's note to.
+- ``audit_log`` is indexed by actor (a hotline agent sees the cases they added a
+  caller's note to), ``buyers`` by name (the agent finds a caller by name).
 
 Revision ID: 0009
 Revises: 0006
@@ -51,9 +51,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_solution_texts_owner"), "solution_texts", ["owner"], unique=False)
     op.create_index(op.f("ix_audit_log_actor_id"), "audit_log", ["actor_id"], unique=False)
+    op.create_index(op.f("ix_buyers_name"), "buyers", ["name"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_buyers_name"), table_name="buyers")
     op.drop_index(op.f("ix_audit_log_actor_id"), table_name="audit_log")
     op.drop_index(op.f("ix_solution_texts_owner"), table_name="solution_texts")
     op.drop_table("solution_texts")
