@@ -235,7 +235,7 @@ def test_the_agent_finds_the_caller_by_phone_and_adds_to_the_open_report(
     assert filed.status_code == 303 and "noted" not in filed.headers["location"]
     case_id = filed.headers["location"].rsplit("/", 1)[-1]
     desk = agent.get("/agent", params={"q": "02168881234"}).text  # found by the callback number
-    assert f'data-case="{case_id}"' in desk and "追加到该报修" in desk
+    assert f'data-case="{case_id}"' in desk and "追加到该服务单" in desk
     again = _post(
         agent,
         "/agent/report",
@@ -280,3 +280,29 @@ def test_over_the_api_a_second_hotline_report_is_added_to_the_open_one(
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["contact"]["phone"] == "139****1234"  # masked for the agent
     assert again.json()["history"][-1]["zh"] == "热线坐席 017 记录来电：又跳闸了"
+
+
+def test_a_call_about_a_help_request_is_added_to_it_on_the_desk(
+    world: tuple[Container, TestClient],
+) -> None:
+    container, app = world
+    case_id = _lamp_case(container, "f-call")
+    lamp = f"f-call.{data.ITEM_LAMP_HANGZHOU}"
+    agent = _signed_in(app, "agent-017", Role.AGENT)
+    desk = agent.get("/agent", params={"q": lamp}).text
+    card = desk.split(f'data-item="{lamp}"', 1)[1].split("</li>", 1)[0]
+    assert case_id in card and "追加到该服务单" in card  # no badge, but an open help request
+    added = _post(
+        agent,
+        "/agent/report",
+        item_id=lamp,
+        q=lamp,
+        caller="张先生",
+        callback_phone="",
+        description="买家来电：师傅还没联系我",
+    )
+    assert added.headers["location"] == f"/cases/{case_id}?noted=1"
+    page = agent.get(added.headers["location"]).text
+    assert "热线坐席 017 记录来电：买家来电：师傅还没联系我" in page
+    installer = _signed_in(app, "hz-install-01", Role.PROVIDER)
+    assert "师傅还没联系我" in installer.get(f"/cases/{case_id}").text

@@ -48,6 +48,7 @@ class Action(StrEnum):
     FILE_COMPLAINT = "file_complaint"  # OH-7, SS-5, NW-7
     DECIDE_COMPLAINT = "decide_complaint"  # NW-7
     ATTACH_FILE = "attach_file"
+    ADD_NOTE = "add_note"  # a caller's or buyer's words added to an open case
     SET_APPOINTMENT = "set_appointment"  # OH-4, SS-2: the agreed visit time
     KEEP_SOLUTION_TEXTS = "keep_solution_texts"  # OH-4: a handler's reusable solution texts
     SEE_COMPLIANCE = "see_compliance"
@@ -116,6 +117,12 @@ ACCESS: Mapping[Action, Permission] = {
     ),
     Action.DECIDE_COMPLAINT: _p(Role.OPERATIONS, why="operations decide complaints"),
     Action.ATTACH_FILE: _p(*_EVERYONE, why="anyone who may see the case may attach a file"),
+    Action.ADD_NOTE: _p(
+        Role.CONSUMER,
+        Role.AGENT,
+        Role.OPERATIONS,
+        why="notes come from the buyer, or a hotline agent for a caller",
+    ),
     Action.SET_APPOINTMENT: _p(
         Role.PROVIDER,
         Role.MERCHANT,

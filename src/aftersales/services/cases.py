@@ -89,6 +89,43 @@ class ServiceForm:
         return [f"{label}: {value.strip()}" for label, value in labelled if value.strip()]
 
 
+def _callback(callback_phone: str) -> str:
+    """A callback number as stored, or "" when none is given; InvalidRequest if unusable."""
+    if not callback_phone.strip():
+        return ""
+    normalised = normalise_phone(callback_phone)
+    if normalised is None:
+        raise InvalidRequest(
+            f"'{callback_phone.strip()}' is not a callback number: give a mainland mobile "
+            "(11 digits, e.g. 13812345678) or a landline with its area code "
+            "(e.g. 0571-88881234)"
+        )
+    return normalised
+
+
+def add_caller_note(
+    svc: Services,
+    case_id: str,
+    actor: Actor,
+    text: str,
+    *,
+    caller_name: str = "",
+    callback_phone: str = "",
+) -> Case:
+    """A caller's words added to an open case (X-4): a buyer ringing the hotline about a
+    help request already made; a callback number given becomes the one to call back."""
+    access.require(actor.role, Action.ADD_NOTE)
+    phone = _callback(callback_phone)
+
+    def note(case: Case, at: datetime) -> None:
+        case.add_note(svc.book, text, at, actor)
+        if phone:
+            case.callback_phone, case.caller_name = phone, caller_name.strip()[:200]
+
+    case, _ = _command(svc, case_id, note)
+    return case
+
+
 def report_repair(
     svc: Services,
     *,
@@ -110,16 +147,7 @@ def report_repair(
     call back.
     """
     access.require(actor.role, Action.REPORT_REPAIR)
-    phone = ""
-    if callback_phone.strip():
-        normalised = normalise_phone(callback_phone)
-        if normalised is None:
-            raise InvalidRequest(
-                f"'{callback_phone.strip()}' is not a callback number: give a mainland mobile "
-                "(11 digits, e.g. 13812345678) or a landline with its area code "
-                "(e.g. 0571-88881234)"
-            )
-        phone = normalised
+    phone = _callback(callback_phone)
     if form is not None and description.strip():
         description = "\n".join([description.strip(), *form.lines()])
     return _report_repair(
@@ -491,6 +519,7 @@ __all__ = [
     "Services",
     "act",
     "add_attachment",
+    "add_caller_note",
     "answer_quote",
     "attachments_of",
     "balances_of",

@@ -332,3 +332,26 @@ def test_the_callers_cases_open_and_closed_are_listed_for_the_agent(services: Se
     assert {line.id: line.is_open for line in lines} == {lamp: False, phone: True}
     on_brand_line = views.cases_of_callers(services, Scope(Role.AGENT, "brand-y"), ["buyer-1"])
     assert on_brand_line == []
+
+
+def test_a_call_about_a_help_request_is_added_to_it_with_the_callback_number(
+    services: Services,
+) -> None:
+    case_id = _help(services)
+    case = svc.add_caller_note(
+        services,
+        case_id,
+        AGENT,
+        "买家来电催促安装",
+        caller_name="张先生",
+        callback_phone="0571 8888 1234",
+    )
+    assert case.audit[-1].action == "note" and case.callback_phone == "0571-88881234"
+    assert views.may_see_case(services, Scope(Role.AGENT, None, AGENT.id), case_id)
+    with pytest.raises(InvalidRequest, match="callback"):
+        svc.add_caller_note(services, case_id, AGENT, "再次来电", callback_phone="0000")
+    with pytest.raises(Forbidden):
+        svc.add_caller_note(services, case_id, INSTALLER, "来电")
+    with pytest.raises(IllegalTransition, match="empty"):
+        svc.add_caller_note(services, case_id, AGENT, "  ")
+    assert [e.action for e in svc.get_case(services, case_id).audit].count("note") == 1

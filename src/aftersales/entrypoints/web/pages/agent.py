@@ -2,9 +2,9 @@
 
 The agent finds a caller by the phone they ring from, the buyer's name or
 account, an order or an item; the desk lists the caller's items and every case
-they have, open and closed. Filing on an item that already has an open report
-adds the caller's words to that report as a note and says so: nothing a caller
-reports is lost. The callback phone is checked (a mainland mobile, or a landline
+they have, open and closed. Filing on an item that already has an open case (a
+repair report, or a help request the buyer made) adds the caller's words to that
+case as a note and says so: nothing a caller reports is lost. The callback phone is checked (a mainland mobile, or a landline
 with its area code) and kept on the report; a refused form is drawn again with
 what was typed and each problem beside its field.
 """
@@ -29,6 +29,7 @@ from aftersales.entrypoints.web.pages.common import (
 from aftersales.services import cases as svc_cases
 from aftersales.services import views
 from aftersales.services.base import Services
+from aftersales.services.records import OpenCaseLine
 
 router = page_router()
 AgentPage = Annotated[PageContext, Depends(page("agent"))]
@@ -51,11 +52,7 @@ def _desk(
     found = views.find_orders_for_caller(svc, q, scope=scope) if q else []
     buyers = sorted({row["buyer_account"] for row in found})
     cases = views.cases_of_callers(svc, scope, buyers) if buyers else []
-    open_reports = {
-        line.order_item_id: line
-        for line in views.open_cases_of_items(svc, [row["id"] for row in found])
-        if line.programme == Programme.NATIONAL_WARRANTY.value
-    }
+    open_reports = _open_cases(svc, [row["id"] for row in found])
     states = {line.id: LIFECYCLES[Programme(line.programme)].states[line.state] for line in cases}
     for line in open_reports.values():
         if line.id not in states:
@@ -77,6 +74,17 @@ def _desk(
         typed=typed or {},
         programme_names=_programme_names(svc),
     )
+
+
+def _open_cases(svc: Services, item_ids: list[str]) -> dict[str, OpenCaseLine]:
+    """The open case of each item, a repair report before a help request (an item may have
+    one of each open)."""
+    found: dict[str, OpenCaseLine] = {}
+    for line in sorted(views.open_cases_of_items(svc, item_ids), key=lambda line: line.id):
+        kept = found.get(line.order_item_id)
+        if kept is None or line.programme == Programme.NATIONAL_WARRANTY.value:
+            found[line.order_item_id] = line
+    return found
 
 
 def _programme_names(svc: Services) -> dict[str, Any]:
@@ -104,10 +112,23 @@ def agent_report(
     if problems:
         typed = {"caller": caller, "callback_phone": callback_phone, "description": description}
         return _desk(ctx, svc, q.strip() or item_id, 422, {item_id: problems}, {item_id: typed})
+    actor = viewer.actor(Channel.HOTLINE)
+    open_case = _open_cases(svc, [item_id]).get(item_id)
+    if open_case is not None and open_case.programme != Programme.NATIONAL_WARRANTY.value:
+        # A call about a help request already made: the caller's words join it.
+        svc_cases.add_caller_note(
+            svc,
+            open_case.id,
+            actor,
+            description.strip(),
+            caller_name=caller,
+            callback_phone=callback_phone,
+        )
+        return RedirectResponse(f"/cases/{open_case.id}?noted=1", status_code=303)
     opened = svc_cases.report_repair(
         svc,
         order_item_id=item_id,
-        actor=viewer.actor(Channel.HOTLINE),
+        actor=actor,
         description=description.strip(),
         caller_name=caller,
         callback_phone=callback_phone,

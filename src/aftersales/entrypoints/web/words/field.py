@@ -116,8 +116,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "field.agent_order": ("订单", "Order"),
     "field.agent_bought": ("购买日期", "Bought on"),
     "field.agent_open_case": (
-        "该商品已有进行中的报修 {case}（{state}）：提交的内容将追加到这张服务单，不会新建。",
-        "This item already has an open report {case} ({state}): what you file is added to "
+        "该商品已有进行中的服务单 {case}（{state}）：提交的内容将追加到这张服务单，不会新建。",
+        "This item already has an open case {case} ({state}): what you file is added to "
         "it; no new case is opened.",
     ),
     "field.agent_caller_name": ("来电人称呼", "Caller's name"),
@@ -137,14 +137,14 @@ WORDS: dict[str, tuple[str, str]] = {
         "Write down what the caller reports.",
     ),
     "field.agent_file": ("代为报修", "File the report"),
-    "field.agent_add": ("追加到该报修", "Add to the open report"),
+    "field.agent_add": ("追加到该服务单", "Add to the open case"),
     "field.agent_not_nw": (
         "该商品没有全国联保标识，不能通过热线报修。",
         "This item has no national-warranty badge, so it cannot be reported on the hotline.",
     ),
     "field.agent_noted": (
-        "该商品已有进行中的报修，来电内容已追加到这张服务单（没有新建服务单）。",
-        "The item already had an open report: the call was added to this case (no new case).",
+        "该商品已有进行中的服务单，来电内容已追加到这张服务单（没有新建服务单）。",
+        "The item already had an open case: the call was added to it (no new case).",
     ),
     "field.agent_filed": ("已为来电人报修。", "The report was filed for the caller."),
     "field.agent_fix": (
