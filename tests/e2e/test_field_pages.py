@@ -82,6 +82,9 @@ def test_the_assigned_installer_sees_whom_to_visit_where_in_the_queue_and_on_the
     page = installer.get(f"/cases/{case_id}").text
     assert f"tel:{BUYER_001_PHONE}" in page and BUYER_001_ADDRESS in page
     assert "处理方 杭州安装服务站" in page  # the assignee by name, not its id
+    decisions = page.split("时效判定与说明", 1)[1].split("</section>", 1)[0]
+    assert "立即指派给服务方「杭州安装服务站」" in decisions  # OH-3, the provider by name
+    assert "hz-install-01" not in decisions
     english = _signed_in(app, "hz-install-01", Role.PROVIDER, "en").get(f"/cases/{case_id}")
     assert "Customer and visit" in english.text and "not booked yet" in english.text
     assert "Provider 杭州安装服务站" not in english.text or "dispatched the case" in english.text

@@ -20,6 +20,7 @@ from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.cases import Case
 from aftersales.domain.contacts import Contact, mask_name, mask_phones_in
 from aftersales.domain.eligibility import OrderItem
+from aftersales.domain.explain import Reason
 from aftersales.domain.lifecycle import Role
 from aftersales.services.base import Services
 from aftersales.services.history import case_history, party_ids
@@ -201,8 +202,29 @@ def case_view(svc: Services, scope: Scope, case: Case) -> CaseView:
             entry["note"] = mask_phones_in(entry["note"])
         if case.item.buyer_account in known:
             known[case.item.buyer_account] = mask_name(known[case.item.buyer_account])
+    for entry, decision in zip(report["decisions"], case.decisions, strict=True):
+        named = _with_names(decision.reason, known)
+        if named is not decision.reason:
+            entry["zh"], entry["en"] = named.zh, named.en
     history = case_history(case, svc.book, known, private=private)
     return CaseView(report, contact, history, known, private)
+
+
+# Parameters of explanations that name a party (a provider, a shop) by its id.
+_PARTY_PARAMS = ("assignee", "merchant")
+
+
+def _with_names(reason: Reason, known: dict[str, str]) -> Reason:
+    """The reason with the parties it names by id named as people read them (X-2 keeps
+    its rule and wording; only "hz-install-01" becomes "杭州安装服务站")."""
+    named = {
+        key: known[value]
+        for key in _PARTY_PARAMS
+        if isinstance(value := reason.params.get(key), str) and value in known
+    }
+    if not named:
+        return reason
+    return Reason(reason.code, reason.rule, {**reason.params, **named})
 
 
 def brands(svc: Services) -> list[BrandLine]:
