@@ -108,6 +108,14 @@ def _rows() -> list[Row]:
         Row("GET", "/api/v1/cases/{case_id}", get("/api/v1/cases/{case}"), sees_case),
         Row(
             "POST",
+            "/api/v1/cases/{case_id}/appointment",
+            post("/api/v1/cases/{case}/appointment", {"at": "2026-11-24T16:00:00+08:00"}),
+            # Whoever calls the buyer books the visit: the party the case is assigned to
+            # (domain/access.may_see_contact), or operations.
+            lambda role, owner: role is Role.OPERATIONS or (owner and role is Role.PROVIDER),
+        ),
+        Row(
+            "POST",
             "/api/v1/help-requests",
             post("/api/v1/help-requests", {"order_item_id": LAMP, "failure": "installation_late"}),
             lambda role, owner: role is Role.CONSUMER and owner,

@@ -35,6 +35,7 @@ LOGINS = {
     "kettle buyer": ("buyer-006", "demo-buyer-2026"),
     "installer": ("hz-install-01", "demo-provider-2026"),
     "ops": ("ops", "demo-ops-2026"),
+    "agent": ("agent-017", "demo-agent-2026"),
 }
 
 

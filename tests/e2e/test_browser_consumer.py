@@ -106,13 +106,13 @@ def test_consumer_reads_the_plan_and_sees_the_points_in_both_languages(
     installer = _signed_in(browser, server, "installer")
     installer.goto(f"/cases/{case_id}")
     form = installer.locator("form.action:has(button[data-action=give_solution])")
-    form.locator("input[name=note]").fill("今天 14:00 上门重新安装，请保持电话畅通")
+    form.locator("textarea[name=note]").fill("今天 14:00 上门重新安装，请保持电话畅通")
     form.locator("button").click()
     installer.wait_for_load_state("networkidle")
 
     buyer.goto(f"/cases/{case_id}")
     plan = buyer.inner_text("#outcome .plan")
-    assert "今天 14:00 上门重新安装" in plan and "hz-install-01" in plan
+    assert "今天 14:00 上门重新安装" in plan and "杭州安装服务站" in plan
     buyer.screenshot(path=str(shots / "case-plan-phone-zh.png"), full_page=True)
     buyer.goto("/my/cases")
     line = buyer.locator(f"[data-case='{case_id}']")

@@ -89,7 +89,7 @@ def test_nw_2b_the_form_keeps_the_phone_address_and_time_on_the_case_for_the_buy
     response = _repair(buyer)
     assert response.status_code == 303, response.text
     page = buyer.get(response.headers["location"] + "?lang=zh").text
-    contact = page.split('class="contact"', 1)[1].split("</dl>", 1)[0]
+    contact = page.split('id="contact"', 1)[1].split("</dl>", 1)[0]
     assert "13800000006" in contact  # written back the one way a dialler takes it
     assert "世纪大道 100 号" in contact and "2026-11-25 14:00" in contact
     description = page.split('class="description"', 1)[1].split("</p>", 1)[0]
@@ -229,9 +229,9 @@ def test_oh_4_oh_9_the_plan_and_the_resolution_are_sentences_on_the_buyer_page(
     outcome = page.split('id="outcome"', 1)[1].split("</section>", 1)[0]
     assert "服务方案：" in outcome and "明天上午 10 点上门重新安装" in outcome
     assert "处理结果：" in outcome and "灯具工作正常" in outcome
-    assert "服务方 hz-install-01" in outcome
-    story = page.split('class="audit story"', 1)[1].split("</ol>", 1)[0]
-    assert "您发起了服务单" in story and "给出了解决方案" in story
+    assert "服务商 杭州安装服务站" in outcome  # the installer by name
+    story = page.split('class="history"', 1)[1].split("</ol>", 1)[0]
+    assert "提交了一键求助服务单" in story and "给出了解决方案" in story, story
     assert "give_solution" not in page.split("<main>", 1)[1].replace(
         'data-action="give_solution"', ""
     )

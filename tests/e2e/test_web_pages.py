@@ -149,7 +149,8 @@ def test_oh_3_help_opens_a_dispatched_case_and_a_second_press_returns_it(
     assert again == first
     page = buyer.get(f"/cases/{first}")
     assert page.status_code == 200
-    assert "hz-install-01" in page.text  # dispatched at once to the city's installer
+    # Dispatched at once to the city's installer, named as people know it (OH-3).
+    assert "立即指派给服务方「杭州安装服务站」" in page.text
     assert "OH-4" in page.text and 'class="countdown' in page.text
 
 
@@ -301,7 +302,9 @@ def test_hotline_agent_finds_the_callers_order_and_files_for_them(
     )
     assert response.status_code == 303
     case_page = agent.get(response.headers["location"])
-    assert 'data-channel="hotline"' in case_page.text and "acc-agent" in case_page.text  # X-4
+    # X-4: who filed it and through which channel, as a sentence (no raw codes).
+    assert "热线坐席" in case_page.text and "通过服务热线提交了全国联保服务单" in case_page.text
+    assert ">hotline<" not in case_page.text and 'data-channel="hotline"' in case_page.text
 
 
 def test_ops_dashboard_counts_kept_and_missed_commitments_by_provider(

@@ -16,7 +16,7 @@ from aftersales.errors import InvalidFields
 from aftersales.services import cases as svc
 from aftersales.services import views
 from aftersales.services.deadlines import tick
-from aftersales.services.records import CaseContact
+from aftersales.services.records import FormContact
 from aftersales.services.time import FixedClock
 from tests.integration.test_case_services import BRAND, BUYER, FORM, START, book, services
 
@@ -43,7 +43,7 @@ def test_nw_2b_the_contact_is_stored_with_the_report_and_read_back_as_given(
         services, order_item_id="oi-phone", actor=FORM, description="不开机", form=form
     )
     contact = svc.contact_of(services, opened.case.id)
-    assert contact == CaseContact(
+    assert contact == FormContact(
         opened.case.id,
         "0571-88888888",
         "浙江省杭州市西湖区文三路90号 3 单元 501",
@@ -54,7 +54,7 @@ def test_nw_2b_the_contact_is_stored_with_the_report_and_read_back_as_given(
     assert contact.given_at.utcoffset() == timedelta(0) or contact.given_at.tzinfo == UTC
     assert svc.contact_of(services, "NW-none") is None
     with services.uow() as uow:  # a second contact for the case replaces the first
-        uow.contacts.put(CaseContact(opened.case.id, "13800000000", "新地址", "", START, "agent"))
+        uow.contacts.put(FormContact(opened.case.id, "13800000000", "新地址", "", START, "agent"))
         uow.commit()
     again = svc.contact_of(services, opened.case.id)
     assert again is not None and (again.phone, again.address) == ("13800000000", "新地址")

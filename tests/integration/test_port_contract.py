@@ -27,7 +27,7 @@ from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.services import cases as svc
-from aftersales.services import views
+from aftersales.services import solutions, views
 from aftersales.services.base import Services
 from aftersales.services.deadlines import claim_due, clocks_with_due, due_count, next_due, tick
 from aftersales.services.idempotency import Answer, once, request_digest
@@ -110,6 +110,20 @@ def _play(services: Services, book: PolicyBook) -> dict[str, Any]:
     assert tiles.case.assignee is not None
     provider = Actor(Role.PROVIDER, tiles.case.assignee, Channel.WEB)
     svc.act(services, "OH-play-tiles", "give_solution", provider, "明天送货上门")
+    # Field work: the installer books the visit; a hotline caller's words join the open report.
+    installer = Actor(Role.PROVIDER, demo.PROVIDER_HANGZHOU_LIGHTING, Channel.WEB)
+    svc.set_appointment(services, "OH-lamp", START + timedelta(hours=5), installer)
+    answers["noted"] = svc.report_repair(
+        services,
+        order_item_id=demo.ITEM_KETTLE_SHANGHAI,
+        actor=Actor(Role.AGENT, "acc-agent", Channel.HOTLINE),
+        description="买家来电：还是不加热",
+        caller_name="王先生",
+        callback_phone="021-6888 1234",
+    ).noted
+    solutions.save_text(
+        services, role=Role.PROVIDER, owner=installer.id, title="当天上门", body="今天下午上门"
+    )
     answers["queue"] = views.provider_queue(
         services, Scope(Role.PROVIDER, demo.PROVIDER_HANGZHOU_LIGHTING), live_now=START
     )
@@ -222,6 +236,24 @@ def _read(services: Services, book: PolicyBook, answers: dict[str, Any]) -> None
     answers["items of the demo buyer"] = views.items_of_buyer(services, demo.DEMO_BUYER)
     answers["brands"] = views.brands(services)
     answers["a brand"] = views.brand_after_sales(services, demo.BRAND_GUANGMING)
+    field_cases = ["OH-lamp", "NW-kettle", "OH-play-tiles"]
+    for scope in [*scopes, Scope(Role.AGENT, None, "acc-agent")]:
+        name = f"{scope.role.value} {scope.party}"
+        answers[f"contacts {name}"] = views.case_contacts(services, scope, field_cases)
+        answers[f"agent lines {name}"] = views.cases_of_callers(
+            services, scope, [demo.DEMO_BUYER, "buyer-006"]
+        )
+    answers["noted lines"] = views.case_lines(services, Scope(Role.AGENT, None, "acc-agent"))
+    for text in ("138 5363 1572", "买家 006", "02168881234", "order-kettle-shanghai"):
+        answers[f"callers {text}"] = sorted(
+            views.find_orders_for_caller(services, text), key=lambda row: row["id"]
+        )
+    answers["names"] = views.names(
+        services, [demo.DEMO_BUYER, demo.MERCHANT_SHIJI, demo.BRAND_XINGHE, "hz-install-01"]
+    )
+    answers["solutions"] = [
+        (t.owner, t.title, t.body) for t in solutions.texts_of(services, "hz-install-01")
+    ]
 
 
 def _memory_answers(book: PolicyBook) -> dict[str, Any]:

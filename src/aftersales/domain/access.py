@@ -48,6 +48,9 @@ class Action(StrEnum):
     FILE_COMPLAINT = "file_complaint"  # OH-7, SS-5, NW-7
     DECIDE_COMPLAINT = "decide_complaint"  # NW-7
     ATTACH_FILE = "attach_file"
+    ADD_NOTE = "add_note"  # X-4: a caller's or buyer's words added to an open case
+    SET_APPOINTMENT = "set_appointment"  # OH-4, SS-2: the agreed visit time
+    KEEP_SOLUTION_TEXTS = "keep_solution_texts"  # OH-4: a handler's reusable solution texts
     SEE_COMPLIANCE = "see_compliance"
     CREATE_SANDBOX = "create_sandbox"
     ADVANCE_SANDBOX = "advance_sandbox"
@@ -114,6 +117,25 @@ ACCESS: Mapping[Action, Permission] = {
     ),
     Action.DECIDE_COMPLAINT: _p(Role.OPERATIONS, why="operations decide complaints"),
     Action.ATTACH_FILE: _p(*_EVERYONE, why="anyone who may see the case may attach a file"),
+    Action.ADD_NOTE: _p(
+        Role.CONSUMER,
+        Role.AGENT,
+        Role.OPERATIONS,
+        why="notes come from the buyer, or a hotline agent for a caller",
+    ),
+    Action.SET_APPOINTMENT: _p(
+        Role.PROVIDER,
+        Role.MERCHANT,
+        Role.BRAND,
+        Role.OPERATIONS,
+        why="the party handling the case books the visit with the buyer",
+    ),
+    Action.KEEP_SOLUTION_TEXTS: _p(
+        Role.PROVIDER,
+        Role.MERCHANT,
+        Role.BRAND,
+        why="providers, shops and brands keep their own solution texts",
+    ),
     Action.SEE_COMPLIANCE: _p(
         Role.AGENT,
         Role.MERCHANT,
@@ -183,6 +205,26 @@ def require(role: Role, action: Action | str, programme: Programme | None = None
         )
         why = f"'{action}' is done by: {', '.join(roles) or 'nobody'}"
     raise Forbidden(f"a {role.value} may not do this: {why}")
+
+
+def may_see_contact(
+    role: Role, party: str | None, *, assignee: str | None, buyer: str | None
+) -> bool:
+    """May a viewer see a case's customer contact (name, service address, phone) unmasked?
+
+    The party the case is assigned to (the installer or repairer making the visit; the
+    shop or brand when the case is theirs to handle) and operations do; the buyer sees
+    their own. Every other party sees them masked (:mod:`aftersales.domain.contacts`).
+    """
+    if role in (Role.OPERATIONS, Role.SYSTEM):
+        return True
+    if not party:
+        return False
+    if role in (Role.PROVIDER, Role.MERCHANT, Role.BRAND):
+        return party == assignee
+    if role is Role.CONSUMER:
+        return party == buyer
+    return False
 
 
 def may_take(role: Role, programme: Programme, state: str, step: str) -> bool:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Literal
 
 from aftersales.domain.clocks import Clock, ClockEnv, ClockStatus
+from aftersales.domain.contacts import APPOINTMENT_PROBLEMS, appointment_problem
 from aftersales.domain.eligibility import EligibilityDecision, OrderItem
 from aftersales.domain.errors import EligibilityError, IllegalTransition, LedgerError
 from aftersales.domain.explain import Bilingual, Reason, amount_text, local_time
@@ -121,6 +122,11 @@ class Case:
     overcharge_fen: int | None = None
     in_warranty: bool | None = None
     assignee: str | None = None
+    # Who rang the hotline for the buyer (NW-2a) and the number to call them back on.
+    caller_name: str = ""
+    callback_phone: str = ""
+    # The visit time the handler agreed with the buyer (OH-4's plan, SS-2's agreed day).
+    appointment_at: datetime | None = None
     clocks: dict[str, Clock] = field(default_factory=dict)
     payouts: list[Payout] = field(default_factory=list)
     complaints: list[Complaint] = field(default_factory=list)
@@ -542,6 +548,60 @@ class Case:
     def _require_open(self, attempted: str) -> None:
         if not self.is_open:
             raise IllegalTransition(f"case {self.id}", attempted, self.state, "the case has ended")
+
+    # ----- the visit and the caller's notes -----
+
+    def set_appointment(self, book: PolicyBook, when: datetime, at: datetime, actor: Actor) -> None:
+        """Record the visit time agreed with the buyer (a change is recorded again, X-4)."""
+        self.settle(book, at)
+        self._require_open("book a visit for")
+        problem = appointment_problem(when, at, self.policy(book).timezone)
+        if problem is not None:
+            raise IllegalTransition(
+                f"case {self.id}", "book a visit for", self.state, APPOINTMENT_PROBLEMS[problem]
+            )
+        if self.appointment_at == when:
+            return
+        before = self.appointment_at
+        self.appointment_at = when
+        self.audit.append(
+            AuditEntry(
+                at,
+                actor.role,
+                actor.id,
+                actor.channel,
+                "appointment",
+                self.state,
+                self.state,
+                when.isoformat(),
+            )
+        )
+        data = {"appointment_at": when.isoformat()}
+        if before is not None:
+            data["before"] = before.isoformat()
+        self._emit(at, "case.appointment_set", data)
+
+    def add_note(self, book: PolicyBook, text: str, at: datetime, actor: Actor) -> None:
+        """Add what somebody said to an open case (a caller reporting again, X-4)."""
+        self.settle(book, at)
+        self._require_open("add a note to")
+        if not text.strip():
+            raise IllegalTransition(
+                f"case {self.id}", "add a note to", self.state, "the note is empty"
+            )
+        self.audit.append(
+            AuditEntry(
+                at,
+                actor.role,
+                actor.id,
+                actor.channel,
+                "note",
+                self.state,
+                self.state,
+                text.strip(),
+            )
+        )
+        self._emit(at, "case.note_added", {"channel": actor.channel.value})
 
     # ----- NW-6 quotes -----
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 from aftersales.domain import access
 from aftersales.domain.access import Action
 from aftersales.domain.cases import SYSTEM, Actor, Case, Complaint
-from aftersales.domain.contacts import normal_phone
+from aftersales.domain.contacts import normalise_phone
 from aftersales.domain.eligibility import (
     EligibilityDecision,
     OrderItem,
@@ -27,10 +27,17 @@ from aftersales.domain.eligibility import (
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.domain.policy import PolicyBook
-from aftersales.errors import CaseNotFound, InvalidFields, InvalidRequest, NotFound, OpenCaseExists
+from aftersales.errors import (
+    CaseNotFound,
+    Forbidden,
+    InvalidFields,
+    InvalidRequest,
+    NotFound,
+    OpenCaseExists,
+)
 from aftersales.services.base import Services, new_id
 from aftersales.services.ports import UnitOfWork
-from aftersales.services.records import LIVE, Attachment, CaseContact, ChatMessage, ChatThread
+from aftersales.services.records import LIVE, Attachment, ChatMessage, ChatThread, FormContact
 from aftersales.services.time import now_in
 
 T = TypeVar("T")
@@ -44,6 +51,7 @@ class Opened:
     case: Case
     created: bool  # False: an open case for the item already existed (second click)
     eligibility: EligibilityDecision | None = None
+    noted: bool = False  # the report was added to that open case as a note (nothing lost)
 
 
 def check_eligibility(
@@ -113,7 +121,7 @@ class ServiceForm:
         if not phone:
             if "phone" in self.required:
                 found["phone"] = "phone.missing"
-        elif normal_phone(phone) is None:
+        elif normalise_phone(phone) is None:
             found["phone"] = "phone.invalid"
         if not address and "address" in self.required:
             found["address"] = "address.missing"
@@ -126,11 +134,11 @@ class ServiceForm:
             found["preferred_time"] = "preferred_time.past"
         return found
 
-    def contact(self, case_id: str, at: datetime, by: str) -> CaseContact:
+    def contact(self, case_id: str, at: datetime, by: str) -> FormContact:
         phone = self.contact_phone.strip()
-        return CaseContact(
+        return FormContact(
             case_id=case_id,
-            phone=normal_phone(phone) or phone,
+            phone=normalise_phone(phone) or phone,
             address=self.address.strip(),
             preferred_time=self.preferred_time.strip(),
             given_at=at,
@@ -151,6 +159,43 @@ def refuse_fields(problems: dict[str, str]) -> InvalidFields:
     return InvalidFields(problems, "; ".join(FORM_PROBLEMS[code] for code in problems.values()))
 
 
+def _callback(callback_phone: str) -> str:
+    """A callback number as stored, or "" when none is given; InvalidRequest if unusable."""
+    if not callback_phone.strip():
+        return ""
+    normalised = normalise_phone(callback_phone)
+    if normalised is None:
+        raise InvalidRequest(
+            f"'{callback_phone.strip()}' is not a callback number: give a mainland mobile "
+            "(11 digits, e.g. 13812345678) or a landline with its area code "
+            "(e.g. 0571-88881234)"
+        )
+    return normalised
+
+
+def add_caller_note(
+    svc: Services,
+    case_id: str,
+    actor: Actor,
+    text: str,
+    *,
+    caller_name: str = "",
+    callback_phone: str = "",
+) -> Case:
+    """A caller's words added to an open case (X-4): a buyer ringing the hotline about a
+    help request already made; a callback number given becomes the one to call back."""
+    access.require(actor.role, Action.ADD_NOTE)
+    phone = _callback(callback_phone)
+
+    def note(case: Case, at: datetime) -> None:
+        case.add_note(svc.book, text, at, actor)
+        if phone:
+            case.callback_phone, case.caller_name = phone, caller_name.strip()[:200]
+
+    case, _ = _command(svc, case_id, note)
+    return case
+
+
 def report_repair(
     svc: Services,
     *,
@@ -159,16 +204,24 @@ def report_repair(
     description: str,
     case_id: str | None = None,
     form: ServiceForm | None = None,
+    caller_name: str = "",
+    callback_phone: str = "",
 ) -> Opened:
     """NW-2: a repair report by hotline agent, service form or chat, answered by the brand.
 
     The form's contact (phone, address, preferred time) is checked with the
     report and kept beside the case (:func:`contact_of`), not in the description
-    everyone on the case reads. An item that already has an open report answers
-    with that report, and its contact is left as it was.
+    everyone on the case reads. A hotline report records who called and the number
+    to call them back on (a mainland mobile, or a landline with its area code).
+    When the item already has an open report, the new one is added to it as a note
+    (``Opened.noted``): the caller's words are never dropped, and the caller's
+    number becomes the one to call back (the form's contact stays as it was).
     """
     access.require(actor.role, Action.REPORT_REPAIR)
-    return _report_repair(svc, order_item_id, actor, description, case_id, form)
+    phone = _callback(callback_phone)
+    return _report_repair(
+        svc, order_item_id, actor, description, case_id, form, caller_name.strip()[:200], phone
+    )
 
 
 def _report_repair(
@@ -178,6 +231,8 @@ def _report_repair(
     description: str,
     case_id: str | None,
     form: ServiceForm | None = None,
+    caller_name: str = "",
+    callback_phone: str = "",
 ) -> Opened:
     if actor.channel not in _REPORT_CHANNELS:
         raise InvalidRequest(
@@ -197,7 +252,15 @@ def _report_repair(
             raise refuse_fields(problems)
         existing = uow.cases.open_case_for_item(order_item_id, Programme.NATIONAL_WARRANTY)
         if existing:
-            return Opened(uow.cases.get(existing, with_history=True), created=False)
+            case = uow.cases.get(existing, for_update=True, with_history=True)
+            at = now_in(uow, uow.cases.sandbox_of(existing), svc.clock)
+            case.add_note(svc.book, description, at, actor)
+            if callback_phone:
+                case.callback_phone = callback_phone
+                case.caller_name = caller_name
+            uow.cases.save(case)
+            uow.commit()
+            return Opened(case, created=False, noted=True)
         item = uow.reference.order_item(order_item_id)
         decision = assess_national_warranty(svc.book, item, at)
         case = Case.open(
@@ -209,6 +272,7 @@ def _report_repair(
             actor=actor,
             description=description.strip(),
         )
+        case.caller_name, case.callback_phone = caller_name, callback_phone
         case.assign(
             item.product.brand_id
         )  # the brand (or the third party it names) responds (NW-4)
@@ -219,7 +283,7 @@ def _report_repair(
         return Opened(case, created=True, eligibility=decision)
 
 
-def contact_of(svc: Services, case_id: str) -> CaseContact | None:
+def contact_of(svc: Services, case_id: str) -> FormContact | None:
     """How the buyer asked to be reached for the case (NW-2b), if they said."""
     with svc.uow() as uow:
         return uow.contacts.of_case(case_id)
@@ -339,6 +403,24 @@ def pause_clock(svc: Services, case_id: str, clock_id: str, reason: str, actor: 
 def resume_clock(svc: Services, case_id: str, clock_id: str, actor: Actor) -> Case:
     access.require(actor.role, Action.RESUME_CLOCK)
     case, _ = _command(svc, case_id, lambda c, at: c.resume(svc.book, clock_id, at, actor))
+    return case
+
+
+def set_appointment(svc: Services, case_id: str, when: datetime, actor: Actor) -> Case:
+    """Record the visit time agreed with the buyer: later than the case's now, within 90
+    days, 07:00-22:00 local time; a change is recorded in the history (X-4)."""
+    access.require(actor.role, Action.SET_APPOINTMENT)
+
+    def book(case: Case, at: datetime) -> None:
+        # The visit is agreed by whoever calls the buyer: the party the case is assigned to.
+        if not access.may_see_contact(actor.role, actor.id, assignee=case.assignee, buyer=None):
+            raise Forbidden(
+                f"a {actor.role.value} may not book this visit: the party the case is assigned "
+                "to books it with the buyer"
+            )
+        case.set_appointment(svc.book, when, at, actor)
+
+    case, _ = _command(svc, case_id, book)
     return case
 
 
@@ -529,6 +611,7 @@ __all__ = [
     "Services",
     "act",
     "add_attachment",
+    "add_caller_note",
     "answer_quote",
     "attachments_of",
     "balances_of",
@@ -551,4 +634,5 @@ __all__ = [
     "report_repair",
     "request_help",
     "resume_clock",
+    "set_appointment",
 ]

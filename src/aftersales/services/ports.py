@@ -40,6 +40,7 @@ from aftersales.services.records import (
     ChatThread,
     ComplaintLine,
     Compliance,
+    FormContact,
     LiveFigures,
     OpenCaseLine,
     PayoutLine,
@@ -47,6 +48,7 @@ from aftersales.services.records import (
     Sandbox,
     Scope,
     SessionRecord,
+    SolutionText,
     StoredAccount,
     StoredAnswer,
 )
@@ -121,8 +123,12 @@ class ReferenceData(Protocol):
 
     def brands(self) -> list[BrandLine]: ...
 
-    def find_orders_for_caller(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
-        """Order items whose order id, item id or buyer account is ``text`` (hotline agents)."""
+    def find_orders_for_caller(
+        self, text: str, *, limit: int = 50, brand: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Order items whose order id, item id, buyer account or buyer name is ``text``, or
+        whose buyer, order, item or a hotline report on it has the phone ``text`` (hotline
+        agents); of ``brand``'s products only, when given. Each row carries ``buyer_name``."""
 
     def lock_order(self, order_id: str) -> None:
         """Hold the order (if stored) until the unit of work ends; others wait for it."""
@@ -292,9 +298,24 @@ class Chats(Protocol):
 class CaseContacts(Protocol):
     """How the buyer is reached for a case (NW-2b); one per case, the latest kept."""
 
-    def put(self, contact: CaseContact) -> None: ...
+    def put(self, contact: FormContact) -> None: ...
 
-    def of_case(self, case_id: str) -> CaseContact | None: ...
+    def of_case(self, case_id: str) -> FormContact | None: ...
+
+
+class SolutionTexts(Protocol):
+    """Each handler's reusable solution texts (OH-4), by owner."""
+
+    def of_owner(self, owner: str) -> list[SolutionText]:
+        """The owner's texts, by title then id."""
+
+    def get(self, text_id: str) -> SolutionText | None: ...
+
+    def put(self, text: SolutionText) -> None:
+        """Add the text, or replace the stored one with its id."""
+
+    def delete(self, text_id: str) -> bool:
+        """Remove the text; False if there was none."""
 
 
 class Attachments(Protocol):
@@ -403,6 +424,20 @@ class ReadModels(Protocol):
 
     def live_figures(self, now: datetime) -> LiveFigures: ...
 
+    def case_contacts(self, case_ids: Sequence[str]) -> dict[str, CaseContact]:
+        """Each case's customer contact, unmasked: the buyer's name, the service address,
+        and the phone to call (the hotline caller's callback number, else the item's,
+        the order's, the buyer's). Callers mask it (``views.case_contacts``)."""
+
+    def names(self, ids: Sequence[str]) -> dict[str, str]:
+        """Display names of the accounts, providers, shops, brands and buyers among ``ids``."""
+
+    def cases_of_buyers(
+        self, buyers: Sequence[str], *, brand: str | None = None, limit: int = 50
+    ) -> list[CaseLine]:
+        """The cases of items ``buyers`` bought (of ``brand``'s products, when given), newest
+        first: what a hotline agent sees of a caller's cases."""
+
 
 class UnitOfWork(Protocol):
     """One transaction and every repository in it; see the module docstring."""
@@ -417,6 +452,7 @@ class UnitOfWork(Protocol):
     chats: Chats
     contacts: CaseContacts
     attachments: Attachments
+    solutions: SolutionTexts
     ledger: Ledger
     accounts: Accounts
     idempotency: Idempotency

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from aftersales.domain.contacts import Contact
 from aftersales.domain.explain import Language, Reason
 from aftersales.domain.lifecycle import Role
 
@@ -66,11 +67,11 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
-class CaseContact:
+class FormContact:
     """Where and how the buyer is reached for a case, as the repair form gave it (NW-2b).
 
     ``phone`` is written the one way a dialler takes it
-    (:func:`aftersales.domain.contacts.normal_phone`); ``preferred_time`` is the
+    (:func:`aftersales.domain.contacts.normalise_phone`); ``preferred_time`` is the
     buyer's own words or a local date and time (``2026-11-25T14:00``).
     """
 
@@ -240,6 +241,29 @@ class LiveFigures:
     def claim_lag_s(self) -> float:
         """How long the oldest due deadline has waited for a worker."""
         return 0.0 if self.oldest_due is None else (self.at - self.oldest_due).total_seconds()
+
+
+@dataclass(frozen=True)
+class CaseContact:
+    """A case's customer contact as stored, with the two parties that decide who sees it."""
+
+    case_id: str
+    buyer: str
+    assignee: str | None
+    contact: Contact
+    appointment_at: datetime | None = None  # the agreed visit
+
+
+@dataclass(frozen=True)
+class SolutionText:
+    """One of a handler's reusable solution texts (OH-4)."""
+
+    id: str
+    owner: str  # the provider, shop or brand
+    title: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def case_report(case: Case, book: PolicyBook) -> dict[str, Any]:
         "failure": case.failure,
         "in_warranty": case.in_warranty,
         "assignee": case.assignee,
+        "appointment_at": _iso(case.appointment_at),
         "quote": None
         if case.quote is None
         else {

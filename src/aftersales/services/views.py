@@ -2,26 +2,34 @@
 
 Who sees what is one rule for every screen (a buyer their own items' cases, a
 provider the cases dispatched to it, a merchant its shop's, a brand its
-products', a hotline agent its brand's or the reports it filed, operations
-everything); the storage adapter applies it in each query
+products', a hotline agent its brand's or the reports it filed or added a caller's
+note to, operations everything); the storage adapter applies it in each query
 (``adapters/db/read_models.py``). These functions are the services' face of
 the ``ReadModels`` port: each reads in the caller's unit of work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from aftersales.domain import access
 from aftersales.domain.brands import BrandAfterSales
+from aftersales.domain.cases import Case
+from aftersales.domain.contacts import Contact, mask_name, mask_phones_in
 from aftersales.domain.eligibility import OrderItem
+from aftersales.domain.explain import Reason
+from aftersales.domain.lifecycle import Role
 from aftersales.services.base import Services
+from aftersales.services.history import case_history, party_ids
 from aftersales.services.records import (
     GROUPINGS,
     LIVE,
     BalanceLine,
     BrandLine,
+    CaseContact,
     CaseLine,
     ComplaintLine,
     Compliance,
@@ -32,6 +40,7 @@ from aftersales.services.records import (
     QueueLine,
     Scope,
 )
+from aftersales.services.reports import case_report
 
 
 def may_see_case(svc: Services, scope: Scope, case_id: str) -> bool:
@@ -100,10 +109,122 @@ def balances(svc: Services, scope: Scope, *, sandbox: str | None = None) -> list
         return uow.views.balances(scope, sandbox=sandbox)
 
 
-def find_orders_for_caller(svc: Services, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
-    """For a hotline agent: order items whose order id, item id or buyer account match ``text``."""
+def find_orders_for_caller(
+    svc: Services, text: str, *, limit: int = 50, scope: Scope | None = None
+) -> list[dict[str, Any]]:
+    """For a hotline agent: order items whose order id, item id, buyer account or buyer name
+    is ``text``, or whose buyer, order, item or earlier hotline report has the phone ``text``.
+
+    An agent on a brand's line (``scope.party``) finds that brand's items only. Each row
+    carries ``buyer_name`` masked: the agent confirms who calls, and reads no more.
+    """
+    brand = scope.party if scope is not None and scope.role is Role.AGENT else None
     with svc.uow() as uow:
-        return uow.reference.find_orders_for_caller(text, limit=limit)
+        rows = uow.reference.find_orders_for_caller(text, limit=limit, brand=brand)
+    for row in rows:
+        row["buyer_name"] = mask_name(row.get("buyer_name") or "")
+    return rows
+
+
+def cases_of_callers(
+    svc: Services, scope: Scope, buyers: Sequence[str], *, limit: int = 50
+) -> list[CaseLine]:
+    """The cases of the buyers an agent found for a caller, newest first, open and closed
+    (a brand's agent: that brand's only)."""
+    brand = scope.party if scope.role is Role.AGENT else None
+    with svc.uow() as uow:
+        return uow.views.cases_of_buyers(buyers, brand=brand, limit=limit)
+
+
+def sees_contact(scope: Scope, contact: CaseContact) -> bool:
+    return access.may_see_contact(
+        scope.role, scope.party, assignee=contact.assignee, buyer=contact.buyer
+    )
+
+
+def case_contacts(svc: Services, scope: Scope, case_ids: Sequence[str]) -> dict[str, CaseContact]:
+    """Each case's customer contact as ``scope`` may see it (whole for the assigned party,
+    operations and the buyer; masked, ``张**`` ``138****1572`` and the district, for
+    others), with its agreed visit."""
+    with svc.uow() as uow:
+        stored = uow.views.case_contacts(case_ids)
+    return {
+        case_id: c if sees_contact(scope, c) else replace(c, contact=c.contact.masked_copy())
+        for case_id, c in stored.items()
+    }
+
+
+def names(svc: Services, ids: Iterable[str]) -> dict[str, str]:
+    """Display names of accounts, providers, shops, brands and buyers; a sandbox's copy
+    (``<sandbox>.<id>``) is named as the record it copies when it has no name of its own."""
+    wanted = {i for i in ids if i}
+    with svc.uow() as uow:
+        found = uow.views.names(sorted(wanted))
+        copies = {i: i.split(".", 1)[1] for i in wanted - set(found) if "." in i}
+        if copies:
+            originals = uow.views.names(sorted(set(copies.values())))
+            found.update({i: originals[o] for i, o in copies.items() if o in originals})
+    return found
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as one viewer sees it: the report, the contact, the history as sentences."""
+
+    report: dict[str, Any]
+    contact: Contact | None
+    history: list[dict[str, Any]]
+    names: dict[str, str]
+    private: bool  # the contact is masked for this viewer
+
+    def as_json(self) -> dict[str, Any]:
+        contact = None if self.contact is None else asdict(self.contact)
+        return {**self.report, "contact": contact, "history": self.history}
+
+
+def case_view(svc: Services, scope: Scope, case: Case) -> CaseView:
+    """The case report for ``scope``: phone numbers in the description and notes, the
+    buyer's name and the contact masked unless ``scope`` may see them
+    (:func:`aftersales.domain.access.may_see_contact`)."""
+    with svc.uow() as uow:
+        stored = uow.views.case_contacts([case.id]).get(case.id)
+    private = not access.may_see_contact(
+        scope.role, scope.party, assignee=case.assignee, buyer=case.item.buyer_account
+    )
+    contact = None
+    if stored is not None:
+        contact = stored.contact.masked_copy() if private else stored.contact
+    known = names(svc, party_ids(case))
+    report = case_report(case, svc.book)
+    if private:
+        report["description"] = mask_phones_in(report["description"])
+        for entry in report["audit"]:
+            entry["note"] = mask_phones_in(entry["note"])
+        if case.item.buyer_account in known:
+            known[case.item.buyer_account] = mask_name(known[case.item.buyer_account])
+    for entry, decision in zip(report["decisions"], case.decisions, strict=True):
+        named = _with_names(decision.reason, known)
+        if named is not decision.reason:
+            entry["zh"], entry["en"] = named.zh, named.en
+    history = case_history(case, svc.book, known, private=private)
+    return CaseView(report, contact, history, known, private)
+
+
+# Parameters of explanations that name a party (a provider, a shop) by its id.
+_PARTY_PARAMS = ("assignee", "merchant")
+
+
+def _with_names(reason: Reason, known: dict[str, str]) -> Reason:
+    """The reason with the parties it names by id named as people read them (X-2 keeps
+    its rule and wording; only "hz-install-01" becomes "杭州安装服务站")."""
+    named = {
+        key: known[value]
+        for key in _PARTY_PARAMS
+        if isinstance(value := reason.params.get(key), str) and value in known
+    }
+    if not named:
+        return reason
+    return Reason(reason.code, reason.rule, {**reason.params, **named})
 
 
 def brands(svc: Services) -> list[BrandLine]:
@@ -165,12 +286,16 @@ __all__ = [
     "brand_after_sales",
     "brands",
     "buyer_of_item",
+    "case_contacts",
     "case_lines",
+    "case_view",
+    "cases_of_callers",
     "compliance",
     "find_orders_for_caller",
     "items_of_buyer",
     "live_figures",
     "may_see_case",
+    "names",
     "open_cases_of_items",
     "payout_lines",
     "payouts_of_cases",

@@ -7,7 +7,7 @@ Who sees what (the same rule for every screen, in :func:`scoped`):
 * a merchant: the cases of items sold in its shop (it stays liable, OH-3);
 * a brand: the cases of its products (it answers national-warranty reports, NW-4);
 * a hotline agent: the cases of the brand whose line they staff, else the ones they
-  filed;
+  filed or added a caller's note to;
 * operations: everything.
 
 Every query here is a single statement over indexed columns; nothing loads a case
@@ -25,11 +25,13 @@ from sqlalchemy import Connection, Select, and_, case, false, func, or_, select
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.types import aware_utc
+from aftersales.domain.contacts import Contact, district_of
 from aftersales.domain.lifecycle import Role
 from aftersales.errors import InvalidRequest
 from aftersales.services.records import (
     LIVE,
     BalanceLine,
+    CaseContact,
     CaseLine,
     ComplaintLine,
     Compliance,
@@ -87,10 +89,12 @@ def scoped(query: Select[Any], scope: Scope) -> Select[Any]:
             return query.where(_p.c.brand_id == party)
         case Role.AGENT:
             # An agent on a brand's 400 line (NW-2a) serves that brand's callers;
-            # a platform agent sees the reports they filed.
+            # a platform agent sees the reports they filed or added a caller's note to.
             if party:
                 return query.where(_p.c.brand_id == party)
-            return query.where(_c.c.opened_by == scope.account)
+            a = s.audit_log
+            noted = select(a.c.case_id).where(a.c.actor_id == scope.account)  # indexed
+            return query.where(or_(_c.c.opened_by == scope.account, _c.c.id.in_(noted)))
     return query.where(false())
 
 
@@ -377,3 +381,87 @@ class SqlReadModels:
             {rule: (int(count), int(total)) for rule, count, total in payouts},
             now,
         )
+
+    def case_contacts(self, case_ids: Sequence[str]) -> dict[str, CaseContact]:
+        if not case_ids:
+            return {}
+        b, given = s.buyers, s.case_contacts
+        query = (
+            select(
+                given.c.phone.label("form_phone"),
+                given.c.address.label("form_address"),
+                given.c.preferred_time,
+                _c.c.id,
+                _c.c.assignee,
+                _c.c.caller_name,
+                _c.c.callback_phone,
+                _c.c.appointment_at,
+                _o.c.buyer_account,
+                _o.c.contact_phone.label("order_phone"),
+                _oi.c.contact_phone.label("item_phone"),
+                _oi.c.address_text,
+                _oi.c.province,
+                _oi.c.city,
+                _oi.c.district,
+                b.c.name.label("buyer_name"),
+                b.c.phone.label("buyer_phone"),
+            )
+            .select_from(
+                _c.join(_oi, _c.c.order_item_id == _oi.c.id)
+                .join(_o, _oi.c.order_id == _o.c.id)
+                .outerjoin(b, b.c.id == _o.c.buyer_account)
+                .outerjoin(given, given.c.case_id == _c.c.id)
+            )
+            .where(_c.c.id.in_(list(case_ids)))
+        )
+        found: dict[str, CaseContact] = {}
+        for r in self.conn.execute(query):
+            phone = (
+                r.callback_phone
+                or r.form_phone
+                or r.item_phone
+                or r.order_phone
+                or r.buyer_phone
+                or ""
+            )
+            contact = Contact(
+                name=r.buyer_name or "",
+                phone=phone,
+                address=r.form_address or r.address_text or "",
+                area=district_of(r.province, r.city, r.district),
+                caller=r.caller_name or "",
+                preferred_time=r.preferred_time or "",
+            )
+            found[r.id] = CaseContact(r.id, r.buyer_account, r.assignee, contact, r.appointment_at)
+        return found
+
+    def names(self, ids: Sequence[str]) -> dict[str, str]:
+        wanted = sorted({i for i in ids if i})
+        if not wanted:
+            return {}
+        found: dict[str, str] = {}
+        # Most specific last: an account's own name wins over a party of the same id.
+        for table in (s.buyers, s.brands, s.merchants, s.providers, s.accounts):
+            rows = self.conn.execute(select(table.c.id, table.c.name).where(table.c.id.in_(wanted)))
+            found.update({r.id: r.name for r in rows if r.name})
+        return found
+
+    def cases_of_buyers(
+        self, buyers: Sequence[str], *, brand: str | None = None, limit: int = 50
+    ) -> list[CaseLine]:
+        if not buyers:
+            return []
+        due = (
+            select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
+            .group_by(s.deadlines.c.case_id)
+            .subquery()
+        )
+        query = (
+            _joined([*_LINE_COLUMNS, due.c.next_due])
+            .outerjoin(due, due.c.case_id == _c.c.id)
+            .where(_o.c.buyer_account.in_(sorted(set(buyers))))
+        )
+        if brand is not None:
+            query = query.where(_p.c.brand_id == brand)
+        query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
+        return [_case_line(r, r.next_due) for r in self.conn.execute(query)]

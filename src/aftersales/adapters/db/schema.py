@@ -140,6 +140,7 @@ buyers = Table(
     Column("name", String(200), nullable=False, server_default=""),
     Column("phone", String(40), nullable=False, server_default=""),
     *master_columns(),
+    Index(None, "name"),  # a hotline agent finds a caller by name
 )
 
 products = Table(
@@ -267,6 +268,9 @@ cases = Table(
     Column("overcharge_fen", BigInteger, nullable=True),
     Column("in_warranty", Boolean, nullable=True),
     Column("assignee", String(64), nullable=True),
+    Column("caller_name", String(200), nullable=False, server_default=""),  # NW-2a
+    Column("callback_phone", String(40), nullable=False, server_default=""),
+    Column("appointment_at", UtcDateTime, nullable=True),  # the agreed visit time
     Column("quote", JSON, nullable=True),
     Column("reached_events", JSON, nullable=False),
     Column("decision_count", Integer, nullable=False, server_default=text("0")),
@@ -392,6 +396,8 @@ audit_log = Table(
     Column("from_state", String(32), nullable=True),
     Column("to_state", String(32), nullable=False),
     Column("note", Text, nullable=False, server_default=""),
+    # A hotline agent sees the cases they added a caller's note to (read_models.scoped).
+    Index(None, "actor_id"),
 )
 
 # Transactional outbox: written in the same transaction as the change it reports.
@@ -439,6 +445,19 @@ webhook_deliveries = Table(
     Column("delivered_at", UtcDateTime, nullable=True),
     UniqueConstraint("outbox_id", "endpoint_id"),
     Index(None, "status", "next_attempt_at"),
+)
+
+# A handler's reusable solution texts (OH-4): each provider, shop or brand keeps its own.
+solution_texts = Table(
+    "solution_texts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),  # the provider, shop or brand
+    Column("title", String(100), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "owner"),
 )
 
 # ---------------------------------------------------------------- chat, attachments

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +20,7 @@ from aftersales.adapters.db import reference
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.case_rows import payout_from_row
 from aftersales.domain.brands import BrandAfterSales
+from aftersales.domain.contacts import normalise_phone
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Role
@@ -30,11 +31,12 @@ from aftersales.services.records import (
     Account,
     Attachment,
     BrandLine,
-    CaseContact,
     ChatMessage,
     ChatThread,
+    FormContact,
     Sandbox,
     SessionRecord,
+    SolutionText,
     StoredAccount,
     StoredAnswer,
 )
@@ -108,16 +110,39 @@ class SqlReference:
         rows = self.conn.execute(select(b.c.id, b.c.name, b.c.hotline).order_by(b.c.id))
         return [BrandLine(r.id, r.name, r.hotline) for r in rows]
 
-    def find_orders_for_caller(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    def find_orders_for_caller(
+        self, text: str, *, limit: int = 50, brand: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Found in steps, each on an index where the column has one (buyer, order, item
+        ids); a phone is compared digit for digit, as the marketplace wrote it, so looking
+        one up reads the phone columns through."""
         needle = text.strip()
         if not needle:
             return []
+        b, c, conn = s.buyers, s.cases, self.conn
+        buyers = {needle} | set(conn.scalars(select(b.c.id).where(b.c.name == needle)))
+        orders, items = {needle}, {needle}
+        phone = normalise_phone(needle)
+        if phone is not None:
+            digits = phone.replace("-", "")
+            numbers = (digits, "86" + digits)
+            buyers |= set(conn.scalars(select(b.c.id).where(_digits(b.c.phone).in_(numbers))))
+            orders |= set(
+                conn.scalars(select(_o.c.id).where(_digits(_o.c.contact_phone).in_(numbers)))
+            )
+            items |= set(
+                conn.scalars(select(_oi.c.id).where(_digits(_oi.c.contact_phone).in_(numbers)))
+            )
+            items |= set(conn.scalars(select(c.c.order_item_id).where(c.c.callback_phone == phone)))
+        orders |= set(conn.scalars(select(_o.c.id).where(_o.c.buyer_account.in_(buyers))))
+        items |= set(conn.scalars(select(_oi.c.id).where(_oi.c.order_id.in_(orders))))
         query = (
             select(
                 _oi.c.id,
                 _oi.c.order_id,
                 _o.c.sandbox,
                 _o.c.buyer_account,
+                func.coalesce(b.c.name, "").label("buyer_name"),
                 _o.c.merchant_id,
                 _p.c.name.label("product"),
                 _p.c.brand_id,
@@ -127,13 +152,24 @@ class SqlReference:
                 _oi.c.city,
             )
             .select_from(
-                _oi.join(_o, _oi.c.order_id == _o.c.id).join(_p, _oi.c.product_id == _p.c.id)
+                _oi.join(_o, _oi.c.order_id == _o.c.id)
+                .join(_p, _oi.c.product_id == _p.c.id)
+                .outerjoin(b, b.c.id == _o.c.buyer_account)
             )
-            .where(or_(_o.c.buyer_account == needle, _oi.c.order_id == needle, _oi.c.id == needle))
+            .where(_oi.c.id.in_(sorted(items)))
             .order_by(_oi.c.purchased_on.desc(), _oi.c.id)
             .limit(limit)
         )
-        return [dict(r._mapping) for r in self.conn.execute(query)]
+        if brand is not None:
+            query = query.where(func.coalesce(_oi.c.brand_id, _p.c.brand_id) == brand)
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _digits(column: Any) -> Any:
+    """A phone column with its spaces, dashes, brackets and leading + taken out."""
+    for mark in (" ", "-", "(", ")", "+"):
+        column = func.replace(column, mark, "")
+    return column
 
 
 def _sandbox(row: Any) -> Sandbox:
@@ -263,7 +299,7 @@ class SqlCaseContacts:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def put(self, contact: CaseContact) -> None:
+    def put(self, contact: FormContact) -> None:
         k = s.case_contacts
         values = {
             "phone": contact.phone,
@@ -276,12 +312,12 @@ class SqlCaseContacts:
         if not changed.rowcount:
             self.conn.execute(insert(k).values(case_id=contact.case_id, **values))
 
-    def of_case(self, case_id: str) -> CaseContact | None:
+    def of_case(self, case_id: str) -> FormContact | None:
         k = s.case_contacts
         r = self.conn.execute(select(k).where(k.c.case_id == case_id)).first()
         if r is None:
             return None
-        return CaseContact(r.case_id, r.phone, r.address, r.preferred_time, r.given_at, r.given_by)
+        return FormContact(r.case_id, r.phone, r.address, r.preferred_time, r.given_at, r.given_by)
 
 
 class SqlAttachments:
@@ -297,6 +333,39 @@ class SqlAttachments:
             select(a).where(a.c.case_id == case_id).order_by(a.c.uploaded_at, a.c.id)
         )
         return [Attachment(**dict(r._mapping)) for r in rows]
+
+
+class SqlSolutionTexts:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def of_owner(self, owner: str) -> list[SolutionText]:
+        t = s.solution_texts
+        rows = self.conn.execute(select(t).where(t.c.owner == owner))
+        # Sorted here, not by ORDER BY, so Chinese titles sort alike on every database.
+        return sorted(
+            (SolutionText(**dict(r._mapping)) for r in rows), key=lambda x: (x.title, x.id)
+        )
+
+    def get(self, text_id: str) -> SolutionText | None:
+        t = s.solution_texts
+        row = self.conn.execute(select(t).where(t.c.id == text_id)).first()
+        return None if row is None else SolutionText(**dict(row._mapping))
+
+    def put(self, text: SolutionText) -> None:
+        t = s.solution_texts
+        values = dict(text.__dict__)
+        done = self.conn.execute(
+            update(t)
+            .where(t.c.id == text.id)
+            .values(**{k: v for k, v in values.items() if k != "id"})
+        )
+        if done.rowcount == 0:
+            self.conn.execute(insert(t).values(**values))
+
+    def delete(self, text_id: str) -> bool:
+        t = s.solution_texts
+        return bool(self.conn.execute(delete(t).where(t.c.id == text_id)).rowcount)
 
 
 class SqlLedger:

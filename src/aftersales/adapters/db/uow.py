@@ -37,6 +37,7 @@ from aftersales.adapters.db.stores import (
     SqlLedger,
     SqlReference,
     SqlSandboxes,
+    SqlSolutionTexts,
 )
 from aftersales.domain.policy import PolicyBook
 from aftersales.services import ports
@@ -67,6 +68,7 @@ class SqlUnitOfWork:
     chats: ports.Chats
     contacts: ports.CaseContacts
     attachments: ports.Attachments
+    solutions: ports.SolutionTexts
     ledger: ports.Ledger
     accounts: ports.Accounts
     idempotency: ports.Idempotency
@@ -101,6 +103,7 @@ class SqlUnitOfWork:
             self.chats = SqlChats(conn)
             self.contacts = SqlCaseContacts(conn)
             self.attachments = SqlAttachments(conn)
+            self.solutions = SqlSolutionTexts(conn)
             self.ledger = SqlLedger(conn)
             self.accounts = SqlAccounts(conn)
             self.idempotency = SqlIdempotency(conn)

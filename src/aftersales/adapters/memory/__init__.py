@@ -29,6 +29,7 @@ from __future__ import annotations
 from aftersales.adapters.memory.files import MemoryFileStore
 from aftersales.adapters.memory.loading import (
     upsert_brands,
+    upsert_buyers,
     upsert_merchants,
     upsert_order_items,
     upsert_orders,
@@ -75,6 +76,7 @@ __all__ = [
     "MemoryUnitOfWork",
     "memory_services",
     "upsert_brands",
+    "upsert_buyers",
     "upsert_merchants",
     "upsert_order_items",
     "upsert_orders",

@@ -142,6 +142,9 @@ class MemoryCases:
             overcharge_fen=row.overcharge_fen,
             in_warranty=row.in_warranty,
             assignee=row.assignee,
+            caller_name=row.caller_name,
+            callback_phone=row.callback_phone,
+            appointment_at=row.appointment_at,
             quote=None if row.quote is None else replace(row.quote),
             reached_events=set(row.reached_events),
         )
@@ -336,4 +339,7 @@ class MemoryCases:
             version=1 if loaded.is_new else loaded.version + 1,
             decision_count=loaded.decision_base + decisions,
             audit_count=loaded.audit_base + audit,
+            caller_name=case.caller_name,
+            callback_phone=case.callback_phone,
+            appointment_at=None if case.appointment_at is None else utc(case.appointment_at),
         )

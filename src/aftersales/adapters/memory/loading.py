@@ -69,6 +69,16 @@ def upsert_merchants(store: MemoryStore, merchants: Iterable[Row]) -> int:
         return len(rows)
 
 
+def upsert_buyers(store: MemoryStore, buyers: Iterable[Row]) -> int:
+    """Buyers by their marketplace account id, with the name and phone the marketplace gave."""
+    with _writing(store):
+        rows = _last_per_id(buyers)
+        store.tables.buyers.update(
+            {row["id"]: (row.get("name", ""), row.get("phone", "")) for row in rows}
+        )
+        return len(rows)
+
+
 def upsert_providers(store: MemoryStore, providers: Iterable[Row], coverage: Iterable[Row]) -> int:
     """Providers; the coverage given replaces all coverage of those providers (OH-3)."""
     with _writing(store):
@@ -121,6 +131,7 @@ def upsert_orders(store: MemoryStore, orders: Iterable[Row]) -> int:
                 row["buyer_account"],
                 row["merchant_id"],
                 utc(row["placed_at"]),
+                row.get("contact_phone", ""),
             )
         return len(rows)
 
@@ -145,6 +156,7 @@ def upsert_order_items(store: MemoryStore, items: Iterable[Row]) -> int:
                 district=row.get("district"),
                 area_code=row.get("area_code")
                 or areas.code_for(row.get("city"), row.get("district")),
+                contact_phone=row.get("contact_phone", ""),
             )
         return len(rows)
 

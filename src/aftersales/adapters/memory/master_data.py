@@ -63,7 +63,7 @@ class MemoryMasterData(_OnStore):
         self._t.merchants[row["id"]] = row["name"]
 
     def _buyer(self, row: dict[str, Any]) -> None:
-        pass
+        self._t.buyers[row["id"]] = (row.get("name") or "", row.get("phone") or "")
 
     def _provider(self, row: dict[str, Any]) -> None:
         t = self._t
@@ -87,7 +87,11 @@ class MemoryMasterData(_OnStore):
     def _order(self, row: dict[str, Any]) -> None:
         t = self._t
         t.orders[row["id"]] = OrderRecord(
-            row["sandbox"], row["buyer_account"], row["merchant_id"], utc(row["placed_at"])
+            row["sandbox"],
+            row["buyer_account"],
+            row["merchant_id"],
+            utc(row["placed_at"]),
+            row.get("contact_phone") or "",
         )
         for i in row.get("items", []):
             product = t.products.get(i["product_id"])
@@ -107,6 +111,7 @@ class MemoryMasterData(_OnStore):
                 entitlements=_product({**i, "id": i["product_id"]}, {"name": product.name}),
                 entitled_on=i["entitled_on"],
                 status=i["status"],
+                contact_phone=i.get("contact_phone") or "",
             )
 
     def page(

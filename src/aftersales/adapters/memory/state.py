@@ -25,7 +25,7 @@ from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout
 from aftersales.errors import NotFound
-from aftersales.services.records import Attachment, CaseContact, ChatMessage, Sandbox
+from aftersales.services.records import Attachment, ChatMessage, FormContact, Sandbox, SolutionText
 
 
 def utc(value: datetime) -> datetime:
@@ -64,6 +64,7 @@ class OrderRecord:
     buyer_account: str
     merchant_id: str
     placed_at: datetime
+    contact_phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class ItemRecord:
     entitlements: Product | None = None
     entitled_on: date | None = None
     status: str = "paid"
+    contact_phone: str = ""
 
 
 # ---------------------------------------------------------------- case rows
@@ -112,6 +114,9 @@ class CaseRecord:
     version: int
     decision_count: int
     audit_count: int
+    caller_name: str = ""
+    callback_phone: str = ""
+    appointment_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,7 @@ class Tables:
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)
     brands: dict[str, BrandAfterSales] = field(default_factory=dict)
     merchants: dict[str, str] = field(default_factory=dict)
+    buyers: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (name, phone)
     providers: dict[str, ProviderRecord] = field(default_factory=dict)
     # (provider, area code, category, service tag, fulfil) -> the provider's world
     coverage: dict[tuple[str, str, str, str, str], str] = field(default_factory=dict)
@@ -225,8 +231,9 @@ class Tables:
     deadlines: dict[tuple[str, str], DeadlineRecord] = field(default_factory=dict)
     outbox: dict[int, OutboxRecord] = field(default_factory=dict)
     threads: dict[str, ThreadRecord] = field(default_factory=dict)
-    contacts: dict[str, CaseContact] = field(default_factory=dict)
+    contacts: dict[str, FormContact] = field(default_factory=dict)
     attachments: dict[str, Attachment] = field(default_factory=dict)
+    solution_texts: dict[str, SolutionText] = field(default_factory=dict)
     accounts: dict[str, AccountRecord] = field(default_factory=dict)
     sessions: dict[str, SessionRow] = field(default_factory=dict)
     tokens: dict[str, TokenRecord] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from aftersales.adapters.memory.state import (
     utc,
 )
 from aftersales.domain.brands import BrandAfterSales
+from aftersales.domain.contacts import normalise_phone
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Role
@@ -37,11 +38,12 @@ from aftersales.services.records import (
     Account,
     Attachment,
     BrandLine,
-    CaseContact,
     ChatMessage,
     ChatThread,
+    FormContact,
     Sandbox,
     SessionRecord,
+    SolutionText,
     StoredAccount,
     StoredAnswer,
 )
@@ -143,17 +145,39 @@ class MemoryReference(_OnStore):
     def brands(self) -> list[BrandLine]:
         return [BrandLine(b.brand_id, b.name, b.hotline) for _, b in sorted(self._t.brands.items())]
 
-    def find_orders_for_caller(self, text: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    def find_orders_for_caller(
+        self, text: str, *, limit: int = 50, brand: str | None = None
+    ) -> list[dict[str, Any]]:
         needle = text.strip()
         if not needle:
             return []
         t = self._t
+        phone = normalise_phone(needle)
+        digits = {phone.replace("-", ""), "86" + phone.replace("-", "")} if phone else set()
+        called = (
+            {c.order_item_id for c in t.cases.values() if c.callback_phone == phone}
+            if phone
+            else set()
+        )
+
+        def same_phone(*numbers: str) -> bool:
+            return any(_digits(n) in digits for n in numbers if n)
+
         found: list[dict[str, Any]] = []
         for item_id, row in t.order_items.items():
             order, product = t.orders.get(row.order_id), t.products.get(row.product_id)
             if order is None or product is None:
                 continue
-            if needle not in (order.buyer_account, row.order_id, item_id):
+            entitled = row.entitlements or product
+            if brand is not None and entitled.brand_id != brand:
+                continue
+            buyer_name, buyer_phone = t.buyers.get(order.buyer_account, ("", ""))
+            if not (
+                needle in (order.buyer_account, row.order_id, item_id)
+                or (buyer_name and needle == buyer_name)
+                or same_phone(buyer_phone, order.contact_phone, row.contact_phone)
+                or item_id in called
+            ):
                 continue
             found.append(
                 {
@@ -161,6 +185,7 @@ class MemoryReference(_OnStore):
                     "order_id": row.order_id,
                     "sandbox": order.sandbox,
                     "buyer_account": order.buyer_account,
+                    "buyer_name": buyer_name,
                     "merchant_id": order.merchant_id,
                     "product": product.name,
                     "brand_id": product.brand_id,
@@ -173,6 +198,12 @@ class MemoryReference(_OnStore):
         found.sort(key=lambda r: r["id"])
         found.sort(key=lambda r: r["purchased_on"], reverse=True)
         return found[:limit]
+
+
+def _digits(phone: str) -> str:
+    for mark in (" ", "-", "(", ")", "+"):
+        phone = phone.replace(mark, "")
+    return phone
 
 
 class MemorySandboxes(_OnStore):
@@ -344,10 +375,10 @@ class MemoryChats(_OnStore):
 
 
 class MemoryCaseContacts(_OnStore):
-    def put(self, contact: CaseContact) -> None:
+    def put(self, contact: FormContact) -> None:
         self._t.contacts[contact.case_id] = replace(contact, given_at=utc(contact.given_at))
 
-    def of_case(self, case_id: str) -> CaseContact | None:
+    def of_case(self, case_id: str) -> FormContact | None:
         return self._t.contacts.get(case_id)
 
 
@@ -362,6 +393,23 @@ class MemoryAttachments(_OnStore):
     def of_case(self, case_id: str) -> list[Attachment]:
         found = [a for a in self._t.attachments.values() if a.case_id == case_id]
         return sorted(found, key=lambda a: (a.uploaded_at, a.id))
+
+
+class MemorySolutionTexts(_OnStore):
+    def of_owner(self, owner: str) -> list[SolutionText]:
+        found = [x for x in self._t.solution_texts.values() if x.owner == owner]
+        return sorted(found, key=lambda x: (x.title, x.id))
+
+    def get(self, text_id: str) -> SolutionText | None:
+        return self._t.solution_texts.get(text_id)
+
+    def put(self, text: SolutionText) -> None:
+        self._t.solution_texts[text.id] = replace(
+            text, created_at=utc(text.created_at), updated_at=utc(text.updated_at)
+        )
+
+    def delete(self, text_id: str) -> bool:
+        return self._t.solution_texts.pop(text_id, None) is not None
 
 
 class MemoryLedger(_OnStore):

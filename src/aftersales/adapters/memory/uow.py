@@ -36,6 +36,7 @@ from aftersales.adapters.memory.stores import (
     MemoryLedger,
     MemoryReference,
     MemorySandboxes,
+    MemorySolutionTexts,
 )
 from aftersales.adapters.memory.views import MemoryReadModels
 from aftersales.services import ports
@@ -71,6 +72,7 @@ class MemoryUnitOfWork:
     chats: ports.Chats
     contacts: ports.CaseContacts
     attachments: ports.Attachments
+    solutions: ports.SolutionTexts
     ledger: ports.Ledger
     accounts: ports.Accounts
     idempotency: ports.Idempotency
@@ -113,6 +115,7 @@ class MemoryUnitOfWork:
         self.chats = MemoryChats(store)
         self.contacts = MemoryCaseContacts(store)
         self.attachments = MemoryAttachments(store)
+        self.solutions = MemorySolutionTexts(store)
         self.ledger = MemoryLedger(store)
         self.accounts = MemoryAccounts(store)
         self.idempotency = MemoryIdempotency(store)

@@ -24,6 +24,7 @@ from aftersales.adapters.memory.state import (
     OrderRecord,
     Tables,
 )
+from aftersales.domain.contacts import Contact, district_of
 from aftersales.domain.eligibility import Product
 from aftersales.domain.lifecycle import Role
 from aftersales.errors import InvalidRequest
@@ -31,6 +32,7 @@ from aftersales.services.records import (
     GROUPINGS,
     LIVE,
     BalanceLine,
+    CaseContact,
     CaseLine,
     ComplaintLine,
     Compliance,
@@ -84,8 +86,12 @@ class _Row:
 _PARTY_ROLES = frozenset({Role.CONSUMER, Role.PROVIDER, Role.MERCHANT, Role.BRAND})
 
 
-def visible(scope: Scope, row: _Row) -> bool:
-    """May ``scope`` see the case of ``row``? (The SQL ``scoped``, row by row.)"""
+def visible(scope: Scope, row: _Row, acted_on: frozenset[str] = frozenset()) -> bool:
+    """May ``scope`` see the case of ``row``? (The SQL ``scoped``, row by row.)
+
+    ``acted_on``: the cases the scope's account appears in the audit of (an agent
+    sees the ones they added a caller's note to).
+    """
     party = scope.party
     if scope.role in _PARTY_ROLES and not party:
         return False
@@ -103,7 +109,7 @@ def visible(scope: Scope, row: _Row) -> bool:
         case Role.AGENT:
             if party:
                 return row.product.brand_id == party
-            return row.case.opened_by == scope.account
+            return row.case.opened_by == scope.account or row.case.id in acted_on
     return False
 
 
@@ -119,6 +125,13 @@ class MemoryReadModels:
         """The cases ``scope`` may see, joined, by case id."""
         t = self._t
         rows: dict[str, _Row] = {}
+        acted_on: frozenset[str] = frozenset()
+        if scope.role is Role.AGENT and not scope.party and scope.account:
+            acted_on = frozenset(
+                case_id
+                for case_id, entries in t.audit.items()
+                if any(e.actor_id == scope.account for e in entries)
+            )
         for case in t.cases.values():
             item = t.order_items.get(case.order_item_id)
             order = None if item is None else t.orders.get(item.order_id)
@@ -126,7 +139,7 @@ class MemoryReadModels:
             if item is None or order is None or product is None:
                 continue
             row = _Row(case, item, order, product)
-            if visible(scope, row):
+            if visible(scope, row, acted_on):
                 rows[case.id] = row
         return rows
 
@@ -291,6 +304,73 @@ class MemoryReadModels:
                 count, total = payouts.get(p.rule, (0, 0))
                 payouts[p.rule] = (count + 1, total + p.amount.value)
         return LiveFigures(dict(open_cases), len(due), min(due, default=None), payouts, now)
+
+    def case_contacts(self, case_ids: Sequence[str]) -> dict[str, CaseContact]:
+        t = self._t
+        found: dict[str, CaseContact] = {}
+        for case_id in case_ids:
+            case = t.cases.get(case_id)
+            item = None if case is None else t.order_items.get(case.order_item_id)
+            order = None if item is None else t.orders.get(item.order_id)
+            if case is None or item is None or order is None:
+                continue
+            name, buyer_phone = t.buyers.get(order.buyer_account, ("", ""))
+            given = t.contacts.get(case_id)  # what the repair form gave, if it did
+            phone = (
+                case.callback_phone
+                or (given.phone if given else "")
+                or item.contact_phone
+                or order.contact_phone
+                or buyer_phone
+            )
+            contact = Contact(
+                name=name,
+                phone=phone,
+                address=(given.address if given else "") or item.address_text,
+                area=district_of(item.province, item.city, item.district),
+                caller=case.caller_name,
+                preferred_time=given.preferred_time if given else "",
+            )
+            found[case_id] = CaseContact(
+                case_id, order.buyer_account, case.assignee, contact, case.appointment_at
+            )
+        return found
+
+    def names(self, ids: Sequence[str]) -> dict[str, str]:
+        t = self._t
+        found: dict[str, str] = {}
+        for i in set(ids):
+            account = t.accounts.get(i)
+            provider = t.providers.get(i)
+            brand = t.brands.get(i)
+            name = (
+                (account.name if account else "")
+                or (provider.name if provider else "")
+                or t.merchants.get(i, "")
+                or (brand.name if brand else "")
+                or t.buyers.get(i, ("", ""))[0]
+            )
+            if name:
+                found[i] = name
+        return found
+
+    def cases_of_buyers(
+        self, buyers: Sequence[str], *, brand: str | None = None, limit: int = 50
+    ) -> list[CaseLine]:
+        wanted = set(buyers)
+        next_due: dict[str, datetime] = {}
+        for (case_id, _), deadline in self._t.deadlines.items():
+            if case_id not in next_due or deadline.due_at < next_due[case_id]:
+                next_due[case_id] = deadline.due_at
+        rows = [
+            row
+            for row in self._rows(Scope(Role.OPERATIONS)).values()
+            if row.order.buyer_account in wanted
+            and (brand is None or row.product.brand_id == brand)
+        ]
+        rows.sort(key=lambda r: r.case.id)
+        rows.sort(key=lambda r: r.case.opened_at, reverse=True)
+        return [r.line(next_due.get(r.case.id)) for r in rows[: max(limit, 0)]]
 
 
 def _payout_line(e: LedgerRecord) -> PayoutLine:

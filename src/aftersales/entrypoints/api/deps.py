@@ -30,7 +30,6 @@ from aftersales.services import cases as case_services
 from aftersales.services.base import Services
 from aftersales.services.idempotency import Answer
 from aftersales.services.ports import FileStore
-from aftersales.services.reports import case_report
 
 
 def container(request: Request) -> Container:
@@ -152,11 +151,15 @@ def post_once(request: Request, svc: ServicesDep, who: Caller) -> Once:
 PostOnce = Annotated[Once, Depends(post_once)]
 
 
-def case_after(svc: Services, case_id: str, change: Callable[[], object]) -> Callable[[], Answer]:
-    """An answer producer: make ``change``, then answer with the case as it now stands."""
+def case_after(
+    svc: Services, caller: Viewer, case_id: str, change: Callable[[], object]
+) -> Callable[[], Answer]:
+    """An answer producer: make ``change``, then answer with the case as it now stands, as
+    ``caller`` may see it (the customer's contact masked unless theirs to see)."""
 
     def produce() -> Answer:
         change()
-        return Answer(200, case_report(case_services.get_case(svc, case_id), svc.book))
+        case = case_services.get_case(svc, case_id)
+        return Answer(200, views.case_view(svc, caller.scope, case).as_json())
 
     return produce

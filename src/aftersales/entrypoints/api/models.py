@@ -26,6 +26,19 @@ class RepairReport(BaseModel):
     preferred_time: str = Field(
         default="", max_length=200, description="When a visit or pick-up suits the buyer."
     )
+    caller_name: str = Field(
+        default="", max_length=200, description="Hotline: who called for the buyer (NW-2a)."
+    )
+    callback_phone: str = Field(
+        default="",
+        max_length=40,
+        description="Hotline: the number to call back, a mainland mobile or a landline with "
+        "its area code.",
+    )
+
+
+class Appointment(BaseModel):
+    at: AwareDatetime = Field(description="The agreed visit, with its UTC offset.")
 
 
 class CaseAction(BaseModel):

@@ -30,6 +30,7 @@ def pause(
         body,
         case_after(
             svc,
+            caller,
             case_id,
             lambda: case_services.pause_clock(svc, case_id, clock_id, body.reason, actor),
         ),
@@ -45,5 +46,7 @@ def resume(
     actor = caller.actor(Channel.API)
     return once(
         m.NoBody(),
-        case_after(svc, case_id, lambda: case_services.resume_clock(svc, case_id, clock_id, actor)),
+        case_after(
+            svc, caller, case_id, lambda: case_services.resume_clock(svc, case_id, clock_id, actor)
+        ),
     )

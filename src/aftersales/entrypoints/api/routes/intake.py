@@ -10,6 +10,7 @@ from aftersales.entrypoints.api import models as m
 from aftersales.entrypoints.api.deps import Caller, PostOnce, ServicesDep, own_item
 from aftersales.entrypoints.api.errors import PROBLEMS
 from aftersales.services import cases as case_services
+from aftersales.services import views
 from aftersales.services.idempotency import Answer
 from aftersales.services.reports import case_report
 
@@ -55,7 +56,13 @@ def create_repair_report(
                 address=body.address,
                 preferred_time=body.preferred_time,
             ),
+            caller_name=body.caller_name,
+            callback_phone=body.callback_phone,
         )
-        return Answer(201 if opened.created else 200, case_report(opened.case, svc.book))
+        # A report added to an open one (``noted``) answers with that case, as the caller
+        # may see it: an agent reads the buyer's contact masked.
+        case = case_services.get_case(svc, opened.case.id)
+        view = views.case_view(svc, caller.scope, case).as_json()
+        return Answer(201 if opened.created else 200, {**view, "noted": opened.noted})
 
     return once(body, produce)

@@ -24,7 +24,10 @@ def give_quote(
     return once(
         body,
         case_after(
-            svc, case_id, lambda: case_services.issue_quote(svc, case_id, body.amount_fen, actor)
+            svc,
+            caller,
+            case_id,
+            lambda: case_services.issue_quote(svc, case_id, body.amount_fen, actor),
         ),
     )
 
@@ -39,6 +42,9 @@ def answer_quote(
     return once(
         body,
         case_after(
-            svc, case_id, lambda: case_services.answer_quote(svc, case_id, body.accept, actor)
+            svc,
+            caller,
+            case_id,
+            lambda: case_services.answer_quote(svc, case_id, body.accept, actor),
         ),
     )

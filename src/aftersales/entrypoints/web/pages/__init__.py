@@ -2,7 +2,8 @@
 
 ``auth`` (sign-in, language), ``consumer`` (orders, help, repair form, my cases, my
 points), ``chats`` (the buyer's and the brand's chats about an item), ``case``
-(the case page and its actions), ``provider`` (the queue), ``agent`` (the
+(the case page and its actions), ``field`` (contacts, visits and saved solutions
+beside a case), ``provider`` (the queue), ``agent`` (the
 hotline desk), ``partner`` (merchants and brands), ``ops`` (dashboard, payouts,
 complaints, sandboxes), ``imports`` (bulk imports of master data) and ``brands``;
 ``common`` holds what they share and ``formats`` how amounts and times are written.
@@ -23,6 +24,7 @@ from aftersales.entrypoints.web.pages import (
     case,
     chats,
     consumer,
+    field,
     imports,
     ops,
     partner,
@@ -30,7 +32,7 @@ from aftersales.entrypoints.web.pages import (
 )
 from aftersales.entrypoints.web.pages.common import page_router, refusal
 
-AREAS = (auth, consumer, chats, case, provider, agent, partner, ops, imports, brands)
+AREAS = (auth, consumer, chats, case, field, provider, agent, partner, ops, imports, brands)
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,15 @@ posts back here, is checked the same way, and returns to the case.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Form
 from fastapi.responses import HTMLResponse, Response
 
 from aftersales.domain import access
 from aftersales.domain.access import Action
+from aftersales.domain.contacts import appointment_problem
 from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.api.deps import ServicesDep
 from aftersales.entrypoints.web.pages.common import (
@@ -28,9 +30,11 @@ from aftersales.entrypoints.web.pages.common import (
     require_csrf,
     see_case,
 )
+from aftersales.entrypoints.web.pages.field import field_context, saved_solution
 from aftersales.entrypoints.web.pages.formats import fen_from_yuan, fmt_left
-from aftersales.entrypoints.web.pages.story import plan_and_result, story
+from aftersales.entrypoints.web.pages.story import plan_and_result
 from aftersales.services import cases as svc_cases
+from aftersales.services.base import Services
 from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import current_time
 
@@ -40,6 +44,13 @@ CasePage = Annotated[PageContext, Depends(page("case"))]
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(case_id: str, ctx: CasePage, svc: ServicesDep) -> Response:
+    return render_case(ctx, svc, case_id)
+
+
+def render_case(
+    ctx: PageContext, svc: Services, case_id: str, status: int = 200, **extra: Any
+) -> Response:
+    """The case page; a refused form on it is drawn again with ``extra`` (its errors)."""
     viewer = see_case(svc, ctx, case_id)
     book = svc.book
     case = svc_cases.get_case(svc, case_id)
@@ -52,18 +63,13 @@ def case_page(case_id: str, ctx: CasePage, svc: ServicesDep) -> Response:
         for reason in definition.pause_reasons
     ]
     buyer = case.item.buyer_account if viewer.role is Role.CONSUMER else None
-    # How the buyer asked to be reached: theirs to see, and the handling party's and
-    # operations' (NW-2b); others see the case without it.
-    sees_contact = viewer.role in (Role.CONSUMER, Role.OPERATIONS) or (
-        viewer.party is not None and viewer.party == case.assignee
-    )
+    field = field_context(svc, ctx, viewer, case, now)
     return render(
         ctx,
         "case.html",
-        case=case_report(case, book),
-        story=story(case, book, ctx.lang, buyer),
-        outcome=plan_and_result(case, book, ctx.lang, buyer),
-        contact=svc_cases.contact_of(svc, case_id) if sees_contact else None,
+        status=status,
+        case=field["view"].report,
+        outcome=plan_and_result(case, book, ctx.lang, buyer, field["names"]),
         confirm_actions=CONFIRM_ACTIONS,
         sandbox=sandbox,
         now=now,
@@ -74,9 +80,10 @@ def case_page(case_id: str, ctx: CasePage, svc: ServicesDep) -> Response:
         can_complain=access.allowed(viewer.role, Action.FILE_COMPLAINT),
         can_decide=access.allowed(viewer.role, Action.DECIDE_COMPLAINT),
         can_quote=access.allowed(viewer.role, Action.ISSUE_QUOTE, case.programme),
-        can_pause=access.allowed(viewer.role, Action.PAUSE_CLOCK),
+        can_pause=case.is_open and access.allowed(viewer.role, Action.PAUSE_CLOCK),
         seconds_left=lambda due: (datetime.fromisoformat(due) - now).total_seconds(),
         fmt_left=lambda seconds: fmt_left(seconds, ctx.lang),
+        **{**field, **extra},
     )
 
 
@@ -93,16 +100,54 @@ def act(
     action: str = Form(...),
     note: str = Form(""),
     confirmed: str = Form(""),
+    solution_id: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
     viewer = on_case(svc, ctx, case_id, csrf_token)
-    if action in CONFIRM_ACTIONS and confirmed != "yes":
-        case = svc_cases.get_case(svc, case_id)
-        transition = case.lifecycle.transitions.get(action)
-        if transition is not None and case.state in transition.sources:
-            report = case_report(case, svc.book)
-            return render(ctx, "confirm.html", case=report, transition=transition, note=note)
-    svc_cases.act(svc, case_id, action, viewer.actor(), note.strip())
+    note = note.strip() or saved_solution(svc, viewer, solution_id)
+    case = svc_cases.get_case(svc, case_id)
+    step = case.lifecycle.transition(action)
+    asked_once = action in CONFIRM_ACTIONS and confirmed != "yes"
+    if asked_once and step is not None and case.state in step.sources:
+        report = case_report(case, svc.book)
+        return render(ctx, "confirm.html", case=report, transition=step, note=note)
+    if step is not None and step.needs_note and not note:
+        errors = {f"note:{action}": "field.note_required"}
+        return render_case(ctx, svc, case_id, 422, errors=errors)
+    svc_cases.act(svc, case_id, action, viewer.actor(), note)
+    return back_to_case(case_id)
+
+
+@router.post("/cases/{case_id}/appointment")
+def book_visit(
+    ctx: CasePage,
+    svc: ServicesDep,
+    case_id: str,
+    visit_at: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    """The visit time agreed with the buyer, typed as local time (``2026-11-25T10:00``)."""
+    viewer = on_case(svc, ctx, case_id, csrf_token, Action.SET_APPOINTMENT)
+    case = svc_cases.get_case(svc, case_id)
+    timezone = case.policy(svc.book).timezone
+    problem: str | None = None
+    when: datetime | None = None
+    if not visit_at.strip():
+        problem = "missing"
+    else:
+        try:
+            when = datetime.fromisoformat(visit_at.strip().replace(" ", "T"))
+        except ValueError:
+            problem = "unreadable"
+    if when is not None:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=ZoneInfo(timezone))
+        now = current_time(svc, svc_cases.case_sandbox(svc, case_id))
+        problem = "closed" if not case.is_open else appointment_problem(when, now, timezone)
+    if problem is not None or when is None:
+        errors = {"visit_at": f"field.appointment_{problem}"}
+        return render_case(ctx, svc, case_id, 422, errors=errors, typed={"visit_at": visit_at})
+    svc_cases.set_appointment(svc, case_id, when, viewer.actor())
     return back_to_case(case_id)
 
 

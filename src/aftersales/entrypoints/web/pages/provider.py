@@ -1,4 +1,10 @@
-"""The service side's work queue: open deadlines nearest to breach first, refreshed by htmx."""
+"""The service side's work queue: open deadlines nearest to breach first, refreshed by htmx.
+
+Each line carries the customer's name, phone and service address (whole for the
+party the case is assigned to and for operations, masked for the shop and brand
+watching it, as :func:`aftersales.domain.access.may_see_contact` decides) and
+the visit agreed with the buyer.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ def queue(
     ctx: Annotated[PageContext, Depends(page("queue"))], svc: ServicesDep, partial: bool = False
 ) -> Response:
     now = svc.clock.now()
-    lines = views.provider_queue(svc, ctx.signed_in.scope, live_now=now)
+    scope = ctx.signed_in.scope
+    lines = views.provider_queue(svc, scope, live_now=now)
     clock_names = {
         (programme.value, definition.id): definition.name
         for programme in Programme
@@ -33,6 +40,7 @@ def queue(
         "queue_rows.html" if partial else "queue.html",
         lines=lines,
         clock_names=clock_names,
+        contacts=views.case_contacts(svc, scope, [q.case.id for q in lines]),
         warn_before_s=WARN_BEFORE_S,
         fmt_left=lambda seconds: fmt_left(seconds, ctx.lang),
     )
