@@ -34,7 +34,9 @@ from aftersales.services.records import (
     Attachment,
     BalanceLine,
     BrandLine,
+    CaseFilter,
     CaseLine,
+    CasePage,
     ChatMessage,
     ChatThread,
     ComplaintLine,
@@ -42,6 +44,7 @@ from aftersales.services.records import (
     LiveFigures,
     OpenCaseLine,
     PayoutLine,
+    PayoutTotal,
     QueueLine,
     Sandbox,
     Scope,
@@ -354,6 +357,28 @@ class ReadModels(Protocol):
         limit: int = 200,
         after: tuple[datetime, str] | None = None,
     ) -> list[CaseLine]: ...
+
+    def case_search(
+        self,
+        scope: Scope,
+        f: CaseFilter,
+        *,
+        limit: int = 50,
+        after: tuple[datetime, str] | None = None,
+        count: bool = True,
+    ) -> CasePage:
+        """Cases in ``scope`` matching ``f``, newest first, keyset-paged, with the parties'
+        names and the filter's whole count (-1 when ``count`` is False)."""
+
+    def breach_board(
+        self, scope: Scope, *, sandbox: str, now: datetime, limit: int = 100
+    ) -> list[QueueLine]:
+        """Running clocks of open cases in one world, nearest to breach first."""
+
+    def payout_total(self, scope: Scope, *, sandbox: str | None = None) -> PayoutTotal: ...
+
+    def names(self, ids: Sequence[str]) -> dict[str, str]:
+        """Names of parties and people by id (shops, providers, brands, buyers, accounts)."""
 
     def provider_queue(
         self, scope: Scope, *, live_now: datetime, limit: int = 200
