@@ -23,6 +23,7 @@ from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AlreadyExists, CaseNotFound, NotFound, SandboxNotFound
 from aftersales.services import cases as svc
+from aftersales.services.cases import EmptyComplaint
 from aftersales.services.base import Services
 from aftersales.services.deadlines import tick
 from aftersales.services.sandboxes import advance_sandbox, create_sandbox, get_sandbox
@@ -143,6 +144,18 @@ def test_oh_7_complaint_after_payout_is_refused_and_stored(
     complaint = svc.file_complaint(services, case_id, "solution", BUYER, "没人联系")
     assert complaint.status == "refused" and complaint.reason.rule == "OH-7"
     assert svc.get_case(services, case_id).complaints[0].reason.rule == "OH-7"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_a_complaint_without_text_is_refused_and_nothing_is_kept(
+    services: Services, store: MemoryStore, text: str
+) -> None:
+    case_id = _help(services)
+    before = (len(store.tables.complaints), len(store.tables.outbox))
+    with pytest.raises(EmptyComplaint, match="a complaint needs its text"):
+        svc.file_complaint(services, case_id, "solution", BUYER, text)
+    assert (len(store.tables.complaints), len(store.tables.outbox)) == before
+    assert svc.get_case(services, case_id).complaints == []
 
 
 def test_oh_6_pause_moves_the_stored_deadline(

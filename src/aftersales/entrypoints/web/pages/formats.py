@@ -13,8 +13,11 @@ from typing import Any
 
 from jinja2 import Environment, pass_context
 
+from aftersales.domain.clocks import STATUS_NAMES, ClockStatus
 from aftersales.domain.explain import local_time
-from aftersales.entrypoints.web.i18n import Lang
+from aftersales.domain.lifecycle import LIFECYCLES, Programme
+from aftersales.domain.policy import PolicyBook
+from aftersales.entrypoints.web.i18n import Lang, text
 from aftersales.errors import InvalidRequest
 
 FEN_PER_YUAN = 100
@@ -63,8 +66,71 @@ def fmt_left(seconds: float, lang: Lang) -> str:
     return f"{sign}{h:02d}:{m:02d}:{sec:02d}"
 
 
+# ---------------------------------------------------------------- codes as words
+# The one place a stored code (a case's state, a clock's status, a clock id) is
+# turned into the word a person reads; pages and exports both call these.
+
+
+def state_name(programme: str, state: str, lang: Lang) -> str:
+    """A case's state as its programme's lifecycle names it (``resolved`` -> 完结)."""
+    try:
+        zh, en = LIFECYCLES[Programme(programme)].states[state]
+    except (KeyError, ValueError):
+        return state
+    return zh if lang == "zh" else en
+
+
+def state_choices(lang: Lang) -> list[tuple[str, str]]:
+    """Every state a case can be in, ``(code, name)``, with its programme where names repeat."""
+    named: dict[str, list[str]] = {}
+    for programme, lifecycle in LIFECYCLES.items():
+        for state in lifecycle.states:
+            named.setdefault(state, []).append(state_name(programme.value, state, lang))
+    choices = []
+    for state, names in named.items():
+        choices.append((state, " / ".join(dict.fromkeys(names))))
+    return choices
+
+
+def clock_status_name(status: str, lang: Lang) -> str:
+    """``breached`` -> 已违约 / breached."""
+    try:
+        return STATUS_NAMES[ClockStatus(status)].in_(lang)
+    except ValueError:
+        return status
+
+
+def clock_name(book: PolicyBook, clock_id: str, lang: Lang) -> str:
+    """A clock's name as the policies name it (``solution`` -> 1 小时给出解决方案)."""
+    for policy in book.programmes:
+        for definition in policy.clocks:
+            if definition.id == clock_id:
+                return definition.name.zh if lang == "zh" else definition.name.en
+    return clock_id
+
+
+def programme_name(programme: str, lang: Lang) -> str:
+    try:
+        return text(f"programme.{programme}", lang)
+    except KeyError:
+        return programme
+
+
+@pass_context
+def _state_filter(context: Any, state: str, programme: str) -> str:
+    return state_name(programme, state, context.get("lang", "zh"))
+
+
+@pass_context
+def _clock_status_filter(context: Any, status: str) -> str:
+    return clock_status_name(status, context.get("lang", "zh"))
+
+
 def install_filters(env: Environment) -> None:
-    """The templates' filters: ``points``, ``yuan``, ``local``, ``iso`` and ``local_iso``."""
+    """The templates' filters: ``points``, ``yuan``, ``local``, ``iso``, ``local_iso``,
+    ``state_name`` (``c.state | state_name(c.programme)``) and ``clock_status``."""
+    env.filters["state_name"] = _state_filter
+    env.filters["clock_status"] = _clock_status_filter
     env.filters["points"] = _points_filter
     env.filters["yuan"] = yuan
     env.filters["local"] = lambda value: local_time(value, TIMEZONE) if value else ""
@@ -72,3 +138,63 @@ def install_filters(env: Environment) -> None:
     env.filters["local_iso"] = lambda value: (
         local_time(datetime.fromisoformat(value), TIMEZONE) if value else ""
     )
+
+
+_ACTIONS_NAMED = frozenset(
+    {
+        "open",
+        "complain",
+        "quote",
+        "quote_accepted",
+        "quote_declined",
+        "complaint_upheld",
+        "complaint_dismissed",
+        "complaint_refused",
+    }
+)
+
+
+def history_sentence(
+    entry: dict[str, Any],
+    programme: str,
+    book: PolicyBook,
+    names: dict[str, str],
+    lang: Lang,
+) -> str:
+    """One audit entry of :func:`~aftersales.services.reports.case_report` as a sentence:
+    who (by name, and their role) did what, and the state it moved the case to (X-4)."""
+    role = str(entry.get("role") or "")
+    actor = str(entry.get("actor") or "")
+    try:
+        role_word = text(f"ops.role.{role}", lang)
+    except KeyError:
+        role_word = role
+    who = text("ops.history.by", lang).format(who=names.get(actor, actor), role=role_word)
+    action = str(entry.get("action") or "")
+    kind, _, clock_id = action.partition(":")
+    lifecycle = LIFECYCLES.get(Programme(programme)) if programme in set(Programme) else None
+    transition = lifecycle.transitions.get(action) if lifecycle else None
+    if transition is not None:
+        step = transition.label_zh if lang == "zh" else transition.label_en
+        what = text("ops.act.step", lang).format(step=step or action)
+    elif kind in ("pause", "resume") and clock_id:
+        what = text(f"ops.act.{kind}", lang).format(clock=clock_name(book, clock_id, lang))
+    elif action in _ACTIONS_NAMED:
+        what = text(f"ops.act.{action}", lang)
+    else:
+        what = text("ops.act.other", lang)
+    sentence = text("ops.history.did", lang).format(who=who, what=what)
+    before, after = entry.get("from"), entry.get("to")
+    if before and after and before != after:
+        sentence += text("ops.act.state", lang).format(
+            **{
+                "from": state_name(programme, str(before), lang),
+                "to": state_name(programme, str(after), lang),
+            }
+        )
+    note = str(entry.get("note") or "").strip()
+    if note:
+        sentence += ("，" if lang == "zh" else "; ") + text("ops.history.note", lang).format(
+            note=note
+        )
+    return sentence
