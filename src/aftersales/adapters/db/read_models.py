@@ -128,6 +128,11 @@ def _case_line(r: Any, next_due: datetime | None) -> CaseLine:
 
 
 _b, _m, _pv, _br = s.buyers, s.merchants, s.providers, s.brands
+# A case may be assigned to a shop or a brand where no provider serves (OH-3, NW-4).
+_assignee_shop, _assignee_brand = (
+    s.merchants.alias("assignee_shop"),
+    s.brands.alias("assignee_brand"),
+)
 
 _FOUND_COLUMNS = (
     *_LINE_COLUMNS,
@@ -136,7 +141,13 @@ _FOUND_COLUMNS = (
     _p.c.brand_id.label("brand"),
     _b.c.name.label("buyer_name"),
     _m.c.name.label("merchant_name"),
-    _pv.c.name.label("assignee_name"),
+    func.coalesce(
+        _pv.c.name,
+        select(_assignee_shop.c.name).where(_assignee_shop.c.id == _c.c.assignee).scalar_subquery(),
+        select(_assignee_brand.c.name)
+        .where(_assignee_brand.c.id == _c.c.assignee)
+        .scalar_subquery(),
+    ).label("assignee_name"),
     _br.c.name.label("brand_name"),
 )
 

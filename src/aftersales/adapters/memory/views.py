@@ -198,7 +198,10 @@ class MemoryReadModels:
             brand=row.product.brand_id,
             buyer_name=str(self._buyer(row.order.buyer_account).get("name") or ""),
             merchant_name=t.merchants.get(row.order.merchant_id, ""),
-            assignee_name=provider.name if provider else "",
+            assignee_name=provider.name
+            if provider
+            else t.merchants.get(c.assignee or "")
+            or (t.brands[c.assignee].name if c.assignee in t.brands else ""),
             brand_name=brand.name if brand else "",
         )
 

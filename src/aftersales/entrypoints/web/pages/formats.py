@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, pass_context
 
@@ -100,13 +101,20 @@ def clock_status_name(status: str, lang: Lang) -> str:
         return status
 
 
-def clock_name(book: PolicyBook, clock_id: str, lang: Lang) -> str:
-    """A clock's name as the policies name it (``solution`` -> 1 小时给出解决方案)."""
-    for policy in book.programmes:
+def clock_name(book: PolicyBook, clock_id: str, lang: Lang, programme: str | None = None) -> str:
+    """A clock's name as the newest policy of its programme names it (``solution`` ->
+    1 小时内给出解决方案). Without ``programme``, every programme with a clock of that id
+    is named (``response`` is NW-4's and, before OH-8's change, OH's)."""
+    names: list[str] = []
+    seen: set[Programme] = set()
+    for policy in reversed(book.programmes):  # newest version of each programme first
+        if policy.programme in seen or (programme and policy.programme.value != programme):
+            continue
+        seen.add(policy.programme)
         for definition in policy.clocks:
             if definition.id == clock_id:
-                return definition.name.zh if lang == "zh" else definition.name.en
-    return clock_id
+                names.append(definition.name.zh if lang == "zh" else definition.name.en)
+    return " / ".join(dict.fromkeys(names)) or clock_id
 
 
 def programme_name(programme: str, lang: Lang) -> str:
@@ -127,13 +135,17 @@ def _clock_status_filter(context: Any, status: str) -> str:
 
 
 def install_filters(env: Environment) -> None:
-    """The templates' filters: ``points``, ``yuan``, ``local``, ``iso``, ``local_iso``,
+    """The templates' filters: ``points``, ``yuan``, ``local``, ``short`` (to the minute,
+    in the marketplace's time), ``iso``, ``local_iso``,
     ``state_name`` (``c.state | state_name(c.programme)``) and ``clock_status``."""
     env.filters["state_name"] = _state_filter
     env.filters["clock_status"] = _clock_status_filter
     env.filters["points"] = _points_filter
     env.filters["yuan"] = yuan
     env.filters["local"] = lambda value: local_time(value, TIMEZONE) if value else ""
+    env.filters["short"] = lambda value: (
+        value.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M") if value else ""
+    )
     env.filters["iso"] = lambda value: value.isoformat() if value else ""
     env.filters["local_iso"] = lambda value: (
         local_time(datetime.fromisoformat(value), TIMEZONE) if value else ""

@@ -184,7 +184,7 @@ def ops_breaching(
         sandbox=sandbox,
         now=now,
         worlds=world_choices(svc, ctx.lang),
-        clock_label=lambda clock_id: clock_name(svc.book, clock_id, ctx.lang),
+        clock_label=lambda clock_id, programme: clock_name(svc.book, clock_id, ctx.lang, programme),
         fmt_left=lambda seconds: fmt_left(seconds, ctx.lang),
         warn_before_s=WARN_BEFORE_S,
     )

@@ -32,6 +32,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "ops.f.due": ("多少分钟内到期", "Falls due within (minutes)"),
     "ops.f.open": ("只看进行中", "Open cases only"),
     "ops.f.any": ("全部", "Any"),
+    "ops.f.more": ("更多条件", "More filters"),
     "ops.f.search": ("查询", "Search"),
     "ops.f.clear": ("清除条件", "Clear filters"),
     "ops.count": ("共 {n} 条", "{n} in all"),
