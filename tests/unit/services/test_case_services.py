@@ -23,8 +23,8 @@ from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AlreadyExists, CaseNotFound, NotFound, SandboxNotFound
 from aftersales.services import cases as svc
-from aftersales.services.cases import EmptyComplaint
 from aftersales.services.base import Services
+from aftersales.services.cases import EmptyComplaint
 from aftersales.services.deadlines import tick
 from aftersales.services.sandboxes import advance_sandbox, create_sandbox, get_sandbox
 from aftersales.services.time import FixedClock
