@@ -234,6 +234,11 @@ class Sandboxes(Protocol):
 
     def set_now(self, sandbox_id: str, now: datetime) -> None: ...
 
+    def clear(self, sandbox_id: str) -> int:
+        """Remove the sandbox's cases and everything they left (clocks, deadlines, payouts,
+        balances, complaints, history, events, chats, attachments); its orders and other
+        master data stay. How many cases went. Never for live data."""
+
 
 class Deadlines(Protocol):
     """One row per running clock, claimed by workers when due."""
