@@ -123,6 +123,9 @@ def compliance_labels(svc: Services, result: views.Compliance, lang: Lang) -> di
         labels.update({k: programme_name(k, lang) for k in keys})
     elif result.by == "clock":
         labels.update({k: clock_name(svc.book, k, lang) for k in keys})
+    elif result.by == "category":
+        named = {c.id: c.name for c in svc.book.catalog.categories}
+        labels.update({k: named[k].zh if lang == "zh" else named[k].en for k in keys if k in named})
     return labels
 
 
