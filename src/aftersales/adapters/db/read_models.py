@@ -152,6 +152,20 @@ _FOUND_COLUMNS = (
 )
 
 
+def _named_from(cases: Any) -> Any:
+    """``cases`` (a FROM holding the cases table) joined to items, orders, products and
+    the parties' names, in that order."""
+    return (
+        cases.join(_oi, _c.c.order_item_id == _oi.c.id)
+        .join(_o, _oi.c.order_id == _o.c.id)
+        .join(_p, _oi.c.product_id == _p.c.id)
+        .outerjoin(_b, _b.c.id == _o.c.buyer_account)
+        .outerjoin(_m, _m.c.id == _o.c.merchant_id)
+        .outerjoin(_pv, _pv.c.id == _c.c.assignee)
+        .outerjoin(_br, _br.c.id == _p.c.brand_id)
+    )
+
+
 def _named(query: Select[Any]) -> Select[Any]:
     """``query`` (over :func:`_joined`) with the parties' names beside their ids."""
     return (
@@ -202,34 +216,55 @@ def _ids_forms(text: str, sandbox: str) -> list[str]:
 def _text_matches(text: str, sandbox: str) -> Any:
     """Case ids matching a searched text, each way found through its own index.
 
-    One union of indexed lookups (case id, order item, order, buyer account,
-    buyer name or phone, the order's contact phone), so a search costs what it
-    finds, not a walk over every case.
+    A union of lookups, one per way a case is found (case id, order item, order,
+    buyer account, buyer phone, buyer name's start, the order's contact phone),
+    each without an OR, so the planner sees how few rows each gives and a search
+    costs what it finds rather than a walk over every case.
     """
     ids = _ids_forms(text, sandbox)
     digits = "".join(ch for ch in text if ch.isdigit())
     phones = sorted({text, digits} - {""})
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    buyers = select(_b.c.id).where(
-        or_(_b.c.phone.in_(phones), _b.c.name.like(f"{escaped}%", escape="\\"))
-    )
-    orders = select(_o.c.id).where(
-        or_(
-            _o.c.buyer_account.in_(ids),
-            _o.c.buyer_account.in_(buyers),
-            _o.c.contact_phone.in_(phones),
+
+    def by_orders(orders: Select[Any]) -> Select[Any]:
+        return (
+            select(_c.c.id)
+            .join(_oi, _oi.c.id == _c.c.order_item_id)
+            .where(_oi.c.order_id.in_(orders))
         )
-    )
-    by_order = (
-        select(_c.c.id)
-        .join(_oi, _oi.c.id == _c.c.order_item_id)
-        .where(or_(_oi.c.order_id.in_(ids), _oi.c.order_id.in_(orders)))
-    )
+
+    def by_buyers(buyers: Select[Any]) -> Select[Any]:
+        return by_orders(select(_o.c.id).where(_o.c.buyer_account.in_(buyers)))
+
     return union(
         select(_c.c.id).where(_c.c.id.in_(ids)),
         select(_c.c.id).where(_c.c.order_item_id.in_(ids)),
-        by_order,
+        select(_c.c.id).join(_oi, _oi.c.id == _c.c.order_item_id).where(_oi.c.order_id.in_(ids)),
+        by_orders(select(_o.c.id).where(_o.c.buyer_account.in_(ids))),
+        by_orders(select(_o.c.id).where(_o.c.contact_phone.in_(phones))),
+        by_buyers(select(_b.c.id).where(_b.c.phone.in_(phones))),
+        by_buyers(select(_b.c.id).where(_b.c.name.like(f"{escaped}%", escape="\\"))),
     )
+
+
+def _count_of(scope: Scope, f: CaseFilter) -> Select[Any]:
+    """``count(*)`` over the cases, joined only to the tables the scope and filter read
+    (operations counting every live case read the cases table alone)."""
+    needs_order = bool(f.merchant) or scope.role in (Role.CONSUMER, Role.MERCHANT)
+    needs_product = (
+        bool(f.brand)
+        or scope.role is Role.BRAND
+        or (scope.role is Role.AGENT and bool(scope.party))
+    )
+    needs_item = needs_order or needs_product or bool(f.city)
+    tables: Any = _c
+    if needs_item:
+        tables = tables.join(_oi, _c.c.order_item_id == _oi.c.id)
+    if needs_order:
+        tables = tables.join(_o, _oi.c.order_id == _o.c.id)
+    if needs_product:
+        tables = tables.join(_p, _oi.c.product_id == _p.c.id)
+    return select(func.count()).select_from(tables)
 
 
 def filtered(query: Select[Any], scope: Scope, f: CaseFilter) -> Select[Any]:
@@ -336,22 +371,25 @@ class SqlReadModels:
         Keyset paging on (opened_at, id) as :meth:`case_lines`; the count is of the
         whole filter (skipped with ``count=False``, as an export needs none).
         """
-        query = filtered(_named(_joined([*_FOUND_COLUMNS, _next_due()])), scope, f)
+        # The page's ids first, on the case tables alone; the names are joined to those
+        # rows only, starting from them (so the planner never joins every case to names).
+        ids = filtered(_joined([_c.c.id.label("cid"), _c.c.opened_at]), scope, f)
         if after is not None:
             opened_at, case_id = after
-            query = query.where(
+            ids = ids.where(
                 or_(
                     _c.c.opened_at < opened_at, and_(_c.c.opened_at == opened_at, _c.c.id > case_id)
                 )
             )
-        rows = self.conn.execute(
-            query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(max(limit, 0) + 1)
-        ).all()
+        page = ids.order_by(_c.c.opened_at.desc(), _c.c.id).limit(max(limit, 0) + 1).subquery()
+        query = select(*_FOUND_COLUMNS, _next_due()).select_from(
+            _named_from(page.join(_c, _c.c.id == page.c.cid))
+        )
+        rows = self.conn.execute(query.order_by(_c.c.opened_at.desc(), _c.c.id)).all()
         lines = [_found(r, aware_utc(r.next_due)) for r in rows[: max(limit, 0)]]
         total = -1
         if count:
-            counted = filtered(_joined([_c.c.id]), scope, f).subquery()
-            total = int(self.conn.execute(select(func.count()).select_from(counted)).scalar_one())
+            total = int(self.conn.execute(filtered(_count_of(scope, f), scope, f)).scalar_one())
         return CasePage(lines, total, len(rows) > limit)
 
     def breach_board(
