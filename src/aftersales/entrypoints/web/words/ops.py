@@ -115,7 +115,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "ops.payouts.title": ("赔付记录", "Payouts"),
     "ops.payouts.total": (
         "共 {n} 笔，合计 {points}",
-        "{n} payouts, {points} in all",
+        "Payouts: {n}, {points} in all",
     ),
     "ops.payouts.none": ("没有赔付记录。", "No payouts."),
     # dashboard groupings
