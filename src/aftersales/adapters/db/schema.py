@@ -289,6 +289,7 @@ cases = Table(
     Index(None, "sandbox", "opened_at"),
     Index(None, "assignee", "is_open"),
     Index(None, "order_item_id"),  # every case of an item, open or closed (case search)
+    Index(None, "opened_by"),  # a platform hotline agent's own reports
 )
 
 clocks = Table(

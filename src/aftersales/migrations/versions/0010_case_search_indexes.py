@@ -2,6 +2,7 @@
 
 - ``cases.order_item_id``: every case of an item, open or closed (the partial
   unique index covers open ones only), so a search by order or item is a lookup;
+- ``cases.opened_by``: the reports a platform hotline agent filed (their list);
 - ``buyers.phone``, ``buyers.name`` and ``orders.contact_phone``: a caller found
   by phone or name;
 - ``ledger_entries (sandbox, at)``: payouts of one world newest first, paged.
@@ -24,6 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 _INDEXES = (
     ("ix_cases_order_item_id", "cases", ["order_item_id"]),
+    ("ix_cases_opened_by", "cases", ["opened_by"]),
     ("ix_buyers_phone", "buyers", ["phone"]),
     ("ix_buyers_name", "buyers", ["name"]),
     ("ix_orders_contact_phone", "orders", ["contact_phone"]),
