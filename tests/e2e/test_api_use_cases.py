@@ -106,6 +106,48 @@ def test_a_cursor_the_api_did_not_give_out_is_refused_with_what_to_do(
     assert "next_cursor" in answer.json()["detail"]
 
 
+def test_operations_filter_cases_through_the_api_with_the_whole_count(
+    world: tuple[Container, TestClient],
+) -> None:
+    container, client = world
+    lamp = _help(container, data.ITEM_LAMP_HANGZHOU, data.DEMO_BUYER, "installation_late")
+    ops = Api(client, container, "ops")
+    found = ops.get("/api/v1/cases", sandbox=SB, q="买家 001", programme="one_click_help")
+    assert found.status_code == 200
+    body = found.json()
+    assert body["total"] == 1 and [c["id"] for c in body["items"]] == [lamp]
+    line = body["items"][0]
+    assert line["buyer_name"] == "买家 001" and line["merchant_name"] and line["assignee_name"]
+    due = ops.get("/api/v1/cases", sandbox=SB, due_within=60, clock="running").json()
+    assert lamp in [c["id"] for c in due["items"]] and due["total"] == len(due["items"])
+    assert ops.get("/api/v1/cases", q=lamp).json()["total"] == 0  # live data unless a sandbox
+    # A merchant asking for another shop's cases finds none of them.
+    shop = Api(client, container, data.MERCHANT_SHIJI)
+    assert shop.get("/api/v1/cases", sandbox=SB, q=lamp).json() == {
+        "items": [],
+        "total": 0,
+        "next_cursor": None,
+    }
+    for bad in ({"state": "nope"}, {"clock": "late"}, {"due_within": -1}, {"programme": "x"}):
+        refused = ops.get("/api/v1/cases", sandbox=SB, **bad)
+        assert refused.status_code == 422, bad
+    assert ops.get("/api/v1/cases", sandbox="no-such-box").status_code == 404
+
+
+def test_a_complaint_without_text_is_refused_with_what_to_write(
+    world: tuple[Container, TestClient],
+) -> None:
+    container, client = world
+    case_id = _help(container, data.ITEM_TILES_GUANGZHOU, "buyer-002", "not_delivered_into_home")
+    buyer = Api(client, container, "buyer-002")
+    answer = buyer.post(
+        f"/api/v1/cases/{case_id}/complaints", {"clock_id": "solution", "text": "  "}
+    )
+    assert answer.status_code == 422
+    assert "a complaint needs its text" in answer.json()["detail"]
+    assert svc.get_case(container.services, case_id).complaints == []
+
+
 def test_ss_2_a_provider_pauses_a_clock_with_an_exemption_and_resumes_it(
     world: tuple[Container, TestClient],
 ) -> None:

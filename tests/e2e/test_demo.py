@@ -97,7 +97,8 @@ def test_serve_with_demo_shows_the_demo_cases(tmp_path: Path) -> None:
         with httpx.Client(base_url=base) as ops:
             signed_in = ops.post("/login", data={"username": "ops", "password": "demo-ops-2026"})
             assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ops"
-            payouts_page = ops.get("/ops/payouts")
+            payouts_page = ops.get("/ops/payouts", params={"sandbox": "demo"})
+            live_payouts = ops.get("/ops/payouts")  # live data unless a sandbox is chosen
             cases = ops.get("/api/v1/cases", params={"sandbox": "demo", "limit": 500}).json()[
                 "items"
             ]
@@ -106,5 +107,6 @@ def test_serve_with_demo_shows_the_demo_cases(tmp_path: Path) -> None:
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
     assert "no case with id 'nope'" in missing.json()["detail"]
-    rules = re.findall(r"<td>(OH-5|SS-1|SS-2|NW-7)</td>", payouts_page.text)
+    rules = re.findall(r"<td[^>]*>(OH-5|SS-1|SS-2|NW-7)</td>", payouts_page.text)
     assert "OH-5" in rules and "NW-7" in rules
+    assert not re.findall(r"<td[^>]*>(OH-5|SS-1|SS-2|NW-7)</td>", live_payouts.text)

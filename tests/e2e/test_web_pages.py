@@ -186,7 +186,7 @@ def test_nw_2_repair_form_with_a_photo_files_a_report_carrying_it(
     )
     assert response.status_code == 303, response.text
     page = buyer.get(response.headers["location"])
-    assert "kettle.png" in page.text and "image/png" in page.text
+    assert "kettle.png" in page.text and '<img src="/api/v1/cases/' in page.text  # a thumbnail
     assert "加热后自动断电" in page.text and "NW-4" in page.text
 
 
@@ -241,6 +241,7 @@ def test_every_page_is_refused_to_the_roles_it_is_not_for(
         "agent": "/agent",
         "partner": "/partner",
         "ops": "/ops",
+        "ops_cases": "/ops/cases",
         "ops_payouts": "/ops/payouts",
         "ops_complaints": "/ops/complaints",
         "ops_sandboxes": "/ops/sandboxes",
@@ -314,7 +315,11 @@ def test_ops_dashboard_counts_kept_and_missed_commitments_by_provider(
     page = _client(app, "ops").get("/ops", params={"by": "provider", "sandbox": SANDBOX})
     assert page.status_code == 200
     assert "compliance-chart" in page.text and "echarts" in page.text
-    assert "hz-install-01" in page.text
+    assert "<td>杭州安装服务站</td>" in page.text  # the provider by its name, not its id
+    assert "<td>hz-install-01</td>" not in page.text
+    # Live data unless a sandbox is chosen: the sandbox's cases are not in the live figures.
+    live = _client(app, "ops").get("/ops", params={"by": "provider"})
+    assert "杭州安装服务站" not in live.text
 
 
 def test_the_english_switch_keeps_the_page_and_remembers_the_choice(

@@ -32,7 +32,7 @@ from aftersales.services.base import Services
 from aftersales.services.deadlines import claim_due, clocks_with_due, due_count, next_due, tick
 from aftersales.services.idempotency import Answer, once, request_digest
 from aftersales.services.master_data import World
-from aftersales.services.records import GROUPINGS, LIVE, Scope
+from aftersales.services.records import GROUPINGS, LIVE, CaseFilter, Scope
 from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import advance_sandbox, create_sandbox, list_sandboxes
 from aftersales.services.time import FixedClock
@@ -208,6 +208,35 @@ def _read(services: Services, book: PolicyBook, answers: dict[str, Any]) -> None
         answers[f"payout lines {name}"] = views.payout_lines(services, scope)
         answers[f"balances {name}"] = views.balances(services, scope)
         answers[f"sees OH-lamp {name}"] = views.may_see_case(services, scope, "OH-lamp")
+        answers[f"payout total {name}"] = views.payout_total(services, scope)
+        for sandbox in ("live", SANDBOX):
+            answers[f"found {name} in {sandbox}"] = views.case_search(
+                services, scope, CaseFilter(sandbox=sandbox)
+            )
+            answers[f"breach board {name} in {sandbox}"] = views.breach_board(
+                services, scope, sandbox=sandbox
+            )
+    searches = {
+        "by buyer name": CaseFilter(text="买家 00"),
+        "by phone": CaseFilter(text="13853631572"),
+        "by item": CaseFilter(sandbox=SANDBOX, text=demo.ITEM_LAMP_HANGZHOU),
+        "by order": CaseFilter(text="order-lamp-hangzhou"),
+        "breached": CaseFilter(clock_state="breached"),
+        "met": CaseFilter(clock_state="met"),
+        "programme": CaseFilter(programme="national_warranty"),
+        "open": CaseFilter(open_only=True, merchant=demo.MERCHANT_GUANGMING),
+        "city": CaseFilter(city="拉萨市"),
+        "due soon": CaseFilter(sandbox=SANDBOX, due_within=timedelta(hours=50)),
+        "provider": CaseFilter(provider=demo.PROVIDER_HANGZHOU_LIGHTING),
+        "brand": CaseFilter(brand=demo.BRAND_XINGHE, state="accepted"),
+    }
+    for label, search in searches.items():
+        answers[f"search {label}"] = views.case_search(
+            services, Scope(Role.OPERATIONS), search, limit=1
+        )
+    answers["names"] = views.names(
+        services, [demo.MERCHANT_SHIJI, demo.PROVIDER_HANGZHOU_LIGHTING, demo.DEMO_BUYER, "x"]
+    )
     ops = Scope(Role.OPERATIONS)
     first_page = views.case_lines(services, ops, limit=2)
     answers["second page"] = views.case_lines(

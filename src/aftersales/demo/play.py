@@ -38,6 +38,7 @@ from aftersales.services.sandboxes import (
     advance_sandbox,
     create_sandbox,
     list_sandboxes,
+    reset_sandbox,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -57,16 +58,6 @@ class DemoResult:
     payouts: int = 0
     points: int = 0
     refused: list[str] = field(default_factory=list)
-
-
-def _sandbox_id(container: Container) -> str:
-    taken = {sb.id for sb in list_sandboxes(container.services)}
-    if DEMO_PREFIX not in taken:
-        return DEMO_PREFIX
-    n = 2
-    while f"{DEMO_PREFIX}-{n}" in taken:
-        n += 1
-    return f"{DEMO_PREFIX}-{n}"
 
 
 class _Narrator:
@@ -104,14 +95,19 @@ class _Narrator:
 
 def play_demo(container: Container, console: Console, languages: Sequence[Language]) -> DemoResult:
     engine = container.engine
-    sandbox = _sandbox_id(container)
+    sandbox = DEMO_PREFIX
     day = data.DEMO_TODAY
     world = demo_world(sandbox)
     prefix = world.prefix
+    # Played again, the day starts over in the same sandbox: its cases go, its orders stay
+    # (a new sandbox per run would give every buyer one more copy of each order).
     with container.services.uow() as uow:
-        create_sandbox(
-            container.services, sandbox_id=sandbox, name="演示 / demo", start=_at(day, 8)
-        )
+        if uow.sandboxes.exists(sandbox):
+            reset_sandbox(container.services, sandbox, start=_at(day, 8))
+        else:
+            create_sandbox(
+                container.services, sandbox_id=sandbox, name="演示 / demo", start=_at(day, 8)
+            )
         data.load_demo(container.services, orders_into=world)
         uow.commit()
     services = container.services

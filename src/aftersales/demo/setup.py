@@ -17,7 +17,7 @@ from aftersales.services.master_data import World
 from aftersales.services.records import Sandbox
 from aftersales.services.sandboxes import create_sandbox
 
-DEMO_PREFIX = "demo"  # the played demo's sandbox (demo, demo-2, … when run again)
+DEMO_PREFIX = "demo"  # the played demo's sandbox, started over when the demo is run again
 
 
 def demo_world(sandbox: str) -> World:

@@ -436,10 +436,19 @@ def answer_quote(svc: Services, case_id: str, accept: bool, actor: Actor) -> Cas
     return case
 
 
+class EmptyComplaint(InvalidRequest):
+    """A complaint without its text: operations could not decide it."""
+
+
 def file_complaint(
     svc: Services, case_id: str, clock_id: str | None, actor: Actor, text: str = ""
 ) -> Complaint:
+    """A breach-of-commitment complaint; refused without its text, whoever files it."""
     access.require(actor.role, Action.FILE_COMPLAINT)
+    if not text.strip():
+        raise EmptyComplaint(
+            "a complaint needs its text: say which commitment was not kept, and when"
+        )
     _, complaint = _command(
         svc, case_id, lambda c, at: c.file_complaint(svc.book, clock_id, at, actor, text)
     )

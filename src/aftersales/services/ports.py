@@ -35,7 +35,9 @@ from aftersales.services.records import (
     BalanceLine,
     BrandLine,
     CaseContact,
+    CaseFilter,
     CaseLine,
+    CasePage,
     ChatMessage,
     ChatThread,
     ComplaintLine,
@@ -44,6 +46,7 @@ from aftersales.services.records import (
     LiveFigures,
     OpenCaseLine,
     PayoutLine,
+    PayoutTotal,
     QueueLine,
     Sandbox,
     Scope,
@@ -238,6 +241,11 @@ class Sandboxes(Protocol):
 
     def set_now(self, sandbox_id: str, now: datetime) -> None: ...
 
+    def clear(self, sandbox_id: str) -> int:
+        """Remove the sandbox's cases and everything they left (clocks, deadlines, payouts,
+        balances, complaints, history, events, chats, attachments); its orders and other
+        master data stay. How many cases went. Never for live data."""
+
 
 class Deadlines(Protocol):
     """One row per running clock, claimed by workers when due."""
@@ -395,6 +403,28 @@ class ReadModels(Protocol):
         after: tuple[datetime, str] | None = None,
     ) -> list[CaseLine]: ...
 
+    def case_search(
+        self,
+        scope: Scope,
+        f: CaseFilter,
+        *,
+        limit: int = 50,
+        after: tuple[datetime, str] | None = None,
+        count: bool = True,
+    ) -> CasePage:
+        """Cases in ``scope`` matching ``f``, newest first, keyset-paged, with the parties'
+        names and the filter's whole count (-1 when ``count`` is False)."""
+
+    def breach_board(
+        self, scope: Scope, *, sandbox: str, now: datetime, limit: int = 100
+    ) -> list[QueueLine]:
+        """Running clocks of open cases in one world, nearest to breach first."""
+
+    def payout_total(self, scope: Scope, *, sandbox: str | None = None) -> PayoutTotal: ...
+
+    def names(self, ids: Sequence[str]) -> dict[str, str]:
+        """Names of parties and people by id (shops, providers, brands, buyers, accounts)."""
+
     def provider_queue(
         self, scope: Scope, *, live_now: datetime, limit: int = 200
     ) -> list[QueueLine]: ...
@@ -428,9 +458,6 @@ class ReadModels(Protocol):
         """Each case's customer contact, unmasked: the buyer's name, the service address,
         and the phone to call (the hotline caller's callback number, else the item's,
         the order's, the buyer's). Callers mask it (``views.case_contacts``)."""
-
-    def names(self, ids: Sequence[str]) -> dict[str, str]:
-        """Display names of the accounts, providers, shops, brands and buyers among ``ids``."""
 
     def cases_of_buyers(
         self, buyers: Sequence[str], *, brand: str | None = None, limit: int = 50

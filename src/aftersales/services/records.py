@@ -7,7 +7,7 @@ Services and adapters both speak them; the domain's own objects (``Case``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aftersales.domain.contacts import Contact
@@ -135,6 +135,65 @@ class CaseLine:
 
 
 @dataclass(frozen=True)
+class FoundCase(CaseLine):
+    """A case line with what a person reads instead of ids: the names of the parties."""
+
+    order_id: str = ""
+    order_item_id: str = ""
+    brand: str = ""
+    buyer_name: str = ""
+    merchant_name: str = ""
+    assignee_name: str = ""
+    brand_name: str = ""
+
+
+CLOCK_STATES = ("running", "paused", "met", "breached", "not_applicable")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a case list is narrowed to; every field left empty narrows nothing.
+
+    ``text`` finds a case by its id, its order or order item id (bare or with the
+    sandbox's prefix), the buyer's account, name (its start) or phone, or the
+    order's contact phone. ``clock_state``: a clock of the case is in that state.
+    ``due_within``: a running clock of the case falls due within that long of the
+    world's own time (``now``: the sandbox clock, or the real time for live data).
+    A list shows one world at a time: live data, or one sandbox.
+    """
+
+    sandbox: str = LIVE
+    text: str = ""
+    programme: str | None = None
+    state: str | None = None
+    provider: str | None = None
+    merchant: str | None = None
+    brand: str | None = None
+    city: str | None = None
+    clock_state: str | None = None
+    due_within: timedelta | None = None
+    open_only: bool = False
+    now: datetime | None = None
+
+    def due_by(self) -> datetime | None:
+        """The instant a running clock must fall due by to match ``due_within``."""
+        if self.due_within is None:
+            return None
+        if self.now is None:
+            raise ValueError("a 'due within' filter needs the world's time (now)")
+        return self.now + self.due_within
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of a filtered case list, and how many cases the whole filter matches."""
+
+    lines: list[FoundCase]
+    total: int
+    more: bool  # another page follows the last line
+
+
+@dataclass(frozen=True)
 class QueueLine:
     """One open case in a provider's queue, with the clock that breaches first."""
 
@@ -216,6 +275,14 @@ class OpenCaseLine:
     id: str
     order_item_id: str
     programme: str
+
+
+@dataclass(frozen=True)
+class PayoutTotal:
+    """How many payouts a list holds, and the points among them."""
+
+    count: int
+    points: int
 
 
 @dataclass(frozen=True)

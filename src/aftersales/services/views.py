@@ -10,7 +10,7 @@ the ``ReadModels`` port: each reads in the caller's unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -30,17 +30,24 @@ from aftersales.services.records import (
     BalanceLine,
     BrandLine,
     CaseContact,
+    CaseFilter,
     CaseLine,
+    CasePage,
     ComplaintLine,
     Compliance,
     ComplianceRow,
+    FoundCase,
     LiveFigures,
     OpenCaseLine,
     PayoutLine,
+    PayoutTotal,
     QueueLine,
     Scope,
 )
 from aftersales.services.reports import case_report
+from aftersales.services.time import now_in
+
+EXPORT_CHUNK = 1000  # rows read per unit of work while an export streams
 
 
 def may_see_case(svc: Services, scope: Scope, case_id: str) -> bool:
@@ -66,6 +73,69 @@ def case_lines(
         return uow.views.case_lines(
             scope, sandbox=sandbox, open_only=open_only, limit=limit, after=after
         )
+
+
+def case_search(
+    svc: Services,
+    scope: Scope,
+    f: CaseFilter,
+    *,
+    limit: int = 50,
+    after: tuple[datetime, str] | None = None,
+    count: bool = True,
+) -> CasePage:
+    """A page of the cases ``scope`` may see that match ``f``, newest first, with the
+    parties' names and how many match in all; ``after`` as in :func:`case_lines`.
+
+    One world at a time (``f.sandbox``: live unless a sandbox is named); "due
+    within" is measured on that world's own clock. SandboxNotFound for a sandbox
+    that does not exist.
+    """
+    with svc.uow() as uow:
+        if f.sandbox != LIVE or f.due_within is not None:
+            now = now_in(uow, f.sandbox, svc.clock)  # also: the sandbox exists
+            f = replace(f, now=f.now or now)
+        return uow.views.case_search(scope, f, limit=limit, after=after, count=count)
+
+
+def all_cases(svc: Services, scope: Scope, f: CaseFilter) -> Iterator[FoundCase]:
+    """Every case matching ``f``, newest first, read a chunk per unit of work (for exports).
+
+    Each chunk is its own short transaction, so a long download holds no
+    connection between chunks; keyset paging keeps the order while cases are added.
+    """
+    after: tuple[datetime, str] | None = None
+    while True:
+        page = case_search(svc, scope, f, limit=EXPORT_CHUNK, after=after, count=False)
+        yield from page.lines
+        if not page.more or not page.lines:
+            return
+        after = (page.lines[-1].opened_at, page.lines[-1].id)
+
+
+def breach_board(
+    svc: Services, scope: Scope, *, sandbox: str = LIVE, limit: int = 100
+) -> list[QueueLine]:
+    """Running clocks of open cases in one world, nearest to breach (on its clock) first."""
+    with svc.uow() as uow:
+        now = now_in(uow, sandbox, svc.clock)
+        return uow.views.breach_board(scope, sandbox=sandbox, now=now, limit=limit)
+
+
+def payout_total(svc: Services, scope: Scope, *, sandbox: str | None = None) -> PayoutTotal:
+    with svc.uow() as uow:
+        return uow.views.payout_total(scope, sandbox=sandbox)
+
+
+def all_payouts(svc: Services, scope: Scope, *, sandbox: str | None = None) -> Iterator[PayoutLine]:
+    """Every payout ``scope`` may see, newest first, a chunk per unit of work (for exports)."""
+    after: tuple[datetime, int] | None = None
+    while True:
+        lines = payout_lines(svc, scope, sandbox=sandbox, limit=EXPORT_CHUNK, after=after)
+        yield from lines
+        if len(lines) < EXPORT_CHUNK:
+            return
+        after = (lines[-1].at, lines[-1].entry_id)
 
 
 def provider_queue(
@@ -282,12 +352,16 @@ __all__ = [
     "PayoutLine",
     "QueueLine",
     "Scope",
+    "all_cases",
+    "all_payouts",
     "balances",
     "brand_after_sales",
     "brands",
+    "breach_board",
     "buyer_of_item",
     "case_contacts",
     "case_lines",
+    "case_search",
     "case_view",
     "cases_of_callers",
     "compliance",
@@ -298,6 +372,7 @@ __all__ = [
     "names",
     "open_cases_of_items",
     "payout_lines",
+    "payout_total",
     "payouts_of_cases",
     "pending_complaints",
     "provider_queue",

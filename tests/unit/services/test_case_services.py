@@ -24,8 +24,14 @@ from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AlreadyExists, CaseNotFound, NotFound, SandboxNotFound
 from aftersales.services import cases as svc
 from aftersales.services.base import Services
+from aftersales.services.cases import EmptyComplaint
 from aftersales.services.deadlines import tick
-from aftersales.services.sandboxes import advance_sandbox, create_sandbox, get_sandbox
+from aftersales.services.sandboxes import (
+    advance_sandbox,
+    create_sandbox,
+    get_sandbox,
+    reset_sandbox,
+)
 from aftersales.services.time import FixedClock
 from tests.unit.services.world import (
     AGENT,
@@ -143,6 +149,18 @@ def test_oh_7_complaint_after_payout_is_refused_and_stored(
     complaint = svc.file_complaint(services, case_id, "solution", BUYER, "没人联系")
     assert complaint.status == "refused" and complaint.reason.rule == "OH-7"
     assert svc.get_case(services, case_id).complaints[0].reason.rule == "OH-7"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_a_complaint_without_text_is_refused_and_nothing_is_kept(
+    services: Services, store: MemoryStore, text: str
+) -> None:
+    case_id = _help(services)
+    before = (len(store.tables.complaints), len(store.tables.outbox))
+    with pytest.raises(EmptyComplaint, match="a complaint needs its text"):
+        svc.file_complaint(services, case_id, "solution", BUYER, text)
+    assert (len(store.tables.complaints), len(store.tables.outbox)) == before
+    assert svc.get_case(services, case_id).complaints == []
 
 
 def test_oh_6_pause_moves_the_stored_deadline(
@@ -366,6 +384,26 @@ def test_sandbox_plays_out_48_hours_in_one_call_and_keeps_live_balances_apart(
     assert svc.balances_of(services, sandbox="play")[("buyer-1", "points")] == 10_000
     assert svc.balances_of(services) == {} and svc.payouts_of(services) == []
     assert clock.now() == START  # the live clock never moved
+
+
+def test_a_sandbox_started_over_loses_its_cases_and_payouts_but_keeps_its_orders(
+    services: Services, store: MemoryStore
+) -> None:
+    create_sandbox(services, sandbox_id="again", start=START)
+    seed(store, sandbox="again", prefix="again.")
+    live_case = _help(services)
+    case_id = _help(services, "again.oi-lamp")
+    advance_sandbox(services, "again", by=timedelta(hours=2))  # OH-5 pays in the sandbox
+    assert svc.balances_of(services, sandbox="again")
+    sandbox, removed = reset_sandbox(services, "again", start=START)
+    assert (sandbox.now, removed) == (START, 1)
+    assert svc.balances_of(services, sandbox="again") == {}
+    assert svc.payouts_of(services, sandbox="again") == []
+    with pytest.raises(CaseNotFound):
+        svc.get_case(services, case_id)
+    assert "again.oi-lamp" in store.tables.order_items  # the orders stay, to be played again
+    assert svc.get_case(services, live_case).is_open  # live data is untouched
+    assert _help(services, "again.oi-lamp") != case_id  # and the day can start over
 
 
 def test_a_sandbox_id_is_taken_once_and_an_unknown_one_is_named(services: Services) -> None:

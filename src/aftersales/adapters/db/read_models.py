@@ -21,7 +21,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, false, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.types import aware_utc
@@ -32,13 +44,17 @@ from aftersales.services.records import (
     LIVE,
     BalanceLine,
     CaseContact,
+    CaseFilter,
     CaseLine,
+    CasePage,
     ComplaintLine,
     Compliance,
     ComplianceRow,
+    FoundCase,
     LiveFigures,
     OpenCaseLine,
     PayoutLine,
+    PayoutTotal,
     QueueLine,
     Scope,
 )
@@ -115,6 +131,191 @@ def _case_line(r: Any, next_due: datetime | None) -> CaseLine:
     )
 
 
+_b, _m, _pv, _br = s.buyers, s.merchants, s.providers, s.brands
+# A case may be assigned to a shop or a brand where no provider serves (OH-3, NW-4).
+_assignee_shop, _assignee_brand = (
+    s.merchants.alias("assignee_shop"),
+    s.brands.alias("assignee_brand"),
+)
+
+_FOUND_COLUMNS = (
+    *_LINE_COLUMNS,
+    _oi.c.order_id,
+    _c.c.order_item_id,
+    _p.c.brand_id.label("brand"),
+    _b.c.name.label("buyer_name"),
+    _m.c.name.label("merchant_name"),
+    func.coalesce(
+        _pv.c.name,
+        select(_assignee_shop.c.name).where(_assignee_shop.c.id == _c.c.assignee).scalar_subquery(),
+        select(_assignee_brand.c.name)
+        .where(_assignee_brand.c.id == _c.c.assignee)
+        .scalar_subquery(),
+    ).label("assignee_name"),
+    _br.c.name.label("brand_name"),
+)
+
+
+def _named_from(cases: Any) -> Any:
+    """``cases`` (a FROM holding the cases table) joined to items, orders, products and
+    the parties' names, in that order."""
+    return (
+        cases.join(_oi, _c.c.order_item_id == _oi.c.id)
+        .join(_o, _oi.c.order_id == _o.c.id)
+        .join(_p, _oi.c.product_id == _p.c.id)
+        .outerjoin(_b, _b.c.id == _o.c.buyer_account)
+        .outerjoin(_m, _m.c.id == _o.c.merchant_id)
+        .outerjoin(_pv, _pv.c.id == _c.c.assignee)
+        .outerjoin(_br, _br.c.id == _p.c.brand_id)
+    )
+
+
+def _named(query: Select[Any]) -> Select[Any]:
+    """``query`` (over :func:`_joined`) with the parties' names beside their ids."""
+    return (
+        query.outerjoin(_b, _b.c.id == _o.c.buyer_account)
+        .outerjoin(_m, _m.c.id == _o.c.merchant_id)
+        .outerjoin(_pv, _pv.c.id == _c.c.assignee)
+        .outerjoin(_br, _br.c.id == _p.c.brand_id)
+    )
+
+
+def _found(r: Any, next_due: datetime | None) -> FoundCase:
+    return FoundCase(
+        r.id,
+        r.sandbox,
+        r.programme,
+        r.state,
+        r.is_open,
+        r.opened_at,
+        r.product,
+        r.buyer_account,
+        r.merchant_id,
+        r.assignee,
+        r.city,
+        next_due,
+        order_id=r.order_id,
+        order_item_id=r.order_item_id,
+        brand=r.brand or "",
+        buyer_name=r.buyer_name or "",
+        merchant_name=r.merchant_name or "",
+        assignee_name=r.assignee_name or "",
+        brand_name=r.brand_name or "",
+    )
+
+
+def _next_due() -> Any:
+    """The case's earliest running deadline (one lookup on the deadlines' primary key)."""
+    d = s.deadlines
+    return (select(func.min(d.c.due_at)).where(d.c.case_id == _c.c.id).scalar_subquery()).label(
+        "next_due"
+    )
+
+
+def _ids_forms(text: str, sandbox: str) -> list[str]:
+    """An id as typed, and as stored in a sandbox (``<sandbox>.<id>``)."""
+    return [text] if sandbox == LIVE else [text, f"{sandbox}.{text}"]
+
+
+def _text_matches(text: str, sandbox: str) -> Any:
+    """Case ids matching a searched text, each way found through its own index.
+
+    A union of lookups, one per way a case is found (case id, order item, order,
+    buyer account, buyer phone, buyer name's start, the order's contact phone),
+    each without an OR, so the planner sees how few rows each gives and a search
+    costs what it finds rather than a walk over every case.
+    """
+    ids = _ids_forms(text, sandbox)
+    digits = "".join(ch for ch in text if ch.isdigit())
+    phones = sorted({text, digits} - {""})
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    def by_orders(orders: Select[Any]) -> Select[Any]:
+        return (
+            select(_c.c.id)
+            .join(_oi, _oi.c.id == _c.c.order_item_id)
+            .where(_oi.c.order_id.in_(orders))
+        )
+
+    def by_buyers(buyers: Select[Any]) -> Select[Any]:
+        return by_orders(select(_o.c.id).where(_o.c.buyer_account.in_(buyers)))
+
+    return union(
+        select(_c.c.id).where(_c.c.id.in_(ids)),
+        select(_c.c.id).where(_c.c.order_item_id.in_(ids)),
+        select(_c.c.id).join(_oi, _oi.c.id == _c.c.order_item_id).where(_oi.c.order_id.in_(ids)),
+        by_orders(select(_o.c.id).where(_o.c.buyer_account.in_(ids))),
+        by_orders(select(_o.c.id).where(_o.c.contact_phone.in_(phones))),
+        by_buyers(select(_b.c.id).where(_b.c.phone.in_(phones))),
+        by_buyers(select(_b.c.id).where(_b.c.name.like(f"{escaped}%", escape="\\"))),
+    )
+
+
+def _narrow(scope: Scope, f: CaseFilter) -> bool:
+    """Does the scope or filter pick a buyer's or a shop's cases, or a searched text's: few
+    among many, best found through the orders' indexes? (A brand's cases are many among
+    few brands: walking the newest cases meets them soon, so a brand is not narrow.)"""
+    return (
+        scope.role in (Role.CONSUMER, Role.MERCHANT)
+        or (scope.role is Role.AGENT and not scope.party)
+        or bool(f.merchant or f.text.strip())
+    )
+
+
+def _count_of(scope: Scope, f: CaseFilter) -> Select[Any]:
+    """``count(*)`` over the cases, joined only to the tables the scope and filter read
+    (operations counting every live case read the cases table alone)."""
+    needs_order = bool(f.merchant) or scope.role in (Role.CONSUMER, Role.MERCHANT)
+    needs_product = (
+        bool(f.brand)
+        or scope.role is Role.BRAND
+        or (scope.role is Role.AGENT and bool(scope.party))
+    )
+    needs_item = needs_order or needs_product or bool(f.city)
+    tables: Any = _c
+    if needs_item:
+        tables = tables.join(_oi, _c.c.order_item_id == _oi.c.id)
+    if needs_order:
+        tables = tables.join(_o, _oi.c.order_id == _o.c.id)
+    if needs_product:
+        tables = tables.join(_p, _oi.c.product_id == _p.c.id)
+    return select(func.count()).select_from(tables)
+
+
+def filtered(query: Select[Any], scope: Scope, f: CaseFilter) -> Select[Any]:
+    """``query`` (over :func:`_joined`) in ``scope``, narrowed by the filter ``f``."""
+    query = scoped(query, scope).where(_c.c.sandbox == f.sandbox)
+    text = f.text.strip()
+    if text:
+        query = query.where(_c.c.id.in_(_text_matches(text, f.sandbox)))
+    if f.programme:
+        query = query.where(_c.c.programme == f.programme)
+    if f.state:
+        query = query.where(_c.c.state == f.state)
+    if f.provider:
+        query = query.where(_c.c.assignee == f.provider)
+    if f.merchant:
+        query = query.where(_o.c.merchant_id == f.merchant)
+    if f.brand:
+        query = query.where(_p.c.brand_id == f.brand)
+    if f.city:
+        query = query.where(_oi.c.city == f.city)
+    if f.open_only:
+        query = query.where(_c.c.is_open)
+    if f.clock_state:
+        k = s.clocks
+        query = query.where(
+            exists(select(literal(1)).where(k.c.case_id == _c.c.id, k.c.status == f.clock_state))
+        )
+    due_by = f.due_by()
+    if due_by is not None:
+        d = s.deadlines
+        query = query.where(
+            exists(select(literal(1)).where(d.c.case_id == _c.c.id, d.c.due_at <= due_by))
+        )
+    return query
+
+
 GROUPINGS = {
     "provider": _c.c.assignee,
     "city": _oi.c.city,
@@ -170,6 +371,101 @@ class SqlReadModels:
             )
         query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
         return [_case_line(r, r.next_due) for r in self.conn.execute(query)]
+
+    def case_search(
+        self,
+        scope: Scope,
+        f: CaseFilter,
+        *,
+        limit: int = 50,
+        after: tuple[datetime, str] | None = None,
+        count: bool = True,
+    ) -> CasePage:
+        """A page of the cases ``scope`` may see that match ``f``, newest first, with names.
+
+        Keyset paging on (opened_at, id) as :meth:`case_lines`; the count is of the
+        whole filter (skipped with ``count=False``, as an export needs none).
+        """
+        # The page's ids first, on the case tables alone; the names are joined to those
+        # rows only, starting from them (so the planner never joins every case to names).
+        ids = filtered(_joined([_c.c.id.label("cid"), _c.c.opened_at]), scope, f)
+        if after is not None:
+            opened_at, case_id = after
+            ids = ids.where(
+                or_(
+                    _c.c.opened_at < opened_at, and_(_c.c.opened_at == opened_at, _c.c.id > case_id)
+                )
+            )
+        if _narrow(scope, f):
+            # Few cases match out of many: find them all first (through the orders' and
+            # items' indexes), then take the newest. Left to itself, PostgreSQL walks every
+            # case newest first hoping to meet the few soon (seconds at a million cases).
+            found = ids.cte("matching").prefix_with("MATERIALIZED", dialect="postgresql")
+            page = (
+                select(found.c.cid, found.c.opened_at)
+                .order_by(found.c.opened_at.desc(), found.c.cid)
+                .limit(max(limit, 0) + 1)
+                .subquery()
+            )
+        else:
+            page = ids.order_by(_c.c.opened_at.desc(), _c.c.id).limit(max(limit, 0) + 1).subquery()
+        query = select(*_FOUND_COLUMNS, _next_due()).select_from(
+            _named_from(page.join(_c, _c.c.id == page.c.cid))
+        )
+        rows = self.conn.execute(query.order_by(_c.c.opened_at.desc(), _c.c.id)).all()
+        lines = [_found(r, aware_utc(r.next_due)) for r in rows[: max(limit, 0)]]
+        total = -1
+        if count:
+            total = int(self.conn.execute(filtered(_count_of(scope, f), scope, f)).scalar_one())
+        return CasePage(lines, total, len(rows) > limit)
+
+    def breach_board(
+        self, scope: Scope, *, sandbox: str, now: datetime, limit: int = 100
+    ) -> list[QueueLine]:
+        """Running clocks of one world, the one nearest to breach first (its due index)."""
+        d = s.deadlines
+        query = scoped(
+            _named(
+                _joined([*_FOUND_COLUMNS, d.c.clock_id, d.c.due_at]).join(d, d.c.case_id == _c.c.id)
+            ).where(d.c.sandbox == sandbox, _c.c.is_open),
+            scope,
+        )
+        rows = self.conn.execute(query.order_by(d.c.due_at, _c.c.id, d.c.clock_id).limit(limit))
+        return [QueueLine(_found(r, r.due_at), r.clock_id, r.due_at, now) for r in rows]
+
+    def payout_total(self, scope: Scope, *, sandbox: str | None = None) -> PayoutTotal:
+        """How many payouts :meth:`payout_lines` would list in all, and their points."""
+        le = s.ledger_entries
+        query = scoped(
+            _joined(
+                [
+                    func.count(),
+                    func.coalesce(func.sum(case((le.c.unit == "points", le.c.amount), else_=0)), 0),
+                ]
+            ).join(le, le.c.case_id == _c.c.id),
+            scope,
+        )
+        if sandbox is not None:
+            query = query.where(le.c.sandbox == sandbox)
+        count, points = self.conn.execute(query).one()
+        return PayoutTotal(int(count), int(points))
+
+    def names(self, ids: Sequence[str]) -> dict[str, str]:
+        """The names of parties and people by id: shops, providers, brands, buyers, accounts."""
+        wanted = sorted({i for i in ids if i})
+        if not wanted:
+            return {}
+        a = s.accounts
+        found: dict[str, str] = {}
+        for table in (s.accounts, _b, _br, _pv, _m):  # later tables win: a shop's own name
+            for r in self.conn.execute(
+                select(table.c.id, table.c.name).where(table.c.id.in_(wanted))
+            ):
+                if r.name:
+                    found[r.id] = r.name
+        for r in self.conn.execute(select(a.c.username, a.c.name).where(a.c.username.in_(wanted))):
+            found.setdefault(r.username, r.name)
+        return found
 
     def provider_queue(
         self, scope: Scope, *, live_now: datetime, limit: int = 200
@@ -433,17 +729,6 @@ class SqlReadModels:
                 preferred_time=r.preferred_time or "",
             )
             found[r.id] = CaseContact(r.id, r.buyer_account, r.assignee, contact, r.appointment_at)
-        return found
-
-    def names(self, ids: Sequence[str]) -> dict[str, str]:
-        wanted = sorted({i for i in ids if i})
-        if not wanted:
-            return {}
-        found: dict[str, str] = {}
-        # Most specific last: an account's own name wins over a party of the same id.
-        for table in (s.buyers, s.brands, s.merchants, s.providers, s.accounts):
-            rows = self.conn.execute(select(table.c.id, table.c.name).where(table.c.id.in_(wanted)))
-            found.update({r.id: r.name for r in rows if r.name})
         return found
 
     def cases_of_buyers(

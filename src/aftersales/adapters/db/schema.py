@@ -140,6 +140,7 @@ buyers = Table(
     Column("name", String(200), nullable=False, server_default=""),
     Column("phone", String(40), nullable=False, server_default=""),
     *master_columns(),
+    Index(None, "phone"),  # operations find a caller's cases by phone
     Index(None, "name"),  # a hotline agent finds a caller by name
 )
 
@@ -174,6 +175,7 @@ orders = Table(
     Column("digest", String(64), nullable=True),
     Index(None, "buyer_account"),
     Index(None, "merchant_id"),
+    Index(None, "contact_phone"),
 )
 
 order_items = Table(
@@ -289,6 +291,8 @@ cases = Table(
     ),
     Index(None, "sandbox", "opened_at"),
     Index(None, "assignee", "is_open"),
+    Index(None, "order_item_id"),  # every case of an item, open or closed (case search)
+    Index(None, "opened_by"),  # a platform hotline agent's own reports
 )
 
 clocks = Table(
@@ -343,6 +347,7 @@ ledger_entries = Table(
     Column("gates_complaints", Boolean, nullable=False),
     Column("reason", JSON, nullable=False),
     Index(None, "case_id"),
+    Index(None, "sandbox", "at"),  # payout lists and exports, newest first
     Index(None, "sandbox", "payee"),
     Index(None, "sandbox", "payer"),
 )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -213,6 +213,45 @@ class SqlSandboxes:
 
     def set_now(self, sandbox_id: str, now: datetime) -> None:
         self.conn.execute(update(s.sandboxes).where(s.sandboxes.c.id == sandbox_id).values(now=now))
+
+    def clear(self, sandbox_id: str) -> int:
+        """Remove every case of the sandbox and what hangs off it; its master data stays."""
+        if sandbox_id == LIVE:
+            raise ValueError("live data is never cleared")
+        c, o, oi = s.cases, s.orders, s.order_items
+        case_ids = select(c.c.id).where(c.c.sandbox == sandbox_id)
+        threads = select(s.chat_threads.c.id).where(
+            or_(
+                s.chat_threads.c.case_id.in_(case_ids),
+                s.chat_threads.c.order_item_id.in_(
+                    select(oi.c.id)
+                    .join(o, o.c.id == oi.c.order_id)
+                    .where(o.c.sandbox == sandbox_id)
+                ),
+            )
+        )
+        outbox = select(s.outbox.c.id).where(s.outbox.c.sandbox == sandbox_id)
+        gone = int(
+            self.conn.execute(select(func.count()).select_from(case_ids.subquery())).scalar_one()
+        )
+        for statement in (
+            delete(s.webhook_deliveries).where(s.webhook_deliveries.c.outbox_id.in_(outbox)),
+            delete(s.outbox).where(s.outbox.c.sandbox == sandbox_id),
+            delete(s.chat_messages).where(s.chat_messages.c.thread_id.in_(threads)),
+            delete(s.chat_threads).where(s.chat_threads.c.id.in_(threads)),
+            delete(s.attachments).where(s.attachments.c.case_id.in_(case_ids)),
+            delete(s.case_contacts).where(s.case_contacts.c.case_id.in_(case_ids)),
+            delete(s.deadlines).where(s.deadlines.c.sandbox == sandbox_id),
+            delete(s.ledger_entries).where(s.ledger_entries.c.sandbox == sandbox_id),
+            delete(s.account_balances).where(s.account_balances.c.sandbox == sandbox_id),
+            delete(s.complaints).where(s.complaints.c.case_id.in_(case_ids)),
+            delete(s.decisions).where(s.decisions.c.case_id.in_(case_ids)),
+            delete(s.audit_log).where(s.audit_log.c.case_id.in_(case_ids)),
+            delete(s.clocks).where(s.clocks.c.case_id.in_(case_ids)),
+            delete(c).where(c.c.sandbox == sandbox_id),
+        ):
+            self.conn.execute(statement)
+        return gone
 
 
 class SqlChats:

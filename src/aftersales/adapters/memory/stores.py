@@ -231,6 +231,42 @@ class MemorySandboxes(_OnStore):
         if sandbox is not None:
             self._t.sandboxes[sandbox_id] = replace(sandbox, now=utc(now))
 
+    def clear(self, sandbox_id: str) -> int:
+        if sandbox_id == LIVE:
+            raise ValueError("live data is never cleared")
+        t = self._t
+        gone = {cid for cid, case in t.cases.items() if case.sandbox == sandbox_id}
+        items = {
+            iid
+            for iid, item in t.order_items.items()
+            if (order := t.orders.get(item.order_id)) is not None and order.sandbox == sandbox_id
+        }
+        entries = {eid for eid, e in t.ledger.items() if e.sandbox == sandbox_id}
+        for table in (
+            t.cases,
+            t.clocks,
+            t.complaints,
+            t.decisions,
+            t.audit,
+            t.case_ledger,
+            t.contacts,
+        ):
+            for cid in gone:
+                table.pop(cid, None)
+        for eid in entries:
+            t.ledger_keys.pop(t.ledger[eid].payout.key, None)
+            del t.ledger[eid]
+        t.balances = {k: v for k, v in t.balances.items() if k[0] != sandbox_id}
+        t.deadlines = {k: v for k, v in t.deadlines.items() if v.sandbox != sandbox_id}
+        t.outbox = {k: v for k, v in t.outbox.items() if v.sandbox != sandbox_id}
+        t.threads = {
+            k: v
+            for k, v in t.threads.items()
+            if v.case_id not in gone and v.order_item_id not in items
+        }
+        t.attachments = {k: v for k, v in t.attachments.items() if v.case_id not in gone}
+        return len(gone)
+
 
 class MemoryDeadlines(_OnStore):
     def claim_due(

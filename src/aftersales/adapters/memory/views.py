@@ -33,13 +33,17 @@ from aftersales.services.records import (
     LIVE,
     BalanceLine,
     CaseContact,
+    CaseFilter,
     CaseLine,
+    CasePage,
     ComplaintLine,
     Compliance,
     ComplianceRow,
+    FoundCase,
     LiveFigures,
     OpenCaseLine,
     PayoutLine,
+    PayoutTotal,
     QueueLine,
     Scope,
 )
@@ -113,6 +117,10 @@ def visible(scope: Scope, row: _Row, acted_on: frozenset[str] = frozenset()) -> 
     return False
 
 
+def _ids_forms(text: str, sandbox: str) -> set[str]:
+    return {text} if sandbox == LIVE else {text, f"{sandbox}.{text}"}
+
+
 class MemoryReadModels:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -175,6 +183,161 @@ class MemoryReadModels:
         rows.sort(key=lambda r: r.case.id)
         rows.sort(key=lambda r: r.case.opened_at, reverse=True)  # newest first, then id
         return [r.line(next_due.get(r.case.id)) for r in rows[: max(limit, 0)]]
+
+    # ----- filtered case lists (the SQL ``filtered``, row by row)
+
+    def _buyer(self, account: str) -> dict[str, object]:
+        return self._t.master.get(("buyer", account), {})
+
+    def _found(self, row: _Row, next_due: datetime | None) -> FoundCase:
+        t = self._t
+        c = row.case
+        provider = t.providers.get(row.case.assignee or "")
+        brand = t.brands.get(row.product.brand_id)
+        return FoundCase(
+            c.id,
+            c.sandbox,
+            c.programme,
+            c.state,
+            c.is_open,
+            c.opened_at,
+            row.product.name,
+            row.order.buyer_account,
+            row.order.merchant_id,
+            c.assignee,
+            row.item.city,
+            next_due,
+            order_id=row.item.order_id,
+            order_item_id=row.case.order_item_id,
+            brand=row.product.brand_id,
+            buyer_name=str(self._buyer(row.order.buyer_account).get("name") or ""),
+            merchant_name=t.merchants.get(row.order.merchant_id, ""),
+            assignee_name=provider.name
+            if provider
+            else t.merchants.get(c.assignee or "")
+            or (t.brands[c.assignee].name if c.assignee in t.brands else ""),
+            brand_name=brand.name if brand else "",
+        )
+
+    def _text_matches(self, row: _Row, text: str, sandbox: str) -> bool:
+        ids = _ids_forms(text, sandbox)
+        digits = "".join(ch for ch in text if ch.isdigit())
+        phones = {text, digits} - {""}
+        buyer = self._buyer(row.order.buyer_account)
+        order = self._t.master.get(("order", row.item.order_id), {})
+        return bool(
+            row.case.id in ids
+            or row.case.order_item_id in ids
+            or row.item.order_id in ids
+            or row.order.buyer_account in ids
+            or buyer.get("phone") in phones
+            or str(buyer.get("name") or "").startswith(text)
+            or order.get("contact_phone") in phones
+        )
+
+    def _matches(self, row: _Row, f: CaseFilter, due_by: datetime | None) -> bool:
+        c = row.case
+        text = f.text.strip()
+        clocks = self._t.clocks.get(c.id, ())
+        return (
+            c.sandbox == f.sandbox
+            and (not text or self._text_matches(row, text, f.sandbox))
+            and (not f.programme or c.programme == f.programme)
+            and (not f.state or c.state == f.state)
+            and (not f.provider or c.assignee == f.provider)
+            and (not f.merchant or row.order.merchant_id == f.merchant)
+            and (not f.brand or row.product.brand_id == f.brand)
+            and (not f.city or row.item.city == f.city)
+            and (not f.open_only or c.is_open)
+            and (not f.clock_state or any(k.status.value == f.clock_state for k in clocks))
+            and (
+                due_by is None
+                or any(
+                    d.due_at <= due_by for (cid, _), d in self._t.deadlines.items() if cid == c.id
+                )
+            )
+        )
+
+    def _next_due(self) -> dict[str, datetime]:
+        next_due: dict[str, datetime] = {}
+        for (case_id, _), deadline in self._t.deadlines.items():
+            if case_id not in next_due or deadline.due_at < next_due[case_id]:
+                next_due[case_id] = deadline.due_at
+        return next_due
+
+    def case_search(
+        self,
+        scope: Scope,
+        f: CaseFilter,
+        *,
+        limit: int = 50,
+        after: tuple[datetime, str] | None = None,
+        count: bool = True,
+    ) -> CasePage:
+        due_by = f.due_by()
+        rows = [r for r in self._rows(scope).values() if self._matches(r, f, due_by)]
+        total = len(rows) if count else -1
+        if after is not None:
+            at, last_id = after
+            rows = [
+                r
+                for r in rows
+                if r.case.opened_at < at or (r.case.opened_at == at and r.case.id > last_id)
+            ]
+        rows.sort(key=lambda r: r.case.id)
+        rows.sort(key=lambda r: r.case.opened_at, reverse=True)
+        next_due = self._next_due()
+        kept = rows[: max(limit, 0)]
+        return CasePage(
+            [self._found(r, next_due.get(r.case.id)) for r in kept], total, len(rows) > len(kept)
+        )
+
+    def breach_board(
+        self, scope: Scope, *, sandbox: str, now: datetime, limit: int = 100
+    ) -> list[QueueLine]:
+        rows = {cid: r for cid, r in self._rows(scope).items() if r.case.is_open}
+        lines = [
+            QueueLine(self._found(rows[case_id], d.due_at), clock_id, d.due_at, now)
+            for (case_id, clock_id), d in self._t.deadlines.items()
+            if case_id in rows and d.sandbox == sandbox
+        ]
+        lines.sort(key=lambda q: (q.due_at, q.case.id, q.clock_id))
+        return lines[: max(limit, 0)]
+
+    def payout_total(self, scope: Scope, *, sandbox: str | None = None) -> PayoutTotal:
+        rows = self._rows(scope)
+        entries = [
+            e
+            for e in self._t.ledger.values()
+            if e.payout.case_id in rows and (sandbox is None or e.sandbox == sandbox)
+        ]
+        points = sum(
+            e.payout.amount.value for e in entries if e.payout.amount.unit.value == "points"
+        )
+        return PayoutTotal(len(entries), points)
+
+    def names(self, ids: Sequence[str]) -> dict[str, str]:
+        t = self._t
+        found: dict[str, str] = {}
+        for i in {i for i in ids if i}:
+            account = t.accounts.get(i)
+            buyer = self._buyer(i)
+            brand = t.brands.get(i)
+            provider = t.providers.get(i)
+            for name in (
+                account.name if account else "",
+                str(buyer.get("name") or ""),
+                brand.name if brand else "",
+                provider.name if provider else "",
+                t.merchants.get(i, ""),
+            ):
+                if name:
+                    found[i] = name
+        by_username = {a.username: a.name for a in t.accounts.values()}
+        for i in ids:
+            if i and i not in found and by_username.get(i):
+                found[i] = by_username[i]
+        return found
 
     def provider_queue(
         self, scope: Scope, *, live_now: datetime, limit: int = 200
@@ -334,24 +497,6 @@ class MemoryReadModels:
             found[case_id] = CaseContact(
                 case_id, order.buyer_account, case.assignee, contact, case.appointment_at
             )
-        return found
-
-    def names(self, ids: Sequence[str]) -> dict[str, str]:
-        t = self._t
-        found: dict[str, str] = {}
-        for i in set(ids):
-            account = t.accounts.get(i)
-            provider = t.providers.get(i)
-            brand = t.brands.get(i)
-            name = (
-                (account.name if account else "")
-                or (provider.name if provider else "")
-                or t.merchants.get(i, "")
-                or (brand.name if brand else "")
-                or t.buyers.get(i, ("", ""))[0]
-            )
-            if name:
-                found[i] = name
         return found
 
     def cases_of_buyers(

@@ -158,10 +158,20 @@ class CaseSummary(BaseModel):
     assignee: str | None
     city: str | None
     next_due: datetime | None = Field(description="the earliest running deadline, if any")
+    order_id: str = ""
+    order_item_id: str = ""
+    buyer: str = ""
+    buyer_name: str = ""
+    merchant: str = ""
+    merchant_name: str = ""
+    brand: str = ""
+    brand_name: str = ""
+    assignee_name: str = ""
 
 
 class CasePage(BaseModel):
     items: list[CaseSummary]
+    total: int = Field(description="how many cases match the filters in all")
     next_cursor: str | None = Field(
         description="pass as ?cursor= for the next page; null at the end"
     )

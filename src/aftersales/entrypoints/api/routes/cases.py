@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from aftersales.domain.lifecycle import Channel
+from aftersales.domain.lifecycle import LIFECYCLES, Channel, Programme
 from aftersales.entrypoints.api import models as m
 from aftersales.entrypoints.api.deps import Caller, PostOnce, ServicesDep, visible_case
 from aftersales.entrypoints.api.errors import PROBLEMS
 from aftersales.entrypoints.api.paging import decode_cursor, encode_cursor
+from aftersales.errors import InvalidRequest
 from aftersales.services import cases as case_services
 from aftersales.services import views
 from aftersales.services.idempotency import Answer
+from aftersales.services.records import CLOCK_STATES, CaseFilter
+
+ALL_STATES = frozenset(state for lifecycle in LIFECYCLES.values() for state in lifecycle.states)
+ClockState = StrEnum("ClockState", {state: state for state in CLOCK_STATES})  # type: ignore[misc]
 
 router = APIRouter(prefix="/api/v1", tags=["cases"], responses=PROBLEMS)
 
@@ -33,17 +40,56 @@ def get_case(case_id: str, caller: Caller, svc: ServicesDep) -> dict[str, Any]:
 def list_cases(
     caller: Caller,
     svc: ServicesDep,
-    sandbox: str = Query("live", max_length=64),
+    sandbox: str = Query("live", max_length=64, description="live data, or a sandbox's id"),
     open_only: bool = Query(False, alias="open"),
+    q: str = Query(
+        "",
+        max_length=200,
+        description="a case, order or order item id, a buyer account, a buyer's name "
+        "(its start) or phone, or an order's contact phone",
+    ),
+    programme: Programme | None = Query(None),
+    state: str | None = Query(None, max_length=32),
+    provider: str | None = Query(None, max_length=64, description="the assignee's id"),
+    merchant: str | None = Query(None, max_length=64),
+    brand: str | None = Query(None, max_length=64),
+    city: str | None = Query(None, max_length=64),
+    clock: ClockState | None = Query(None, description="a clock of the case is in this state"),
+    due_within: int | None = Query(
+        None,
+        ge=0,
+        le=100_000,
+        description="minutes: a running clock falls due within this long (on the data's own "
+        "clock: the sandbox's, or the real time for live data)",
+    ),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, max_length=400),
 ) -> m.CasePage:
-    """The cases the caller may see, newest first, each with its nearest deadline."""
+    """The cases the caller may see that match the filters, newest first, each with its
+    nearest deadline and the parties' names; ``total`` counts every match."""
+    if state is not None and state not in ALL_STATES:
+        raise InvalidRequest(f"state {state!r}: use one of {', '.join(sorted(ALL_STATES))}")
     after = decode_cursor(cursor, str) if cursor else None
-    lines = views.case_lines(
-        svc, caller.scope, sandbox=sandbox, open_only=open_only, limit=limit + 1, after=after
+    found = views.case_search(
+        svc,
+        caller.scope,
+        CaseFilter(
+            sandbox=sandbox,
+            text=q.strip(),
+            programme=programme.value if programme else None,
+            state=state,
+            provider=provider,
+            merchant=merchant,
+            brand=brand,
+            city=city,
+            clock_state=clock.value if clock else None,
+            due_within=timedelta(minutes=due_within) if due_within is not None else None,
+            open_only=open_only,
+        ),
+        limit=limit,
+        after=after,
     )
-    page, more = lines[:limit], len(lines) > limit
+    page = found.lines
     return m.CasePage(
         items=[
             m.CaseSummary(
@@ -57,10 +103,20 @@ def list_cases(
                 assignee=c.assignee,
                 city=c.city,
                 next_due=c.next_due,
+                order_id=c.order_id,
+                order_item_id=c.order_item_id,
+                buyer=c.buyer,
+                buyer_name=c.buyer_name,
+                merchant=c.merchant,
+                merchant_name=c.merchant_name,
+                brand=c.brand,
+                brand_name=c.brand_name,
+                assignee_name=c.assignee_name,
             )
             for c in page
         ],
-        next_cursor=encode_cursor(page[-1].opened_at, page[-1].id) if more else None,
+        total=found.total,
+        next_cursor=encode_cursor(page[-1].opened_at, page[-1].id) if found.more and page else None,
     )
 
 

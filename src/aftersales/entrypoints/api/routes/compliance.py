@@ -27,7 +27,9 @@ def compliance(
         ..., alias="to", description="with a UTC offset, e.g. 2026-12-01T00:00+08:00"
     ),
     by: str = Query("provider", description="provider, city, category, programme or clock"),
-    sandbox: str | None = Query(None, max_length=64),
+    sandbox: str = Query(
+        "live", max_length=64, description="live data unless a sandbox's id is given"
+    ),
 ) -> m.ComplianceOut:
     """Commitments kept and missed per provider, city, category, programme or clock."""
     access.require(caller.role, Action.SEE_COMPLIANCE)

@@ -17,7 +17,9 @@ router = APIRouter(prefix="/api/v1", tags=["payouts"], responses=PROBLEMS)
 def payouts(
     caller: Caller,
     svc: ServicesDep,
-    sandbox: str | None = Query(None, max_length=64),
+    sandbox: str = Query(
+        "live", max_length=64, description="live data unless a sandbox's id is given"
+    ),
     limit: int = Query(100, ge=1, le=1000),
     cursor: str | None = Query(None, max_length=400),
 ) -> m.PayoutPage:
@@ -47,7 +49,11 @@ def payouts(
 
 @router.get("/balances", response_model=list[m.BalanceOut])
 def balances(
-    caller: Caller, svc: ServicesDep, sandbox: str | None = Query(None, max_length=64)
+    caller: Caller,
+    svc: ServicesDep,
+    sandbox: str = Query(
+        "live", max_length=64, description="live data unless a sandbox's id is given"
+    ),
 ) -> list[m.BalanceOut]:
     """Ledger balances: the caller's own account's, or every account's for operations."""
     return [

@@ -22,6 +22,7 @@ from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.api.deps import ServicesDep
 from aftersales.entrypoints.web.pages.common import (
     PageContext,
+    PageRefused,
     back_to_case,
     on_case,
     page,
@@ -188,6 +189,8 @@ def complain(
     csrf_token: str = Form(""),
 ) -> Response:
     viewer = on_case(svc, ctx, case_id, csrf_token, Action.FILE_COMPLAINT)
+    if not complaint_text.strip():  # the service refuses it too; here, in the page's words
+        raise PageRefused(422, "ops.complaint_empty")
     svc_cases.file_complaint(svc, case_id, clock_id or None, viewer.actor(), complaint_text.strip())
     return back_to_case(case_id)
 

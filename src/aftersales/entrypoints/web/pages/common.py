@@ -75,6 +75,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "agent": frozenset({Role.AGENT, Role.OPERATIONS}),
     "partner": frozenset({Role.MERCHANT, Role.BRAND}),
     "ops": frozenset({Role.OPERATIONS}),
+    "ops_cases": frozenset({Role.OPERATIONS}),
     "ops_payouts": frozenset({Role.OPERATIONS}),
     "ops_complaints": frozenset({Role.OPERATIONS}),
     "ops_sandboxes": frozenset({Role.OPERATIONS}),

@@ -28,8 +28,8 @@
     var c = window.echarts.init(box);
     c.setOption({
       tooltip: { trigger: "axis" },
-      legend: { data: [box.dataset.met, box.dataset.breached] },
-      grid: { left: 40, right: 16, bottom: 70, top: 36 },
+      legend: { top: 0, data: [box.dataset.met, box.dataset.breached] },
+      grid: { left: 40, right: 16, bottom: 90, top: 36, containLabel: true },
       xAxis: { type: "category", data: data.keys, axisLabel: { rotate: 40 } },
       yAxis: { type: "value" },
       series: [
