@@ -138,9 +138,8 @@ def _report_repair(
             actor=actor,
             description=description.strip(),
         )
-        case.assign(
-            item.product.brand_id
-        )  # the brand (or the third party it names) responds (NW-4)
+        # The brand (or the third party it names) responds (NW-4).
+        case.assign(svc.book, item.product.brand_id, at)
         uow.cases.add(case, sandbox=sandbox)
         uow.commit()
         return Opened(case, created=True, eligibility=decision)

@@ -120,6 +120,11 @@ GROUPINGS = {
 }
 
 
+def _a_clock(d: Any) -> Any:
+    """A clock's own deadline row, not one of its warning marks ("<clock>@<mark>")."""
+    return d.c.clock_id.not_like("%@%")
+
+
 class SqlReadModels:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -146,6 +151,7 @@ class SqlReadModels:
         """
         due = (
             select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
+            .where(_a_clock(s.deadlines))
             .group_by(s.deadlines.c.case_id)
             .subquery()
         )
@@ -182,7 +188,7 @@ class SqlReadModels:
             _joined([*_LINE_COLUMNS, d.c.clock_id, d.c.due_at, sb.c.now.label("sandbox_now")])
             .join(d, d.c.case_id == _c.c.id)
             .outerjoin(sb, sb.c.id == _c.c.sandbox)
-            .where(_c.c.is_open),
+            .where(_c.c.is_open, _a_clock(d)),
             scope,
         )
         lines: dict[str, QueueLine] = {}
