@@ -51,10 +51,13 @@ class SqlDeadlines:
         )
         if self.conn.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
+        # Chosen once (a materialised CTE): as a plain IN (subquery) PostgreSQL may run the
+        # locking subquery again for each row it updates, claiming far more than ``limit``.
+        chosen = due.cte("chosen").prefix_with("MATERIALIZED", dialect="postgresql")
         statement = (
             update(_d)
             .where(
-                _d.c.case_id.in_(due),
+                _d.c.case_id.in_(select(chosen.c.case_id)),
                 _d.c.sandbox == sandbox,
                 _d.c.due_at < now,
                 _free(real_now),
