@@ -3,7 +3,8 @@
 ``auth`` (sign-in, language), ``consumer`` (orders, help, repair form), ``case``
 (the case page and its actions), ``provider`` (the queue), ``agent`` (the
 hotline desk), ``partner`` (merchants and brands), ``ops`` (dashboard, payouts,
-complaints, sandboxes), ``imports`` (bulk imports of master data) and ``brands``;
+complaints, sandboxes), ``imports`` (bulk imports of master data), ``brands`` and
+``notifications`` (each account's notification centre);
 ``common`` holds what they share and ``formats`` how amounts and times are written.
 """
 
@@ -22,13 +23,14 @@ from aftersales.entrypoints.web.pages import (
     case,
     consumer,
     imports,
+    notifications,
     ops,
     partner,
     provider,
 )
 from aftersales.entrypoints.web.pages.common import page_router, refusal
 
-AREAS = (auth, consumer, case, provider, agent, partner, ops, imports, brands)
+AREAS = (auth, consumer, case, provider, agent, partner, ops, imports, brands, notifications)
 
 
 @dataclass(frozen=True)
