@@ -78,7 +78,7 @@ class PreferencesIO(BaseModel):
 def _out(n: NotificationRecord) -> NotificationOut:
     return NotificationOut(
         id=n.id,
-        kind=n.kind,  # type: ignore[arg-type]
+        kind=n.kind,
         case_id=n.case_id,
         sandbox=n.sandbox,
         clock_id=n.clock_id,
