@@ -346,7 +346,9 @@ class SqlReadModels:
             .group_by(c.c.programme)
         ).all()
         due, oldest = self.conn.execute(
-            select(func.count(), func.min(d.c.due_at)).where(d.c.sandbox == LIVE, d.c.due_at < now)
+            select(func.count(), func.min(d.c.due_at)).where(
+                d.c.sandbox == LIVE, d.c.due_at < now, _a_clock(d)
+            )
         ).one()
         payouts = self.conn.execute(
             select(le.c.rule, func.count(), func.coalesce(func.sum(le.c.amount), 0))

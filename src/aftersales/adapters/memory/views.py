@@ -291,7 +291,11 @@ class MemoryReadModels:
         open_cases = Counter(
             c.programme for c in t.cases.values() if c.sandbox == LIVE and c.is_open
         )
-        due = [d.due_at for d in t.deadlines.values() if d.sandbox == LIVE and d.due_at < now]
+        due = [
+            d.due_at
+            for (_, clock_id), d in t.deadlines.items()
+            if d.sandbox == LIVE and d.due_at < now and "@" not in clock_id
+        ]
         payouts: dict[str, tuple[int, int]] = {}
         for entry in t.ledger.values():
             p = entry.payout
