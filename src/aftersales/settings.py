@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         description="The secret gateway requests are signed with (X-Aftersales-Signature).",
     )
     notify_max_attempts: int = Field(default=10, ge=1, le=50)
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+",
+        description="Where people open the web pages (e.g. https://aftersales.example.com): "
+        "notification e-mail and gateway messages link the case there.",
+    )
 
     @field_validator("smtp_url")
     @classmethod

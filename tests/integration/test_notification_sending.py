@@ -115,7 +115,12 @@ def test_the_assignment_reaches_the_installer_by_email_in_their_language(
         services, _installer(services), email="hz@example.com", email_on=True, language="zh"
     )
     case_id = _help(services)
-    loop = _loop(engine, FixedClock(REAL_NOW), smtp_url=f"smtp://127.0.0.1:{port}")
+    loop = _loop(
+        engine,
+        FixedClock(REAL_NOW),
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        public_url="https://aftersales.example.com",
+    )
     with httpx.Client() as client:
         report = loop.run_once(client)
         again = loop.run_once(client)
@@ -125,7 +130,7 @@ def test_the_assignment_reaches_the_installer_by_email_in_their_language(
     assert mail["To"] == "hz@example.com" and case_id in str(mail["Subject"])
     body = mail.get_payload(decode=True).decode("utf-8")  # type: ignore[union-attr]
     assert body.index("已指派给您") < body.index("has been assigned to you")  # Chinese first
-    assert "OH-3" in body
+    assert "OH-3" in body and f"https://aftersales.example.com/cases/{case_id}" in body
 
 
 def test_sms_and_chat_go_to_the_gateway_signed_and_a_refusal_is_retried_later(

@@ -120,7 +120,13 @@ class NotifyLoop:
         settings = self.settings
         if claim.channel == "email":
             assert self.smtp is not None
-            return send_email(self.smtp, claim, sender=settings.smtp_from, timeout_s=SEND_TIMEOUT_S)
+            return send_email(
+                self.smtp,
+                claim,
+                sender=settings.smtp_from,
+                timeout_s=SEND_TIMEOUT_S,
+                base_url=settings.public_url or "",
+            )
         assert settings.notify_gateway_url
         assert settings.notify_gateway_secret
         return send_to_gateway(
@@ -128,6 +134,7 @@ class NotifyLoop:
             claim,
             url=settings.notify_gateway_url,
             secret=settings.notify_gateway_secret,
+            base_url=settings.public_url or "",
             now=self.clock.now(),
             timeout_s=SEND_TIMEOUT_S,
         )

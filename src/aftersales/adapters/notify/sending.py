@@ -87,8 +87,9 @@ def send_email(
     return None
 
 
-def gateway_body(claim: SendClaim) -> bytes:
+def gateway_body(claim: SendClaim, base_url: str = "") -> bytes:
     """What the gateway gets: who to reach on which channel, and the words in both languages."""
+    link = f"{base_url.rstrip('/')}/cases/{claim.case_id}" if base_url else None
     document = {
         "id": f"notification-{claim.delivery_id}",
         "channel": claim.channel,
@@ -100,6 +101,7 @@ def gateway_body(claim: SendClaim) -> bytes:
         "at": claim.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "text": {"zh": claim.reason.zh, "en": claim.reason.en},
         "rule": claim.reason.rule,
+        "url": link,
     }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -112,6 +114,7 @@ def send_to_gateway(
     secret: str,
     now: datetime,
     timeout_s: float,
+    base_url: str = "",
 ) -> str | None:
     request = Claim(
         delivery_id=claim.delivery_id,
@@ -122,7 +125,7 @@ def send_to_gateway(
         url=url,
         secret=secret,
         kind=f"notification.{claim.channel}",
-        body=gateway_body(claim),
+        body=gateway_body(claim, base_url),
     )
     _, error = post(client, request, timestamp=int(now.timestamp()), timeout_s=timeout_s)
     return error
