@@ -6,10 +6,12 @@ points (through ``bootstrap``), and tests build :class:`Settings` directly.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aftersales.errors import ConfigurationError
@@ -83,6 +85,55 @@ class Settings(BaseSettings):
         "(X-Aftersales-Signature, as our webhooks are signed); none: only bearer tokens.",
     )
 
+    # Notifications beside the in-app list (docs/notifications.md): e-mail through an SMTP
+    # server, text messages and chat apps through the marketplace's gateway (a signed POST).
+    smtp_url: str | None = Field(
+        default=None,
+        repr=False,  # may hold a password
+        description="SMTP server for notification e-mail: smtp://[user:password@]host[:port]"
+        "[?starttls=1] or smtps://…; none: e-mail is not sent.",
+    )
+    smtp_from: str = Field(
+        default="aftersales@localhost",
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="The sender address of notification e-mail.",
+    )
+    notify_gateway_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+",
+        description="The marketplace's gateway for text messages and chat apps (http(s) URL); "
+        "none: those channels are not sent.",
+    )
+    notify_gateway_secret: str | None = Field(
+        default=None,
+        repr=False,
+        min_length=MIN_SECRET_LENGTH,
+        description="The secret gateway requests are signed with (X-Aftersales-Signature).",
+    )
+    notify_max_attempts: int = Field(default=10, ge=1, le=50)
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+",
+        description="Where people open the web pages (e.g. https://aftersales.example.com): "
+        "notification e-mail and gateway messages link the case there.",
+    )
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: str | None) -> str | None:
+        if value:
+            parse_smtp_url(value)  # a ValueError says what is wrong
+        return value or None
+
+    @model_validator(mode="after")
+    def _gateway_signed(self) -> Settings:
+        if self.notify_gateway_url and not self.notify_gateway_secret:
+            raise ValueError(
+                "AFTERSALES_NOTIFY_GATEWAY_URL needs AFTERSALES_NOTIFY_GATEWAY_SECRET: gateway "
+                "requests are signed"
+            )
+        return self
+
     @field_validator("policy_dirs", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:
@@ -125,6 +176,45 @@ class Settings(BaseSettings):
         return self.data_dir / "imports"
 
 
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    ssl: bool  # smtps: TLS from the first byte
+    starttls: bool
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """``smtp://[user:password@]host[:port][?starttls=1]`` or ``smtps://…``, checked."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError(
+            f"an SMTP URL starts with smtp:// or smtps://, e.g. smtp://mail.example.com:587"
+            f"?starttls=1 (got {parts.scheme or 'no scheme'})"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the SMTP URL's port must be a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise ValueError("the SMTP URL names no host, e.g. smtp://mail.example.com:587")
+    query = parse_qs(parts.query)
+    unknown = set(query) - {"starttls"}
+    if unknown:
+        raise ValueError(f"the SMTP URL takes only ?starttls=1, not {', '.join(sorted(unknown))}")
+    ssl = parts.scheme == "smtps"
+    return SmtpTarget(
+        host=parts.hostname,
+        port=port or (465 if ssl else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=ssl,
+        starttls=query.get("starttls", ["0"])[0] in ("1", "true", "yes"),
+    )
+
+
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (e.g. CLI options) on top."""
     try:
@@ -132,4 +222,5 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise SettingsError(f"setting AFTERSALES_{field.upper()}: {first['msg']}") from exc
+        where = f"setting AFTERSALES_{field.upper()}" if field else "settings"
+        raise SettingsError(f"{where}: {first['msg']}") from exc

@@ -28,8 +28,12 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(data_dir: Path, *args: str, timeout_s: float = 180) -> Iterator[str]:
-    """``aftersales serve ARGS`` until the block ends; yields its base URL once /readyz answers."""
+def serving(
+    data_dir: Path, *args: str, timeout_s: float = 180, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``aftersales serve ARGS`` until the block ends; yields its base URL once /readyz answers.
+
+    ``env``: ``AFTERSALES_*`` settings for the server (an SMTP server, say)."""
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -44,7 +48,7 @@ def serving(data_dir: Path, *args: str, timeout_s: float = 180) -> Iterator[str]
                 str(port),
                 *args,
             ],
-            env=cli_env(data_dir),
+            env=cli_env(data_dir, **(env or {})),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

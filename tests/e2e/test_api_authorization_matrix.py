@@ -234,6 +234,32 @@ def _rows() -> list[Row]:
             sees_case,
         ),
         *_order_item_rows(),
+        # Each person's own notifications; no account reaches another's (an id that is
+        # not the caller's is not found), and integration tokens have none.
+        Row("GET", "/api/v1/notifications", get("/api/v1/notifications"), everyone),
+        Row(
+            "POST",
+            "/api/v1/notifications/{notification_id}/ack",
+            post("/api/v1/notifications/999999/ack"),
+            nobody,
+        ),
+        Row("POST", "/api/v1/notifications/read", post("/api/v1/notifications/read", {}), everyone),
+        Row(
+            "GET",
+            "/api/v1/notifications/preferences",
+            get("/api/v1/notifications/preferences"),
+            everyone,
+        ),
+        Row(
+            "PUT",
+            "/api/v1/notifications/preferences",
+            lambda c, h, w: (
+                c.put(
+                    "/api/v1/notifications/preferences", json={"language": "zh"}, headers=h
+                ).status_code
+            ),
+            everyone,
+        ),
         *_master_data_rows(),
         # Marketplace events are machine-to-machine: a signature with the shared secret or an
         # operations/integration bearer token (tests/e2e/test_api_events.py), never a session.

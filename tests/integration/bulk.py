@@ -131,6 +131,7 @@ class _Template:
         )
         # OH-3: no provider is registered here, so the request goes to the merchant.
         case.dispatch(book, MERCHANT_ID, at, to_merchant=True)
+        case.pull_notices()  # bulk cases have no accounts to tell
         CaseRepository(cast(Connection, recorder), book).add(case, sandbox=sandbox)
         recorded = recorder.take()
         if events_dispatched:  # the webhook fan-out has passed them on already

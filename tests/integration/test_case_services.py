@@ -152,7 +152,17 @@ def test_oh_3_help_request_is_stored_dispatched_and_reloads_equal(
             .all()
         )
     assert kinds[0] == "case.opened" and "case.dispatched" in kinds
-    assert deadlines == ["resolution", "solution"]
+    assert deadlines == [
+        "resolution",
+        "resolution@6h",
+        "resolution@6h>1",
+        "resolution@6h>2",
+        "solution",
+        "solution@10m",
+        "solution@30m",
+        "solution@30m>1",
+        "solution@30m>2",
+    ]  # each clock's deadline, and its warning marks with their escalations
 
 
 def test_oh_3_second_click_returns_the_open_request(services: svc.Services) -> None:
@@ -208,9 +218,13 @@ def test_oh_5_worker_pays_the_missed_hour_once_and_explains_it(
     assert "5,000 points (¥50.00)" in case.payouts[0].reason.en
     with engine.connect() as conn:
         remaining = conn.execute(select(s.deadlines.c.clock_id)).scalars().all()
-    assert remaining == [
-        "resolution"
-    ]  # the breached clock's row is gone; only the 48-hour one is armed
+    # The breached clock's rows are gone; only the 48-hour one is armed, with its marks.
+    assert sorted(remaining) == [
+        "resolution",
+        "resolution@6h",
+        "resolution@6h>1",
+        "resolution@6h>2",
+    ]
 
 
 def test_oh_7_complaint_after_payout_is_refused_and_stored(

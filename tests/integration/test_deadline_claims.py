@@ -92,7 +92,7 @@ def test_a_worker_does_not_wake_for_deadlines_held_under_another_workers_lease(
         stagger=timedelta(minutes=1),
         verbose=False,
     )
-    first_due = bulk.opened_at + timedelta(hours=1)  # OH-4's solution clock
+    first_due = bulk.opened_at + timedelta(minutes=30)  # the 30-minute warning of OH-4's hour
     claim_due(
         services_on(engine),
         sandbox="sb",

@@ -27,7 +27,9 @@ from aftersales.domain.cases import Actor
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.services import cases as svc
+from aftersales.services import notifications as notes
 from aftersales.services import solutions, views
+from aftersales.services.accounts import ensure_account
 from aftersales.services.base import Services
 from aftersales.services.deadlines import claim_due, clocks_with_due, due_count, next_due, tick
 from aftersales.services.idempotency import Answer, once, request_digest
@@ -49,11 +51,28 @@ def book() -> PolicyBook:
     return shipped_policies()
 
 
+# Accounts that are told things: (username = party, role); operations have no party.
+ACCOUNTS = (
+    (demo.PROVIDER_HANGZHOU_LIGHTING, Role.PROVIDER),
+    (demo.DEMO_BUYER, Role.CONSUMER),
+    (demo.MERCHANT_SHIJI, Role.MERCHANT),
+    ("ops", Role.OPERATIONS),
+)
+
+
 def _load(services: Services) -> None:
     """The demo's catalogue and orders in live data, its orders again in the sandbox."""
     create_sandbox(services, sandbox_id=SANDBOX, name="合同 / contract", start=START)
     demo.load_demo(services, orders_into=World.of(LIVE))
     demo.load_demo(services, orders_into=World.of(SANDBOX), catalogue=False)
+    for username, role in ACCOUNTS:
+        ensure_account(
+            services,
+            username=username,
+            password="a long enough password",
+            role=role,
+            party=None if role is Role.OPERATIONS else username,
+        )
 
 
 def _consumer(buyer: str) -> Actor:
@@ -264,6 +283,20 @@ def _read(services: Services, book: PolicyBook, answers: dict[str, Any]) -> None
     answers["orders of the demo buyer"] = views.find_orders_for_caller(services, demo.DEMO_BUYER)
     answers["items of the demo buyer"] = views.items_of_buyer(services, demo.DEMO_BUYER)
     answers["brands"] = views.brands(services)
+    for username, _ in ACCOUNTS:
+        with services.uow() as uow:
+            found = uow.accounts.by_username(username)
+        assert found is not None
+        listed = notes.page_of(services, found.account.id, limit=100)
+        # Ids aside (accounts get random ones): what each account was told, and when.
+        answers[f"notifications {username}"] = (
+            [
+                (n.kind, n.case_id, n.sandbox, n.clock_id, n.mark, n.level, n.at, n.reason)
+                for n in listed.items
+            ],
+            listed.total,
+            listed.unread,
+        )
     answers["a brand"] = views.brand_after_sales(services, demo.BRAND_GUANGMING)
     field_cases = ["OH-lamp", "NW-kettle", "OH-play-tiles"]
     for scope in [*scopes, Scope(Role.AGENT, None, "acc-agent")]:
@@ -326,6 +359,15 @@ def test_the_scenario_does_what_it_says(book: PolicyBook) -> None:
     total = answers["compliance by provider"].total
     assert (total.met, total.breached, total.points_paid) == (1, 3, 15_000)
     assert total.running == 5  # the paused resolution clock of OH-lhasa counts as running
+    installer, _, _ = answers[f"notifications {demo.PROVIDER_HANGZHOU_LIGHTING}"]
+    assert [(kind, case, mark) for kind, case, _, _, mark, _, _, _ in reversed(installer)] == [
+        ("case_assigned", "OH-lamp", demo.PROVIDER_HANGZHOU_LIGHTING),
+        ("case_assigned", "OH-play-lamp", demo.PROVIDER_HANGZHOU_LIGHTING),
+        ("due_soon", "OH-play-lamp", "30m"),
+        ("due_soon", "OH-play-lamp", "10m"),
+        ("breached", "OH-play-lamp", ""),
+        ("breached", "OH-lamp", ""),
+    ]
 
 
 def test_the_in_memory_adapter_answers_as_the_database_does(

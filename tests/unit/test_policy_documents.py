@@ -120,6 +120,42 @@ def test_oh_8_exactly_one_version_is_in_force_at_any_instant(book: PolicyBook) -
             "categories",
             "unknown parent",
         ),
+        # Warning marks (docs/notifications.md): shorter than the clock, once each.
+        (
+            "one-click-help-2022.toml",
+            'warn_before = ["30m", "10m"]',
+            'warn_before = ["30m", "90m"]',
+            "clocks[0].warn_before[1]",
+            "shorter than the clock's own duration (1h)",
+        ),
+        (
+            "one-click-help-2022.toml",
+            'warn_before = ["30m", "10m"]',
+            'warn_before = ["30m", "30m"]',
+            "clocks[0].warn_before[1]",
+            "given twice",
+        ),
+        (
+            "one-click-help-2022.toml",
+            'warn_before = ["30m", "10m"]',
+            'warn_before = ["half an hour"]',
+            "clocks[0].warn_before",
+            "not a duration",
+        ),
+        (
+            "one-click-help-2022.toml",
+            'escalate_after = "10m"\nescalate_to = ["merchant", "operations"]',
+            'escalate_to = ["merchant", "operations"]',
+            "clocks[0].escalate_after",
+            "'escalate_to' needs 'escalate_after'",
+        ),
+        (
+            "one-click-help-2022.toml",
+            'escalate_to = ["merchant", "operations"]\n\n[[clocks]]',
+            'escalate_to = ["merchant", "the boss"]\n\n[[clocks]]',
+            "clocks[0].escalate_to",
+            "'brand', 'merchant' or 'operations'",
+        ),
     ],
 )
 def test_invalid_policy_names_the_file_the_field_and_the_problem(

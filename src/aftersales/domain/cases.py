@@ -8,7 +8,9 @@ Every method takes the instant it happens at (``at``) and the policy book, and
 first *settles* the case at that instant: a clock already past due is breached
 before anything else happens, so the result never depends on how late a worker
 runs. Changes are collected as :class:`CaseEvent` for the service layer to
-publish through the outbox.
+publish through the outbox, and what people must be told as
+:class:`~aftersales.domain.notices.Notice` (assignment, warning marks, breaches,
+payouts, complaint decisions), which the repository turns into notifications.
 
 The module is long (~760 lines) because the aggregate is one consistency boundary:
 its commands (open, dispatch, act, pause, quote, complain, decide, settle) all
@@ -26,10 +28,18 @@ from aftersales.domain.clocks import Clock, ClockEnv, ClockStatus
 from aftersales.domain.contacts import APPOINTMENT_PROBLEMS, appointment_problem
 from aftersales.domain.eligibility import EligibilityDecision, OrderItem
 from aftersales.domain.errors import EligibilityError, IllegalTransition, LedgerError
-from aftersales.domain.explain import Bilingual, Reason, amount_text, local_time
+from aftersales.domain.explain import Bilingual, Reason, amount_text, duration_text, local_time
 from aftersales.domain.ledger import Payout, assess_payout, gating_payout, paid_text, payout_key
 from aftersales.domain.lifecycle import LIFECYCLES, Channel, Lifecycle, Programme, Role
 from aftersales.domain.money import Amount
+from aftersales.domain.notices import (
+    Notice,
+    NoticeKind,
+    Recipient,
+    complainant,
+    level_recipient,
+    responsible,
+)
 from aftersales.domain.policy import PenaltyDefinition, PolicyBook, ProgrammePolicy
 
 
@@ -135,6 +145,7 @@ class Case:
     decisions: list[Decision] = field(default_factory=list)
     events: list[CaseEvent] = field(default_factory=list)
     reached_events: set[str] = field(default_factory=set)
+    notices: list[Notice] = field(default_factory=list)
 
     # ----- construction -----
 
@@ -248,6 +259,27 @@ class Case:
         events, self.events = self.events, []
         return events
 
+    def pull_notices(self) -> list[Notice]:
+        """Hand over the notices collected so far (the repository makes them notifications)."""
+        notices, self.notices = self.notices, []
+        return notices
+
+    def _notify(
+        self,
+        kind: NoticeKind,
+        at: datetime,
+        to: Recipient,
+        reason: Reason,
+        *,
+        clock_id: str = "",
+        mark: str = "",
+        level: int = 0,
+    ) -> None:
+        self.notices.append(Notice(kind, self.id, at, to, reason, clock_id, mark, level))
+
+    def _notice_params(self, book: PolicyBook) -> dict[str, str | Bilingual]:
+        return {"case": self.id, "item": self.item.product.name}
+
     def next_due(self) -> datetime | None:
         """The earliest deadline among running clocks: the case's one row in the deadline index."""
         dues = [
@@ -256,11 +288,14 @@ class Case:
         return min(dues) if dues else None
 
     def running_deadlines(self) -> dict[str, datetime]:
-        return {
-            cid: c.due_at
-            for cid, c in self.clocks.items()
-            if c.status is ClockStatus.RUNNING and c.due_at
-        }
+        """The case's rows in the deadline index: each running clock's deadline, and its
+        armed warning marks as ``"<clock>@<mark>"`` (a mark is a deadline like any other)."""
+        running: dict[str, datetime] = {}
+        for cid, c in self.clocks.items():
+            if c.status is ClockStatus.RUNNING and c.due_at:
+                running[cid] = c.due_at
+                running.update(c.armed_marks())
+        return running
 
     @property
     def is_open(self) -> bool:
@@ -298,8 +333,12 @@ class Case:
                 self._emit(at, kind, data, decided)
 
     def settle(self, book: PolicyBook, at: datetime) -> list[Payout]:
-        """Breach every clock that is past due at ``at`` and pay what falls due automatically."""
+        """Fire the warning marks due at ``at``, breach every clock that is past due, and
+        pay what falls due automatically."""
         made: list[Payout] = []
+        for clock in sorted(self.clocks.values(), key=lambda c: c.clock_id):
+            for mark, when in clock.fire_warnings(at):
+                self._warn(book, clock, mark, when)
         overdue = sorted(
             (c for c in self.clocks.values() if c.is_overdue(at)),
             key=lambda c: (c.due_at or at, c.clock_id),
@@ -309,6 +348,36 @@ class Case:
             self._decide(at, f"clock:{clock.clock_id}", decided)
             made.extend(self._after_breach(book, clock.clock_id, at))
         return made
+
+    def _responsible(self, book: PolicyBook, clock_id: str) -> Recipient:
+        return responsible(self.policy(book).clock(clock_id).owner, self.assignee, self.item)
+
+    def _warn(self, book: PolicyBook, clock: Clock, mark: str, when: datetime) -> None:
+        """A warning mark of ``clock`` fell due at ``when``: tell the party responsible,
+        or, for an escalation mark, the level it names (if the warning is not acknowledged:
+        the repository checks that as it writes, see docs/notifications.md)."""
+        env = self._env(book, clock.clock_id)
+        definition = env.definition
+        assert clock.due_at is not None
+        base, _, level_text = mark.partition(">")
+        params = self._notice_params(book)
+        params.update(
+            clock=env.name(), due=env.when(clock.due_at), left=duration_text(clock.due_at - when)
+        )
+        if not level_text:
+            to = self._responsible(book, clock.clock_id)
+            reason = Reason("notice.due_soon", definition.rule, params)
+            self._notify(NoticeKind.DUE_SOON, when, to, reason, clock_id=clock.clock_id, mark=base)
+            return
+        level = int(level_text)
+        to = level_recipient(definition.escalate_to[level - 1], self.item)
+        assert definition.escalate_after is not None
+        warned_at = when - definition.escalate_after * level
+        params.update(level=str(level), since=env.when(warned_at))
+        reason = Reason("notice.escalated", definition.rule, params)
+        self._notify(
+            NoticeKind.DUE_SOON, when, to, reason, clock_id=clock.clock_id, mark=mark, level=level
+        )
 
     def _penalty_for(self, book: PolicyBook, clock_id: str) -> tuple[PenaltyDefinition | None, str]:
         definition = self.policy(book).clock(clock_id)
@@ -337,6 +406,15 @@ class Case:
         penalty, failure = self._penalty_for(book, clock_id)
         definition = self.policy(book).clock(clock_id)
         name = Bilingual(definition.name.zh, definition.name.en)
+        params = self._notice_params(book)
+        params.update(clock=name, due=local_time(clock.due_at, self.policy(book).timezone))
+        self._notify(
+            NoticeKind.BREACHED,
+            clock.due_at,
+            self._responsible(book, clock_id),
+            Reason("notice.breached", definition.rule, params),
+            clock_id=clock_id,
+        )
         if penalty is None:
             self._decide(
                 at,
@@ -392,6 +470,18 @@ class Case:
         )
         self.payouts.append(payout)
         self._decide(at, f"payout:{payout.key}", payout.reason)
+        params = self._notice_params(book)
+        params.update(
+            amount=amount_text(payout.amount), failure=Bilingual(penalty.name.zh, penalty.name.en)
+        )
+        self._notify(
+            NoticeKind.PAYOUT,
+            at,
+            Recipient((Role.CONSUMER,), payout.payee),
+            Reason("notice.payout", payout.rule, params),
+            clock_id=clock_id,
+            mark=failure,
+        )
         self._emit(
             at,
             "payout.made",
@@ -471,6 +561,15 @@ class Case:
         """OH-3: hand the request to the responsible provider at once (or to the merchant)."""
         self.assignee = assignee
         self.act(book, "dispatch", at, actor, note=assignee)
+        params = self._notice_params(book)
+        params["due"] = self._first_due(book)
+        self._notify(
+            NoticeKind.CASE_ASSIGNED,
+            at,
+            Recipient((Role.MERCHANT,) if to_merchant else (Role.PROVIDER,), assignee),
+            Reason("notice.case_assigned", "OH-3", params),
+            mark=assignee,
+        )
         params = {
             "at": local_time(at, self.policy(book).timezone),
             "assignee": assignee,
@@ -479,9 +578,35 @@ class Case:
         code = "oh.dispatched_to_merchant" if to_merchant else "oh.dispatched"
         self._decide(at, "dispatch", Reason(code, "OH-3", params))
 
-    def assign(self, assignee: str) -> None:
+    def assign(self, book: PolicyBook, assignee: str, at: datetime) -> None:
         """Record who handles a national-warranty report (the brand or its named third party)."""
         self.assignee = assignee
+        params = self._notice_params(book)
+        params["due"] = self._first_due(book)
+        self._notify(
+            NoticeKind.CASE_ASSIGNED,
+            at,
+            Recipient((Role.BRAND, Role.PROVIDER), assignee),
+            Reason("notice.case_assigned", "NW-4", params),
+            mark=assignee,
+        )
+
+    def _first_due(self, book: PolicyBook) -> Bilingual:
+        """The earliest running deadline as words: what an assignee must act on first."""
+        running = [
+            (c.due_at, cid)
+            for cid, c in self.clocks.items()
+            if c.status is ClockStatus.RUNNING and c.due_at
+        ]
+        if not running:
+            return Bilingual("当前没有计时中的时限", "no deadline is running now")
+        due_at, clock_id = min(running)
+        env = self._env(book, clock_id)
+        name = env.name()
+        return Bilingual(
+            f"「{name.zh}」须在 {env.when(due_at)} 前完成",
+            f"'{name.en}' is due by {env.when(due_at)}",
+        )
 
     def pause(
         self, book: PolicyBook, clock_id: str, reason: str, at: datetime, actor: Actor
@@ -809,6 +934,27 @@ class Case:
             reason = Reason("complaint.upheld", rule, {"detail": detail})
         complaint.reason = reason
         complaint.decided_at, complaint.decided_by = at, actor.id
+        params = self._notice_params(book)
+        outcome = (
+            Bilingual(f"投诉成立，{detail.zh}", f"it is upheld, {detail.en}")
+            if uphold
+            else Bilingual(f"投诉不成立，理由：{note}", f"it is dismissed: {note}")
+        )
+        params.update(complaint=complaint.id, outcome=outcome)
+        accused = (
+            self._responsible(book, complaint.clock_id)
+            if complaint.clock_id is not None
+            else Recipient((Role.MERCHANT,), self.item.merchant_id)
+        )
+        for to in (complainant(complaint.filed_by), accused):
+            self._notify(
+                NoticeKind.COMPLAINT_DECIDED,
+                at,
+                to,
+                Reason("notice.complaint_decided", rule, params),
+                clock_id=complaint.clock_id or "",
+                mark=complaint.id,
+            )
         self.audit.append(
             AuditEntry(
                 at,

@@ -16,6 +16,12 @@ and a clock breaches only once time is strictly past its due instant. Pauses are
 subtracted in the clock's own time (X-3): a business-time clock keeps the
 business time that was left and re-adds it on its calendar at resume, never
 wall-clock seconds.
+
+Warning marks (``warn_before`` in the policy) are armed when a clock starts or
+resumes, each at the instant when that much of the clock's own time is left,
+and escalation levels after them; the case fires them as it settles
+(:meth:`Clock.fire_warnings`). Stopping, pausing, breaching or ending a clock
+disarms the marks that have not fired; a mark fires once (``warned``).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from zoneinfo import ZoneInfo
 from aftersales.domain.calendars import BusinessCalendar
 from aftersales.domain.errors import IllegalTransition
 from aftersales.domain.explain import Bilingual, Reason, duration_text, local_time
-from aftersales.domain.policy import ClockDefinition
+from aftersales.domain.policy import ClockDefinition, mark_name
 
 
 class ClockStatus(StrEnum):
@@ -106,6 +112,11 @@ class Clock:
     stopped_at: datetime | None = None
     breached_at: datetime | None = None
     reason: Reason | None = None
+    # Warning marks armed (mark, instant it falls due), in due order, and the marks that
+    # have fired. "30m" warns 30 minutes before the deadline; "30m>1" passes that warning
+    # on to escalation level 1. Tuples, never changed in place: a copy is a snapshot.
+    warnings: tuple[tuple[str, datetime], ...] = ()
+    warned: tuple[str, ...] = ()
 
     def _refuse(self, attempted: str, why: str) -> IllegalTransition:
         return IllegalTransition(f"clock '{self.clock_id}'", attempted, self.status.value, why)
@@ -133,6 +144,7 @@ class Clock:
             return self.reason
         self.status = ClockStatus.RUNNING
         self.due_at = env.calendar.add(at, definition.duration)
+        self._arm(env, at, definition.duration)
         self.reason = Reason(
             "clock.started",
             definition.rule,
@@ -153,6 +165,7 @@ class Clock:
         assert self.due_at is not None
         self.status = ClockStatus.BREACHED
         self.breached_at = self.due_at
+        self.warnings = ()
         self.reason = Reason(
             "clock.breached",
             env.definition.rule,
@@ -163,6 +176,7 @@ class Clock:
     def stop(self, env: ClockEnv, at: datetime) -> Reason | None:
         """A stop event arrived. Returns the decision, or None where the clock has no stake."""
         rule = env.definition.rule
+        self.warnings = ()
         if self.status is ClockStatus.PAUSED:
             # A paused clock cannot be late: its deadline is re-derived only on resume.
             self.status, self.stopped_at = ClockStatus.MET, at
@@ -205,6 +219,7 @@ class Clock:
         if at > self.due_at:
             raise self._refuse("pause", f"its deadline {env.when(self.due_at)} has already passed")
         self.remaining = env.calendar.elapsed(at, self.due_at)
+        self.warnings = ()
         self.status, self.paused_at, self.pause_reason, self.due_at = (
             ClockStatus.PAUSED,
             at,
@@ -228,6 +243,7 @@ class Clock:
             raise self._refuse("resume", "only a paused clock can be resumed")
         assert self.remaining is not None
         self.due_at = env.calendar.add(at, self.remaining)
+        self._arm(env, at, self.remaining)
         self.status, self.paused_at, self.pause_reason, self.remaining = (
             ClockStatus.RUNNING,
             None,
@@ -246,9 +262,59 @@ class Clock:
         if self.status not in (ClockStatus.RUNNING, ClockStatus.PAUSED):
             return None
         self.status, self.stopped_at, self.due_at = ClockStatus.CANCELLED, at, None
+        self.warnings = ()
         self.reason = Reason(
             "clock.cancelled",
             env.definition.rule,
             {"clock": env.name(), "at": env.when(at), "state": state},
         )
         return self.reason
+
+    # ----- warning marks
+
+    def _arm(self, env: ClockEnv, at: datetime, left: timedelta) -> None:
+        """Arm the warnings that have not fired, with ``left`` of the clock's time at ``at``.
+
+        A warning whose mark is not shorter than what is left is not armed (after a
+        resume it fired already, or never could). Escalation levels follow their warning
+        one ``escalate_after`` apart, on the wall clock, and stop before the deadline:
+        from there on the breach notice speaks. Escalations of a warning that fired
+        before a pause are not armed again: the pause itself was someone acting.
+        """
+        definition = env.definition
+        assert self.due_at is not None
+        armed: list[tuple[str, datetime]] = []
+        for before in definition.warn_before:
+            mark = mark_name(before)
+            if mark in self.warned or before >= left:
+                continue
+            warn_at = env.calendar.add(at, left - before)
+            armed.append((mark, warn_at))
+            if definition.escalate_after is None:
+                continue
+            for level in range(1, len(definition.escalate_to) + 1):
+                passed_on = warn_at + definition.escalate_after * level
+                if passed_on >= self.due_at:
+                    break
+                armed.append((f"{mark}>{level}", passed_on))
+        self.warnings = tuple(sorted(armed, key=lambda m: (m[1], m[0])))
+
+    def fire_warnings(self, at: datetime) -> list[tuple[str, datetime]]:
+        """The armed marks due strictly before ``at``, now fired (each fires once).
+
+        Nothing fires on a clock that is not running or is already past due: its
+        breach is the news then, not a warning that came too late.
+        """
+        if self.status is not ClockStatus.RUNNING or self.is_overdue(at):
+            return []
+        due = [(mark, when) for mark, when in self.warnings if when < at]
+        if due:
+            self.warnings = tuple(m for m in self.warnings if m[1] >= at)
+            self.warned = (*self.warned, *(mark for mark, _ in due))
+        return due
+
+    def armed_marks(self) -> dict[str, datetime]:
+        """The deadline rows of the armed marks, ``{"<clock>@<mark>": instant}``."""
+        if self.status is not ClockStatus.RUNNING:
+            return {}
+        return {f"{self.clock_id}@{mark}": when for mark, when in self.warnings}

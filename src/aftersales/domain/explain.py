@@ -286,6 +286,35 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
         "投诉不成立：{note}（{rule}）。",
         "The complaint is dismissed: {note} ({rule}).",
     ),
+    # --- notices: what a notification says (docs/notifications.md) ---
+    "notice.case_assigned": (
+        "案件 {case}（{item}）已指派给您处理：{due}（{rule}）。",
+        "Case {case} ({item}) has been assigned to you: {due} ({rule}).",
+    ),
+    "notice.due_soon": (
+        "案件 {case}（{item}）的「{clock}」将于 {due} 到期，还剩 {left}，请尽快处理（{rule}）。",
+        "Case {case} ({item}): '{clock}' falls due at {due}, {left} from now; please act "
+        "before then ({rule}).",
+    ),
+    "notice.escalated": (
+        "案件 {case}（{item}）的「{clock}」将于 {due} 到期，还剩 {left}；{since} 发出的提醒无人确认，"
+        "现升级给您（第 {level} 级），请督促处理（{rule}）。",
+        "Case {case} ({item}): '{clock}' falls due at {due}, {left} from now; the warning sent "
+        "at {since} was not acknowledged, so it is passed on to you (level {level}); please see "
+        "that it is handled ({rule}).",
+    ),
+    "notice.breached": (
+        "案件 {case}（{item}）的「{clock}」已于 {due} 逾期（{rule}）。",
+        "Case {case} ({item}): '{clock}' was breached at {due} ({rule}).",
+    ),
+    "notice.payout": (
+        "案件 {case}（{item}）因「{failure}」，{amount} 已付入您的账户（{rule}）。",
+        "Case {case} ({item}): {amount} has been paid to your account for '{failure}' ({rule}).",
+    ),
+    "notice.complaint_decided": (
+        "案件 {case}（{item}）的投诉 {complaint} 已处理：{outcome}（{rule}）。",
+        "The complaint {complaint} on case {case} ({item}) has been decided: {outcome} ({rule}).",
+    ),
 }
 
 

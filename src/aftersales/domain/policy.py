@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -132,6 +132,14 @@ class ClockDefinition(_Model):
     09:00-18:00 initiation window). ``penalty`` names a penalty of the same
     programme; ``penalty_from = "service_standard"`` takes it from the item's
     service standard instead (OH-6).
+
+    ``warn_before`` lists warning marks: a due-soon notice goes to the party
+    responsible for the clock (``owner``) when that much of the clock's time is
+    left (30 and 10 minutes before a 1-hour deadline, say). ``escalate_after``
+    and ``escalate_to`` pass a warning nobody acknowledged on to the next level
+    (merchant, then operations), one level per ``escalate_after``; a level that
+    would fall at or after the deadline itself is left out (the breach notice
+    takes over). See docs/notifications.md.
     """
 
     id: Slug
@@ -150,9 +158,13 @@ class ClockDefinition(_Model):
     penalty: Slug | None = None
     penalty_from: Literal["service_standard"] | None = None
     owner: Literal["brand", "provider", "merchant"] = "provider"
+    warn_before: tuple[Duration, ...] = ()
+    escalate_after: Duration | None = None
+    escalate_to: tuple[Literal["brand", "merchant", "operations"], ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> ClockDefinition:
+        self._check_warnings()
         if self.penalty and self.penalty_from:
             raise FieldProblem("penalty_from", "give either 'penalty' or 'penalty_from', not both")
         if self.basis == "business" and self.calendar == "wall":
@@ -170,10 +182,50 @@ class ClockDefinition(_Model):
             )
         return self
 
+    def _check_warnings(self) -> None:
+        seen: set[timedelta] = set()
+        for i, before in enumerate(self.warn_before):
+            if before >= self.duration:
+                raise FieldProblem(
+                    f"warn_before[{i}]",
+                    f"a warning {mark_name(before)} before the deadline must be shorter than the "
+                    f"clock's own duration ({mark_name(self.duration)}); e.g. warn_before = "
+                    '["30m", "10m"] on a 1-hour clock',
+                )
+            if before in seen:
+                raise FieldProblem(
+                    f"warn_before[{i}]", f"the warning mark {mark_name(before)} is given twice"
+                )
+            seen.add(before)
+        if self.escalate_to and self.escalate_after is None:
+            raise FieldProblem(
+                "escalate_after",
+                "'escalate_to' needs 'escalate_after' (how long a warning may go unacknowledged)",
+            )
+        if self.escalate_after is not None and not self.escalate_to:
+            raise FieldProblem(
+                "escalate_to",
+                "'escalate_after' needs 'escalate_to', the levels in order, "
+                'e.g. ["merchant", "operations"]',
+            )
+        if self.escalate_to and not self.warn_before:
+            raise FieldProblem("escalate_to", "escalation passes warnings on: give 'warn_before'")
+        if len(set(self.escalate_to)) != len(self.escalate_to):
+            raise FieldProblem("escalate_to", "a level is named twice")
+
     @property
     def failure_id(self) -> str:
         """The failure a breach of this clock stands for (ledger key part, X-1)."""
         return self.failure or f"{self.id}_missed"
+
+
+def mark_name(duration: timedelta) -> str:
+    """A warning mark as the policies write it: '30m', '6h', '2d' (seconds when nothing rounder)."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 class ServiceRule(_Model):

@@ -84,7 +84,7 @@ class PlatformCollector(Collector):
         yield cases
         yield GaugeMetricFamily(
             "aftersales_deadlines_due",
-            "Live deadlines past due and not yet handled.",
+            "Live SLA deadlines past due and not yet handled (warning marks not counted).",
             value=figures.deadlines_due,
         )
         lag = figures.claim_lag_s

@@ -273,9 +273,8 @@ def _report_repair(
             description=description.strip(),
         )
         case.caller_name, case.callback_phone = caller_name, callback_phone
-        case.assign(
-            item.product.brand_id
-        )  # the brand (or the third party it names) responds (NW-4)
+        # The brand (or the third party it names) responds (NW-4).
+        case.assign(svc.book, item.product.brand_id, at)
         uow.cases.add(case, sandbox=sandbox)
         if form is not None and form.given:
             uow.contacts.put(form.contact(case.id, at, actor.id))

@@ -1,13 +1,17 @@
 """The deadline engine: claim what is due, breach, pay, record — exactly once.
 
-Every running SLA clock has one row in ``deadlines``. A tick:
+Every running SLA clock has one row in ``deadlines``, and so has each warning
+mark armed on it (``"<clock>@<mark>"``, docs/notifications.md): a mark is a
+deadline like any other, and settling a case fires the marks that are due
+before it breaches anything. A tick:
 
 1. **claims** due rows in a short transaction (one statement: see
    ``adapters/db/deadline_store.py``), stamping a lease so no other worker takes
    them meanwhile;
 2. **handles** the claimed cases in chunks, each chunk one transaction that locks
    its case rows in id order (so two workers can never deadlock), settles each
-   case at ``now`` (breach → penalty → ledger entry → outbox event), and saves it;
+   case at ``now`` (warning → breach → penalty → ledger entry → outbox event, and
+   the notices for the people concerned), and saves it;
    a case that fails rolls back to its savepoint and is retried after a back-off.
 
 Leases and retry back-offs run on the worker's real clock, never on a

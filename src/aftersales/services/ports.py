@@ -44,6 +44,8 @@ from aftersales.services.records import (
     Compliance,
     FormContact,
     LiveFigures,
+    NotificationPreferences,
+    NotificationRecord,
     OpenCaseLine,
     PayoutLine,
     PayoutTotal,
@@ -466,6 +468,35 @@ class ReadModels(Protocol):
         first: what a hotline agent sees of a caller's cases."""
 
 
+class Notifications(Protocol):
+    """Each account's notifications (written by the case repository as it saves a case's
+    notices) and its channel preferences."""
+
+    def page(
+        self, account_id: str, *, before: int | None = None, limit: int = 20
+    ) -> list[NotificationRecord]:
+        """Newest first; ``before`` an id: the ones older than it."""
+        ...
+
+    def get(self, account_id: str, notification_id: int) -> NotificationRecord | None: ...
+
+    def counts(self, account_id: str) -> tuple[int, int, int]:
+        """(all, unread, the newest id or 0): for the badge and for telling a change."""
+        ...
+
+    def mark_read(self, account_id: str, ids: Sequence[int] | None, at: datetime) -> int:
+        """Mark these (None: all) read; returns how many changed."""
+        ...
+
+    def acknowledge(self, account_id: str, notification_id: int, at: datetime) -> bool:
+        """Acknowledge (and read) one; False if it was acknowledged already."""
+        ...
+
+    def preferences(self, account_id: str) -> NotificationPreferences: ...
+
+    def save_preferences(self, preferences: NotificationPreferences, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction and every repository in it; see the module docstring."""
 
@@ -484,6 +515,7 @@ class UnitOfWork(Protocol):
     accounts: Accounts
     idempotency: Idempotency
     views: ReadModels
+    notifications: Notifications
 
     def __enter__(self) -> Self: ...
 

@@ -341,3 +341,35 @@ class BrandLine:
 
 
 GROUPINGS = ("provider", "city", "category", "programme", "clock")
+
+
+@dataclass(frozen=True)
+class NotificationRecord:
+    """One notification of one account (see docs/notifications.md)."""
+
+    id: int
+    account_id: str
+    sandbox: str
+    case_id: str
+    kind: str  # a NoticeKind value
+    clock_id: str
+    mark: str
+    level: int
+    at: datetime  # the instant it is about
+    reason: Reason  # its words, in both languages
+    read_at: datetime | None = None
+    acked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NotificationPreferences:
+    """The channels an account chose beside the in-app list, which is always on."""
+
+    account_id: str
+    email: str | None = None
+    email_on: bool = False
+    phone: str | None = None
+    sms_on: bool = False
+    chat_id: str | None = None
+    chat_on: bool = False
+    language: Language = "zh"

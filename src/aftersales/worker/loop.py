@@ -1,6 +1,6 @@
 """The worker: the deadline loop, and the webhook delivery loop beside it, stopped together.
 
-The deadline loop (:class:`Worker`) claims due deadlines for live cases and for
+The deadline loop (:class:`Worker`) claims due deadlines (warning marks included) for live cases and for
 every sandbox that has some due on its own clock (one query finds those), and
 nothing else: webhooks go out from their own loop in another thread
 (:class:`aftersales.worker.deliveries.DeliveryLoop`), so a slow subscriber
@@ -8,8 +8,9 @@ never delays a payout. When a round finds less than a full batch, the deadline
 loop sleeps until the earliest armed deadline or the poll interval, whichever
 is sooner — a single index lookup, whatever the number of open cases.
 
-:func:`build_worker` wires both, and the import loop beside them
-(:class:`aftersales.worker.imports.ImportLoop`, in a thread of its own), to one
+:func:`build_worker` wires both, the import loop and the notification send loop
+beside them (:class:`aftersales.worker.imports.ImportLoop`,
+:class:`aftersales.worker.notify.NotifyLoop`, each in a thread of its own), to one
 stop event. A stop request (SIGTERM/SIGINT sets it) lets each loop finish what
 it is doing — the deadline loop its round, the delivery loop the requests it has
 in flight, the import loop its current batch (the job goes back to the queue) —
@@ -30,6 +31,7 @@ from aftersales.services.deadlines import TickReport, clocks_with_due, next_due,
 from aftersales.services.records import LIVE
 from aftersales.worker.deliveries import DeliveryLoop
 from aftersales.worker.imports import ImportLoop
+from aftersales.worker.notify import NotifyLoop
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +109,20 @@ class WorkerLoops:
     sharing one stop event."""
 
     def __init__(
-        self, deadlines: Worker, deliveries: DeliveryLoop, imports: ImportLoop | None = None
+        self,
+        deadlines: Worker,
+        deliveries: DeliveryLoop,
+        imports: ImportLoop | None = None,
+        notify: NotifyLoop | None = None,
     ) -> None:
-        if deadlines.stop is not deliveries.stop or (
-            imports is not None and imports.stop is not deadlines.stop
+        if deadlines.stop is not deliveries.stop or any(
+            loop is not None and loop.stop is not deadlines.stop for loop in (imports, notify)
         ):
             raise ValueError("the loops must share one stop event")
         self.deadlines = deadlines
         self.deliveries = deliveries
         self.imports = imports
+        self.notify = notify
 
     @property
     def stop(self) -> threading.Event:
@@ -132,6 +139,10 @@ class WorkerLoops:
         ]
         if self.imports is not None:
             threads.append(threading.Thread(target=self.imports.run, name="imports", daemon=True))
+        if self.notify is not None:
+            threads.append(
+                threading.Thread(target=self.notify.run, name="notifications", daemon=True)
+            )
         for thread in threads:
             thread.start()
         try:
@@ -151,4 +162,5 @@ def build_worker(
     deliveries = DeliveryLoop.from_settings(
         container.engine, container.clock, container.settings, stop=stop
     )
-    return WorkerLoops(deadlines, deliveries, ImportLoop(container, stop=stop))
+    notify = NotifyLoop(container.engine, container.clock, container.settings, stop=stop)
+    return WorkerLoops(deadlines, deliveries, ImportLoop(container, stop=stop), notify)

@@ -54,7 +54,8 @@ def _help(services: Services, item: str = "oi-lamp") -> str:
 
 
 def _deadlines(store: MemoryStore) -> list[str]:
-    return sorted(clock_id for _, clock_id in store.tables.deadlines)
+    """The clocks' own deadline rows (warning marks, "<clock>@<mark>", left out)."""
+    return sorted(clock_id for _, clock_id in store.tables.deadlines if "@" not in clock_id)
 
 
 # ---------------------------------------------------------------- one-click help
@@ -84,6 +85,16 @@ def test_oh_3_help_request_is_stored_dispatched_and_reloads_equal(
     kinds = [row.kind for row in store.tables.outbox.values()]
     assert kinds[0] == "case.opened" and "case.dispatched" in kinds
     assert _deadlines(store) == ["resolution", "solution"]
+    marks = sorted(key for _, key in store.tables.deadlines if "@" in key)
+    assert marks == [
+        "resolution@6h",
+        "resolution@6h>1",
+        "resolution@6h>2",
+        "solution@10m",
+        "solution@30m",
+        "solution@30m>1",
+        "solution@30m>2",
+    ]
 
 
 def test_oh_3_the_provider_covering_the_city_gets_the_request(

@@ -280,7 +280,7 @@ def test_a_worker_does_not_wake_for_deadlines_held_under_another_workers_lease(
     book: PolicyBook,
 ) -> None:
     store, services = _due_cases(book, 2)
-    first_due = START + timedelta(hours=1)
+    first_due = START + timedelta(minutes=30)  # the 30-minute warning mark of the hour
     claim_due(
         services,
         sandbox="sb",
@@ -292,7 +292,8 @@ def test_a_worker_does_not_wake_for_deadlines_held_under_another_workers_lease(
     )
     assert next_due(services, sandbox="sb") == first_due
     assert next_due(services, sandbox="sb", real_now=REAL_NOW) == first_due
-    assert len(store.tables.deadlines) == 4  # two clocks per case
+    # Per case: two clocks, the warning marks of each (30m, 10m; 6h) and their escalations.
+    assert len(store.tables.deadlines) == 2 * 9
     claim_due(
         services,
         sandbox="sb",
@@ -302,7 +303,7 @@ def test_a_worker_does_not_wake_for_deadlines_held_under_another_workers_lease(
         lease=LEASE,
         real_now=REAL_NOW,
     )
-    assert next_due(services, sandbox="sb", real_now=REAL_NOW) == START + timedelta(hours=48)
+    assert next_due(services, sandbox="sb", real_now=REAL_NOW) == START + timedelta(hours=42)
     assert next_due(services, sandbox="sb", real_now=REAL_NOW + LEASE) == first_due
 
 

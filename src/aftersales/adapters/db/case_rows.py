@@ -7,7 +7,7 @@ read and write; this module only says how a row and an object correspond.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aftersales.domain.cases import Case, Complaint, Quote
@@ -63,7 +63,29 @@ def clock_from_row(row: Any) -> Clock:
         stopped_at=row.stopped_at,
         breached_at=row.breached_at,
         reason=Reason.from_dict(row.reason) if row.reason else None,
+        **marks_from(row.marks),
     )
+
+
+def marks_from(document: Any) -> dict[str, Any]:
+    """A clock's warning marks from their JSON column (None before any were armed)."""
+    if not document:
+        return {}
+    return {
+        "warnings": tuple(
+            (str(mark), datetime.fromisoformat(at)) for mark, at in document.get("armed", ())
+        ),
+        "warned": tuple(str(m) for m in document.get("fired", ())),
+    }
+
+
+def marks_document(clock: Clock) -> dict[str, Any] | None:
+    if not clock.warnings and not clock.warned:
+        return None
+    return {
+        "armed": [[mark, at.astimezone(UTC).isoformat()] for mark, at in clock.warnings],
+        "fired": list(clock.warned),
+    }
 
 
 def complaint_from_row(row: Any) -> Complaint:
@@ -127,6 +149,7 @@ def clock_row(case_id: str, clock: Clock) -> dict[str, Any]:
         "stopped_at": clock.stopped_at,
         "breached_at": clock.breached_at,
         "reason": clock.reason.to_dict() if clock.reason else None,
+        "marks": marks_document(clock),
     }
 
 

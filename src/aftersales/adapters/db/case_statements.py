@@ -28,7 +28,7 @@ UPDATE_CLOCK = update(s.clocks).where(
 CASE_KEYS = {"id": "_id", "version": "_version"}
 CLOCK_KEYS = {"case_id": "_case_id", "clock_id": "_clock_id"}
 # Clock fields whose column has another name.
-CLOCK_COLUMN_OF = {"remaining": "remaining_us"}
+CLOCK_COLUMN_OF = {"remaining": "remaining_us", "warnings": "marks", "warned": "marks"}
 
 
 def only(row: dict[str, Any], columns: set[str], keys: Mapping[str, str]) -> dict[str, Any]:

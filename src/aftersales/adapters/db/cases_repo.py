@@ -34,6 +34,7 @@ from aftersales.adapters.db import case_rows
 from aftersales.adapters.db import case_statements as st
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.bulk import add_to_rows, delete_rows, insert_rows, update_rows
+from aftersales.adapters.db.notifications import write_notices
 from aftersales.adapters.db.reference import (
     among,
     load_order_items,
@@ -45,6 +46,7 @@ from aftersales.domain.cases import AuditEntry, Case, Decision
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout, balance_deltas
 from aftersales.domain.lifecycle import Channel, Programme, Role
+from aftersales.domain.notices import Notice
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import CaseNotFound, ConcurrentUpdate, OpenCaseExists
 
@@ -83,9 +85,13 @@ class _Changes:
     audit_rows: list[dict[str, Any]]
     payouts: list[Payout]
     complaint_rows: list[dict[str, Any]]
-    stale_deadlines: list[str]  # clocks whose deadline row goes
+    # deadline rows that go (clocks and "<clock>@<mark>" warning marks); None when the rows
+    # as stored are not known: then every row of the case but the running ones goes
+    stale_deadlines: list[str] | None
+    running: list[str]  # every deadline row the case has after the save
     deadline_rows: list[dict[str, Any]]  # deadline rows to insert or move
     outbox_rows: list[dict[str, Any]]
+    notices: list[Notice]
     after: _Loaded
 
 
@@ -306,17 +312,12 @@ class CaseRepository:
             self.apply_balances(balance_deltas(changes.payouts, loaded.sandbox))
         for complaint_row in changes.complaint_rows:
             self.conn.execute(st.prebuilt(self.conn, "complaint"), complaint_row)
-        if changes.stale_deadlines:
-            self.conn.execute(
-                delete(s.deadlines).where(
-                    s.deadlines.c.case_id == case.id,
-                    s.deadlines.c.clock_id.in_(changes.stale_deadlines),
-                )
-            )
+        self._drop_stale_deadlines(case.id, changes)
         if changes.deadline_rows:
             self.conn.execute(st.prebuilt(self.conn, "deadline"), changes.deadline_rows)
         if changes.outbox_rows:
             self.conn.execute(insert(s.outbox), changes.outbox_rows)
+        write_notices(self.conn, [(loaded.sandbox, n) for n in changes.notices])
         self._loaded[case.id] = changes.after
         return changes.payouts
 
@@ -385,16 +386,33 @@ class CaseRepository:
             [
                 {"case_id": case.id, "clock_id": clock_id}
                 for case, _, c in changes
-                for clock_id in c.stale_deadlines
+                for clock_id in c.stale_deadlines or ()
             ],
         )
+        for case, _, c in changes:
+            if c.stale_deadlines is None:
+                self._drop_stale_deadlines(case.id, c)
         deadline_rows = [r for _, _, c in changes for r in c.deadline_rows]
         if deadline_rows:
             self.conn.execute(st.prebuilt(self.conn, "deadline"), deadline_rows)
         insert_rows(self.conn, s.outbox, [r for _, _, c in changes for r in c.outbox_rows])
+        write_notices(
+            self.conn, [(loaded.sandbox, n) for _, loaded, c in changes for n in c.notices]
+        )
         for case, _, c in changes:
             self._loaded[case.id] = c.after
         return {case.id: c.payouts for case, _, c in changes}
+
+    def _drop_stale_deadlines(self, case_id: str, changes: _Changes) -> None:
+        d = s.deadlines
+        if changes.stale_deadlines is None:  # not known: keep only the running rows
+            self.conn.execute(
+                delete(d).where(d.c.case_id == case_id, d.c.clock_id.not_in(changes.running))
+            )
+        elif changes.stale_deadlines:
+            self.conn.execute(
+                delete(d).where(d.c.case_id == case_id, d.c.clock_id.in_(changes.stale_deadlines))
+            )
 
     def _changes(self, case: Case, loaded: _Loaded) -> _Changes:
         """What saving ``case`` writes, and what the repository knows of it afterwards."""
@@ -442,14 +460,16 @@ class CaseRepository:
             if loaded.complaints.get(c.id) != vars(c)
         ]
         running = case.running_deadlines()
-        known = loaded.deadlines
-        if known is None:  # not loaded: remove every other clock's row, write every running one
-            stale = [cid for cid in case.clocks if cid not in running]
+        known = {} if loaded.is_new else loaded.deadlines  # a new case has no rows yet
+        stale: list[str] | None
+        if known is None:  # not loaded: remove every other row, write every running one
+            stale = None
             moved = running
         else:
             stale = [cid for cid in known if cid not in running]
             moved = {cid: due for cid, due in running.items() if known.get(cid) != due}
         events = case.pull_events()
+        notices = case.pull_notices()
         clocks, complaints = case_rows.snapshot(case)
         return _Changes(
             case_row=case_row,
@@ -484,6 +504,7 @@ class CaseRepository:
             payouts=payouts,
             complaint_rows=complaint_rows,
             stale_deadlines=stale,
+            running=sorted(running),
             deadline_rows=[
                 {
                     "case_id": case.id,
@@ -507,6 +528,7 @@ class CaseRepository:
                 }
                 for e in events
             ],
+            notices=notices,
             after=_Loaded(
                 version=version,
                 sandbox=loaded.sandbox,

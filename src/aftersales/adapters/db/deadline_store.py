@@ -1,7 +1,8 @@
 """The SQL side of the ``Deadlines`` port: claiming due rows, back-offs, the next wake-up.
 
-The claim is one statement — ``UPDATE … WHERE (case, clock) IN (SELECT … ORDER
-BY due_at LIMIT n FOR UPDATE SKIP LOCKED) RETURNING`` on PostgreSQL, the same
+The claim is one statement — ``UPDATE … WHERE case IN (SELECT … ORDER BY due_at
+LIMIT n FOR UPDATE SKIP LOCKED) AND due RETURNING`` on PostgreSQL (every due row
+of the chosen cases: a clock's deadline and its warning marks go together), the same
 without row locks on SQLite (whose writers are serialised) — stamping a lease
 so no other worker takes the rows meanwhile. Every lookup walks the
 ``(sandbox, due_at)`` index from its start: its cost depends on what is due,
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, or_, select, tuple_, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.types import aware_utc
@@ -39,17 +40,28 @@ class SqlDeadlines:
         claimed_until: datetime,
         real_now: datetime,
     ) -> list[str]:
+        # The cases of the first ``limit`` due rows, and then every due row of those cases:
+        # a case has a row per clock and per armed warning mark, and its worker settles
+        # them all at once, so none of them is left for another worker to claim.
         due = (
-            select(_d.c.case_id, _d.c.clock_id)
+            select(_d.c.case_id)
             .where(_d.c.sandbox == sandbox, _d.c.due_at < now, _free(real_now))
             .order_by(_d.c.due_at)
             .limit(limit)
         )
         if self.conn.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
+        # Chosen once (a materialised CTE): as a plain IN (subquery) PostgreSQL may run the
+        # locking subquery again for each row it updates, claiming far more than ``limit``.
+        chosen = due.cte("chosen").prefix_with("MATERIALIZED", dialect="postgresql")
         statement = (
             update(_d)
-            .where(tuple_(_d.c.case_id, _d.c.clock_id).in_(due))
+            .where(
+                _d.c.case_id.in_(select(chosen.c.case_id)),
+                _d.c.sandbox == sandbox,
+                _d.c.due_at < now,
+                _free(real_now),
+            )
             .values(claimed_by=worker_id, claimed_until=claimed_until)
             .returning(_d.c.case_id, _d.c.due_at)
         )

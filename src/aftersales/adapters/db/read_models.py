@@ -325,6 +325,11 @@ GROUPINGS = {
 }
 
 
+def _a_clock(d: Any) -> Any:
+    """A clock's own deadline row, not one of its warning marks ("<clock>@<mark>")."""
+    return d.c.clock_id.not_like("%@%")
+
+
 class SqlReadModels:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -351,6 +356,7 @@ class SqlReadModels:
         """
         due = (
             select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
+            .where(_a_clock(s.deadlines))
             .group_by(s.deadlines.c.case_id)
             .subquery()
         )
@@ -482,7 +488,7 @@ class SqlReadModels:
             _joined([*_LINE_COLUMNS, d.c.clock_id, d.c.due_at, sb.c.now.label("sandbox_now")])
             .join(d, d.c.case_id == _c.c.id)
             .outerjoin(sb, sb.c.id == _c.c.sandbox)
-            .where(_c.c.is_open),
+            .where(_c.c.is_open, _a_clock(d)),
             scope,
         )
         lines: dict[str, QueueLine] = {}
@@ -663,7 +669,9 @@ class SqlReadModels:
             .group_by(c.c.programme)
         ).all()
         due, oldest = self.conn.execute(
-            select(func.count(), func.min(d.c.due_at)).where(d.c.sandbox == LIVE, d.c.due_at < now)
+            select(func.count(), func.min(d.c.due_at)).where(
+                d.c.sandbox == LIVE, d.c.due_at < now, _a_clock(d)
+            )
         ).one()
         payouts = self.conn.execute(
             select(le.c.rule, func.count(), func.coalesce(func.sum(le.c.amount), 0))

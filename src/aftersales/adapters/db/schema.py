@@ -309,9 +309,12 @@ clocks = Table(
     Column("stopped_at", UtcDateTime, nullable=True),
     Column("breached_at", UtcDateTime, nullable=True),
     Column("reason", JSON, nullable=True),
+    # Warning marks: {"armed": [[mark, instant], ...], "fired": [mark, ...]} (notifications)
+    Column("marks", JSON, nullable=True),
 )
 
-# One row per running clock: the whole deadline engine reads only this index.
+# One row per running clock, and one per armed warning mark ("<clock>@<mark>"): the
+# whole deadline engine reads only this index.
 deadlines = Table(
     "deadlines",
     metadata,
@@ -577,4 +580,68 @@ api_tokens = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
     Index(None, "account_id"),
+)
+
+# ---------------------------------------------------------------- notifications
+
+# What an account is told: made from a case's notices in the transaction that saves the
+# case. The unique key makes a notice saved twice (a retried chunk, racing workers) one
+# row. ``clock_id`` and ``mark`` are '' where they do not apply (never NULL: NULLs would
+# not collide in the key). ``dispatched_at``: handed to the account's channels.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("clock_id", String(64), nullable=False, server_default=""),
+    Column("mark", String(80), nullable=False, server_default=""),
+    Column("level", Integer, nullable=False, server_default=text("0")),
+    Column("at", UtcDateTime, nullable=False),
+    Column("reason", JSON, nullable=False),
+    Column("read_at", UtcDateTime, nullable=True),
+    Column("acked_at", UtcDateTime, nullable=True),
+    Column("dispatched_at", UtcDateTime, nullable=True),
+    UniqueConstraint("account_id", "case_id", "kind", "clock_id", "mark"),
+    Index(None, "account_id", "id"),
+    Index(None, "case_id", "clock_id"),
+    Index(None, "dispatched_at", "id"),
+)
+
+# The channels each account chose beside the in-app list (which is always on).
+notification_preferences = Table(
+    "notification_preferences",
+    metadata,
+    Column("account_id", String(64), ForeignKey("accounts.id"), primary_key=True),
+    Column("email", String(254), nullable=True),
+    Column("email_on", Boolean, nullable=False, server_default=text("false")),
+    Column("phone", String(32), nullable=True),
+    Column("sms_on", Boolean, nullable=False, server_default=text("false")),
+    Column("chat_id", String(200), nullable=True),
+    Column("chat_on", Boolean, nullable=False, server_default=text("false")),
+    Column("language", String(2), nullable=False, server_default="zh"),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One send of one notification through one channel, retried with back-off by the worker.
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("notification_id", BigInteger, ForeignKey("notifications.id"), nullable=False),
+    Column("channel", String(8), nullable=False),  # email | sms | chat
+    Column("address", String(254), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    UniqueConstraint("notification_id", "channel"),
+    Index(None, "status", "next_attempt_at"),
 )

@@ -231,12 +231,17 @@ class SqlSandboxes:
             )
         )
         outbox = select(s.outbox.c.id).where(s.outbox.c.sandbox == sandbox_id)
+        notices = select(s.notifications.c.id).where(s.notifications.c.sandbox == sandbox_id)
         gone = int(
             self.conn.execute(select(func.count()).select_from(case_ids.subquery())).scalar_one()
         )
         for statement in (
             delete(s.webhook_deliveries).where(s.webhook_deliveries.c.outbox_id.in_(outbox)),
             delete(s.outbox).where(s.outbox.c.sandbox == sandbox_id),
+            delete(s.notification_deliveries).where(
+                s.notification_deliveries.c.notification_id.in_(notices)
+            ),
+            delete(s.notifications).where(s.notifications.c.sandbox == sandbox_id),
             delete(s.chat_messages).where(s.chat_messages.c.thread_id.in_(threads)),
             delete(s.chat_threads).where(s.chat_threads.c.id.in_(threads)),
             delete(s.attachments).where(s.attachments.c.case_id.in_(case_ids)),

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine
 from aftersales.adapters.db.cases_repo import CaseRepository
 from aftersales.adapters.db.deadline_store import SqlDeadlines
 from aftersales.adapters.db.master_data import SqlImportJobs, SqlInbox, SqlMasterData
+from aftersales.adapters.db.notifications import SqlNotifications
 from aftersales.adapters.db.read_models import SqlReadModels
 from aftersales.adapters.db.stores import (
     SqlAccounts,
@@ -73,6 +74,7 @@ class SqlUnitOfWork:
     accounts: ports.Accounts
     idempotency: ports.Idempotency
     views: ports.ReadModels
+    notifications: ports.Notifications
 
     def __init__(self, engine: Engine, book: PolicyBook, *, defer_balances: bool = False) -> None:
         self.engine = engine
@@ -108,6 +110,7 @@ class SqlUnitOfWork:
             self.accounts = SqlAccounts(conn)
             self.idempotency = SqlIdempotency(conn)
             self.views = SqlReadModels(conn)
+            self.notifications = SqlNotifications(conn)
             self._outer = _OPEN.get()
             _OPEN.set(self)
         self._depth += 1

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from aftersales.adapters.memory.notifications import write_notices
 from aftersales.adapters.memory.state import (
     CaseRecord,
     DeadlineRecord,
@@ -69,6 +70,7 @@ def _stored_clock(clock: Clock) -> Clock:
         stopped_at=utc_or_none(clock.stopped_at),
         breached_at=utc_or_none(clock.breached_at),
         reason=None if clock.reason is None else stored_reason(clock.reason),
+        warnings=tuple((mark, utc(at)) for mark, at in clock.warnings),
     )
 
 
@@ -283,6 +285,7 @@ class MemoryCases:
             t.case_ledger[case.id] = t.case_ledger.get(case.id, ()) + tuple(entry_ids)
         t.complaints[case.id] = tuple(_stored_complaint(c) for c in case.complaints)
         self._write_deadlines(case, loaded.sandbox)
+        write_notices(self.store, loaded.sandbox, case.pull_notices())
         for event in events:
             event_id = t.next_id("outbox")
             t.outbox[event_id] = OutboxRecord(
@@ -304,12 +307,12 @@ class MemoryCases:
         )
 
     def _write_deadlines(self, case: Case, sandbox: str) -> None:
-        """One row per running clock; a row whose due instant moves is claimable afresh."""
+        """One row per running clock and armed warning mark; a row whose due instant moves
+        is claimable afresh."""
         deadlines = self._t.deadlines
         running = case.running_deadlines()
-        for clock_id in case.clocks:
-            if clock_id not in running:
-                deadlines.pop((case.id, clock_id), None)
+        for key in [k for k in deadlines if k[0] == case.id and k[1] not in running]:
+            del deadlines[key]
         for clock_id, due_at in running.items():
             due = utc(due_at)
             current = deadlines.get((case.id, clock_id))

@@ -25,7 +25,15 @@ from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout
 from aftersales.errors import NotFound
-from aftersales.services.records import Attachment, ChatMessage, FormContact, Sandbox, SolutionText
+from aftersales.services.records import (
+    Attachment,
+    ChatMessage,
+    FormContact,
+    NotificationPreferences,
+    NotificationRecord,
+    Sandbox,
+    SolutionText,
+)
 
 
 def utc(value: datetime) -> datetime:
@@ -238,6 +246,10 @@ class Tables:
     sessions: dict[str, SessionRow] = field(default_factory=dict)
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], KeyRecord] = field(default_factory=dict)
+    # id -> notification; the unique key (account, case, kind, clock, mark) -> id
+    notifications: dict[int, NotificationRecord] = field(default_factory=dict)
+    notification_keys: dict[tuple[str, str, str, str, str], int] = field(default_factory=dict)
+    notification_preferences: dict[str, NotificationPreferences] = field(default_factory=dict)
     sequences: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> Tables:

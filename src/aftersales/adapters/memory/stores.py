@@ -265,6 +265,8 @@ class MemorySandboxes(_OnStore):
             if v.case_id not in gone and v.order_item_id not in items
         }
         t.attachments = {k: v for k, v in t.attachments.items() if v.case_id not in gone}
+        t.notifications = {k: v for k, v in t.notifications.items() if v.sandbox != sandbox_id}
+        t.notification_keys = {k: v for k, v in t.notification_keys.items() if v in t.notifications}
         return len(gone)
 
 
@@ -284,12 +286,14 @@ class MemoryDeadlines(_OnStore):
             (row.due_at, key)
             for key, row in rows.items()
             if row.sandbox == sandbox and row.due_at < now and row.free_at(real_now)
-        )[: max(limit, 0)]
+        )
+        chosen = {key[0] for _, key in due[: max(limit, 0)]}
         until = utc(claimed_until)
         case_ids: dict[str, None] = {}
-        for _, key in due:
-            rows[key] = replace(rows[key], claimed_by=worker_id, claimed_until=until)
-            case_ids.setdefault(key[0])
+        for _, key in due:  # every due row of the chosen cases, as the SQL claim does
+            if key[0] in chosen:
+                rows[key] = replace(rows[key], claimed_by=worker_id, claimed_until=until)
+                case_ids.setdefault(key[0])
         return list(case_ids)
 
     def attempts(self, case_id: str) -> int:

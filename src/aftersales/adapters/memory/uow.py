@@ -25,6 +25,7 @@ from aftersales.adapters.memory.master_data import (
     MemoryInbox,
     MemoryMasterData,
 )
+from aftersales.adapters.memory.notifications import MemoryNotifications
 from aftersales.adapters.memory.state import MemoryStore, Tables
 from aftersales.adapters.memory.stores import (
     MemoryAccounts,
@@ -77,6 +78,7 @@ class MemoryUnitOfWork:
     accounts: ports.Accounts
     idempotency: ports.Idempotency
     views: ports.ReadModels
+    notifications: ports.Notifications
 
     def __init__(self, store: MemoryStore, *, defer_balances: bool = False) -> None:
         self.store = store
@@ -120,6 +122,7 @@ class MemoryUnitOfWork:
         self.accounts = MemoryAccounts(store)
         self.idempotency = MemoryIdempotency(store)
         self.views = MemoryReadModels(store)
+        self.notifications = MemoryNotifications(store)
         self._restore_point = store.snapshot()
         self._outer = _OPEN.get()
         _OPEN.set(self)

@@ -164,7 +164,9 @@ class MemoryReadModels:
         after: tuple[datetime, str] | None = None,
     ) -> list[CaseLine]:
         next_due: dict[str, datetime] = {}
-        for (case_id, _), deadline in self._t.deadlines.items():
+        for (case_id, clock_id), deadline in self._t.deadlines.items():
+            if "@" in clock_id:  # a warning mark, not a clock's own deadline
+                continue
             if case_id not in next_due or deadline.due_at < next_due[case_id]:
                 next_due[case_id] = deadline.due_at
         rows = [
@@ -347,7 +349,7 @@ class MemoryReadModels:
         lines: dict[str, QueueLine] = {}
         for (case_id, clock_id), deadline in sorted(self._t.deadlines.items()):
             row = rows.get(case_id)
-            if row is None:
+            if row is None or "@" in clock_id:
                 continue
             own = sandboxes.get(row.case.sandbox)
             now = own.now if own is not None else live_now
@@ -459,7 +461,11 @@ class MemoryReadModels:
         open_cases = Counter(
             c.programme for c in t.cases.values() if c.sandbox == LIVE and c.is_open
         )
-        due = [d.due_at for d in t.deadlines.values() if d.sandbox == LIVE and d.due_at < now]
+        due = [
+            d.due_at
+            for (_, clock_id), d in t.deadlines.items()
+            if d.sandbox == LIVE and d.due_at < now and "@" not in clock_id
+        ]
         payouts: dict[str, tuple[int, int]] = {}
         for entry in t.ledger.values():
             p = entry.payout

@@ -1,7 +1,7 @@
 """Case contacts: the phone, service address and preferred time a repair form gives (NW-2b).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-30 03:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import aftersales.adapters.db.types
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

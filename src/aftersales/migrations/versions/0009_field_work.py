@@ -9,7 +9,7 @@
   caller's note to), ``buyers`` by name (the agent finds a caller by name).
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-30 03:00:00
 """
 

@@ -22,6 +22,7 @@ from aftersales.entrypoints.api.routes import (
     imports,
     intake,
     master_data,
+    notifications,
     order_items,
     payouts,
     policies,
@@ -46,4 +47,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     sandboxes.router,
     events.router,
     imports.router,
+    notifications.router,
 )

@@ -5,7 +5,8 @@ points), ``chats`` (the buyer's and the brand's chats about an item), ``case``
 (the case page and its actions), ``field`` (contacts, visits and saved solutions
 beside a case), ``provider`` (the queue), ``agent`` (the
 hotline desk), ``partner`` (merchants and brands), ``ops`` (dashboard, payouts,
-complaints, sandboxes), ``imports`` (bulk imports of master data) and ``brands``;
+complaints, sandboxes), ``imports`` (bulk imports of master data), ``brands`` and
+``notifications`` (each account's notification centre);
 ``common`` holds what they share and ``formats`` how amounts and times are written.
 """
 
@@ -26,13 +27,27 @@ from aftersales.entrypoints.web.pages import (
     consumer,
     field,
     imports,
+    notifications,
     ops,
     partner,
     provider,
 )
 from aftersales.entrypoints.web.pages.common import page_router, refusal
 
-AREAS = (auth, consumer, chats, case, field, provider, agent, partner, ops, imports, brands)
+AREAS = (
+    auth,
+    consumer,
+    chats,
+    case,
+    field,
+    provider,
+    agent,
+    partner,
+    ops,
+    imports,
+    brands,
+    notifications,
+)
 
 
 @dataclass(frozen=True)

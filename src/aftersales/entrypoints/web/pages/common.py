@@ -81,6 +81,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "ops_sandboxes": frozenset({Role.OPERATIONS}),
     "ops_imports": frozenset({Role.OPERATIONS}),
     "brand": ALL,
+    "notifications": ALL,  # each account's own notification centre
 }
 
 HOME_OF: dict[Role, str] = {
