@@ -201,6 +201,9 @@ def test_a_blank_complaint_is_refused_in_words_and_a_filed_one_is_decided_beside
         follow_redirects=False,
     )
     assert blank.status_code == 422 and "请填写投诉内容" in blank.text
+    form = blank.text[blank.text.index('id="complaint-form"') :].split("</form>", 1)[0]
+    assert 'id="complaint-error"' in form  # beside the field, the case page drawn again
+    assert '<option value="resolution" selected>' in form
     assert svc.get_case(container.services, cases["lamp"]).complaints == []
     # NW-7: the kettle goes to the brand, nothing is heard for 30 days, the buyer complains.
     form = Actor(Role.CONSUMER, "buyer-006", Channel.SERVICE_FORM)
@@ -226,7 +229,7 @@ def test_a_blank_complaint_is_refused_in_words_and_a_filed_one_is_decided_beside
     card = page.text[page.text.index(f'data-complaint="{complaint.id}"') :]
     assert "一个月没消息" in card
     assert "受理寄修后 30 天内反馈" in card and "已违约" in card  # the clock beside it (NW-5)
-    assert "星河电器（品牌）执行“受理”" in card  # the history as sentences, by name
+    assert "品牌 星河电器 受理了报修" in card  # the history as sentences, by name
     assert f'<img src="/api/v1/cases/{kettle}/attachments/' in card  # the photo, as a thumbnail
     assert "NW-7" in card
     decided = ops.post(

@@ -120,7 +120,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 5000  # at most master_data.MAX_BATCH records (an order's items count as rows)
+BATCH_ROWS = 2000
 KEEP_ERRORS = 100  # row problems an import report (and a job) keeps; the rest are counted
 _STORED_CHUNK = 500  # providers (brands) whose stored records are read at once
 

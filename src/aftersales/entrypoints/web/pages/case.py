@@ -22,7 +22,6 @@ from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.api.deps import ServicesDep
 from aftersales.entrypoints.web.pages.common import (
     PageContext,
-    PageRefused,
     back_to_case,
     on_case,
     page,
@@ -189,8 +188,10 @@ def complain(
     csrf_token: str = Form(""),
 ) -> Response:
     viewer = on_case(svc, ctx, case_id, csrf_token, Action.FILE_COMPLAINT)
-    if not complaint_text.strip():  # the service refuses it too; here, in the page's words
-        raise PageRefused(422, "ops.complaint_empty")
+    if not complaint_text.strip():  # the service refuses it too; here, beside the field
+        errors = {"complaint_text": "ops.complaint_empty"}
+        typed = {"complaint_text": complaint_text, "clock_id": clock_id}
+        return render_case(ctx, svc, case_id, 422, errors=errors, typed=typed)
     svc_cases.file_complaint(svc, case_id, clock_id or None, viewer.actor(), complaint_text.strip())
     return back_to_case(case_id)
 
