@@ -128,7 +128,7 @@ def test_operations_decide_a_complaint_with_the_cases_evidence_beside_it(
     card = ops.locator(f"[data-complaint='{complaint.id}']")  # type: ignore[attr-defined]
     text = card.inner_text()
     assert "受理寄修后 30 天内反馈" in text and "已违约" in text  # the clock, breached (NW-5)
-    assert "星河电器（品牌）执行“受理”" in text  # what happened, as sentences
+    assert "品牌 星河电器 受理了报修" in text  # what happened, as sentences
     assert card.locator("ul.thumbs img").count() == 1  # the buyer's photo
     ops.screenshot(path=str(shots / "ops-complaint.png"), full_page=True)  # type: ignore[attr-defined]
     card.locator("input[name=note]").fill("平台上没有任何反馈记录")

@@ -207,9 +207,9 @@ def _found(r: Any, next_due: datetime | None) -> FoundCase:
 def _next_due() -> Any:
     """The case's earliest running deadline (one lookup on the deadlines' primary key)."""
     d = s.deadlines
-    return (select(func.min(d.c.due_at)).where(d.c.case_id == _c.c.id).scalar_subquery()).label(
-        "next_due"
-    )
+    return (
+        select(func.min(d.c.due_at)).where(d.c.case_id == _c.c.id, _a_clock(d)).scalar_subquery()
+    ).label("next_due")
 
 
 def _ids_forms(text: str, sandbox: str) -> list[str]:
@@ -311,7 +311,9 @@ def filtered(query: Select[Any], scope: Scope, f: CaseFilter) -> Select[Any]:
     if due_by is not None:
         d = s.deadlines
         query = query.where(
-            exists(select(literal(1)).where(d.c.case_id == _c.c.id, d.c.due_at <= due_by))
+            exists(
+                select(literal(1)).where(d.c.case_id == _c.c.id, d.c.due_at <= due_by, _a_clock(d))
+            )
         )
     return query
 
@@ -433,7 +435,7 @@ class SqlReadModels:
         query = scoped(
             _named(
                 _joined([*_FOUND_COLUMNS, d.c.clock_id, d.c.due_at]).join(d, d.c.case_id == _c.c.id)
-            ).where(d.c.sandbox == sandbox, _c.c.is_open),
+            ).where(d.c.sandbox == sandbox, _c.c.is_open, _a_clock(d)),
             scope,
         )
         rows = self.conn.execute(query.order_by(d.c.due_at, _c.c.id, d.c.clock_id).limit(limit))
@@ -746,6 +748,7 @@ class SqlReadModels:
             return []
         due = (
             select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
+            .where(_a_clock(s.deadlines))
             .group_by(s.deadlines.c.case_id)
             .subquery()
         )

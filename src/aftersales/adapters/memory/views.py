@@ -255,14 +255,18 @@ class MemoryReadModels:
             and (
                 due_by is None
                 or any(
-                    d.due_at <= due_by for (cid, _), d in self._t.deadlines.items() if cid == c.id
+                    d.due_at <= due_by
+                    for (cid, clock_id), d in self._t.deadlines.items()
+                    if cid == c.id and "@" not in clock_id
                 )
             )
         )
 
     def _next_due(self) -> dict[str, datetime]:
         next_due: dict[str, datetime] = {}
-        for (case_id, _), deadline in self._t.deadlines.items():
+        for (case_id, clock_id), deadline in self._t.deadlines.items():
+            if "@" in clock_id:  # a warning mark, not a clock's own deadline
+                continue
             if case_id not in next_due or deadline.due_at < next_due[case_id]:
                 next_due[case_id] = deadline.due_at
         return next_due
@@ -301,7 +305,7 @@ class MemoryReadModels:
         lines = [
             QueueLine(self._found(rows[case_id], d.due_at), clock_id, d.due_at, now)
             for (case_id, clock_id), d in self._t.deadlines.items()
-            if case_id in rows and d.sandbox == sandbox
+            if case_id in rows and d.sandbox == sandbox and "@" not in clock_id
         ]
         lines.sort(key=lambda q: (q.due_at, q.case.id, q.clock_id))
         return lines[: max(limit, 0)]
@@ -328,7 +332,7 @@ class MemoryReadModels:
             provider = t.providers.get(i)
             for name in (
                 account.name if account else "",
-                str(buyer.get("name") or ""),
+                str(buyer.get("name") or "") or t.buyers.get(i, ("", ""))[0],
                 brand.name if brand else "",
                 provider.name if provider else "",
                 t.merchants.get(i, ""),
@@ -509,10 +513,7 @@ class MemoryReadModels:
         self, buyers: Sequence[str], *, brand: str | None = None, limit: int = 50
     ) -> list[CaseLine]:
         wanted = set(buyers)
-        next_due: dict[str, datetime] = {}
-        for (case_id, _), deadline in self._t.deadlines.items():
-            if case_id not in next_due or deadline.due_at < next_due[case_id]:
-                next_due[case_id] = deadline.due_at
+        next_due = self._next_due()
         rows = [
             row
             for row in self._rows(Scope(Role.OPERATIONS)).values()
