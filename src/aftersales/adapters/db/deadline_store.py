@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, tuple_, update
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.types import aware_utc
@@ -54,14 +54,21 @@ class SqlDeadlines:
         # Chosen once (a materialised CTE): as a plain IN (subquery) PostgreSQL may run the
         # locking subquery again for each row it updates, claiming far more than ``limit``.
         chosen = due.cte("chosen").prefix_with("MATERIALIZED", dialect="postgresql")
+        # The chosen cases' due rows are locked the same way, skipping any another worker
+        # holds: waiting for them could deadlock (that worker may be waiting for a row of
+        # ours). A row skipped here stays with the worker that holds it, which settles it.
+        due_rows = select(_d.c.case_id, _d.c.clock_id).where(
+            _d.c.case_id.in_(select(chosen.c.case_id)),
+            _d.c.sandbox == sandbox,
+            _d.c.due_at < now,
+            _free(real_now),
+        )
+        if self.conn.dialect.name == "postgresql":
+            due_rows = due_rows.with_for_update(skip_locked=True)
+        mine = due_rows.cte("mine").prefix_with("MATERIALIZED", dialect="postgresql")
         statement = (
             update(_d)
-            .where(
-                _d.c.case_id.in_(select(chosen.c.case_id)),
-                _d.c.sandbox == sandbox,
-                _d.c.due_at < now,
-                _free(real_now),
-            )
+            .where(tuple_(_d.c.case_id, _d.c.clock_id).in_(select(mine.c.case_id, mine.c.clock_id)))
             .values(claimed_by=worker_id, claimed_until=claimed_until)
             .returning(_d.c.case_id, _d.c.due_at)
         )
