@@ -31,6 +31,12 @@ and the errors report share the same line numbering and the same bilingual
 messages, and every whole-file refusal is decided before a row is read. Split
 would mean passing that state across modules; the readers are the natural seam
 if it grows further.
+
+**Size.** ~1,160 lines, one job: a file to rows with row-exact errors in two
+languages. Its parts are the line source (bounded lines, encodings), the CSV
+reader, the NDJSON reader and the error report file; the error report
+(:class:`ErrorReport`) and the encoding sniffing are the first to move out
+(``import_errors.py``, ``encodings.py``) when either grows.
 """
 
 from __future__ import annotations

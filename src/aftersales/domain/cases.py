@@ -15,6 +15,12 @@ payouts, complaint decisions), which the repository turns into notifications.
 The module is long (~760 lines) because the aggregate is one consistency boundary:
 its commands (open, dispatch, act, pause, quote, complain, decide, settle) all
 guard the same state, clocks and ledger, so they live on one class.
+
+**Size.** ~970 lines, one job: the aggregate and its invariants (settling, clocks,
+payouts, complaints, quotes, notes, notices), which must change together under one
+lock. The complaint and quote commands are the natural first split
+(``domain/complaints.py``, ``domain/quotes.py`` as functions over a case) once they
+grow; the clocks and the ledger already live in their own modules.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ to open, the policies, the clock), checks the actor against the access table
 (:mod:`aftersales.domain.access`), reads "now" for the case's sandbox
 (:func:`aftersales.services.time.now_in`), and commits once. Errors pass
 through unchanged: they already say what was refused and why.
+
+**Size.** ~650 lines, one job: the case commands, each one transaction. The chat
+commands (open, post, turn into a report) and the repair form's contact are the
+first to move out (``services/chats.py``) when they grow.
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ Who sees what (the same rule for every screen, in :func:`scoped`):
 
 Every query here is a single statement over indexed columns; nothing loads a case
 aggregate to list it.
+
+**Size.** ~760 lines, one job: every screen's query behind the one scoping rule
+(:func:`scoped`), so who-sees-what cannot drift between screens. It would split by
+screen family where that rule allows it: the case search and exports (``filtered``,
+``case_search``, ``breach_board``) into ``read_models_search.py``, the contacts and
+names of field work into ``read_models_people.py``, both importing ``scoped``.
 """
 
 from __future__ import annotations

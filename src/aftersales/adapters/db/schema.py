@@ -4,6 +4,11 @@ Alembic migrations in ``aftersales/migrations`` create exactly this; a test
 compares the two. Every instant is a :class:`UtcDateTime`. ``sandbox`` is
 ``'live'`` for real cases and a sandbox id for test-clock cases, so sandboxes
 never touch live balances.
+
+**Size.** ~650 lines, one job: the tables Alembic's migrations must equal (one
+``MetaData``, compared by a test). It would split per concern (cases and clocks,
+master data, ledger, notifications, accounts) into modules sharing ``metadata``;
+kept together so a reader sees every foreign key in one place.
 """
 
 from __future__ import annotations
