@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import (
     Connection,
@@ -120,8 +120,18 @@ def scoped(query: Select[Any], scope: Scope) -> Select[Any]:
     return query.where(false())
 
 
-def _case_line(r: Any, next_due: datetime | None) -> CaseLine:
-    return CaseLine(
+_Line = TypeVar("_Line", bound=CaseLine)
+
+
+@overload
+def _case_line(r: Any, next_due: datetime | None) -> CaseLine: ...
+@overload
+def _case_line(r: Any, next_due: datetime | None, kind: type[_Line], **more: str) -> _Line: ...
+def _case_line(
+    r: Any, next_due: datetime | None, kind: type[CaseLine] = CaseLine, **more: str
+) -> CaseLine:
+    """A row of :data:`_LINE_COLUMNS` as a :class:`CaseLine` (or ``kind``, given ``more``)."""
+    return kind(
         r.id,
         r.sandbox,
         r.programme,
@@ -134,6 +144,7 @@ def _case_line(r: Any, next_due: datetime | None) -> CaseLine:
         r.assignee,
         r.city,
         next_due,
+        **more,
     )
 
 
@@ -187,19 +198,10 @@ def _named(query: Select[Any]) -> Select[Any]:
 
 
 def _found(r: Any, next_due: datetime | None) -> FoundCase:
-    return FoundCase(
-        r.id,
-        r.sandbox,
-        r.programme,
-        r.state,
-        r.is_open,
-        r.opened_at,
-        r.product,
-        r.buyer_account,
-        r.merchant_id,
-        r.assignee,
-        r.city,
+    return _case_line(
+        r,
         next_due,
+        FoundCase,
         order_id=r.order_id,
         order_item_id=r.order_item_id,
         brand=r.brand or "",
