@@ -606,6 +606,10 @@ def _no_constants(name: str) -> Any:
     )
 
 
+# One decoder for every line: ``json.loads`` with hooks would build a new one per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_without_repeats, parse_constant=_no_constants)
+
+
 def _forbidden_chars(value: Any, path: str) -> Iterator[tuple[str, str]]:
     """(path, character) for every string in ``value`` holding a forbidden character."""
     if isinstance(value, str):
@@ -877,9 +881,7 @@ class RecordFile:
     def _ndjson_record(self, n: int, text: str) -> RawRecord | RowError | list[RowError]:
         file = self.name
         try:
-            value = json.loads(
-                text, object_pairs_hook=_object_without_repeats, parse_constant=_no_constants
-            )
+            value = _DECODER.decode(text)
         except _JsonRefused as exc:
             return RowError(file, n, None, f"line {n}: {exc}")
         except json.JSONDecodeError as exc:
