@@ -594,6 +594,7 @@ class _Loader:
         self.on_progress = progress
         self.batch_rows = batch_rows
         self.part = part
+        self.references = md.References()  # the catalogue as this import has read it
         # Sources whose reader decides which part reports a line it cannot read.
         self.readers_choose: set[int] = set()
         self._done_bytes = 0
@@ -819,6 +820,7 @@ class _Loader:
                 world=self.world,
                 scope=self.scope,
                 lines=[e.line for e in entries],
+                references=self.references,
             )
         except Forbidden as exc:  # the loader may not load this kind at all
             for entry in entries:

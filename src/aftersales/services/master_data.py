@@ -154,6 +154,41 @@ def world_of(svc: Services, sandbox: str | None) -> World:
 # ---------------------------------------------------------------- upsert
 
 
+class References:
+    """The brands, shops and products one import has read, kept for its later batches.
+
+    Each batch of orders refers to most of the catalogue again (a few thousand
+    products), so reading those rows once per import rather than once per batch
+    spares the database a probe per item and this process the decoding of their
+    lists. Buyers are not kept (there are as many as orders). Rows the import
+    itself writes are dropped here, so a file of products followed by a file of
+    orders sees the products as written. A change someone else makes to a
+    product while an import runs reaches the orders loaded by the next import
+    (or an event), as it would had the import read that product a moment earlier.
+    """
+
+    KINDS = frozenset({"brand", "merchant", "product"})
+
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in self.KINDS}
+
+    def stored(self, uow: UnitOfWork, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The rows of ``ids`` that are stored: from what was read before, else read now."""
+        kept = self._rows.get(kind)
+        if kept is None:
+            return uow.master.stored(kind, ids, columns=_REF_COLUMNS[kind])
+        missing = [i for i in ids if i not in kept]
+        if missing:
+            kept.update(uow.master.stored(kind, missing, columns=_REF_COLUMNS[kind]))
+        return {i: kept[i] for i in ids if i in kept}
+
+    def forget(self, kind: str, ids: Iterable[str]) -> None:
+        kept = self._rows.get(kind)
+        if kept:
+            for i in ids:
+                kept.pop(i, None)
+
+
 @dataclass
 class _Pending:
     index: int
@@ -171,11 +206,13 @@ def upsert(
     scope: Scope = MARKETPLACE,
     dry_run: bool = False,
     lines: Sequence[int | None] | None = None,
+    references: References | None = None,
 ) -> list[Outcome]:
     """Create or replace records of one ``kind``; one outcome per record, in order.
 
     In one unit of work (the caller's, if one is open); with ``dry_run`` nothing
-    is written and the outcomes say what would happen.
+    is written and the outcomes say what would happen. ``references``: what an
+    import has read of the catalogue already (see :class:`References`).
     """
     if kind not in mr.MODELS:
         raise InvalidRequest(f"unknown kind {kind!r}; use one of {', '.join(mr.KINDS)}")
@@ -187,7 +224,7 @@ def upsert(
     with _collector_paused():
         outcomes, pending = _checked(kind, records, world, lines)
         if pending:
-            _apply(svc, kind, pending, world=world, scope=scope, dry_run=dry_run)
+            _apply(svc, kind, pending, world=world, scope=scope, dry_run=dry_run, refs=references)
         del pending  # gone before the collector runs again (see _collector_paused)
     return outcomes
 
@@ -253,12 +290,13 @@ def _apply(
     world: World,
     scope: Scope,
     dry_run: bool,
+    refs: References | None = None,
 ) -> None:
     """Compare the checked records with what is stored, build their rows and write them."""
     with svc.uow() as uow:
         stored = uow.master.stored(kind, [p.stored_id for p in pending])
         today = _today(svc, uow, world)
-        builder = _Builder(svc, uow, world, scope, kind, today)
+        builder = _Builder(svc, uow, world, scope, kind, today, refs)
         builder.prefetch([p.record for p in pending], stored)
         created: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
@@ -285,6 +323,8 @@ def _apply(
             else:
                 p.outcome.result = "updated"
                 updated.append(row)
+        if refs is not None and (created or updated):
+            refs.forget(kind, [row["id"] for row in (*created, *updated)])
         if (created or updated) and not dry_run:
             # New records can be added without looking for stored ones; so can a new
             # order's items (an item of another order refuses the order).
@@ -434,8 +474,10 @@ class _Builder:
         scope: Scope,
         kind: str,
         today: date,
+        refs: References | None = None,
     ) -> None:
         self.svc, self.uow, self.world, self.scope, self.kind = svc, uow, world, scope, kind
+        self.refs = refs
         self.book: PolicyBook = svc.book
         self.today = today
         self.known: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> stored id -> row
@@ -472,7 +514,12 @@ class _Builder:
                     self.world.store(item.id) for item in r.items
                 )
         for kind, ids in wanted.items():
-            self.known[kind] = self.uow.master.stored(kind, sorted(ids), columns=_REF_COLUMNS[kind])
+            if self.refs is not None:
+                self.known[kind] = self.refs.stored(self.uow, kind, sorted(ids))
+            else:
+                self.known[kind] = self.uow.master.stored(
+                    kind, sorted(ids), columns=_REF_COLUMNS[kind]
+                )
         if self.kind == "order":
             self._resolve_addresses(records, stored)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from aftersales.adapters.memory import MemoryStore, memory_services
+from aftersales.adapters.memory.master_data import MemoryMasterData
 from aftersales.adapters.record_files import open_record_file
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import Forbidden, InvalidRequest
@@ -476,6 +477,48 @@ def test_rows_are_pulled_a_batch_at_a_time_and_the_source_is_closed(svc: Service
     # 20 records (and the unreadable row) a batch, one row read ahead: never the whole file
     assert pulled_at_progress[:4] == [22, 42, 62, 82]
     assert rows.closed
+
+
+def test_an_import_reads_each_product_once_however_many_batches_refer_to_it(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalogue(svc)
+    asked: list[str] = []
+    plain = MemoryMasterData.stored
+
+    def stored(self: MemoryMasterData, kind: str, ids: Any, **options: Any) -> Any:
+        if kind == "product":
+            asked.extend(ids)
+        return plain(self, kind, ids, **options)
+
+    monkeypatch.setattr(MemoryMasterData, "stored", stored)
+    report = load(svc, ("order_items.csv", _many_orders(30)), batch_rows=5)
+    assert report.clean, report.errors
+    assert report.counts == {"order": {"created": 30}}
+    assert asked == ["p1"]  # a dozen batches of orders, all of them of p1: read once
+
+
+def test_a_product_changed_earlier_in_the_same_import_is_what_later_orders_are_sold_with(
+    svc: Services,
+) -> None:
+    catalogue(svc)
+    changed = PRODUCTS.replace(
+        "p1,吸顶灯,b1,lighting,,", "p1,吸顶灯,b1,lighting,national_warranty,"
+    )
+    later = ORDER_ITEMS.replace("\no1,", "\no9,").replace("\no2,", "\no8,")
+    for item in ("i1", "i2", "i3"):
+        later = later.replace(f",{item},", f",{item}b,")
+    report = load(
+        svc,
+        ("order_items-1.csv", _many_orders(4)),
+        ("products.csv", changed),
+        ("order_items-2.csv", later),
+        batch_rows=2,
+    )
+    assert report.clean, report.errors
+    assert record(svc, "order", "o8")["items"][0]["entitlements"]["badges"] == ["national_warranty"]
+    # the orders loaded before the product changed keep what they were sold with (NW-1, OH-1)
+    assert record(svc, "order", "o0")["items"][0]["entitlements"]["badges"] == []
 
 
 # ---------------------------------------------------------------- loading in parts
