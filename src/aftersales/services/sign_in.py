@@ -54,9 +54,14 @@ _KEY_TEXT = re.compile(r"^[\x21-\x7e]{1,150}$")  # printable ASCII: what a usern
 class Attempt:
     """A sign-in let through :func:`begin`: who is asked for, from where, and their hash."""
 
-    username: str
-    keys: tuple[str, ...]  # the failure counters this attempt counts under
+    account_key: str | None  # None: text no username can be (never looked up)
+    address_key: str | None
     stored: StoredAccount | None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The failure counters this attempt counts under."""
+        return tuple(k for k in (self.account_key, self.address_key) if k is not None)
 
 
 def blocked_until(failures: int, last_failure_at: datetime, blocks_at: int) -> datetime | None:
@@ -81,14 +86,12 @@ def address_key(address: str | None) -> str | None:
 def begin(svc: Services, username: str, address: str | None) -> Attempt:
     """Let the attempt through, or raise :class:`Throttled` saying how long to wait."""
     username = username.strip()
-    keys = tuple(k for k in (account_key(username), address_key(address)) if k is not None)
+    by_account, by_address = account_key(username), address_key(address)
+    keys = tuple(k for k in (by_account, by_address) if k is not None)
     now = svc.clock.now()
     with svc.uow() as uow:
         counts = uow.accounts.sign_in_failures(keys)
-        # Text no username can be (control characters, spaces) is not looked up at all.
-        stored = (
-            uow.accounts.by_username(username) if keys[:1] == (f"account:{username}",) else None
-        )
+        stored = uow.accounts.by_username(username) if by_account is not None else None
     blocks = [c.blocked_until for c in counts.values() if c.blocked_until and c.blocked_until > now]
     if blocks:
         wait_s = math.ceil((max(blocks) - now).total_seconds())
@@ -97,7 +100,7 @@ def begin(svc: Services, username: str, address: str | None) -> Attempt:
             f"try again in {wait_s} s",
             retry_after_s=wait_s,
         )
-    return Attempt(username, keys, stored)
+    return Attempt(by_account, by_address, stored)
 
 
 def password_matches(attempt: Attempt, password: str) -> bool:
@@ -117,24 +120,31 @@ def finish(
     """The new session (the account's count cleared), or None with the failure counted."""
     now = svc.clock.now()
     stored = attempt.stored
+    renewed = None  # a hash made with older parameters is renewed, before the transaction
+    if (
+        matched
+        and stored is not None
+        and accounts.hasher().check_needs_rehash(stored.password_hash)
+    ):
+        renewed = accounts.hasher().hash(password)
     with svc.uow() as uow:
         if matched and stored is not None and stored.account.active:
             account = stored.account
             token = secrets.token_urlsafe(32)
             csrf = secrets.token_urlsafe(24)
             session = accounts.Session(account, token, csrf, now + accounts.SESSION_LIFETIME)
-            if accounts.hasher().check_needs_rehash(stored.password_hash):
-                uow.accounts.set_password_hash(account.id, accounts.hasher().hash(password))
+            if renewed is not None:
+                uow.accounts.set_password_hash(account.id, renewed)
             uow.accounts.drop_sessions_expired(now)
             uow.accounts.add_session(
                 accounts.digest(token), account.id, csrf, now, session.expires_at
             )
-            if attempt.keys and attempt.keys[0].startswith("account:"):
-                uow.accounts.clear_sign_in_failures(attempt.keys[0])
+            if attempt.account_key is not None:
+                uow.accounts.clear_sign_in_failures(attempt.account_key)
             uow.commit()
             return session
         for key in attempt.keys:
-            limit = ACCOUNT_BLOCKS_AT if key.startswith("account:") else ADDRESS_BLOCKS_AT
+            limit = ACCOUNT_BLOCKS_AT if key == attempt.account_key else ADDRESS_BLOCKS_AT
             before = uow.accounts.lock_sign_in_failures(key, now)
             fresh = before.failures == 0 or now - before.last_failure_at > FORGET_AFTER
             failures = 1 if fresh else before.failures + 1
