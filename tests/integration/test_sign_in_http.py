@@ -289,3 +289,23 @@ def test_a_token_lifetime_that_cannot_be_used_is_refused_and_no_token_is_made(
     )
     assert made.exit_code == 2, made.output
     assert accounts.list_tokens(box.services, role=Role.SYSTEM, caller_id="", account_id="*") == []
+
+
+def test_token_ids_with_control_characters_are_refused_naming_the_parameter(
+    box: Container,
+) -> None:
+    """A NUL byte reaching PostgreSQL used to be a 500; ids are refused at the edge."""
+    client = TestClient(create_app(box))
+    ops = accounts.create_api_token(box.services, username="ops", name="console")
+    for answer, field in (
+        (client.delete("/api/v1/tokens/tok%00x", headers=_bearer(ops.token)), "token_id"),
+        (
+            client.get(
+                "/api/v1/tokens", params={"account_id": "acc\x00"}, headers=_bearer(ops.token)
+            ),
+            "account_id",
+        ),
+    ):
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert field in answer.json()["detail"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from aftersales.entrypoints.api.deps import Caller, ServicesDep
@@ -20,6 +20,7 @@ from aftersales.services import accounts
 from aftersales.services.records import TokenRecord
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], responses=PROBLEMS)
+PRINTABLE = r"^[!-~]{1,64}$"  # ids are short printable ASCII: anything else is refused (422)
 
 
 class TokenOut(BaseModel):
@@ -53,7 +54,9 @@ def list_tokens(
     svc: ServicesDep,
     who: Caller,
     account_id: str | None = Query(
-        None, max_length=64, description="operations only: another account's, or * for all"
+        None,
+        pattern=PRINTABLE,
+        description="operations only: another account's id, or * for all",
     ),
 ) -> TokenList:
     """The caller's tokens (revoked and expired ones too), newest first."""
@@ -64,7 +67,9 @@ def list_tokens(
 
 
 @router.delete("/{token_id}", response_model=TokenOut)
-def revoke_token(svc: ServicesDep, who: Caller, token_id: str) -> TokenOut:
+def revoke_token(
+    svc: ServicesDep, who: Caller, token_id: str = Path(pattern=PRINTABLE)
+) -> TokenOut:
     """Revoke a token: it is refused from the next request on. Revoking it again changes
     nothing."""
     return _out(accounts.revoke_token_of(svc, token_id, role=who.role, caller_id=who.account_id))
