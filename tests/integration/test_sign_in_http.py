@@ -309,3 +309,15 @@ def test_token_ids_with_control_characters_are_refused_naming_the_parameter(
         assert answer.status_code == 422, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
         assert field in answer.json()["detail"]
+
+
+def test_a_nul_byte_in_the_username_signs_nobody_in_and_is_no_server_error(
+    box: Container,
+) -> None:
+    """``username=bu%00yer`` was a 500 on PostgreSQL."""
+    client = TestClient(create_app(box))
+    page = client.post(
+        "/login", data={"username": "hz-install\x00-01", "password": RIGHT}, follow_redirects=False
+    )
+    assert 400 <= page.status_code < 500
+    assert "aftersales_session" not in page.cookies
