@@ -215,3 +215,19 @@ def test_a_blocked_account_is_heard_again_after_the_block_not_sooner(
     assert refused.value.retry_after_s == 1
     clock.advance(seconds=1)
     assert _try(engine, clock, RIGHT) is not None
+
+
+def test_counts_forgotten_an_hour_ago_are_deleted_at_the_next_success(
+    engine: Engine, clock: FixedClock, hasher: CountingHasher
+) -> None:
+    """Guessed names would otherwise leave a row each, for ever."""
+    _account(engine, clock)
+    for n in range(3):
+        _try(engine, clock, WRONG, username=f"guess-{n}", address="203.0.113.9")
+    clock.advance(minutes=30)
+    _try(engine, clock, WRONG, username="guess-late")
+    clock.advance(minutes=31)
+    assert _try(engine, clock, RIGHT) is not None
+    with engine.connect() as conn:
+        keys = conn.execute(select(s.sign_in_failures.c.key)).scalars().all()
+    assert keys == ["account:guess-late"]

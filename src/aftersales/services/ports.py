@@ -405,6 +405,9 @@ class Accounts(Protocol):
 
     def clear_sign_in_failures(self, key: str) -> None: ...
 
+    def forget_sign_in_failures(self, last_before: datetime) -> None:
+        """Delete the counts whose last failure was before ``last_before``."""
+
 
 class Idempotency(Protocol):
     """The first answer to a request with an ``Idempotency-Key``, per account."""

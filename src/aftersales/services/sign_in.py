@@ -46,7 +46,7 @@ ACCOUNT_BLOCKS_AT = 5  # failures
 ADDRESS_BLOCKS_AT = 20
 FIRST_BLOCK = timedelta(seconds=5)
 LONGEST_BLOCK = timedelta(minutes=15)
-FORGET_AFTER = timedelta(hours=1)
+FORGET_AFTER = timedelta(hours=1)  # longer than LONGEST_BLOCK: forgetting never lifts a block
 _KEY_TEXT = re.compile(r"^[\x21-\x7e]{1,150}$")  # printable ASCII: what a username or address is
 
 
@@ -141,6 +141,8 @@ def finish(
             )
             if attempt.account_key is not None:
                 uow.accounts.clear_sign_in_failures(attempt.account_key)
+            # Counts of guessed names would pile up: each success deletes the forgotten ones.
+            uow.accounts.forget_sign_in_failures(now - FORGET_AFTER)
             uow.commit()
             return session
         for key in attempt.keys:

@@ -598,6 +598,7 @@ sign_in_failures = Table(
     Column("failures", Integer, nullable=False),
     Column("last_failure_at", UtcDateTime, nullable=False),
     Column("blocked_until", UtcDateTime, nullable=True),
+    Index(None, "last_failure_at"),  # forgotten counts are deleted by age
 )
 
 # ---------------------------------------------------------------- notifications

@@ -612,6 +612,10 @@ class SqlAccounts:
     def clear_sign_in_failures(self, key: str) -> None:
         self.conn.execute(delete(s.sign_in_failures).where(s.sign_in_failures.c.key == key))
 
+    def forget_sign_in_failures(self, last_before: datetime) -> None:
+        f = s.sign_in_failures
+        self.conn.execute(delete(f).where(f.c.last_failure_at < last_before))
+
 
 def _token(row: Any) -> TokenRecord:
     return TokenRecord(

@@ -623,6 +623,11 @@ class MemoryAccounts(_OnStore):
     def clear_sign_in_failures(self, key: str) -> None:
         self._t.sign_in_failures.pop(key, None)
 
+    def forget_sign_in_failures(self, last_before: datetime) -> None:
+        rows = self._t.sign_in_failures
+        for key in [k for k, row in rows.items() if row.last_failure_at < last_before]:
+            del rows[key]
+
 
 class MemoryIdempotency(_OnStore):
     """Keys per (account, key). Units of work on one store run one at a time (the store's

@@ -33,6 +33,9 @@ def upgrade() -> None:
         sa.Column("blocked_until", aftersales.adapters.db.types.UtcDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_sign_in_failures")),
     )
+    op.create_index(
+        op.f("ix_sign_in_failures_last_failure_at"), "sign_in_failures", ["last_failure_at"]
+    )
     with op.batch_alter_table("api_tokens") as batch:
         batch.add_column(
             sa.Column("expires_at", aftersales.adapters.db.types.UtcDateTime(), nullable=True)
