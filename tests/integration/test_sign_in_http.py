@@ -152,8 +152,11 @@ def test_checking_passwords_holds_up_neither_the_loop_nor_other_requests(
             ]
             # Wait (for a condition, not a time) until both hashing threads are busy and
             # the other attempts queue for them.
-            while auth.hashing.borrowed_tokens < 2 or auth.hashing.statistics().tasks_waiting < 1:
-                await asyncio.sleep(0.005)
+            async with asyncio.timeout(60):
+                while (
+                    auth.hashing.borrowed_tokens < 2 or auth.hashing.statistics().tasks_waiting < 1
+                ):
+                    await asyncio.sleep(0.005)
             started = time.perf_counter()
             health = await client.get("/healthz")
             health_s = time.perf_counter() - started
