@@ -72,12 +72,9 @@ def box(
     container.close()
 
 
-def _login(client: TestClient, password: str, **more: str) -> httpx.Response:
+def _login(client: TestClient, password: str) -> httpx.Response:
     return client.post(
-        "/login",
-        data={"username": "hz-install-01", "password": password},
-        follow_redirects=False,
-        **more,  # type: ignore[arg-type]
+        "/login", data={"username": "hz-install-01", "password": password}, follow_redirects=False
     )
 
 
