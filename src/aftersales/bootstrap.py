@@ -242,6 +242,20 @@ def upgrade_database(settings: Settings) -> str:
         engine.dispose()
 
 
+def backup_database(settings: Settings, path: Path) -> int:
+    """Back the configured database up to the new file ``path``; its size in bytes."""
+    from aftersales.adapters.db import backups
+
+    return backups.backup(settings.resolved_database_url, path)
+
+
+def restore_database(settings: Settings, path: Path, *, force: bool = False) -> None:
+    """Replace the configured database's contents with the backup at ``path``."""
+    from aftersales.adapters.db import backups
+
+    backups.restore(settings.resolved_database_url, path, force=force)
+
+
 def read_record_file(
     path: Path, *, kind: str | None, kinds: Collection[str]
 ) -> tuple[str | None, Iterator[FileRecord | FileProblem]]:

@@ -261,6 +261,21 @@ def _rows() -> list[Row]:
             everyone,
         ),
         *_master_data_rows(),
+        # Each account lists its own API tokens (operations may name another account's);
+        # a token that is not the caller's is not found (tests/integration/test_sign_in_http.py).
+        Row("GET", "/api/v1/tokens", get("/api/v1/tokens"), everyone),
+        Row(
+            "GET",
+            "/api/v1/tokens",
+            get("/api/v1/tokens", account_id="*"),
+            lambda role, owner: allowed(role, Action.MANAGE_ANY_TOKEN),
+        ),
+        Row(
+            "DELETE",
+            "/api/v1/tokens/{token_id}",
+            lambda c, h, w: c.delete("/api/v1/tokens/tok-nobodys", headers=h).status_code,
+            nobody,
+        ),
         # Marketplace events are machine-to-machine: a signature with the shared secret or an
         # operations/integration bearer token (tests/e2e/test_api_events.py), never a session.
         Row("POST", "/api/v1/events", post("/api/v1/events", {"id": "e1"}), nobody),
@@ -517,6 +532,8 @@ def _integration_may(row: Row, owner: bool, *, wide: bool) -> bool:
         role = Role.OPERATIONS if wide else Role.INTEGRATION
         return row.allowed(role, owner)
     if resource == "order-items":
+        return row.allowed(Role.INTEGRATION, owner)
+    if resource == "tokens":  # its own tokens, as any account: never another's
         return row.allowed(Role.INTEGRATION, owner)
     if resource == "imports":
         # A shop's token may not load shops (the file here); nobody sees another's job.

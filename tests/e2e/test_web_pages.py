@@ -58,8 +58,8 @@ class FakeAuth:
     def viewer(self, request: Request, svc: Services) -> Viewer | None:
         return self.sessions.get(request.cookies.get("sid", ""))
 
-    def sign_in(
-        self, response: Response, svc: Services, username: str, password: str
+    async def sign_in(
+        self, request: Request, response: Response, svc: Services, username: str, password: str
     ) -> Viewer | None:
         viewer = VIEWERS.get(username)
         if viewer is None or password != "pw":

@@ -59,6 +59,9 @@ class Action(StrEnum):
     READ_MASTER_DATA = "read_master_data"
     SEND_EVENTS = "send_events"
     IMPORT_DATA = "import_data"  # bulk import of master data (brands, products, orders...)
+    # API tokens (not about one case)
+    MANAGE_OWN_TOKENS = "manage_own_tokens"  # list and revoke the caller's own
+    MANAGE_ANY_TOKEN = "manage_any_token"  # list and revoke any account's
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,12 @@ ACCESS: Mapping[Action, Permission] = {
         Role.OPERATIONS,
         Role.INTEGRATION,
         why="master data is imported by operations or by an integration account",
+    ),
+    Action.MANAGE_OWN_TOKENS: _p(
+        *_EVERYONE, Role.INTEGRATION, why="every account may list and revoke its own tokens"
+    ),
+    Action.MANAGE_ANY_TOKEN: _p(
+        Role.OPERATIONS, why="only operations list and revoke other accounts' tokens"
     ),
 }
 

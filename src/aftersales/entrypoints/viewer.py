@@ -52,10 +52,15 @@ class WebAuth(Protocol):
         """The signed-in viewer of this request, or None."""
         ...
 
-    def sign_in(
-        self, response: Response, svc: Services, username: str, password: str
+    async def sign_in(
+        self, request: Request, response: Response, svc: Services, username: str, password: str
     ) -> Viewer | None:
-        """Check the password; on success set the session cookie on ``response``."""
+        """Check the password; on success set the session cookie on ``response``.
+
+        ``svc`` is not bound to a request's unit of work: the password is checked
+        between short transactions of its own, never inside one. Raises
+        :class:`~aftersales.errors.Throttled` while sign-ins are refused.
+        """
         ...
 
     def sign_out(self, request: Request, response: Response, svc: Services) -> None: ...

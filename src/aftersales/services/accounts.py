@@ -4,6 +4,10 @@ Passwords are hashed with argon2id (``argon2-cffi``); a hash made with older
 parameters is replaced on the next successful sign-in. A web session is a random
 token in an HttpOnly cookie; the database keeps only its SHA-256, so a leaked
 table signs nobody in. Each session carries its own CSRF token for forms.
+Signing in itself, throttled, is :mod:`aftersales.services.sign_in`.
+
+API tokens are kept the same way (a digest); one may be given a lifetime, after
+which it is refused as expired, and its owner (or operations) may revoke it.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
+from aftersales.domain import access
+from aftersales.domain.access import Action
 from aftersales.domain.lifecycle import Role
-from aftersales.errors import AlreadyExists, InvalidRequest
+from aftersales.errors import AlreadyExists, InvalidRequest, NotFound, NotSignedIn
 from aftersales.services.base import Services
-from aftersales.services.records import Account
+from aftersales.services.records import Account, TokenRecord
 
 SESSION_LIFETIME = timedelta(days=7)
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
 MIN_PASSWORD_LENGTH = 8
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,99}$")
 # Roles that act for a party, and what the party is.
@@ -118,31 +124,17 @@ def list_accounts(svc: Services) -> list[Account]:
         return uow.accounts.list()
 
 
-def sign_in(svc: Services, username: str, password: str) -> Session | None:
-    """A new session when the password matches an active account; else None (no hint which)."""
-    with svc.uow() as uow:
-        stored = uow.accounts.by_username(username.strip())
-        if stored is None:
-            _hasher.hash(password)  # the same work either way: no timing hint an account exists
-            return None
-        try:
-            _hasher.verify(stored.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return None
-        account = stored.account
-        if not account.active:
-            return None
-        now = svc.clock.now()
-        token = secrets.token_urlsafe(32)
-        session = Session(account, token, secrets.token_urlsafe(24), now + SESSION_LIFETIME)
-        if _hasher.check_needs_rehash(stored.password_hash):
-            uow.accounts.set_password_hash(account.id, _hasher.hash(password))
-        uow.accounts.drop_sessions_expired(now)
-        uow.accounts.add_session(
-            _digest(token), account.id, session.csrf_token, now, session.expires_at
-        )
-        uow.commit()
-    return session
+def sign_in(
+    svc: Services, username: str, password: str, address: str | None = None
+) -> Session | None:
+    """A new session when the password matches an active account; else None (no hint which).
+
+    Throttled (:mod:`aftersales.services.sign_in`): raises
+    :class:`~aftersales.errors.Throttled` while the account or address is blocked.
+    """
+    from aftersales.services import sign_in as signing_in
+
+    return signing_in.sign_in(svc, username, password, address)
 
 
 def session_for(svc: Services, token: str | None) -> Session | None:
@@ -150,7 +142,7 @@ def session_for(svc: Services, token: str | None) -> Session | None:
     if not token:
         return None
     with svc.uow() as uow:
-        record = uow.accounts.session(_digest(token))
+        record = uow.accounts.session(digest(token))
     if record is None or record.expires_at <= svc.clock.now() or not record.account.active:
         return None
     return Session(record.account, token, record.csrf_token, record.expires_at)
@@ -159,12 +151,18 @@ def session_for(svc: Services, token: str | None) -> Session | None:
 def sign_out(svc: Services, token: str | None) -> None:
     if token:
         with svc.uow() as uow:
-            uow.accounts.drop_session(_digest(token))
+            uow.accounts.drop_session(digest(token))
             uow.commit()
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of a session or API token: its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hasher() -> PasswordHasher:
+    """The one argon2id hasher (its parameters decide when a stored hash is renewed)."""
+    return _hasher
 
 
 # ---------------------------------------------------------------- API tokens for systems
@@ -176,35 +174,101 @@ class ApiToken:
     account: Account
     name: str
     token: str  # shown once, never stored
+    expires_at: datetime | None = None
 
 
-def create_api_token(svc: Services, *, username: str, name: str) -> ApiToken:
-    """A new token that acts as ``username``'s account; only its digest is stored."""
+def create_api_token(
+    svc: Services, *, username: str, name: str, expires_in: timedelta | None = None
+) -> ApiToken:
+    """A new token that acts as ``username``'s account; only its digest is stored.
+
+    With ``expires_in`` it stops working that long from now; without, when revoked.
+    """
     account = find_account(svc, username)
     if account is None:
         raise AccountError(f"no account {username!r}; create it first (aftersales accounts create)")
     if not name.strip():
         raise AccountError("name the token after the system that will use it, e.g. 'order-sync'")
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise AccountError("a token's lifetime must be longer than nothing, e.g. 30d or 12h")
+    if expires_in is not None and expires_in > MAX_TOKEN_LIFETIME:
+        raise AccountError(
+            f"a token may live at most {MAX_TOKEN_LIFETIME.days} days; leave the expiry out "
+            "for one that lasts until it is revoked"
+        )
+    now = svc.clock.now()
+    expires_at = None if expires_in is None else now + expires_in
     token = "as_" + secrets.token_urlsafe(32)
-    record = ApiToken(f"tok-{secrets.token_hex(6)}", account, name.strip()[:100], token)
+    record = ApiToken(f"tok-{secrets.token_hex(6)}", account, name.strip()[:100], token, expires_at)
     with svc.uow() as uow:
-        uow.accounts.add_token(record.id, account.id, record.name, _digest(token), svc.clock.now())
+        uow.accounts.add_token(record.id, account.id, record.name, digest(token), now, expires_at)
         uow.commit()
     return record
 
 
 def account_for_token(svc: Services, token: str | None) -> Account | None:
-    """The active account behind a bearer token, or None (unknown, revoked, account off)."""
-    if not token:
+    """The active account behind a bearer token, or None (unknown, revoked, expired, off)."""
+    try:
+        return authenticate_token(svc, token)
+    except NotSignedIn:
         return None
+
+
+def authenticate_token(svc: Services, token: str | None) -> Account:
+    """The active account behind a bearer token; :class:`NotSignedIn` saying why not."""
+    record = None
+    if token:
+        with svc.uow() as uow:
+            record = uow.accounts.token_by_digest(digest(token))
+    if record is None or record.revoked_at is not None:
+        raise NotSignedIn("the bearer token is unknown or was revoked")
+    if record.expires_at is not None and record.expires_at <= svc.clock.now():
+        raise NotSignedIn(
+            f"the bearer token {record.id} expired at {record.expires_at.isoformat()}; "
+            "ask for a new one (aftersales accounts token)"
+        )
+    if not record.account.active:
+        raise NotSignedIn("the bearer token's account is switched off")
+    return record.account
+
+
+def list_tokens(
+    svc: Services, *, role: Role, caller_id: str, account_id: str | None = None
+) -> list[TokenRecord]:
+    """Tokens, newest first: the caller's own, or ``account_id``'s, or with ``"*"`` everyone's
+    (another account's only for a role the access table lets manage any token)."""
+    access.require(role, Action.MANAGE_OWN_TOKENS)
+    wanted = account_id or caller_id
+    if wanted != caller_id:
+        access.require(role, Action.MANAGE_ANY_TOKEN)
     with svc.uow() as uow:
-        account = uow.accounts.account_for_token(_digest(token))
-    if account is None or not account.active:
-        return None
-    return account
+        return list(uow.accounts.tokens(None if wanted == "*" else wanted))
+
+
+def find_token(svc: Services, token_id: str) -> TokenRecord | None:
+    with svc.uow() as uow:
+        return uow.accounts.token(token_id)
+
+
+def revoke_token_of(svc: Services, token_id: str, *, role: Role, caller_id: str) -> TokenRecord:
+    """Revoke one of the caller's tokens (any account's, for operations); the token as it
+    now is. Another account's token is not found, as one that does not exist; a token
+    revoked before stays revoked at its first instant."""
+    access.require(role, Action.MANAGE_OWN_TOKENS)
+    any_token = access.allowed(role, Action.MANAGE_ANY_TOKEN)
+    with svc.uow() as uow:
+        found = uow.accounts.token(token_id)
+        if found is None or (not any_token and found.account.id != caller_id):
+            raise NotFound("API token", token_id)
+        uow.accounts.revoke_token(token_id, svc.clock.now())
+        revoked = uow.accounts.token(token_id)
+        uow.commit()
+    assert revoked is not None
+    return revoked
 
 
 def revoke_api_token(svc: Services, token_id: str) -> bool:
+    """Revoke any account's token; False when there is none by that id or it was revoked."""
     with svc.uow() as uow:
         revoked = uow.accounts.revoke_token(token_id, svc.clock.now())
         uow.commit()

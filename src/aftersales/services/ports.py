@@ -53,9 +53,11 @@ from aftersales.services.records import (
     Sandbox,
     Scope,
     SessionRecord,
+    SignInFailures,
     SolutionText,
     StoredAccount,
     StoredAnswer,
+    TokenRecord,
 )
 
 # ---------------------------------------------------------------- ports
@@ -368,13 +370,43 @@ class Accounts(Protocol):
     def drop_sessions_expired(self, before: datetime) -> None: ...
 
     def add_token(
-        self, token_id: str, account_id: str, name: str, digest: str, created_at: datetime
+        self,
+        token_id: str,
+        account_id: str,
+        name: str,
+        digest: str,
+        created_at: datetime,
+        expires_at: datetime | None = None,
     ) -> None: ...
 
     def account_for_token(self, digest: str) -> Account | None:
         """The account behind a token that is not revoked (active or not)."""
 
     def revoke_token(self, token_id: str, at: datetime) -> bool: ...
+
+    def set_token_expiry(self, token_id: str, expires_at: datetime | None) -> None: ...
+
+    def token_by_digest(self, digest: str) -> TokenRecord | None:
+        """The token with this digest, revoked, expired or not."""
+
+    def token(self, token_id: str) -> TokenRecord | None: ...
+
+    def tokens(self, account_id: str | None = None) -> Sequence[TokenRecord]:
+        """Tokens (one account's, or everyone's), newest first, revoked ones included."""
+
+    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
+        """The failures counted under each key that has any."""
+
+    def lock_sign_in_failures(self, key: str, at: datetime) -> SignInFailures:
+        """The failures under ``key`` (a row of none made at ``at`` if there was no row),
+        locked until the unit of work ends, so racing failures each count."""
+
+    def set_sign_in_failures(self, key: str, failures: SignInFailures) -> None: ...
+
+    def clear_sign_in_failures(self, key: str) -> None: ...
+
+    def forget_sign_in_failures(self, last_before: datetime) -> None:
+        """Delete the counts whose last failure was before ``last_before``."""
 
 
 class Idempotency(Protocol):

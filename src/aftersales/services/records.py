@@ -49,6 +49,27 @@ class SessionRecord:
 
 
 @dataclass(frozen=True)
+class TokenRecord:
+    """An API token as stored: never the token itself, only what it is and whose."""
+
+    id: str
+    account: Account
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SignInFailures:
+    """Failed sign-ins under one key (an account name or a client address)."""
+
+    failures: int
+    last_failure_at: datetime
+    blocked_until: datetime | None
+
+
+@dataclass(frozen=True)
 class ChatThread:
     id: str
     order_item_id: str

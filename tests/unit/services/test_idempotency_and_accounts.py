@@ -9,7 +9,15 @@ from argon2 import PasswordHasher
 
 from aftersales.adapters.memory import MemoryStore
 from aftersales.domain.lifecycle import Role
-from aftersales.errors import AlreadyExists, IdempotencyKeyReused, RequestInFlight
+from aftersales.errors import (
+    AlreadyExists,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    NotSignedIn,
+    RequestInFlight,
+    Throttled,
+)
 from aftersales.services import accounts
 from aftersales.services import cases as svc
 from aftersales.services.base import Services
@@ -205,3 +213,45 @@ def test_api_tokens_act_as_their_account_until_revoked(
     assert accounts.account_for_token(services, token.token) is None
     with pytest.raises(accounts.AccountError, match="no account 'nobody'"):
         accounts.create_api_token(services, username="nobody", name="x")
+
+
+def test_sign_in_is_throttled_in_memory_as_in_sql(services: Services, clock: FixedClock) -> None:
+    """The in-memory port counts failures as the SQL one does (the integration tests play
+    the same rules on SQLite and PostgreSQL)."""
+    _installer(services)
+    for _ in range(5):
+        assert accounts.sign_in(services, "hz-install-01", "wrong horse", "203.0.113.9") is None
+    with pytest.raises(Throttled) as refused:
+        accounts.sign_in(services, "hz-install-01", "correct horse", "203.0.113.9")
+    assert refused.value.retry_after_s == 5
+    clock.advance(seconds=5)
+    assert accounts.sign_in(services, "hz-install-01", "correct horse", "203.0.113.9")
+    for _ in range(4):  # the success cleared the account's count
+        assert accounts.sign_in(services, "hz-install-01", "wrong horse") is None
+    assert accounts.sign_in(services, "hz-install-01", "correct horse") is not None
+
+
+def test_tokens_are_listed_revoked_and_expire_per_account(
+    services: Services, clock: FixedClock
+) -> None:
+    owner = _installer(services)
+    accounts.create_account(services, username="ops", password="long enough", role=Role.OPERATIONS)
+    short = accounts.create_api_token(
+        services, username="hz-install-01", name="erp", expires_in=timedelta(hours=1)
+    )
+    kept = accounts.create_api_token(services, username="hz-install-01", name="sync")
+    ops = accounts.create_api_token(services, username="ops", name="console")
+    mine = accounts.list_tokens(services, role=Role.PROVIDER, caller_id=owner.id)
+    assert {t.id for t in mine} == {kept.id, short.id}
+    with pytest.raises(Forbidden):
+        accounts.list_tokens(services, role=Role.PROVIDER, caller_id=owner.id, account_id="*")
+    with pytest.raises(NotFound):
+        accounts.revoke_token_of(services, ops.id, role=Role.PROVIDER, caller_id=owner.id)
+    assert accounts.authenticate_token(services, short.token) == owner
+    clock.advance(hours=1)
+    with pytest.raises(NotSignedIn, match="expired at"):
+        accounts.authenticate_token(services, short.token)
+    revoked = accounts.revoke_token_of(services, kept.id, role=Role.OPERATIONS, caller_id="x")
+    assert revoked.revoked_at == clock.now()
+    with pytest.raises(NotSignedIn, match="revoked"):
+        accounts.authenticate_token(services, kept.token)

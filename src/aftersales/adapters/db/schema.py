@@ -584,7 +584,21 @@ api_tokens = Table(
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),  # None: until revoked
     Index(None, "account_id"),
+)
+
+# Failed sign-ins, one row per account name and per client address ("account:…",
+# "address:…"), shared by every HTTP process; ``blocked_until`` is when the next
+# attempt is heard again (services/sign_in.py says how it grows).
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UtcDateTime, nullable=False),
+    Column("blocked_until", UtcDateTime, nullable=True),
+    Index(None, "last_failure_at"),  # forgotten counts are deleted by age
 )
 
 # ---------------------------------------------------------------- notifications

@@ -36,9 +36,11 @@ from aftersales.services.records import (
     FormContact,
     Sandbox,
     SessionRecord,
+    SignInFailures,
     SolutionText,
     StoredAccount,
     StoredAnswer,
+    TokenRecord,
 )
 
 _oi, _o, _p = s.order_items, s.orders, s.products
@@ -511,7 +513,13 @@ class SqlAccounts:
         self.conn.execute(delete(s.web_sessions).where(s.web_sessions.c.expires_at < before))
 
     def add_token(
-        self, token_id: str, account_id: str, name: str, digest: str, created_at: datetime
+        self,
+        token_id: str,
+        account_id: str,
+        name: str,
+        digest: str,
+        created_at: datetime,
+        expires_at: datetime | None = None,
     ) -> None:
         self.conn.execute(
             insert(s.api_tokens).values(
@@ -520,6 +528,7 @@ class SqlAccounts:
                 name=name,
                 token_sha256=digest,
                 created_at=created_at,
+                expires_at=expires_at,
             )
         )
 
@@ -539,6 +548,94 @@ class SqlAccounts:
             .values(revoked_at=at)
         )
         return result.rowcount == 1
+
+    def set_token_expiry(self, token_id: str, expires_at: datetime | None) -> None:
+        self.conn.execute(
+            update(s.api_tokens).where(s.api_tokens.c.id == token_id).values(expires_at=expires_at)
+        )
+
+    def _tokens(self) -> Any:
+        t, a = s.api_tokens, s.accounts
+        return (
+            select(
+                t.c.id.label("token_id"),
+                t.c.name.label("token_name"),
+                t.c.created_at.label("token_created_at"),
+                t.c.expires_at,
+                t.c.revoked_at,
+                a,
+            )
+            .select_from(t.join(a, t.c.account_id == a.c.id))
+            .order_by(t.c.created_at.desc(), t.c.id.desc())
+        )
+
+    def token_by_digest(self, digest: str) -> TokenRecord | None:
+        row = self.conn.execute(self._tokens().where(s.api_tokens.c.token_sha256 == digest)).first()
+        return None if row is None else _token(row)
+
+    def token(self, token_id: str) -> TokenRecord | None:
+        row = self.conn.execute(self._tokens().where(s.api_tokens.c.id == token_id)).first()
+        return None if row is None else _token(row)
+
+    def tokens(self, account_id: str | None = None) -> Sequence[TokenRecord]:
+        query = self._tokens()
+        if account_id is not None:
+            query = query.where(s.api_tokens.c.account_id == account_id)
+        return [_token(row) for row in self.conn.execute(query)]
+
+    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
+        f = s.sign_in_failures
+        rows = self.conn.execute(select(f).where(f.c.key.in_(list(keys))))
+        return {row.key: _failures(row) for row in rows if row.failures > 0}
+
+    def lock_sign_in_failures(self, key: str, at: datetime) -> SignInFailures:
+        # A row of none first, so that racing failures on PostgreSQL queue on its lock
+        # (SQLite's BEGIN IMMEDIATE already runs writers one at a time).
+        f = s.sign_in_failures
+        values = {"key": key, "failures": 0, "last_failure_at": at, "blocked_until": None}
+        self.conn.execute(_NEW_FAILURES[self.conn.dialect.name], values)
+        row = self.conn.execute(select(f).where(f.c.key == key).with_for_update()).one()
+        return _failures(row)
+
+    def set_sign_in_failures(self, key: str, failures: SignInFailures) -> None:
+        f = s.sign_in_failures
+        self.conn.execute(
+            update(f)
+            .where(f.c.key == key)
+            .values(
+                failures=failures.failures,
+                last_failure_at=failures.last_failure_at,
+                blocked_until=failures.blocked_until,
+            )
+        )
+
+    def clear_sign_in_failures(self, key: str) -> None:
+        self.conn.execute(delete(s.sign_in_failures).where(s.sign_in_failures.c.key == key))
+
+    def forget_sign_in_failures(self, last_before: datetime) -> None:
+        f = s.sign_in_failures
+        self.conn.execute(delete(f).where(f.c.last_failure_at < last_before))
+
+
+def _token(row: Any) -> TokenRecord:
+    return TokenRecord(
+        id=row.token_id,
+        account=_account(row),
+        name=row.token_name,
+        created_at=row.token_created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _failures(row: Any) -> SignInFailures:
+    return SignInFailures(row.failures, row.last_failure_at, row.blocked_until)
+
+
+_NEW_FAILURES = {
+    name: dialect.insert(s.sign_in_failures).on_conflict_do_nothing(index_elements=["key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 _RESERVE_KEY = {  # built once per dialect: a unit of work is made for every request

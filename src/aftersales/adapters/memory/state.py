@@ -32,6 +32,7 @@ from aftersales.services.records import (
     NotificationPreferences,
     NotificationRecord,
     Sandbox,
+    SignInFailures,
     SolutionText,
 )
 
@@ -195,6 +196,7 @@ class TokenRecord:
     digest: str
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,7 @@ class Tables:
     accounts: dict[str, AccountRecord] = field(default_factory=dict)
     sessions: dict[str, SessionRow] = field(default_factory=dict)
     tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    sign_in_failures: dict[str, SignInFailures] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], KeyRecord] = field(default_factory=dict)
     # id -> notification; the unique key (account, case, kind, clock, mark) -> id
     notifications: dict[int, NotificationRecord] = field(default_factory=dict)

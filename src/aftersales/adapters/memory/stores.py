@@ -43,10 +43,12 @@ from aftersales.services.records import (
     FormContact,
     Sandbox,
     SessionRecord,
+    SignInFailures,
     SolutionText,
     StoredAccount,
     StoredAnswer,
 )
+from aftersales.services.records import TokenRecord as StoredToken
 
 
 class _OnStore:
@@ -533,12 +535,24 @@ class MemoryAccounts(_OnStore):
             del sessions[digest]
 
     def add_token(
-        self, token_id: str, account_id: str, name: str, digest: str, created_at: datetime
+        self,
+        token_id: str,
+        account_id: str,
+        name: str,
+        digest: str,
+        created_at: datetime,
+        expires_at: datetime | None = None,
     ) -> None:
         t = self._t
         if token_id in t.tokens or any(row.digest == digest for row in t.tokens.values()):
             raise AlreadyExists(f"token '{token_id}' already exists")
-        t.tokens[token_id] = TokenRecord(account_id, name, digest, utc(created_at))
+        t.tokens[token_id] = TokenRecord(
+            account_id,
+            name,
+            digest,
+            utc(created_at),
+            expires_at=None if expires_at is None else utc(expires_at),
+        )
 
     def account_for_token(self, digest: str) -> Account | None:
         for row in self._t.tokens.values():
@@ -553,6 +567,66 @@ class MemoryAccounts(_OnStore):
             return False
         self._t.tokens[token_id] = replace(row, revoked_at=utc(at))
         return True
+
+    def set_token_expiry(self, token_id: str, expires_at: datetime | None) -> None:
+        row = self._t.tokens.get(token_id)
+        if row is not None:
+            expiry = None if expires_at is None else utc(expires_at)
+            self._t.tokens[token_id] = replace(row, expires_at=expiry)
+
+    def _stored(self, token_id: str, row: TokenRecord) -> StoredToken | None:
+        account = self._t.accounts.get(row.account_id)
+        if account is None:
+            return None
+        return StoredToken(
+            token_id,
+            _account(row.account_id, account),
+            row.name,
+            row.created_at,
+            row.expires_at,
+            row.revoked_at,
+        )
+
+    def token_by_digest(self, digest: str) -> StoredToken | None:
+        for token_id, row in self._t.tokens.items():
+            if row.digest == digest:
+                return self._stored(token_id, row)
+        return None
+
+    def token(self, token_id: str) -> StoredToken | None:
+        row = self._t.tokens.get(token_id)
+        return None if row is None else self._stored(token_id, row)
+
+    def tokens(self, account_id: str | None = None) -> Sequence[StoredToken]:
+        found = [
+            stored
+            for token_id, row in self._t.tokens.items()
+            if account_id is None or row.account_id == account_id
+            if (stored := self._stored(token_id, row)) is not None
+        ]
+        return sorted(found, key=lambda t: (t.created_at, t.id), reverse=True)
+
+    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
+        rows = self._t.sign_in_failures
+        return {key: rows[key] for key in keys if key in rows and rows[key].failures > 0}
+
+    def lock_sign_in_failures(self, key: str, at: datetime) -> SignInFailures:
+        # The store's lock already runs units of work one at a time.
+        rows = self._t.sign_in_failures
+        if key not in rows:
+            rows[key] = SignInFailures(0, utc(at), None)
+        return rows[key]
+
+    def set_sign_in_failures(self, key: str, failures: SignInFailures) -> None:
+        self._t.sign_in_failures[key] = failures
+
+    def clear_sign_in_failures(self, key: str) -> None:
+        self._t.sign_in_failures.pop(key, None)
+
+    def forget_sign_in_failures(self, last_before: datetime) -> None:
+        rows = self._t.sign_in_failures
+        for key in [k for k, row in rows.items() if row.last_failure_at < last_before]:
+            del rows[key]
 
 
 class MemoryIdempotency(_OnStore):

@@ -65,9 +65,7 @@ def caller(
     """
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":
-        account = accounts.account_for_token(svc, credential.strip())
-        if account is None:
-            raise NotSignedIn("the bearer token is unknown or was revoked")
+        account = accounts.authenticate_token(svc, credential.strip())
         if account.role is Role.INTEGRATION and not _for_integrations(request):
             raise Forbidden(
                 "an integration token loads master data, events and imports; "
@@ -89,7 +87,9 @@ def caller(
 Caller = Annotated[Viewer, Depends(caller)]
 
 # The routers an integration token may call (their tags).
-INTEGRATION_TAGS = frozenset({"master data", "order items", "events", "imports", "policies"})
+INTEGRATION_TAGS = frozenset(
+    {"master data", "order items", "events", "imports", "policies", "tokens"}
+)
 
 
 def _for_integrations(request: Request) -> bool:

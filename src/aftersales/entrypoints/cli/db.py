@@ -1,13 +1,17 @@
-"""The ``db`` group: the database schema (``db upgrade`` applies the migrations)."""
+"""The ``db`` group: the database schema (``db upgrade`` applies the migrations), and
+backups (``db backup PATH``, ``db restore PATH``; docs/operations.md says how)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from aftersales.entrypoints.cli.common import DatabaseUrl, DataDir, console
 from aftersales.errors import AftersalesError
 
-app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app = typer.Typer(no_args_is_help=True, help="Database schema and backups.")
 
 
 @app.command("upgrade")
@@ -22,3 +26,47 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     except AftersalesError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+@app.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="The new file to write; never overwritten.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Back the database up while the service runs (SQLite's online backup; pg_dump -Fc)."""
+    from aftersales.bootstrap import backup_database
+    from aftersales.settings import load_settings
+
+    try:
+        size = backup_database(load_settings(data_dir=data_dir, database_url=database_url), path)
+    except AftersalesError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"[green]backed up to {path} ({size:,} bytes)[/green]")
+
+
+@app.command("restore")
+def db_restore(
+    path: Annotated[Path, typer.Argument(help="A file made by `aftersales db backup`.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Restore even while other processes have the database open."),
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Replace the database's contents with a backup (stop serve and the workers first)."""
+    from aftersales.bootstrap import restore_database
+    from aftersales.settings import load_settings
+
+    try:
+        settings = load_settings(data_dir=data_dir, database_url=database_url)
+        restore_database(settings, path, force=force)
+    except AftersalesError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"[green]restored from {path}[/green]; run `aftersales db upgrade` if the backup "
+        "is from an earlier release"
+    )

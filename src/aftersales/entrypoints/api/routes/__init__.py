@@ -28,6 +28,7 @@ from aftersales.entrypoints.api.routes import (
     policies,
     quotes,
     sandboxes,
+    tokens,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -48,4 +49,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     imports.router,
     notifications.router,
+    tokens.router,
 )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 from urllib.parse import urlsplit
 
+from anyio import to_thread
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from aftersales.entrypoints.api.deps import ServicesDep, web_auth
+from aftersales.entrypoints.api.deps import ContainerDep, ServicesDep, web_auth
 from aftersales.entrypoints.viewer import WebAuth
 from aftersales.entrypoints.web.i18n import LANG_COOKIE, pick_lang
 from aftersales.entrypoints.web.pages.common import (
@@ -19,6 +21,7 @@ from aftersales.entrypoints.web.pages.common import (
     render,
     require_csrf,
 )
+from aftersales.errors import Throttled
 
 router = page_router()
 Auth = Annotated[WebAuth, Depends(web_auth)]
@@ -48,22 +51,41 @@ def login_page(ctx: Context, failed: bool = False, next: str | None = None) -> R
 
 
 @router.post("/login")
-def login(
+async def login(
     request: Request,
     auth: Auth,
-    svc: ServicesDep,
+    box: ContainerDep,
     username: str = Form(...),
     password: str = Form(...),
     next: str = Form(""),
 ) -> Response:
+    """Sign in. Not in the request's unit of work: the password is checked (slowly, in a
+    bounded pool of threads) between short transactions of the sign-in's own."""
+    svc = box.services
     back = same_site_path(next)
     response = RedirectResponse("/", status_code=303)
-    viewer = auth.sign_in(response, svc, username.strip(), password)
+    try:
+        viewer = await auth.sign_in(request, response, svc, username.strip(), password)
+    except Throttled as exc:
+        ctx = await to_thread.run_sync(context, request, svc)
+        wait = _wait_words(ctx, exc.retry_after_s)
+        refused = render(
+            ctx, "login.html", status=429, throttled=wait, username=username, next=back
+        )
+        refused.headers["Retry-After"] = str(exc.retry_after_s)
+        return refused
     if viewer is None:
-        ctx = context(request, svc)
+        ctx = await to_thread.run_sync(context, request, svc)
         return render(ctx, "login.html", status=401, failed=True, username=username, next=back)
     response.headers["location"] = back or HOME_OF[viewer.role]
     return response
+
+
+def _wait_words(ctx: PageContext, seconds: int) -> str:
+    """ "Try again in …" in the viewer's language, in seconds or whole minutes."""
+    if seconds < 120:
+        return ctx.t("signin.wait_seconds").format(n=seconds)
+    return ctx.t("signin.wait_minutes").format(n=math.ceil(seconds / 60))
 
 
 @router.post("/logout")
