@@ -116,9 +116,14 @@ def control_character(text: str) -> str | None:
     return f"U+{ord(found.group()):04X}" if found else None
 
 
+def shown(name: str) -> str:
+    """``name`` fit to be shown: its control characters as U+FFFD."""
+    return CONTROL.sub("\ufffd", name)
+
+
 def _control_sentence(name: str, code: str) -> str:
     return (
-        f"{name}: contains the control character {code}, which no field takes; "
+        f"{shown(name)}: contains the control character {code}, which no field takes; "
         "send the text without it"
     )
 
@@ -233,7 +238,9 @@ class _FieldScanner:
                     code = control_character(filename.decode("utf-8", "replace"))
                     if code:
                         raise EdgeRefusal(
-                            422, _control_sentence(f"{self.name} (file name)", code), self.name
+                            422,
+                            _control_sentence(f"{self.name} (file name)", code),
+                            shown(self.name),
                         )
         code = control_character(self.name)
         if code:
@@ -247,7 +254,7 @@ class _FieldScanner:
         if not self.is_file:
             code = control_character(self.data.decode("utf-8", "replace"))
             if code:
-                raise EdgeRefusal(422, _control_sentence(self.name, code), self.name)
+                raise EdgeRefusal(422, _control_sentence(self.name, code), shown(self.name))
 
 
 class EdgeGuard:
@@ -301,7 +308,7 @@ class EdgeGuard:
         for name, value in parse_qsl(query, keep_blank_values=True):
             code = control_character(name) or control_character(value)
             if code:
-                return 422, _control_sentence(name, code), name
+                return 422, _control_sentence(name, code), shown(name)
         for header in INPUT_HEADERS:
             raw = _header(scope, header.encode())
             if raw is not None:
@@ -355,7 +362,7 @@ def _check_body(body: bytes, media: str) -> tuple[int, str, str | None] | None:
         for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
             code = control_character(name) or control_character(value)
             if code:
-                return 422, _control_sentence(name, code), name
+                return 422, _control_sentence(name, code), shown(name)
         return None
     try:
         parsed = json.loads(body, strict=False)  # raw controls in strings: named below
@@ -363,7 +370,7 @@ def _check_body(body: bytes, media: str) -> tuple[int, str, str | None] | None:
         return 400, f"the body is not JSON: {exc}", None
     found = first_control_in_json(parsed)
     if found is not None:
-        return 422, _control_sentence(found[0], found[1]), found[0]
+        return 422, _control_sentence(found[0], found[1]), shown(found[0])
     return None
 
 
