@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=200, ge=1, le=10_000)
     worker_lease_s: float = Field(default=30.0, gt=0)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="The largest request body taken (413 above it, refused while it arrives), "
+        "except files (attachment_max_bytes, import_max_bytes, max_form_bytes) and batches of "
+        "events or master data, which have their own limits.",
+    )
+    max_form_bytes: int = Field(
+        default=40 * 1024 * 1024,
+        ge=1024,
+        description="The largest web form with photos (a repair report and its photos).",
+    )
     import_max_bytes: int = Field(
         default=1024 * 1024 * 1024,
         ge=1,

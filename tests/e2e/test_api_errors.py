@@ -83,3 +83,33 @@ def test_yuan_typed_on_a_page_is_read_as_decimal_fen() -> None:
     for bad in ("abc", "nan", "inf", ""):
         with pytest.raises(InvalidRequest, match="not an amount in yuan"):
             fen_from_yuan(bad)
+
+
+def test_the_openapi_document_lists_every_status_each_operation_can_answer(
+    client: TestClient,
+) -> None:
+    document = client.get("/openapi.json").json()
+    operations = [
+        (path, method, operation)
+        for path, methods in document["paths"].items()
+        if path.startswith("/api/")
+        for method, operation in methods.items()
+    ]
+    assert len(operations) > 40
+    for path, method, operation in operations:
+        listed = set(operation["responses"])
+        assert {"400", "401", "403", "404", "422"} <= listed, (method, path)
+        if method in ("post", "put", "patch", "delete"):
+            assert {"409", "413", "415"} <= listed, (method, path)
+        for status in listed - {"200", "201", "202", "204"}:
+            content = operation["responses"][status].get("content", {})
+            assert "application/problem+json" in content, (method, path, status)
+
+
+def test_a_method_a_path_does_not_have_is_405_with_allow_and_the_request_id(
+    client: TestClient,
+) -> None:
+    response = client.put("/api/v1/cases", headers={"X-Request-Id": "req-405"})
+    assert response.status_code == 405 and response.headers["Allow"] == "GET"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["request_id"] == "req-405"

@@ -249,7 +249,7 @@ def test_a_photo_is_attached_listed_and_served_back_and_a_disguised_file_is_refu
         f"/api/v1/cases/{case_id}/attachments",
         files={"file": ("photo.png", b"#!/bin/sh\necho hi\n", "image/png")},
     )
-    assert disguised.status_code == 422 and "photo.png" in disguised.json()["detail"]
+    assert disguised.status_code == 415 and "photo.png" in disguised.json()["detail"]
     stranger = Api(client, container, "buyer-002")
     assert stranger.get(f"/api/v1/cases/{case_id}/attachments").status_code == 404
 

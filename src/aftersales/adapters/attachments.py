@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from aftersales.errors import InvalidRequest
+from aftersales.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 ACCEPTED_TYPES = {
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -27,6 +27,14 @@ ACCEPTED_TYPES = {
 
 class AttachmentRejected(InvalidRequest):
     """The file cannot be accepted; the message says why and what is accepted."""
+
+
+class AttachmentTooLarge(PayloadTooLarge, AttachmentRejected):
+    """The file is over the size limit (413)."""
+
+
+class AttachmentTypeRefused(UnsupportedMediaType, AttachmentRejected):
+    """The file is not of a type taken, or not the type it says it is (415)."""
 
 
 @dataclass(frozen=True)
@@ -52,18 +60,18 @@ def accepted_type(data: bytes, *, filename: str, declared_type: str | None, max_
     if not data:
         raise AttachmentRejected(f"'{filename}' is empty")
     if len(data) > max_bytes:
-        raise AttachmentRejected(
+        raise AttachmentTooLarge(
             f"'{filename}' is {len(data):,} bytes; the limit is {max_bytes:,} bytes — send a smaller photo"
         )
     content_type = sniff_type(data)
     if content_type is None:
         accepted = ", ".join(sorted(ACCEPTED_TYPES))
-        raise AttachmentRejected(f"'{filename}' is not a photo or PDF we accept ({accepted})")
+        raise AttachmentTypeRefused(f"'{filename}' is not a photo or PDF we accept ({accepted})")
     if declared_type and declared_type.split(";")[0].strip() not in (
         content_type,
         "application/octet-stream",
     ):
-        raise AttachmentRejected(
+        raise AttachmentTypeRefused(
             f"'{filename}' says it is {declared_type} but its content is {content_type}"
         )
     return content_type

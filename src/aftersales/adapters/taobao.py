@@ -71,6 +71,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from aftersales.domain.instants import in_range
 from aftersales.errors import InvalidRequest
 
 __all__ = [
@@ -338,8 +339,11 @@ def _beijing_time(reading: _Reading, name: str, value: object) -> datetime:
             parsed = None
         if parsed is not None:
             if parsed.tzinfo is None:
-                return parsed.replace(tzinfo=BEIJING)
-            return parsed.astimezone(BEIJING)
+                parsed = parsed.replace(tzinfo=BEIJING)
+            try:
+                return in_range(parsed).astimezone(BEIJING)
+            except ValueError as exc:
+                raise reading.refuse(name, str(exc)) from None
     raise reading.refuse(
         name, f"must be a time such as '2026-11-24 10:03:00' (Beijing time), got {_show(value)}"
     )

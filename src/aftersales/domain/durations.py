@@ -1,7 +1,9 @@
 """Durations as people and documents write them: one parser, one type, one error message.
 
 A duration is a whole number with a unit (``90m``, ``1h``, ``48h``, ``30d``) or
-ISO 8601 (``PT1H``), and is always longer than zero. :data:`Duration` is the
+ISO 8601 (``PT1H``), is always longer than zero and at most :data:`LONGEST` (ten
+years: longer than any commitment, and short enough that a clock moved by it
+stays inside the instants the platform takes). :data:`Duration` is the
 pydantic type that policy documents and HTTP parameters declare; callers holding
 plain text (the command line, a web form) use :func:`duration_from_text`, which
 applies the same type and raises :class:`ValueError` with the same sentence.
@@ -17,6 +19,7 @@ from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationErr
 
 _SHORT_FORM = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
 _SECONDS_PER_UNIT = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+LONGEST = timedelta(days=3660)
 EXAMPLES = "e.g. '1h', '48h', '30d', '90m', or ISO 8601 such as 'PT1H'"
 
 
@@ -29,9 +32,7 @@ def parse_duration(value: Any) -> Any:
         try:
             return timedelta(seconds=int(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)])
         except OverflowError:
-            raise ValueError(
-                f"{value!r} is longer than any duration this platform counts"
-            ) from None
+            raise ValueError(_too_long(value)) from None
     if not value.strip().upper().startswith("P"):
         raise ValueError(
             f"{value!r} is not a duration; write a whole number with a unit, {EXAMPLES}"
@@ -39,9 +40,15 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
+def _too_long(value: object) -> str:
+    return f"{value} is too long; a duration may be at most {LONGEST.days}d (about ten years)"
+
+
 def positive(value: timedelta) -> timedelta:
     if value <= timedelta(0):
         raise ValueError("a duration must be longer than zero, e.g. '1h', '48h' or '30d'")
+    if value > LONGEST:
+        raise ValueError(_too_long(value))
     return value
 
 

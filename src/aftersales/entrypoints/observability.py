@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,6 +35,7 @@ from aftersales.errors import InvalidRequest
 from aftersales.services import views
 
 log = logging.getLogger("aftersales.http")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 # The attributes every LogRecord has; anything else was passed in ``extra``.
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
 
@@ -133,7 +135,9 @@ def instrument(app: FastAPI, container: Container) -> None:
     async def _observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        request_id = request.headers.get("X-Request-Id") or secrets.token_hex(8)
+        given = request.headers.get("X-Request-Id", "")
+        # A caller's id is kept when it is a plain token (it goes into logs and headers).
+        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
         request.state.request_id = request_id  # problem answers carry it (api/errors.py)
         started = time.perf_counter()
         response = await call_next(request)

@@ -65,8 +65,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from aftersales.domain.instants import Instant
 from aftersales.errors import AftersalesError, InvalidRequest
 from aftersales.services import master_data
 from aftersales.services import master_records as mr
@@ -138,7 +139,7 @@ class EventIn(BaseModel):
 
     id: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_event_id)]
     type: EventType
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     sandbox: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     data: dict[str, Any]
 
@@ -152,7 +153,7 @@ ItemIds = Annotated[list[mr.Id], Field(min_length=1, max_length=1000)]
 
 class PaidData(_Data):
     order_id: mr.Id
-    paid_at: AwareDatetime | None = None
+    paid_at: Instant | None = None
     items: ItemIds | None = None
     paid_price_fen: Annotated[int, Field(ge=0, le=mr.MAX_PRICE_FEN)] | None = None
     order: dict[str, Any] | None = None  # the whole order record, loaded first
@@ -161,7 +162,7 @@ class PaidData(_Data):
 class ShippedData(_Data):
     order_id: mr.Id
     items: ItemIds | None = None
-    shipped_at: AwareDatetime | None = None
+    shipped_at: Instant | None = None
 
 
 class SignedForData(_Data):

@@ -23,7 +23,6 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -33,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
+
+from aftersales.domain.instants import Instant
 
 __all__ = [
     "KINDS",
@@ -104,7 +105,7 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     id: Id
-    updated_at: AwareDatetime | None = None
+    updated_at: Instant | None = None
     version: int | None = Field(default=None, ge=0)
     active: bool = True
 
@@ -242,8 +243,8 @@ class OrderIn(_Record):
 
     buyer_id: Id
     merchant_id: Id
-    placed_at: AwareDatetime
-    paid_at: AwareDatetime | None = None
+    placed_at: Instant
+    paid_at: Instant | None = None
     address: LongText = ""  # the service address, free Chinese text
     contact_phone: Phone = ""
     items: list[ItemIn] = Field(min_length=1, max_length=1000)

@@ -2,13 +2,17 @@
 
 The factory puts the container on ``app.state`` (routes reach it through
 :mod:`aftersales.entrypoints.api.deps`), includes one router per resource,
-mounts the web pages and the observability endpoints, and registers the error
-handlers once (:mod:`aftersales.entrypoints.api.errors`).
+mounts the web pages and the observability endpoints, registers the error
+handlers once (:mod:`aftersales.entrypoints.api.errors`), and puts the edge
+guard (:mod:`aftersales.entrypoints.edge`) in front of every route, inside the
+observability middleware so its refusals are logged and counted too.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -17,10 +21,12 @@ from fastapi.staticfiles import StaticFiles
 
 from aftersales.bootstrap import Container
 from aftersales.entrypoints.api import errors
-from aftersales.entrypoints.api.routes import ROUTERS
+from aftersales.entrypoints.api.routes import ROUTERS, events, master_data
+from aftersales.entrypoints.edge import Accepts, BodyLimits, EdgeGuard, Limit, Rule
 from aftersales.entrypoints.observability import instrument
 from aftersales.entrypoints.sessions import CookieSessions
 from aftersales.entrypoints.web import mount_web
+from aftersales.settings import Settings
 
 DESCRIPTION = (
     "After-sales commitments as SLA clocks, automatic exactly-once payouts and "
@@ -59,10 +65,89 @@ def create_app(container: Container) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     _offline_docs(app)
-    instrument(app, container)
     web = mount_web(app, container, CookieSessions())
     errors.install(app, page=web.refusal)
+    app.add_middleware(
+        EdgeGuard,
+        limits=body_limits(container.settings),
+        refuse=errors.edge_refusal(web.refusal),
+    )
+    instrument(app, container)  # added last, so it wraps the guard
+    _document_problems(app)
     return app
+
+
+MULTIPART_SLACK = 64 * 1024  # a form's other fields and boundaries around its file
+_FORM = Accepts(("multipart/form-data",), "a multipart form (multipart/form-data) with the file")
+_RECORDS = Accepts(
+    ("application/json", "application/x-ndjson", "application/ndjson"),
+    "JSON (application/json) or NDJSON (application/x-ndjson)",
+)
+_JSON = Accepts(("application/json",), "JSON (Content-Type: application/json)")
+
+
+def body_limits(settings: Settings) -> BodyLimits:
+    """The largest body each route takes, and the types the API routes with files or batches
+    take; everything else: ``max_body_bytes`` and, under /api/, JSON."""
+
+    def rule(pattern: str, limit: Limit, accepts: Accepts | None) -> Rule:
+        return Rule(re.compile(pattern), limit, accepts)
+
+    return BodyLimits(
+        default=Limit(settings.max_body_bytes),
+        rules=(
+            rule(
+                r"/api/v1/cases/[^/]+/attachments",
+                Limit(
+                    settings.attachment_max_bytes + MULTIPART_SLACK,
+                    "an attachment",
+                    settings.attachment_max_bytes,
+                ),
+                _FORM,
+            ),
+            rule(
+                r"/api/v1/imports",
+                Limit(
+                    settings.import_max_bytes + MULTIPART_SLACK,
+                    "an import file",
+                    settings.import_max_bytes,
+                ),
+                _FORM,
+            ),
+            rule(
+                r"/ops/imports",
+                Limit(
+                    settings.import_max_bytes + MULTIPART_SLACK,
+                    "an import file",
+                    settings.import_max_bytes,
+                ),
+                None,
+            ),
+            rule(r"/api/v1/events(/.*)?", Limit(events.MAX_BODY_BYTES, "a batch of events"), _JSON),
+            rule(
+                r"/api/v1/(brands|merchants|providers|products|buyers|orders)(/.*)?",
+                Limit(master_data.MAX_BODY_BYTES, "a batch of records"),
+                _RECORDS,
+            ),
+            rule(
+                r"/items/[^/]+/repair",
+                Limit(settings.max_form_bytes, "a repair report with its photos"),
+                None,
+            ),
+        ),
+    )
+
+
+def _document_problems(app: FastAPI) -> None:
+    """The OpenAPI document lists every status each operation can answer (see errors)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors.document_problems(plain())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 DOCS_ASSETS = Path(__file__).parent / "docs_assets"

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aftersales import errors as e
 from aftersales.entrypoints.api.models import Problem
+from aftersales.entrypoints.edge import EdgeRefusal
 
 log = logging.getLogger("aftersales.http")
 
@@ -45,10 +46,43 @@ STATUS: dict[type[BaseException], tuple[int, str]] = {
 # The problem answers every /api/v1 operation documents (OpenAPI).
 _PROBLEM: dict[str, Any] = {"model": Problem, "content": {"application/problem+json": {}}}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {
+        **_PROBLEM,
+        "description": "a parameter or the body cannot be read (broken JSON, a damaged cursor)",
+    },
     401: {**_PROBLEM, "description": "not signed in, or an unknown token"},
     403: {**_PROBLEM, "description": "the caller's role may not do this"},
     404: {**_PROBLEM, "description": "not found, or not the caller's to see"},
-    422: {**_PROBLEM, "description": "invalid input, or refused by a rule (the reason cites it)"},
+    422: {
+        **_PROBLEM,
+        "description": "invalid input (a control character, a time out of range, "
+        "…), or refused by a rule (the reason cites it)",
+    },
+}
+# What an operation that takes a body or changes something may answer besides.
+WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    409: {
+        **_PROBLEM,
+        "description": "the state changed under the request, or a request with "
+        "the same Idempotency-Key is still being answered (Retry-After)",
+    },
+    413: {**_PROBLEM, "description": "the body is over its limit"},
+    415: {**_PROBLEM, "description": "the body is of a type the operation does not take"},
+}
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+# The field-level refusals of the edge (entrypoints/edge.py), by status.
+_EDGE: dict[int, type[e.AftersalesError]] = {
+    400: e.MalformedRequest,
+    413: e.PayloadTooLarge,
+    415: e.UnsupportedMediaType,
+    422: e.InvalidRequest,
+}
+_PAGE_KEYS = {
+    404: "error.not_found",
+    413: "error.too_large",
+    415: "error.media_type",
+    400: "error.invalid",
+    422: "error.invalid",
 }
 
 PageRefusal = Callable[[Request, int, str, str], Response]
@@ -110,6 +144,59 @@ def answer(request: Request, exc: e.AftersalesError) -> JSONResponse:
     return problem(request, status, title, str(exc), retry_s=retry_after(exc), errors=errors)
 
 
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with every status an API operation can answer: the common
+    problems on every operation, and those of bodies and changes on operations that write.
+    A route's own description of a status stands."""
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            wanted = dict(PROBLEMS)
+            if method in WRITE_METHODS or "requestBody" in operation:
+                wanted.update(WRITE_PROBLEMS)
+            for status, answer in wanted.items():
+                operation["responses"].setdefault(
+                    str(status),
+                    {
+                        "description": answer["description"],
+                        "content": {
+                            "application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }
+                        },
+                    },
+                )
+    return schema
+
+
+def is_page_request(request: Request) -> bool:
+    """Does a person's browser want this answer (a page), not a program (a problem)?"""
+    if request.url.path.startswith("/api/"):
+        return False
+    if "text/html" in request.headers.get("accept", ""):
+        return True
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def edge_refusal(page: PageRefusal | None) -> Callable[[Request, int, str, str | None], Response]:
+    """How a refusal at the edge (entrypoints/edge.py) is answered: the error page for a
+    browser, else a problem naming the field."""
+
+    def refuse(request: Request, status: int, detail: str, field: str | None) -> Response:
+        if page is not None and is_page_request(request):
+            return page(request, status, _PAGE_KEYS.get(status, "error.title"), detail)
+        exc = _EDGE.get(status, e.InvalidRequest)(detail)
+        if field is not None:
+            exc.field_errors = [{"field": field, "message": detail}]  # type: ignore[attr-defined]
+        return answer(request, exc)
+
+    return refuse
+
+
 def validation_error(exc: RequestValidationError) -> e.InvalidRequest:
     """What was wrong with the request, field by field, as an error of the tree.
 
@@ -117,7 +204,8 @@ def validation_error(exc: RequestValidationError) -> e.InvalidRequest:
     that cannot be used (422).
     """
     problems = [
-        f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
+        f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: "
+        + str(error["msg"]).removeprefix("Value error, ")
         for error in exc.errors()
     ]
     unreadable = any(error.get("type") == "json_invalid" for error in exc.errors())
@@ -140,21 +228,31 @@ def install(app: FastAPI, page: PageRefusal | None = None) -> None:
         assert isinstance(exc, RequestValidationError)
         return answer(request, validation_error(exc))
 
+    refuse_at_edge = edge_refusal(page)
+
     async def no_route(request: Request, exc: Exception) -> Response:
-        """An unknown path or method: a problem for the API and programs, a page for people."""
+        """An unknown path or method: a problem for the API and programs, a page for people.
+        A refusal of the edge found while the body was read is answered as the edge does."""
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc, EdgeRefusal):
+            return refuse_at_edge(request, exc.status_code, str(exc.detail), exc.field)
         phrase = HTTPStatus(exc.status_code).phrase
         wants_page = "text/html" in request.headers.get("accept", "")
         if page is not None and wants_page and not request.url.path.startswith("/api/"):
-            key = "error.not_found" if exc.status_code == 404 else "error.title"
-            return page(request, exc.status_code, key, "")
-        detail = str(exc.detail)
-        if detail == phrase:  # Starlette's own words; a route's own words stand
-            if exc.status_code == 404:
-                detail = f"there is no {request.url.path}; /docs lists the endpoints"
-            elif exc.status_code == 405:
-                detail = f"{request.method} is not allowed on {request.url.path}"
-        return problem(request, exc.status_code, phrase, detail)
+            response = page(
+                request, exc.status_code, _PAGE_KEYS.get(exc.status_code, "error.title"), ""
+            )
+        else:
+            detail = str(exc.detail)
+            if detail == phrase:  # Starlette's own words; a route's own words stand
+                if exc.status_code == 404:
+                    detail = f"there is no {request.url.path}; /docs lists the endpoints"
+                elif exc.status_code == 405:
+                    detail = f"{request.method} is not allowed on {request.url.path}"
+            response = problem(request, exc.status_code, phrase, detail)
+        for name, value in (exc.headers or {}).items():  # Allow, on a 405
+            response.headers[name] = value
+        return response
 
     async def defect(request: Request, exc: Exception) -> Response:
         """Anything unexpected: logged with its traceback, answered 500 with the request id."""

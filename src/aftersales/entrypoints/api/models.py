@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
+
+from aftersales.domain.instants import Instant
 
 # ------------------------------------------------------------------ requests
 
@@ -38,7 +40,7 @@ class RepairReport(BaseModel):
 
 
 class Appointment(BaseModel):
-    at: AwareDatetime = Field(description="The agreed visit, with its UTC offset.")
+    at: Instant = Field(description="The agreed visit, with its UTC offset.")
 
 
 class CaseAction(BaseModel):
@@ -90,7 +92,7 @@ class NoBody(BaseModel):
 class SandboxCreated(BaseModel):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str = Field(default="", max_length=200)
-    start: AwareDatetime | None = Field(
+    start: Instant | None = Field(
         default=None,
         description="the sandbox clock's first reading, with a UTC offset, e.g. 2026-11-24T10:00+08:00",
     )
@@ -135,6 +137,11 @@ class Explanation(Bilingual):
     rule: str
 
 
+class FieldProblem(BaseModel):
+    field: str = Field(description="the parameter, form field or JSON member (dotted)")
+    message: str
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error is answered."""
 
@@ -144,6 +151,9 @@ class Problem(BaseModel):
     detail: str
     request_id: str | None = Field(
         default=None, description="the X-Request-Id of the request, to find it in the logs"
+    )
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="the fields refused, each with its problem, when known"
     )
 
 

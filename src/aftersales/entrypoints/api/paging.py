@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from typing import TypeVar
 
+from aftersales.domain.instants import in_range
 from aftersales.errors import InvalidRequest
 
 IdT = TypeVar("IdT", str, int)
@@ -26,8 +27,8 @@ def decode_cursor(cursor: str, id_type: type[IdT]) -> tuple[datetime, IdT]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         at_text, last_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        at = datetime.fromisoformat(at_text)
-        if at.tzinfo is None or not isinstance(last_id, id_type):
+        at = in_range(datetime.fromisoformat(at_text))
+        if not isinstance(last_id, id_type):
             raise ValueError(cursor)
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
         raise BadCursor(

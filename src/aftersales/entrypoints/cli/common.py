@@ -16,6 +16,7 @@ from rich.console import Console
 from aftersales.bootstrap import Container, load_policies
 from aftersales.domain.durations import duration_from_text
 from aftersales.domain.explain import Language
+from aftersales.domain.instants import in_range
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AftersalesError
 
@@ -123,7 +124,11 @@ def instant(text: str, option: str = "the time") -> datetime:
             f"[red]{option} needs a UTC offset, e.g. +08:00, so it names one instant[/red]"
         )
         raise typer.Exit(2)
-    return at
+    try:
+        return in_range(at)
+    except ValueError as exc:
+        console.print(f"[red]{option}: {exc}[/red]")
+        raise typer.Exit(2) from exc
 
 
 def duration(option: str, text: str) -> timedelta:

@@ -19,7 +19,7 @@ from aftersales.entrypoints.api.deps import (
     visible_case,
 )
 from aftersales.entrypoints.api.errors import PROBLEMS
-from aftersales.errors import NotFound
+from aftersales.errors import NotFound, PayloadTooLarge
 from aftersales.services import cases as case_services
 from aftersales.services.idempotency import Answer
 from aftersales.services.records import Attachment
@@ -42,7 +42,12 @@ async def upload(
 ) -> JSONResponse:
     """Attach a photo or document to a case; its type is judged by content, not by name."""
     visible_case(svc, caller, case_id)
-    data = await file.read(store.max_bytes + 1)
+    if file.size is not None and file.size > store.max_bytes:
+        raise PayloadTooLarge(
+            f"'{file.filename}' is {file.size:,} bytes; an attachment may have at most "
+            f"{store.max_bytes:,} bytes — send a smaller photo"
+        )
+    data = await file.read()
     payload = m.AttachmentUpload(
         filename=file.filename or "upload",
         sha256=hashlib.sha256(data).hexdigest(),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from aftersales.domain import access
 from aftersales.domain.access import Action
+from aftersales.domain.instants import Instant
 from aftersales.entrypoints.api import models as m
 from aftersales.entrypoints.api.deps import Caller, ServicesDep
 from aftersales.entrypoints.api.errors import PROBLEMS
@@ -20,12 +22,12 @@ router = APIRouter(prefix="/api/v1", tags=["compliance"], responses=PROBLEMS)
 def compliance(
     caller: Caller,
     svc: ServicesDep,
-    start: AwareDatetime = Query(
-        ..., alias="from", description="with a UTC offset, e.g. 2026-11-01T00:00+08:00"
-    ),
-    end: AwareDatetime = Query(
-        ..., alias="to", description="with a UTC offset, e.g. 2026-12-01T00:00+08:00"
-    ),
+    start: Annotated[
+        Instant, Query(alias="from", description="with a UTC offset, e.g. 2026-11-01T00:00+08:00")
+    ],
+    end: Annotated[
+        Instant, Query(alias="to", description="with a UTC offset, e.g. 2026-12-01T00:00+08:00")
+    ],
     by: str = Query("provider", description="provider, city, category, programme or clock"),
     sandbox: str = Query(
         "live", max_length=64, description="live data unless a sandbox's id is given"

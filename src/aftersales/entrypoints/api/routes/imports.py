@@ -27,7 +27,7 @@ from aftersales.domain import access
 from aftersales.domain.access import Action
 from aftersales.entrypoints.api import models as m
 from aftersales.entrypoints.api.deps import Caller, ContainerDep, PostOnce, ServicesDep
-from aftersales.entrypoints.api.errors import PROBLEMS
+from aftersales.entrypoints.api.errors import PROBLEMS, WRITE_PROBLEMS
 from aftersales.entrypoints.viewer import Viewer
 from aftersales.errors import Conflict, Forbidden, InvalidRequest, PayloadTooLarge
 from aftersales.services import imports
@@ -171,7 +171,7 @@ def import_job(import_id: str, caller: Caller, svc: ServicesDep) -> m.ImportJobO
     response_class=Response,
     responses={
         200: {"description": "every row problem (file, line, field, message), UTF-8 with a BOM"},
-        409: {"description": "the job has not ended yet"},
+        409: {**WRITE_PROBLEMS[409], "description": "the job has not ended yet"},
     },
 )
 def import_errors(import_id: str, caller: Caller, svc: ServicesDep, box: ContainerDep) -> Response:

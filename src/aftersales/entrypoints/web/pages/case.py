@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from aftersales.domain import access
 from aftersales.domain.access import Action
 from aftersales.domain.contacts import appointment_problem
+from aftersales.domain.instants import instant_from_text
 from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.api.deps import ServicesDep
 from aftersales.entrypoints.web.pages.common import (
@@ -136,12 +137,10 @@ def book_visit(
         problem = "missing"
     else:
         try:
-            when = datetime.fromisoformat(visit_at.strip().replace(" ", "T"))
+            when = instant_from_text(visit_at, default_zone=ZoneInfo(timezone))
         except ValueError:
             problem = "unreadable"
     if when is not None:
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=ZoneInfo(timezone))
         now = current_time(svc, svc_cases.case_sandbox(svc, case_id))
         problem = "closed" if not case.is_open else appointment_problem(when, now, timezone)
     if problem is not None or when is None:

@@ -13,6 +13,7 @@ from fastapi import Depends, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from aftersales.domain.explain import Language
+from aftersales.domain.instants import in_range
 from aftersales.domain.lifecycle import LIFECYCLES, Channel, Programme
 from aftersales.entrypoints.api.deps import AttachmentStore, ServicesDep
 from aftersales.entrypoints.viewer import Viewer
@@ -247,7 +248,7 @@ def _cursor(text: str) -> tuple[datetime, str] | None:
         return None
     instant, sep, key = text.partition("|")
     try:
-        at = datetime.fromisoformat(instant)
+        at = in_range(datetime.fromisoformat(instant))
     except ValueError:
         at = None
     if not sep or not key or at is None or at.tzinfo is None:

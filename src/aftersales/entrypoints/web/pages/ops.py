@@ -15,6 +15,7 @@ from fastapi import Depends, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from aftersales.domain.durations import duration_from_text
+from aftersales.domain.instants import instant_from_text
 from aftersales.domain.lifecycle import Programme
 from aftersales.entrypoints.api.deps import ContainerDep, ServicesDep
 from aftersales.entrypoints.api.paging import BadCursor, decode_cursor, encode_cursor
@@ -309,9 +310,6 @@ def ops_advance(
 def _form_instant(text: str) -> datetime:
     """A date and time typed in the form; without an offset it is read as Shanghai time."""
     try:
-        at = datetime.fromisoformat(text.strip())
+        return instant_from_text(text, default_zone=SHANGHAI)
     except ValueError as exc:
-        raise InvalidRequest(
-            f"'{text}' is not a date and time; write it like 2026-11-24T10:00+08:00"
-        ) from exc
-    return at if at.tzinfo is not None else at.replace(tzinfo=SHANGHAI)
+        raise InvalidRequest(str(exc)) from exc
