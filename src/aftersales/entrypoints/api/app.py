@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from aftersales.bootstrap import Container
+from aftersales.entrypoints import security
 from aftersales.entrypoints.api import errors
 from aftersales.entrypoints.api.routes import ROUTERS
 from aftersales.entrypoints.observability import instrument
@@ -62,6 +63,7 @@ def create_app(container: Container) -> FastAPI:
     instrument(app, container)
     web = mount_web(app, container, CookieSessions())
     errors.install(app, page=web.refusal)
+    security.install(app, trusted_proxies=container.settings.trusted_proxies)
     return app
 
 
@@ -76,20 +78,31 @@ def _offline_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title="aftersales API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        return _own_policy(
+            get_swagger_ui_html(
+                openapi_url=openapi_url,
+                title="aftersales API",
+                swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/docs-assets/favicon-32x32.png",
+            )
         )
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url,
-            title="aftersales API",
-            redoc_js_url="/docs-assets/redoc.standalone.js",
-            redoc_favicon_url="/docs-assets/favicon-32x32.png",
-            with_google_fonts=False,
+        return _own_policy(
+            get_redoc_html(
+                openapi_url=openapi_url,
+                title="aftersales API",
+                redoc_js_url="/docs-assets/redoc.standalone.js",
+                redoc_favicon_url="/docs-assets/favicon-32x32.png",
+                with_google_fonts=False,
+            )
         )
+
+
+def _own_policy(page: HTMLResponse) -> HTMLResponse:
+    """The documentation page with a policy allowing its one inline start-up script (by
+    hash), and no other."""
+    page.headers["Content-Security-Policy"] = security.policy_for_page(bytes(page.body).decode())
+    return page
