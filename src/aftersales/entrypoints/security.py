@@ -44,26 +44,30 @@ POLICY = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def content_security_policy(*, script_hashes: Sequence[str] = ()) -> str:
+def content_security_policy(
+    *, script_hashes: Sequence[str] = (), image_hosts: Sequence[str] = ()
+) -> str:
     """The policy, allowing besides this site's script files the inline scripts whose
-    SHA-256 (base64) is given."""
+    SHA-256 (base64) is given, and images from ``image_hosts`` besides this site's."""
     policy = dict(POLICY)
     if script_hashes:
         policy["script-src"] += "".join(f" 'sha256-{h}'" for h in script_hashes)
+    if image_hosts:
+        policy["img-src"] += "".join(f" {host}" for host in image_hosts)
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.I)
 
 
-def policy_for_page(html: str) -> str:
+def policy_for_page(html: str, *, image_hosts: Sequence[str] = ()) -> str:
     """The policy for a page we do not write ourselves (the API documentation), allowing
     exactly the inline scripts it holds now."""
     hashes = [
         base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
         for body in _INLINE_SCRIPT.findall(html)
     ]
-    return content_security_policy(script_hashes=hashes)
+    return content_security_policy(script_hashes=hashes, image_hosts=image_hosts)
 
 
 DEFAULT_POLICY = content_security_policy()
