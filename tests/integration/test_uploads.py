@@ -349,3 +349,20 @@ def _case(world: World) -> str:
         actor=Actor(Role.CONSUMER, "buyer-006", Channel.SERVICE_FORM),
         description="不加热",
     ).case.id
+
+
+def test_the_worker_sweeps_as_one_of_its_loops(world: World) -> None:
+    import threading
+
+    from aftersales.worker.loop import build_worker
+    from aftersales.worker.sweep import SweepLoop
+
+    loops = build_worker(world.container, stop=threading.Event())
+    assert isinstance(loops.sweep, SweepLoop)
+    orphan = world.root / "aa" / ("aa" + "1" * 62)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"left by a crash")
+    old = time.time() - 2 * DAY
+    os.utime(orphan, (old, old))
+    assert loops.sweep.run_once().orphans == 1
+    assert not orphan.exists()
