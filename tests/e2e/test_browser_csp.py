@@ -112,3 +112,37 @@ def test_the_compliance_chart_draws_and_the_world_picker_submits_under_the_polic
         page.select_option("select[data-autosubmit]", options[-1])
     assert f"sandbox={options[-1]}" in page.url
     context.close()
+
+
+def test_deleting_a_saved_solution_still_asks_first_under_the_policy(
+    browser: object, server: str
+) -> None:
+    context = browser.new_context(base_url=server, locale="zh-CN")  # type: ignore[attr-defined]
+    page = context.new_page()
+    username, password = LOGINS["installer"]
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.goto("/provider/solutions")
+    page.fill("#new-solution input[name=title]", "先问再删")
+    page.fill("#new-solution textarea[name=body]", "删除前应当先确认。")
+    page.click("#new-solution button[type=submit]")
+    card = page.locator("li[data-solution]:has(input[value='先问再删'])")
+    card.wait_for()
+    asked: list[str] = []
+
+    def answer(dialog: object, accept: bool) -> None:
+        asked.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.accept() if accept else dialog.dismiss()  # type: ignore[attr-defined]
+
+    page.once("dialog", lambda d: answer(d, False))
+    card.locator("form[data-confirm] button").click()
+    assert len(asked) == 1 and card.count() == 1  # dismissed: kept
+    page.once("dialog", lambda d: answer(d, True))
+    with page.expect_navigation():
+        card.locator("form[data-confirm] button").click()
+    assert len(asked) == 2
+    assert page.locator("li[data-solution]:has(input[value='先问再删'])").count() == 0
+    context.close()
