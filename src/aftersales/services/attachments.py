@@ -92,6 +92,8 @@ def store_uploads(
 ) -> list[Attachment]:
     """Write the files and their rows in ``uow``; a file brought in goes again if ``uow``
     is not committed."""
+    if not uploads:
+        return []
     files = files_of(svc)
     records = []
     for upload in uploads:
