@@ -148,3 +148,23 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_saying_what_to_write(
 
     with pytest.raises(SettingsError, match="not an address or network"):
         load_settings(trusted_proxies="proxy.internal")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_answers_metrics_on_their_own_port_and_not_on_the_public_one(
+    tmp_path: Path, workers: str
+) -> None:
+    import httpx
+
+    from tests.e2e.serving import free_port, serving
+
+    port = free_port()
+    env = {"AFTERSALES_METRICS_PORT": str(port)}
+    with serving(tmp_path / "data", "--workers", workers, "--no-worker", env=env) as base:
+        with httpx.Client(base_url=base) as public:
+            assert public.get("/healthz").status_code == 200
+            assert public.get("/metrics").status_code == 404
+        own = httpx.get(f"http://127.0.0.1:{port}/metrics")
+    assert own.status_code == 200
+    assert "aftersales_open_cases" in own.text  # the platform's figures
+    assert 'route="/healthz"' in own.text  # and the requests the app answered
