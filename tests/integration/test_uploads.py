@@ -292,6 +292,9 @@ def test_a_name_with_bidirectional_and_control_characters_is_kept_and_shown_clea
     )
     assert "\u202e" not in served.headers["content-disposition"]
     assert "%E2%80%AE" not in served.headers["content-disposition"]
+    world.sign_in("buyer-006", Role.CONSUMER)
+    page = world.client.get(f"/cases/{case_id}").text
+    assert "photogpj.exe" in page and "\u202e" not in page  # the buyer's case page
 
 
 def test_a_pdf_is_served_as_a_download_and_a_photo_inline_both_with_nosniff(
