@@ -6,6 +6,7 @@ points (through ``bootstrap``), and tests build :class:`Settings` directly.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -60,6 +61,20 @@ class Settings(BaseSettings):
         default=40 * 1024 * 1024,
         ge=1024,
         description="The largest web form with photos (a repair report and its photos).",
+    )
+    attachment_max_per_report: int = Field(
+        default=8, ge=1, le=100, description="Photos and files one repair report takes."
+    )
+    attachment_max_total_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="The largest total of the files of one repair report (413 above it).",
+    )
+    attachment_sweep_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the worker removes staged and unreferenced attachment files "
+        "(those over a day old).",
     )
     import_max_bytes: int = Field(
         default=1024 * 1024 * 1024,
@@ -129,6 +144,47 @@ class Settings(BaseSettings):
         description="Where people open the web pages (e.g. https://aftersales.example.com): "
         "notification e-mail and gateway messages link the case there.",
     )
+
+    # Comma-separated in the environment: addresses or networks (10.0.0.0/8), or * for any.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Proxies whose X-Forwarded-Proto and X-Forwarded-For are believed (a page "
+        "served over HTTPS through them gets HSTS and Secure cookies); empty: none.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        repr=False,
+        min_length=MIN_SECRET_LENGTH,
+        description="When set, GET /metrics needs Authorization: Bearer <this token>.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="When set, metrics are served on this port only (at metrics_host), not by "
+        "the app: keep it off the public network.",
+    )
+    metrics_host: str = "127.0.0.1"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list | tuple):
+            return value
+        proxies = [str(p).strip() for p in value if str(p).strip()]
+        for proxy in proxies:
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an address or network (e.g. 10.0.0.5, 10.0.0.0/8, or * "
+                    "for any)"
+                ) from None
+        return proxies
 
     @field_validator("smtp_url")
     @classmethod

@@ -4,6 +4,12 @@ Request metrics are counted in a middleware; the platform's own figures (open
 cases, deadlines due, claim lag, payouts) are read from indexed columns when
 Prometheus scrapes, so there is no bookkeeping on the hot path and the figures
 are right whichever process changed the data.
+
+``/metrics`` is open by default (the demo scrapes it). ``AFTERSALES_METRICS_TOKEN``
+makes it ask for ``Authorization: Bearer <token>``; ``AFTERSALES_METRICS_PORT``
+takes it off the app and serves it on its own listener (``serve`` starts
+prometheus_client's server there, at ``AFTERSALES_METRICS_HOST``), away from the
+public address.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from aftersales.bootstrap import Container
-from aftersales.errors import InvalidRequest
+from aftersales.errors import InvalidRequest, NotSignedIn
 from aftersales.services import views
 
 log = logging.getLogger("aftersales.http")
@@ -163,6 +169,27 @@ def instrument(app: FastAPI, container: Container) -> None:
         )
         return response
 
+    app.state.metrics_registry = registry  # for a listener of its own (serve)
+    settings = container.settings
+    if settings.metrics_port is not None:
+        return  # served on its own port only
+    token = settings.metrics_token
+
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if token is not None:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not secrets.compare_digest(
+                given.strip().encode(), token.encode()
+            ):
+                raise NotSignedIn("metrics need Authorization: Bearer <AFTERSALES_METRICS_TOKEN>")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_registry(container: Container) -> CollectorRegistry:
+    """The figures of every HTTP process (pooled through ``PROMETHEUS_MULTIPROC_DIR``) and
+    the platform's own, for a supervising process that serves metrics on its own port."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(PlatformCollector(container))
+    return registry

@@ -13,7 +13,7 @@ first to move out (``services/chats.py``) when they grow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -39,6 +39,7 @@ from aftersales.errors import (
     NotFound,
     OpenCaseExists,
 )
+from aftersales.services import attachments
 from aftersales.services.base import Services, new_id
 from aftersales.services.ports import UnitOfWork
 from aftersales.services.records import LIVE, Attachment, ChatMessage, ChatThread, FormContact
@@ -210,6 +211,7 @@ def report_repair(
     form: ServiceForm | None = None,
     caller_name: str = "",
     callback_phone: str = "",
+    photos: Sequence[attachments.Upload] = (),
 ) -> Opened:
     """NW-2: a repair report by hotline agent, service form or chat, answered by the brand.
 
@@ -220,11 +222,21 @@ def report_repair(
     When the item already has an open report, the new one is added to it as a note
     (``Opened.noted``): the caller's words are never dropped, and the caller's
     number becomes the one to call back (the form's contact stays as it was).
+    ``photos`` (checked by the caller with :func:`attachments.check_uploads`) are kept
+    on the case in the same transaction: a refused report keeps none.
     """
     access.require(actor.role, Action.REPORT_REPAIR)
     phone = _callback(callback_phone)
     return _report_repair(
-        svc, order_item_id, actor, description, case_id, form, caller_name.strip()[:200], phone
+        svc,
+        order_item_id,
+        actor,
+        description,
+        case_id,
+        form,
+        caller_name.strip()[:200],
+        phone,
+        photos,
     )
 
 
@@ -237,6 +249,7 @@ def _report_repair(
     form: ServiceForm | None = None,
     caller_name: str = "",
     callback_phone: str = "",
+    photos: Sequence[attachments.Upload] = (),
 ) -> Opened:
     if actor.channel not in _REPORT_CHANNELS:
         raise InvalidRequest(
@@ -263,6 +276,7 @@ def _report_repair(
                 case.callback_phone = callback_phone
                 case.caller_name = caller_name
             uow.cases.save(case)
+            attachments.store_uploads(svc, uow, photos, case_id=case.id, at=at, by=actor.id)
             uow.commit()
             return Opened(case, created=False, noted=True)
         item = uow.reference.order_item(order_item_id)
@@ -282,6 +296,7 @@ def _report_repair(
         uow.cases.add(case, sandbox=sandbox)
         if form is not None and form.given:
             uow.contacts.put(form.contact(case.id, at, actor.id))
+        attachments.store_uploads(svc, uow, photos, case_id=case.id, at=at, by=actor.id)
         uow.commit()
         return Opened(case, created=True, eligibility=decision)
 
@@ -585,33 +600,24 @@ def add_attachment(
     actor: Actor,
     case_id: str | None = None,
 ) -> Attachment:
-    """Store a photo or document, optionally on a case; return its record."""
-    if svc.files is None:
-        raise RuntimeError("these services were built without a file store")
+    """Store a photo or document, optionally on a case; return its record. The file is
+    checked before anything is written and kept only if the record is committed."""
     access.require(actor.role, Action.ATTACH_FILE)
-    safe_name = filename.replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    upload = attachments.Upload.of(filename, declared_type, data)
+    attachments.check_uploads(svc, [upload])
     with svc.uow() as uow:
         sandbox = LIVE if case_id is None else uow.cases.find_sandbox(case_id)
-        stored = svc.files.put(data, filename=safe_name, declared_type=declared_type)
-        record = Attachment(
-            id=new_id("att"),
-            case_id=case_id,
-            filename=safe_name,
-            content_type=stored.content_type,
-            size=stored.size,
-            sha256=stored.sha256,
-            storage_key=stored.key,
-            uploaded_at=now_in(uow, sandbox, svc.clock),
-            uploaded_by=actor.id,
+        (record,) = attachments.store_uploads(
+            svc, uow, [upload], case_id=case_id, at=now_in(uow, sandbox, svc.clock), by=actor.id
         )
-        uow.attachments.add(record)
         uow.commit()
         return record
 
 
 def attachments_of(svc: Services, case_id: str) -> list[Attachment]:
+    """The case's attachments, their names cleaned as they are shown."""
     with svc.uow() as uow:
-        return uow.attachments.of_case(case_id)
+        return [attachments.shown(r) for r in uow.attachments.of_case(case_id)]
 
 
 __all__ = [

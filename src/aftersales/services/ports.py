@@ -16,7 +16,7 @@ The records that cross the ports are the domain's objects (``Case``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
@@ -335,6 +335,10 @@ class Attachments(Protocol):
 
     def of_case(self, case_id: str) -> list[Attachment]: ...
 
+    def referenced(self, storage_keys: Sequence[str]) -> set[str]:
+        """Those of ``storage_keys`` some attachment row points at."""
+        ...
+
 
 class Ledger(Protocol):
     def payouts(self, *, sandbox: str = LIVE, account: str | None = None) -> list[Payout]: ...
@@ -565,12 +569,25 @@ class UnitOfWork(Protocol):
     def savepoint(self) -> AbstractContextManager[None]:
         """A block whose writes are undone alone if it raises (the transaction goes on)."""
 
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Run ``undo`` if the writes made so far are not committed (rolled back, or the
+        outermost block left without a commit): how a file written for a row goes with it."""
+        ...
+
 
 class FileStore(Protocol):
     """Where attachment bytes live (disk today); records of them go through ``Attachments``."""
 
     max_bytes: int  # the largest file taken
 
+    def check(self, data: bytes, *, filename: str, declared_type: str | None) -> str:
+        """The content type the file would be stored as; refuses it otherwise; writes nothing."""
+        ...
+
     def put(self, data: bytes, *, filename: str, declared_type: str | None) -> Any: ...
+
+    def discard(self, key: str) -> None:
+        """Remove a file a failed transaction brought in."""
+        ...
 
     def open(self, key: str) -> bytes: ...

@@ -10,7 +10,8 @@ is sooner — a single index lookup, whatever the number of open cases.
 
 :func:`build_worker` wires both, the import loop and the notification send loop
 beside them (:class:`aftersales.worker.imports.ImportLoop`,
-:class:`aftersales.worker.notify.NotifyLoop`, each in a thread of its own), to one
+:class:`aftersales.worker.notify.NotifyLoop`, and the attachment sweep
+:class:`aftersales.worker.sweep.SweepLoop`, each in a thread of its own), to one
 stop event. A stop request (SIGTERM/SIGINT sets it) lets each loop finish what
 it is doing — the deadline loop its round, the delivery loop the requests it has
 in flight, the import loop its current batch (the job goes back to the queue) —
@@ -32,6 +33,7 @@ from aftersales.services.records import LIVE
 from aftersales.worker.deliveries import DeliveryLoop
 from aftersales.worker.imports import ImportLoop
 from aftersales.worker.notify import NotifyLoop
+from aftersales.worker.sweep import SweepLoop
 
 log = logging.getLogger(__name__)
 
@@ -114,15 +116,18 @@ class WorkerLoops:
         deliveries: DeliveryLoop,
         imports: ImportLoop | None = None,
         notify: NotifyLoop | None = None,
+        sweep: SweepLoop | None = None,
     ) -> None:
         if deadlines.stop is not deliveries.stop or any(
-            loop is not None and loop.stop is not deadlines.stop for loop in (imports, notify)
+            loop is not None and loop.stop is not deadlines.stop
+            for loop in (imports, notify, sweep)
         ):
             raise ValueError("the loops must share one stop event")
         self.deadlines = deadlines
         self.deliveries = deliveries
         self.imports = imports
         self.notify = notify
+        self.sweep = sweep
 
     @property
     def stop(self) -> threading.Event:
@@ -142,6 +147,10 @@ class WorkerLoops:
         if self.notify is not None:
             threads.append(
                 threading.Thread(target=self.notify.run, name="notifications", daemon=True)
+            )
+        if self.sweep is not None:
+            threads.append(
+                threading.Thread(target=self.sweep.run, name="attachment-sweep", daemon=True)
             )
         for thread in threads:
             thread.start()
@@ -163,4 +172,5 @@ def build_worker(
         container.engine, container.clock, container.settings, stop=stop
     )
     notify = NotifyLoop(container.engine, container.clock, container.settings, stop=stop)
-    return WorkerLoops(deadlines, deliveries, ImportLoop(container, stop=stop), notify)
+    sweep = SweepLoop(container, stop=stop)
+    return WorkerLoops(deadlines, deliveries, ImportLoop(container, stop=stop), notify, sweep)

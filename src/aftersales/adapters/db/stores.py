@@ -380,6 +380,13 @@ class SqlAttachments:
         )
         return [Attachment(**dict(r._mapping)) for r in rows]
 
+    def referenced(self, storage_keys: Sequence[str]) -> set[str]:
+        if not storage_keys:
+            return set()
+        a = s.attachments
+        found = select(a.c.storage_key).where(a.c.storage_key.in_(list(storage_keys))).distinct()
+        return {r.storage_key for r in self.conn.execute(found)}
+
 
 class SqlSolutionTexts:
     def __init__(self, conn: Connection) -> None:

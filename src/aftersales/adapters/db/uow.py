@@ -16,6 +16,7 @@ connection that would wait on the first one's locks.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,6 +43,8 @@ from aftersales.adapters.db.stores import (
 )
 from aftersales.domain.policy import PolicyBook
 from aftersales.services import ports
+
+log = logging.getLogger(__name__)
 
 _OPEN: ContextVar[SqlUnitOfWork | None] = ContextVar("aftersales_open_uow", default=None)
 
@@ -83,6 +86,7 @@ class SqlUnitOfWork:
         self._conn: Connection | None = None
         self._depth = 0
         self._outer: SqlUnitOfWork | None = None  # what the context variable held before
+        self._undo: list[Callable[[], None]] = []  # for writes not committed yet
 
     @property
     def conn(self) -> Connection:
@@ -137,14 +141,28 @@ class SqlUnitOfWork:
                 conn.rollback()
         finally:
             conn.close()
+            self._run_undo()
 
     def commit(self) -> None:
         if self._depth > 1:
             return  # the outermost block commits
         self.conn.commit()  # the next statement begins the next transaction
+        self._undo.clear()
 
     def rollback(self) -> None:
         self.conn.rollback()
+        self._run_undo()
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        self._undo.append(undo)
+
+    def _run_undo(self) -> None:
+        undo, self._undo = self._undo, []
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception:  # an undo that fails leaves a file for the sweep, no more
+                log.exception("undoing an uncommitted write failed")
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

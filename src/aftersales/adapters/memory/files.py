@@ -19,15 +19,25 @@ class MemoryFileStore:
         self._files: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
-    def put(self, data: bytes, *, filename: str, declared_type: str | None) -> StoredFile:
-        content_type = accepted_type(
+    def check(self, data: bytes, *, filename: str, declared_type: str | None) -> str:
+        return accepted_type(
             data, filename=filename, declared_type=declared_type, max_bytes=self.max_bytes
         )
+
+    def put(self, data: bytes, *, filename: str, declared_type: str | None) -> StoredFile:
+        content_type = self.check(data, filename=filename, declared_type=declared_type)
         digest = hashlib.sha256(data).hexdigest()
         key = f"{digest[:2]}/{digest}"
         with self._lock:
+            created = key not in self._files
             self._files.setdefault(key, bytes(data))
-        return StoredFile(key=key, content_type=content_type, size=len(data), sha256=digest)
+        return StoredFile(
+            key=key, content_type=content_type, size=len(data), sha256=digest, created=created
+        )
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._files.pop(key, None)
 
     def open(self, key: str) -> bytes:
         with self._lock:

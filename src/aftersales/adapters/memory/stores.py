@@ -436,6 +436,10 @@ class MemoryAttachments(_OnStore):
         found = [a for a in self._t.attachments.values() if a.case_id == case_id]
         return sorted(found, key=lambda a: (a.uploaded_at, a.id))
 
+    def referenced(self, storage_keys: Sequence[str]) -> set[str]:
+        wanted = set(storage_keys)
+        return {a.storage_key for a in self._t.attachments.values() if a.storage_key in wanted}
+
 
 class MemorySolutionTexts(_OnStore):
     def of_owner(self, owner: str) -> list[SolutionText]:

@@ -86,6 +86,7 @@ class MemoryUnitOfWork:
         self.depth = 0
         self._restore_point: Tables | None = None  # the state a rollback returns to
         self._outer: MemoryUnitOfWork | None = None
+        self._undo: list[Callable[[], None]] = []  # for writes not committed yet
 
     def __enter__(self) -> Self:
         if self.depth == 0:
@@ -144,6 +145,7 @@ class MemoryUnitOfWork:
                 self.store.restore(restore_point)  # undo what was not committed
         finally:
             self.store.lock.release(self)
+            self._run_undo()
 
     def _open(self) -> MemoryStore:
         if self.depth == 0:
@@ -154,11 +156,21 @@ class MemoryUnitOfWork:
         if self.depth > 1:
             return  # the outermost block commits
         self._restore_point = self._open().snapshot()
+        self._undo.clear()
 
     def rollback(self) -> None:
         store = self._open()
         if self._restore_point is not None:
             store.restore(self._restore_point)
+        self._run_undo()
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        self._undo.append(undo)
+
+    def _run_undo(self) -> None:
+        undo, self._undo = self._undo, []
+        for step in reversed(undo):
+            step()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

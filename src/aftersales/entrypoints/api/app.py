@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from aftersales.bootstrap import Container
+from aftersales.entrypoints import security
 from aftersales.entrypoints.api import errors
 from aftersales.entrypoints.api.routes import ROUTERS, events, master_data
 from aftersales.entrypoints.edge import Accepts, BodyLimits, EdgeGuard, Limit, Rule
@@ -72,7 +73,9 @@ def create_app(container: Container) -> FastAPI:
         limits=body_limits(container.settings),
         refuse=errors.edge_refusal(web.refusal),
     )
-    instrument(app, container)  # added last, so it wraps the guard
+    instrument(app, container)  # it wraps the guard, so refusals are logged and counted
+    # Outermost: security headers on every answer, and the proxy's word on scheme and client
+    security.install(app, trusted_proxies=container.settings.trusted_proxies)
     _document_problems(app)
     return app
 
@@ -161,20 +164,36 @@ def _offline_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title="aftersales API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        return _own_policy(
+            get_swagger_ui_html(
+                openapi_url=openapi_url,
+                title="aftersales API",
+                swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/docs-assets/favicon-32x32.png",
+            )
         )
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url,
-            title="aftersales API",
-            redoc_js_url="/docs-assets/redoc.standalone.js",
-            redoc_favicon_url="/docs-assets/favicon-32x32.png",
-            with_google_fonts=False,
+        # ReDoc's bundle always shows its maker's logo from their CDN (an image; hidden
+        # when it cannot load, as offline).
+        return _own_policy(
+            get_redoc_html(
+                openapi_url=openapi_url,
+                title="aftersales API",
+                redoc_js_url="/docs-assets/redoc.standalone.js",
+                redoc_favicon_url="/docs-assets/favicon-32x32.png",
+                with_google_fonts=False,
+            ),
+            image_hosts=("https://cdn.redoc.ly",),
         )
+
+
+def _own_policy(page: HTMLResponse, *, image_hosts: tuple[str, ...] = ()) -> HTMLResponse:
+    """The documentation page with a policy allowing its one inline start-up script (by
+    hash), and no other."""
+    page.headers["Content-Security-Policy"] = security.policy_for_page(
+        bytes(page.body).decode(), image_hosts=image_hosts
+    )
+    return page

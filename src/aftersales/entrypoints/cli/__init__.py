@@ -2,7 +2,7 @@
 
 Each command group lives in its own module: ``serve`` (serve, worker), ``db``,
 ``demo`` (demo, sample), ``imports`` (import), ``accounts``, ``sandbox``,
-``policies``, ``explain`` (case and calendar explanations) and ``reconcile`` (a
+``policies``, ``attachments`` (sweep), ``explain`` (case and calendar explanations) and ``reconcile`` (a
 full export against what is stored); ``common`` holds the console and the
 options. Every option has an ``AFTERSALES_*`` environment twin. Errors in policy
 files or arguments are printed as one plain sentence naming what to fix, with
@@ -15,6 +15,7 @@ import typer
 
 from aftersales.entrypoints.cli import (
     accounts,
+    attachments,
     db,
     demo,
     explain,
@@ -42,6 +43,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(explain.case_app, name="case")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(accounts.app, name="accounts")
+app.add_typer(attachments.app, name="attachments")
 
 
 def main() -> None:

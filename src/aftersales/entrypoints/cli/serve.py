@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,9 @@ from aftersales.entrypoints.cli.common import (
     open_container,
 )
 from aftersales.settings import Settings
+
+if TYPE_CHECKING:
+    from aftersales.bootstrap import Container
 
 
 def worker(
@@ -125,14 +128,18 @@ def serve(
     )
     try:
         if workers > 1:
-            _serve_processes(settings, workers, log_format)
+            _serve_processes(container, workers, log_format)
         else:
+            app = create_app(container)
+            if settings.metrics_port is not None:
+                _metrics_listener(settings, app.state.metrics_registry)
             uvicorn.run(
-                create_app(container),
+                app,
                 host=settings.host,
                 port=settings.port,
                 log_config=None,  # our handler (JSON lines) serves uvicorn's loggers too
                 access_log=False,  # one line per request comes from the app, with its request id
+                proxy_headers=False,  # the app reads them, from AFTERSALES_TRUSTED_PROXIES only
             )
     finally:
         stop.set()
@@ -141,7 +148,18 @@ def serve(
         container.close()
 
 
-def _serve_processes(settings: Settings, workers: int, log_format: str) -> None:
+def _metrics_listener(settings: Settings, registry: object) -> None:
+    """Serve ``/metrics`` on ``AFTERSALES_METRICS_HOST:AFTERSALES_METRICS_PORT`` (a thread of
+    prometheus_client's own), so the app's public address does not answer it."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    if settings.metrics_port is None or not isinstance(registry, CollectorRegistry):
+        raise TypeError("metrics need a port and a registry")
+    start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
+    console.print(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+
+
+def _serve_processes(container: Container, workers: int, log_format: str) -> None:
     """Several HTTP processes on one port; each builds its app from the environment.
 
     The database is already migrated (and the demo loaded) by this process; the
@@ -154,6 +172,9 @@ def _serve_processes(settings: Settings, workers: int, log_format: str) -> None:
 
     import uvicorn
 
+    from aftersales.entrypoints.observability import metrics_registry
+
+    settings = container.settings
     metrics_dir = tempfile.mkdtemp(prefix="aftersales-metrics-")
     os.environ.update(
         {
@@ -164,6 +185,8 @@ def _serve_processes(settings: Settings, workers: int, log_format: str) -> None:
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
     )
+    if settings.metrics_port is not None:
+        _metrics_listener(settings, metrics_registry(container))
     try:
         uvicorn.run(
             "aftersales.entrypoints.api.app:app_from_environment",
@@ -173,6 +196,7 @@ def _serve_processes(settings: Settings, workers: int, log_format: str) -> None:
             port=settings.port,
             log_config=None,
             access_log=False,
+            proxy_headers=False,  # the app reads them, from AFTERSALES_TRUSTED_PROXIES only
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -83,7 +83,8 @@ def attachments(case_id: str, caller: Caller, svc: ServicesDep) -> list[m.Attach
 def attachment(
     case_id: str, attachment_id: str, caller: Caller, svc: ServicesDep, store: AttachmentStore
 ) -> Response:
-    """One attachment's bytes, served with the type found in its content."""
+    """One attachment's bytes, served with the type found in its content: a photo may be
+    shown in the page, anything else (a PDF too) is a download, never run by the browser."""
     visible_case(svc, caller, case_id)
     found = [r for r in case_services.attachments_of(svc, case_id) if r.id == attachment_id]
     if not found:
@@ -93,8 +94,19 @@ def attachment(
         store.open(record.storage_key),
         media_type=record.content_type,
         headers={
-            "Content-Disposition": f"inline; filename*=UTF-8''{url_quote(record.filename)}",
+            "Content-Disposition": content_disposition(record.filename, record.content_type),
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, max-age=3600",
         },
     )
+
+
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+
+
+def content_disposition(filename: str, content_type: str) -> str:
+    """``inline`` for the photo types, ``attachment`` for everything else; the name (already
+    cleaned of control and bidirectional characters) as ASCII and as UTF-8."""
+    how = "inline" if content_type in INLINE_TYPES else "attachment"
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    return f"{how}; filename=\"{ascii_name}\"; filename*=UTF-8''{url_quote(filename)}"

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from aftersales.domain.explain import Language
 from aftersales.domain.instants import in_range
 from aftersales.domain.lifecycle import LIFECYCLES, Channel, Programme
-from aftersales.entrypoints.api.deps import AttachmentStore, ServicesDep
+from aftersales.entrypoints.api.deps import AttachmentStore, ContainerDep, ServicesDep
 from aftersales.entrypoints.viewer import Viewer
 from aftersales.entrypoints.web.pages.common import (
     FormRefused,
@@ -29,13 +29,27 @@ from aftersales.entrypoints.web.pages.common import (
     require_csrf,
 )
 from aftersales.entrypoints.web.pages.formats import fmt_left
-from aftersales.errors import InvalidFields, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
+from aftersales.errors import (
+    InvalidFields,
+    InvalidRequest,
+    MalformedRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from aftersales.services import cases as svc_cases
 from aftersales.services import views
+from aftersales.services.attachments import (
+    FilesTooLarge,
+    TooManyFiles,
+    Upload,
+    check_uploads,
+)
+from aftersales.services.attachments import files_of as svc_files
 from aftersales.services.base import Services
 from aftersales.services.eligibility import ItemEligibility, eligibility_at
 from aftersales.services.records import LIVE, CaseLine, PayoutLine
 from aftersales.services.sandboxes import current_time
+from aftersales.settings import Settings
 
 router = page_router()
 PAGE_SIZE = 20  # lines on one page of my cases and my points
@@ -171,6 +185,7 @@ REPAIR_FIELDS = ("description", "phone", "address", "preferred_time")
 async def submit_repair(
     ctx: Annotated[PageContext, Depends(page("repair_form"))],
     svc: ServicesDep,
+    box: ContainerDep,
     store: AttachmentStore,
     item_id: str,
     description: str = Form(""),
@@ -180,8 +195,9 @@ async def submit_repair(
     csrf_token: str = Form(""),
     photos: list[UploadFile] = File(default_factory=list),
 ) -> Response:
-    """NW-2b: the repair form. Every field is checked before anything is kept; a refused
-    form comes back with what was typed and each problem beside its field."""
+    """NW-2b: the repair form. Every field and every photo is checked before anything is
+    kept, disk included; a refused form comes back with what was typed and each problem
+    beside its field, and leaves no file behind."""
     viewer = require_csrf(ctx, csrf_token)
     item = own_item(svc, viewer, item_id)
     typed = dict(zip(REPAIR_FIELDS, (description, phone, address, preferred_time), strict=True))
@@ -196,22 +212,12 @@ async def submit_repair(
     if not description.strip():
         problems = {"description": "description.missing", **problems}
     errors = {name: f"consumer.problem.{code}" for name, code in problems.items()}
-    uploads = [
-        (p.filename or "photo", p.content_type, await p.read()) for p in photos if p.filename
-    ]
-    # Every photo is checked (type by content, size) before the report is filed,
-    # so a bad photo refuses the whole form and no case is opened.
+    uploads = [Upload.of(p.filename, p.content_type, await p.read()) for p in photos if p.filename]
+    settings = box.settings
     params = {"limit": f"{store.max_bytes / 1_000_000:g}"}
-    for name, declared, content in uploads:
-        try:
-            store.put(content, filename=name, declared_type=declared)
-        except (PayloadTooLarge, UnsupportedMediaType, svc_cases.InvalidRequest) as refused:
-            too_big = isinstance(refused, PayloadTooLarge) or len(content) > store.max_bytes
-            errors["photos"] = (
-                "consumer.problem.photo_size" if too_big else "consumer.problem.photo_type"
-            )
-            params["name"] = name
-            break
+    photo_problem = _photos_refused(svc, uploads, settings, store.max_bytes, params)
+    if photo_problem:
+        errors["photos"] = photo_problem
     context = _repair_context(svc, item, ctx.lang)
     if uploads:
         context["photos_again"] = True  # a browser cannot keep a chosen file: ask again
@@ -220,23 +226,53 @@ async def submit_repair(
     actor = viewer.actor(Channel.SERVICE_FORM)
     try:
         opened = svc_cases.report_repair(
-            svc, order_item_id=item.id, actor=actor, description=description, form=form
+            svc,
+            order_item_id=item.id,
+            actor=actor,
+            description=description,
+            form=form,
+            photos=uploads,
         )
     except InvalidFields as refused:
         raise fields_refused(
             refused, "repair.html", typed, "consumer.problem.", **context
         ) from None
-    if opened.created:
-        for name, declared, content in uploads:
-            svc_cases.add_attachment(
-                svc,
-                data=content,
-                filename=name,
-                declared_type=declared,
-                actor=actor,
-                case_id=opened.case.id,
-            )
     return back_to_case(opened.case.id)
+
+
+def _photos_refused(
+    svc: Services, uploads: list[Upload], settings: Settings, each: int, params: dict[str, str]
+) -> str | None:
+    """The word key saying why the photos cannot be taken (``params`` filled for it), or
+    None when every photo is accepted and together they are within the limits."""
+    try:
+        check_uploads(
+            svc,
+            uploads,
+            max_count=settings.attachment_max_per_report,
+            max_total_bytes=settings.attachment_max_total_bytes,
+        )
+    except TooManyFiles as refused:
+        params.update(count=str(refused.count), limit=str(refused.limit))
+        return "uploads.problem.too_many"
+    except FilesTooLarge as refused:
+        params.update(
+            total=f"{refused.total / 1_000_000:.1f}", limit=f"{refused.limit / 1_000_000:g}"
+        )
+        return "uploads.problem.total_size"
+    except (PayloadTooLarge, UnsupportedMediaType, InvalidRequest):
+        # Which photo: the first one the store refuses on its own.
+        for upload in uploads:
+            try:
+                svc_files(svc).check(
+                    upload.data, filename=upload.filename, declared_type=upload.declared_type
+                )
+            except (PayloadTooLarge, UnsupportedMediaType, InvalidRequest):
+                params["name"] = upload.filename
+                too_big = len(upload.data) > each
+                return "consumer.problem.photo_size" if too_big else "consumer.problem.photo_type"
+        raise
+    return None
 
 
 # ------------------------------------------------------------------ my cases, my points
