@@ -45,7 +45,7 @@ from aftersales.adapters.policy_files import load_policy_book
 from aftersales.services.deadlines import claim_due, next_due
 from aftersales.services.sandboxes import list_sandboxes
 from aftersales.testing import services_on
-from benchmarks.common import Figure, Report, Spread, ensure_database
+from benchmarks.common import Figure, Report, Spread, ensure_database, wait_for_log_line
 
 GROUP: Final = "deadlines"
 FLAT_LIMIT: Final = 2.0  # "flat": the largest size's wake-up within 2× of the smallest's
@@ -239,10 +239,8 @@ def _workers(url: str, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
                 )
             )
     try:
-        time.sleep(3.0)  # started and idle before the cliff
-        for p in processes:
-            if p.poll() is not None:
-                raise RuntimeError(f"a worker exited early; see {logs}")
+        for n, p in enumerate(processes):  # started and idle before the cliff
+            wait_for_log_line(logs / f"worker-{n}.log", f"worker bench-{n} started", p)
         yield processes
     finally:
         for p in processes:
