@@ -27,7 +27,8 @@ a clock (the check of ``tests/integration/test_exactly_once.py``: one ledger key
 per case, clock and failure, one ``payout.made`` event per entry, balances equal
 to the ledger's sums), any help request left unpaid or deadline still due, any
 orphan row (deadlines, clocks, ledger entries or attachments without their case)
-and any file in the attachment store that no attachment row names.
+and any file in the service's data directory (attachment store, staged uploads)
+that no attachment row names.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
                 flush=True,
             )
             drained_in = _drain(engine)
-        checks = _check(engine, tally, data_dir / "data" / "attachments")
+        checks = _check(engine, tally, data_dir / "data")
     finally:
         engine.dispose()
     _report(report, plan, tally, workers, paid_in_run, drained_in, checks)
@@ -503,7 +504,9 @@ class Checks:
         return found
 
 
-def _check(engine: Engine, tally: Tally, attachments_dir: Path) -> Checks:
+def _check(engine: Engine, tally: Tally, service_data: Path) -> Checks:
+    """The checks after the drain; ``service_data`` is the service's data directory: every
+    file in it (staged uploads, temporary files) must be an attachment a row names."""
     le, ob, bal, c = s.ledger_entries, s.outbox, s.account_balances, s.cases
     with engine.connect() as conn:
         help_cases = set(
@@ -572,10 +575,9 @@ def _check(engine: Engine, tally: Tally, attachments_dir: Path) -> Checks:
     for account, total in payer_sums.items():
         expected[account] = expected.get(account, 0) - total
     balances_off = sum(1 for a, total in expected.items() if balances.get(a, 0) != total)
-    files = (
-        [p for p in attachments_dir.rglob("*") if p.is_file()] if attachments_dir.exists() else []
-    )
-    orphan_files = sum(1 for p in files if p.relative_to(attachments_dir).as_posix() not in keys)
+    files = [p for p in service_data.rglob("*") if p.is_file()]
+    named = {f"attachments/{key}" for key in keys}
+    orphan_files = sum(1 for p in files if p.relative_to(service_data).as_posix() not in named)
     return Checks(
         help_cases=len(help_cases),
         payouts=len(entries),
