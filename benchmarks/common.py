@@ -187,5 +187,7 @@ def wait_for_log_line(
         if process.poll() is not None:
             raise RuntimeError(f"{log.name}: the process exited early:\n{log.read_text()[-2000:]}")
         if time.monotonic() > give_up:
-            raise RuntimeError(f"{log.name}: no {needle!r} after {timeout_s:.0f} s")
+            raise RuntimeError(
+                f"{log.name}: no {needle!r} after {timeout_s:.0f} s:\n{log.read_text()[-2000:]}"
+            )
         time.sleep(0.05)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -250,6 +251,7 @@ def _workers(url: str, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        shutil.rmtree(logs, ignore_errors=True)  # a worker that failed to start said why
 
 
 def _cliff(

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -175,8 +176,9 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
         engine.dispose()
     _report(report, plan, tally, workers, paid_in_run, drained_in, checks)
     failures = checks.failures(tally)
-    if failures:
-        raise AssertionError("the soak failed: " + "; ".join(failures))
+    if failures:  # the logs and the data directory stay for a look
+        raise AssertionError(f"the soak failed (see {data_dir}): " + "; ".join(failures))
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- preparing
@@ -188,7 +190,7 @@ def _prepare(engine: Engine, plan: Plan) -> tuple[list[str], str, str]:
     started = time.perf_counter()
     _reset_postgres(engine)
     demo.load_demo(services_on(engine))
-    # Deadlines from 10:29 on, spread over the first 80% of the clock's span.
+    # Deadlines from 10:30 on, spread over the first 80% of the clock's span.
     create_due_help_cases(
         engine,
         load_policy_book(),
