@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -173,3 +175,19 @@ def ensure_database(database_url: str) -> None:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         admin.dispose()
+
+
+def wait_for_log_line(
+    log: Path, needle: str, process: subprocess.Popen[bytes], *, timeout_s: float = 120.0
+) -> None:
+    """Until ``log`` (the output of ``process``) holds a line with ``needle``, e.g. a
+    worker's readiness line "worker NAME started": a condition, never a fixed sleep."""
+    give_up = time.monotonic() + timeout_s
+    while needle not in log.read_text(errors="replace"):
+        if process.poll() is not None:
+            raise RuntimeError(f"{log.name}: the process exited early:\n{log.read_text()[-2000:]}")
+        if time.monotonic() > give_up:
+            raise RuntimeError(
+                f"{log.name}: no {needle!r} after {timeout_s:.0f} s:\n{log.read_text()[-2000:]}"
+            )
+        time.sleep(0.05)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,7 +46,7 @@ from aftersales.adapters.policy_files import load_policy_book
 from aftersales.services.deadlines import claim_due, next_due
 from aftersales.services.sandboxes import list_sandboxes
 from aftersales.testing import services_on
-from benchmarks.common import Figure, Report, Spread, ensure_database
+from benchmarks.common import Figure, Report, Spread, ensure_database, wait_for_log_line
 
 GROUP: Final = "deadlines"
 FLAT_LIMIT: Final = 2.0  # "flat": the largest size's wake-up within 2× of the smallest's
@@ -239,10 +240,8 @@ def _workers(url: str, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
                 )
             )
     try:
-        time.sleep(3.0)  # started and idle before the cliff
-        for p in processes:
-            if p.poll() is not None:
-                raise RuntimeError(f"a worker exited early; see {logs}")
+        for n, p in enumerate(processes):  # started and idle before the cliff
+            wait_for_log_line(logs / f"worker-{n}.log", f"worker bench-{n} started", p)
         yield processes
     finally:
         for p in processes:
@@ -252,6 +251,7 @@ def _workers(url: str, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        shutil.rmtree(logs, ignore_errors=True)  # a worker that failed to start said why
 
 
 def _cliff(

@@ -673,9 +673,19 @@ def _buyer(consumer: int) -> str:
     return f"bench-buyer-{consumer}"
 
 
-def _insert_items(engine: Engine, count: int, chunk: int = 10_000) -> None:
-    """One order per item; lamps (even) in Hangzhou, phones (odd) in Shenzhen, bought recently."""
-    now = datetime.now(UTC)
+def _insert_items(
+    engine: Engine,
+    count: int,
+    chunk: int = 10_000,
+    *,
+    sandbox: str = s.LIVE,
+    now: datetime | None = None,
+) -> None:
+    """One order per item; lamps (even) in Hangzhou, phones (odd) in Shenzhen, bought recently.
+
+    ``sandbox`` and ``now``: the world the orders belong to and its clock's reading
+    (the soak files its requests in a sandbox whose clock it moves)."""
+    now = now or datetime.now(UTC)
     purchased = now.astimezone(SHANGHAI).date() - timedelta(days=20)
     delivered = purchased + timedelta(days=3)
     for begin in range(0, count, chunk):
@@ -689,7 +699,7 @@ def _insert_items(engine: Engine, count: int, chunk: int = 10_000) -> None:
             orders.append(
                 {
                     "id": order_id,
-                    "sandbox": s.LIVE,
+                    "sandbox": sandbox,
                     "buyer_account": _buyer(consumer_of(n, CONSUMERS)),
                     "merchant_id": demo.MERCHANT_GUANGMING if lamp else demo.MERCHANT_LINGXI,
                     "placed_at": now - timedelta(days=21),

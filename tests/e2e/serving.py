@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -13,6 +14,31 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+
+def wait_for_line(process: subprocess.Popen[str], needle: str, *, timeout_s: float) -> str:
+    """Read ``process``'s output until a line containing ``needle``; return what was read.
+
+    Waits on the pipe (never a fixed sleep), so a slow start on a loaded machine only
+    takes longer; fails with the output so far if the process ends or ``timeout_s`` passes.
+    """
+    assert process.stdout is not None
+    lines: list[str] = []
+    give_up = time.monotonic() + timeout_s
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while (left := give_up - time.monotonic()) > 0:
+            if not selector.select(timeout=left):
+                continue
+            line = process.stdout.readline()
+            if not line:
+                raise AssertionError(
+                    f"the process ended before saying {needle!r}:\n{''.join(lines)}"
+                )
+            lines.append(line)
+            if needle in line:
+                return "".join(lines)
+    raise AssertionError(f"no {needle!r} after {timeout_s:.0f} s:\n{''.join(lines)}")
 
 
 def free_port() -> int:

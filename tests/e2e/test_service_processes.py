@@ -6,13 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.serving import serving
+from tests.e2e.serving import serving, wait_for_line
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -61,10 +60,12 @@ def test_worker_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        time.sleep(3)
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        # The worker says it started once its loops run and its SIGTERM handler is in
+        # place; a signal sent earlier would end it before it could stop cleanly.
+        started = wait_for_line(process, "worker w-test started", timeout_s=120)
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=30)
+        output = started + rest
     finally:
         if process.poll() is None:
             process.kill()

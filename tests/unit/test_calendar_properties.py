@@ -14,6 +14,9 @@ days and overrides placed near the start instant (where they matter), and
 sometimes China's holiday data. Start instants cluster on month ends, year ends,
 leap days, DST changes and midnight. The horizon is two years (2027-2028) so a
 calendar compiles in milliseconds and each property runs 1,000 examples.
+Every generated instant and duration lies inside the horizon (durations are
+bounded by the open time a start has left), so no example ends in a refusal by
+chance; the refusal past the horizon is a property of its own.
 """
 
 from __future__ import annotations
@@ -78,7 +81,10 @@ DST_CHANGES = {
 }
 DST_EDGE_MINUTES = (60, 90, 100, 120, 125, 135, 150, 165, 170, 175, 180, 190)
 FIRST = date(2027, 1, 1).toordinal()
-LAST_START = date(2028, 12, 26)  # leaves room for 72 h spans inside the horizon
+# The latest generated start (special dates reach two days later). It leaves room
+# inside the horizon for a start shifted by up to 72 h and then a 72 h span after it,
+# as the vectorised property draws them: no generated instant falls past the horizon.
+LAST_START = date(2028, 12, 23)
 SPECIAL_MINUTES = (0, 1, 59, 60, 90, 120, 150, 179, 540, 719, 720, 1079, 1080, 1380, 1439)
 
 PROPERTY_SETTINGS = settings(
@@ -290,45 +296,70 @@ def test_add_equals_the_minute_oracle(scenario: Scenario, span: int) -> None:
     assert scenario.calendar.add(scenario.start, minutes * MINUTE) == at_minute(expected)
 
 
-@PROPERTY_SETTINGS
-@given(scenario=scenarios(), jitter=jitters_us, duration=durations_us)
-def test_add_and_elapsed_are_inverse(scenario: Scenario, jitter: int, duration: int) -> None:
-    calendar = scenario.calendar
-    start = scenario.start + jitter * ONE_US
-    wanted = duration * ONE_US
-    try:
-        due = calendar.add(start, wanted)
-    except CalendarError:
-        horizon = calendar.horizon
-        assert horizon is not None
-        assert calendar.elapsed(start, horizon[1]) < wanted
-        return
-    assert due >= start
-    assert calendar.elapsed(start, due) == wanted
-    if duration > 0:  # earliest such instant: one microsecond less is not enough
-        assert calendar.elapsed(start, due - ONE_US) < wanted
-    # And the other way round: counting a range's open time lands no later than its end
-    # (for ranges that end inside the compiled years; past them the calendar refuses).
-    end = due + wanted
+def durations_within(left_us: int) -> st.SearchStrategy[int]:
+    """Durations of at most ``left_us``: the open time a start has left in the compiled years.
+
+    A sparse calendar may have less than ``MAX_DURATION_US`` of open time between a
+    start and the horizon's end, so the bound is drawn per example; the limit itself
+    (the last open instant of the horizon) is drawn often, as an edge.
+    """
+    limit = min(MAX_DURATION_US, left_us)
+    special = [d for d in (0, 1, 60_000_000, 3_600_000_000) if d <= limit]
+    return st.one_of(st.integers(0, limit), st.sampled_from(special), st.just(limit))
+
+
+def open_time_left(calendar: BusinessCalendar, start: datetime) -> int:
     horizon = calendar.horizon
     assert horizon is not None
-    if end <= horizon[1]:
-        assert calendar.add(start, calendar.elapsed(start, end)) <= end
+    return calendar.elapsed(start, horizon[1]) // ONE_US
 
 
 @PROPERTY_SETTINGS
-@given(scenario=scenarios(), jitter=jitters_us, first=durations_us, second=durations_us)
+@given(scenario=scenarios(), jitter=jitters_us, span=spans.map(abs), data=st.data())
+def test_add_and_elapsed_are_inverse(
+    scenario: Scenario, jitter: int, span: int, data: st.DataObject
+) -> None:
+    # Every instant and duration drawn here lies inside the calendar's horizon, so
+    # each example checks the property; past the horizon the calendar refuses, which
+    # test_add_past_the_horizon_is_refused checks on its own.
+    calendar = scenario.calendar
+    start = scenario.start + jitter * ONE_US
+    wanted = data.draw(durations_within(open_time_left(calendar, start)), "duration") * ONE_US
+    due = calendar.add(start, wanted)
+    assert due >= start
+    assert calendar.elapsed(start, due) == wanted
+    if wanted > timedelta(0):  # earliest such instant: one microsecond less is not enough
+        assert calendar.elapsed(start, due - ONE_US) < wanted
+    # And the other way round: counting a range's open time lands no later than its end.
+    # Starts come no later than 2028-12-25, so a span of MAX_SPAN_MINUTES stays in the horizon.
+    end = start + span * MINUTE
+    assert calendar.add(start, calendar.elapsed(start, end)) <= end
+
+
+@PROPERTY_SETTINGS
+@given(scenario=scenarios(), jitter=jitters_us, extra=st.one_of(st.just(1), durations_us))
+def test_add_past_the_horizon_is_refused(scenario: Scenario, jitter: int, extra: int) -> None:
+    calendar = scenario.calendar
+    horizon = calendar.horizon
+    assert horizon is not None
+    start = scenario.start + jitter * ONE_US
+    left = calendar.elapsed(start, horizon[1])
+    # All the open time left lands inside the horizon; one microsecond more cannot.
+    assert calendar.add(start, left) <= horizon[1]
+    with pytest.raises(CalendarError, match="beyond the horizon"):
+        calendar.add(start, left + max(extra, 1) * ONE_US)
+
+
+@PROPERTY_SETTINGS
+@given(scenario=scenarios(), jitter=jitters_us, data=st.data())
 def test_add_is_monotonic_in_the_duration(
-    scenario: Scenario, jitter: int, first: int, second: int
+    scenario: Scenario, jitter: int, data: st.DataObject
 ) -> None:
     calendar = scenario.calendar
     start = scenario.start + jitter * ONE_US
-    shorter, longer = sorted((first, second))
-    try:
-        later = calendar.add(start, longer * ONE_US)
-    except CalendarError:
-        return  # beyond the horizon; the inverse property checks that this is honest
-    assert calendar.add(start, shorter * ONE_US) <= later
+    within = durations_within(open_time_left(calendar, start))
+    shorter, longer = sorted((data.draw(within, "first"), data.draw(within, "second")))
+    assert calendar.add(start, shorter * ONE_US) <= calendar.add(start, longer * ONE_US)
 
 
 @PROPERTY_SETTINGS

@@ -91,6 +91,8 @@ class Worker:
         return max(0.0, min(poll, wait))
 
     def run(self) -> TickReport:
+        # The readiness line: by now the CLI has installed its SIGTERM handler and the
+        # side loops run, so tests and benchmarks wait for it instead of sleeping.
         log.info("worker %s started", self.worker_id)
         while not self.stop.is_set():
             try:
