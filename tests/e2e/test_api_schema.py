@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import RunFigures
 from tests.e2e.sites import Site, running_site
 from tests.integration.conftest import pg_admin  # noqa: F401  (a fixture, used by name)
 from tests.integration.pg import PgAdmin
@@ -86,7 +87,9 @@ class Tally:
     passes_skipped: int = 0
 
 
-def test_every_operation_answers_as_its_openapi_document_says_under_fuzzing(site: Site) -> None:
+def test_every_operation_answers_as_its_openapi_document_says_under_fuzzing(
+    site: Site, run_figures: RunFigures
+) -> None:
     schema = schemathesis.openapi.from_url(f"{site.base}/openapi.json")
     tally = Tally()
     started = time.monotonic()
@@ -108,8 +111,8 @@ def test_every_operation_answers_as_its_openapi_document_says_under_fuzzing(site
             _fuzz(operation.as_strategy(generation_mode=mode), site, headers, who, tally)
     seconds = time.monotonic() - started
     server_errors = sum(n for status, n in tally.by_status.items() if status >= 500)
-    print(
-        f"\nschemathesis: {tally.cases} cases over {len(operations)} operations in "
+    run_figures.line(
+        f"schemathesis: {tally.cases} cases over {len(operations)} operations in "
         f"{seconds:.0f} s; statuses {dict(sorted(tally.by_status.items()))}; "
         f"{server_errors} server errors; {len(tally.failures)} failed checks "
         f"({tally.impossible} negative runs with nothing to get wrong, {tally.unsendable} "

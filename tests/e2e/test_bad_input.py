@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import RunFigures
 from tests.e2e.sites import SB, Site, running_site
 from tests.integration.conftest import pg_admin  # noqa: F401  (a fixture, used by name)
 from tests.integration.pg import PgAdmin
@@ -257,7 +258,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_is_refused_with_its_status_and_leaves_nothing_behind(
-    site: Site, case: Case
+    site: Site, case: Case, run_figures: RunFigures
 ) -> None:
     rows, files = site.counts(), site.files()
     with httpx.Client(base_url=site.base, timeout=60) as client:
@@ -278,3 +279,6 @@ def test_bad_input_is_refused_with_its_status_and_leaves_nothing_behind(
         assert response.headers[name] == value
     assert site.counts() == rows  # nothing written, in any table
     assert site.files() == files  # no file left behind
+    run_figures.count(
+        f"bad-input cases refused as specified ({site.container.engine.dialect.name})"
+    )
