@@ -291,14 +291,14 @@ def test_a_token_lifetime_that_cannot_be_used_is_refused_and_no_token_is_made(
     assert accounts.list_tokens(box.services, role=Role.SYSTEM, caller_id="", account_id="*") == []
 
 
-def test_token_ids_with_control_characters_are_refused_naming_the_parameter(
+def test_token_ids_with_control_characters_are_refused_naming_where_they_were(
     box: Container,
 ) -> None:
     """A NUL byte reaching PostgreSQL used to be a 500; ids are refused at the edge."""
     client = TestClient(create_app(box))
     ops = accounts.create_api_token(box.services, username="ops", name="console")
     for answer, field in (
-        (client.delete("/api/v1/tokens/tok%00x", headers=_bearer(ops.token)), "token_id"),
+        (client.delete("/api/v1/tokens/tok%00x", headers=_bearer(ops.token)), "the path"),
         (
             client.get(
                 "/api/v1/tokens", params={"account_id": "acc\x00"}, headers=_bearer(ops.token)
