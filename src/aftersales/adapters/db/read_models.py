@@ -364,16 +364,9 @@ class SqlReadModels:
         ``after`` is the (opened_at, id) of the last line of the previous page: the
         next page starts right after it (keyset paging, stable while cases are added).
         """
-        due = (
-            select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
-            .where(_a_clock(s.deadlines))
-            .group_by(s.deadlines.c.case_id)
-            .subquery()
-        )
-        query = scoped(
-            _joined([*_LINE_COLUMNS, due.c.next_due]).outerjoin(due, due.c.case_id == _c.c.id),
-            scope,
-        )
+        # Each line's earliest deadline is looked up for that line alone (the deadlines'
+        # primary key), so a page never aggregates every running deadline.
+        query = scoped(_joined([*_LINE_COLUMNS, _next_due()]), scope)
         if sandbox is not None:
             query = query.where(_c.c.sandbox == sandbox)
         if open_only:
@@ -386,7 +379,7 @@ class SqlReadModels:
                 )
             )
         query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
-        return [_case_line(r, r.next_due) for r in self.conn.execute(query)]
+        return [_case_line(r, aware_utc(r.next_due)) for r in self.conn.execute(query)]
 
     def case_search(
         self,
@@ -489,26 +482,60 @@ class SqlReadModels:
         """Open cases with a running deadline, the one nearest to breach first.
 
         "Nearest" is measured on each case's own clock (a sandbox's test clock or the
-        live time), so live and sandbox cases sort together by time left. That order
-        cannot be computed in SQL across clocks, so every running deadline in the
-        scope is read (one indexed join) and the first ``limit`` kept after sorting.
+        live time), so live and sandbox cases sort together by time left. Within one
+        world every case shares the clock, so time left orders as ``due_at`` does: each
+        world's first ``limit`` cases come from the deadlines' (sandbox, due_at) index
+        (or, for a provider, its open cases' index), and the worlds are merged here.
+        A page costs what it shows, not what is open.
         """
-        d, sb = s.deadlines, s.sandboxes
+        limit = max(limit, 0)
+        if limit == 0:
+            return []
+        sb = s.sandboxes
+        worlds: list[tuple[str, datetime]] = [(LIVE, live_now)]
+        worlds += [(r.id, r.now) for r in self.conn.execute(select(sb.c.id, sb.c.now))]
+        lines: list[QueueLine] = []
+        for world, now in worlds:
+            lines += self._nearest_in(scope, world, now, limit)
+        return sorted(lines, key=lambda q: (q.seconds_left, q.case.id))[:limit]
+
+    def _nearest_in(self, scope: Scope, world: str, now: datetime, limit: int) -> list[QueueLine]:
+        """The first ``limit`` open cases of one world by their earliest running deadline.
+
+        Deadline rows are read in (due_at, case, clock) order, a batch at a time, until
+        ``limit`` distinct cases are met: a case's first row is its earliest deadline,
+        and first rows come in (earliest due, case) order, the order of the merged queue.
+        """
+        d = s.deadlines
         query = scoped(
-            _joined([*_LINE_COLUMNS, d.c.clock_id, d.c.due_at, sb.c.now.label("sandbox_now")])
+            _joined([*_LINE_COLUMNS, d.c.clock_id, d.c.due_at])
             .join(d, d.c.case_id == _c.c.id)
-            .outerjoin(sb, sb.c.id == _c.c.sandbox)
-            .where(_c.c.is_open, _a_clock(d)),
+            .where(d.c.sandbox == world, _c.c.is_open, _a_clock(d)),
             scope,
-        )
-        lines: dict[str, QueueLine] = {}
-        for r in self.conn.execute(query):
-            now = r.sandbox_now or live_now
-            line = QueueLine(_case_line(r, r.due_at), r.clock_id, r.due_at, now)
-            kept = lines.get(r.id)
-            if kept is None or line.seconds_left < kept.seconds_left:
-                lines[r.id] = line
-        return sorted(lines.values(), key=lambda q: (q.seconds_left, q.case.id))[:limit]
+        ).order_by(d.c.due_at, d.c.case_id, d.c.clock_id)
+        batch = max(2 * limit, 50)
+        kept: dict[str, QueueLine] = {}
+        after: tuple[datetime, str, str] | None = None
+        while len(kept) < limit:
+            page = query
+            if after is not None:
+                due, case_id, clock_id = after
+                page = page.where(
+                    or_(
+                        d.c.due_at > due,
+                        and_(d.c.due_at == due, d.c.case_id > case_id),
+                        and_(d.c.due_at == due, d.c.case_id == case_id, d.c.clock_id > clock_id),
+                    )
+                )
+            rows = self.conn.execute(page.limit(batch)).all()
+            for r in rows:
+                if r.id not in kept and len(kept) < limit:
+                    kept[r.id] = QueueLine(_case_line(r, r.due_at), r.clock_id, r.due_at, now)
+            if len(rows) < batch:
+                break
+            last = rows[-1]
+            after = (last.due_at, last.id, last.clock_id)
+        return list(kept.values())
 
     def payout_lines(
         self,
@@ -754,18 +781,11 @@ class SqlReadModels:
     ) -> list[CaseLine]:
         if not buyers:
             return []
-        due = (
-            select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
-            .where(_a_clock(s.deadlines))
-            .group_by(s.deadlines.c.case_id)
-            .subquery()
-        )
         query = (
-            _joined([*_LINE_COLUMNS, due.c.next_due])
-            .outerjoin(due, due.c.case_id == _c.c.id)
+            _joined([*_LINE_COLUMNS, _next_due()])
             .where(_o.c.buyer_account.in_(sorted(set(buyers))))
         )
         if brand is not None:
             query = query.where(_p.c.brand_id == brand)
         query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
-        return [_case_line(r, r.next_due) for r in self.conn.execute(query)]
+        return [_case_line(r, aware_utc(r.next_due)) for r in self.conn.execute(query)]
