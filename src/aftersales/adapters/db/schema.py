@@ -369,6 +369,29 @@ account_balances = Table(
     Column("balance", BigInteger, nullable=False),
 )
 
+# Counts the metrics scrape reads instead of counting rows: kept by triggers (migration
+# 0012) as cases open and close and payouts are written; a reader sums the ``shard``
+# rows, which spread concurrent writers on PostgreSQL over several rows.
+open_case_counts = Table(
+    "open_case_counts",
+    metadata,
+    Column("sandbox", String(64), primary_key=True),
+    Column("programme", String(32), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("open_cases", BigInteger, nullable=False),
+)
+
+payout_counts = Table(
+    "payout_counts",
+    metadata,
+    Column("sandbox", String(64), primary_key=True),
+    Column("rule", String(16), primary_key=True),
+    Column("unit", String(8), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("payouts", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+)
+
 complaints = Table(
     "complaints",
     metadata,
@@ -411,6 +434,7 @@ audit_log = Table(
     Column("note", Text, nullable=False, server_default=""),
     # A hotline agent sees the cases they added a caller's note to (read_models.scoped).
     Index(None, "actor_id"),
+    Index(None, "at"),  # retention finds old entries by month
 )
 
 # Transactional outbox: written in the same transaction as the change it reports.
