@@ -788,9 +788,8 @@ class SqlReadModels:
     ) -> list[CaseLine]:
         if not buyers:
             return []
-        query = (
-            _joined([*_LINE_COLUMNS, _next_due()])
-            .where(_o.c.buyer_account.in_(sorted(set(buyers))))
+        query = _joined([*_LINE_COLUMNS, _next_due()]).where(
+            _o.c.buyer_account.in_(sorted(set(buyers)))
         )
         if brand is not None:
             query = query.where(_p.c.brand_id == brand)

@@ -52,16 +52,41 @@ _OLD_PAID = "SELECT sandbox, rule, unit, -1 AS n, -amount AS amount FROM old_row
 
 # (trigger, table, event, transition tables, delta statement)
 _PG_TRIGGERS = (
-    ("open_case_counts_insert", "cases", "INSERT", "NEW TABLE AS new_rows",
-     _CASE_DELTA.format(shards=SHARDS, rows=_NEW_OPEN)),
-    ("open_case_counts_update", "cases", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-     _CASE_DELTA.format(shards=SHARDS, rows=f"{_NEW_OPEN} UNION ALL {_OLD_OPEN}")),
-    ("open_case_counts_delete", "cases", "DELETE", "OLD TABLE AS old_rows",
-     _CASE_DELTA.format(shards=SHARDS, rows=_OLD_OPEN)),
-    ("payout_counts_insert", "ledger_entries", "INSERT", "NEW TABLE AS new_rows",
-     _PAYOUT_DELTA.format(shards=SHARDS, rows=_NEW_PAID)),
-    ("payout_counts_delete", "ledger_entries", "DELETE", "OLD TABLE AS old_rows",
-     _PAYOUT_DELTA.format(shards=SHARDS, rows=_OLD_PAID)),
+    (
+        "open_case_counts_insert",
+        "cases",
+        "INSERT",
+        "NEW TABLE AS new_rows",
+        _CASE_DELTA.format(shards=SHARDS, rows=_NEW_OPEN),
+    ),
+    (
+        "open_case_counts_update",
+        "cases",
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        _CASE_DELTA.format(shards=SHARDS, rows=f"{_NEW_OPEN} UNION ALL {_OLD_OPEN}"),
+    ),
+    (
+        "open_case_counts_delete",
+        "cases",
+        "DELETE",
+        "OLD TABLE AS old_rows",
+        _CASE_DELTA.format(shards=SHARDS, rows=_OLD_OPEN),
+    ),
+    (
+        "payout_counts_insert",
+        "ledger_entries",
+        "INSERT",
+        "NEW TABLE AS new_rows",
+        _PAYOUT_DELTA.format(shards=SHARDS, rows=_NEW_PAID),
+    ),
+    (
+        "payout_counts_delete",
+        "ledger_entries",
+        "DELETE",
+        "OLD TABLE AS old_rows",
+        _PAYOUT_DELTA.format(shards=SHARDS, rows=_OLD_PAID),
+    ),
 )
 
 
