@@ -36,6 +36,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     union,
@@ -336,8 +337,11 @@ GROUPINGS = {
 
 
 def _a_clock(d: Any) -> Any:
-    """A clock's own deadline row, not one of its warning marks ("<clock>@<mark>")."""
-    return d.c.clock_id.not_like("%@%")
+    """A clock's own deadline row, not one of its warning marks ("<clock>@<mark>").
+
+    Written as the partial index ``ix_deadlines_clocks_due`` is (a constant, not a
+    parameter), so the planner may read that index for it."""
+    return d.c.clock_id.not_like(literal_column("'%@%'"))
 
 
 class SqlReadModels:

@@ -294,11 +294,14 @@ cases = Table(
         sqlite_where=text("is_open"),
         postgresql_where=text("is_open"),
     ),
-    Index(None, "sandbox", "opened_at"),
     Index(None, "assignee", "is_open"),
     Index(None, "order_item_id"),  # every case of an item, open or closed (case search)
     Index(None, "opened_by"),  # a platform hotline agent's own reports
 )
+
+# A world's cases newest first, ties by id (the case lists' keyset order, read
+# backwards): a page never sorts the cases opened at one instant.
+Index("ix_cases_sandbox_opened_at_id", cases.c.sandbox, cases.c.opened_at, cases.c.id.desc())
 
 clocks = Table(
     "clocks",
@@ -331,6 +334,18 @@ deadlines = Table(
     Column("claimed_until", UtcDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Index(None, "sandbox", "due_at"),
+    # The clocks' own rows (not warning marks) in due order, ties broken by the key:
+    # the provider queue's top-N reads it in order, past no mark and no sort, even
+    # when thousands fall due at one instant (the 18:00 cliff).
+    Index(
+        "ix_deadlines_clocks_due",
+        "sandbox",
+        "due_at",
+        "case_id",
+        "clock_id",
+        sqlite_where=text("clock_id NOT LIKE '%@%'"),
+        postgresql_where=text("clock_id NOT LIKE '%@%'"),
+    ),
 )
 
 ledger_entries = Table(

@@ -1,5 +1,5 @@
-"""Counts kept as rows change, so the metrics scrape costs the same at any size; an
-index for retention by age.
+"""Counts kept as rows change, so the metrics scrape costs the same at any size;
+indexes for the provider queue, the case lists and retention by age.
 
 - ``open_case_counts``: open cases per world and programme, spread over a few
   ``shard`` rows so concurrent intakes on PostgreSQL rarely wait on one row
@@ -9,7 +9,11 @@ index for retention by age.
 - triggers keep both: on PostgreSQL one per statement over its transition table
   (a chunk of 500 payouts adds one row change per group, not 500); on SQLite one
   per row (one writer at a time, so one shard);
-- ``audit_log (at)``: the retention command finds old entries by month.
+- ``audit_log (at)``: the retention command finds old entries by month;
+- ``deadlines (sandbox, due_at, case_id, clock_id)`` over the clocks' own rows
+  (not warning marks): the provider queue reads its top-N in order;
+- ``cases (sandbox, opened_at, id DESC)`` replaces its two-column prefix: the case
+  lists page in order even when many cases share an instant.
 
 Revision ID: 0012
 Revises: 0011
@@ -141,6 +145,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("sandbox", "rule", "unit", "shard", name=op.f("pk_payout_counts")),
     )
     op.create_index(op.f("ix_audit_log_at"), "audit_log", ["at"])
+    # Wider twins of two indexes, serving the same queries and ordered ties besides.
+    op.create_index(
+        "ix_deadlines_clocks_due",
+        "deadlines",
+        ["sandbox", "due_at", "case_id", "clock_id"],
+        sqlite_where=sa.text("clock_id NOT LIKE '%@%'"),
+        postgresql_where=sa.text("clock_id NOT LIKE '%@%'"),
+    )
+    op.create_index(
+        "ix_cases_sandbox_opened_at_id", "cases", ["sandbox", "opened_at", sa.desc("id")]
+    )
+    op.drop_index("ix_cases_sandbox_opened_at", table_name="cases")
     # What is already there, counted once (the triggers below count what follows).
     op.execute(
         "INSERT INTO open_case_counts (sandbox, programme, shard, open_cases) "
@@ -173,6 +189,9 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if postgresql else ""))
         if postgresql:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    op.create_index("ix_cases_sandbox_opened_at", "cases", ["sandbox", "opened_at"])
+    op.drop_index("ix_cases_sandbox_opened_at_id", table_name="cases")
+    op.drop_index("ix_deadlines_clocks_due", table_name="deadlines")
     op.drop_index(op.f("ix_audit_log_at"), table_name="audit_log")
     op.drop_table("payout_counts")
     op.drop_table("open_case_counts")
