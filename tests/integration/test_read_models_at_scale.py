@@ -16,7 +16,7 @@ from aftersales.adapters.db.read_models import SqlReadModels
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.lifecycle import Role
 from aftersales.services.deadlines import tick
-from aftersales.services.records import LIVE, Scope
+from aftersales.services.records import LIVE, CaseFilter, Scope
 from aftersales.testing import services_on
 from tests.integration.bulk import BulkCases, create_due_help_cases
 
@@ -206,3 +206,24 @@ def test_kept_counts_equal_a_full_count_through_opening_closing_paying_and_delet
             )
         )
     assert figures.open_cases == dict(live_open)
+
+
+def test_the_operations_count_of_open_cases_is_the_kept_count_and_equals_the_rows(
+    engine: Engine,
+) -> None:
+    bulk = _bulk(engine, "ops", 30)
+    with engine.begin() as conn:
+        conn.execute(
+            update(s.cases).where(s.cases.c.id.in_(bulk.case_ids[:8])).values(is_open=False)
+        )
+    with engine.connect() as conn:
+        views = SqlReadModels(conn)
+        page = views.case_search(OPS, CaseFilter(sandbox="ops", open_only=True), limit=5)
+        everything = views.case_search(OPS, CaseFilter(sandbox="ops"), limit=5)
+        narrowed = views.case_search(
+            OPS, CaseFilter(sandbox="ops", open_only=True, text=bulk.case_ids[9]), limit=5
+        )
+    assert page.total == 22 and len(page.lines) == 5 and page.more
+    assert all(line.is_open for line in page.lines)
+    assert everything.total == 30  # not only open cases: counted over the rows
+    assert narrowed.total == 1  # a narrowed filter is counted over the rows

@@ -428,7 +428,14 @@ class SqlReadModels:
         rows = self.conn.execute(query.order_by(_c.c.opened_at.desc(), _c.c.id)).all()
         lines = [_found(r, aware_utc(r.next_due)) for r in rows[: max(limit, 0)]]
         total = -1
-        if count:
+        if count and scope.sees_everything and f == CaseFilter(sandbox=f.sandbox, open_only=True):
+            # Every open case of a world: the count kept as cases open and close.
+            oc = s.open_case_counts
+            kept = select(func.coalesce(func.sum(oc.c.open_cases), 0)).where(
+                oc.c.sandbox == f.sandbox
+            )
+            total = int(self.conn.execute(kept).scalar_one())
+        elif count:
             total = int(self.conn.execute(filtered(_count_of(scope, f), scope, f)).scalar_one())
         return CasePage(lines, total, len(rows) > limit)
 
