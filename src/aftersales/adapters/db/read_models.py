@@ -524,7 +524,7 @@ class SqlReadModels:
             .where(d.c.sandbox == world, _c.c.is_open, _a_clock(d)),
             scope,
         ).order_by(d.c.due_at, d.c.case_id, d.c.clock_id)
-        batch = max(2 * limit, 50)
+        batch = limit + 50  # a few cases show more than one running clock near the top
         kept: dict[str, QueueLine] = {}
         after: tuple[datetime, str, str] | None = None
         while len(kept) < limit:

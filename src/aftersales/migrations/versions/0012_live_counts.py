@@ -2,8 +2,9 @@
 indexes for the provider queue, the case lists and retention by age.
 
 - ``open_case_counts``: open cases per world and programme, spread over a few
-  ``shard`` rows so concurrent intakes on PostgreSQL rarely wait on one row
-  (a reader sums the shards);
+  ``shard`` rows (by the writing connection's server process) so concurrent
+  intakes on PostgreSQL rarely wait on one row (a reader sums the shards); rows
+  are changed in key order, so two writers never wait on each other in a cycle;
 - ``payout_counts``: payouts per world, rule and unit, with their total, the
   same way;
 - triggers keep both: on PostgreSQL one per statement over its transition table
@@ -36,15 +37,15 @@ SHARDS = 8
 
 _CASE_DELTA = """
     INSERT INTO open_case_counts (sandbox, programme, shard, open_cases)
-    SELECT sandbox, programme, floor(random() * {shards})::int, sum(n) FROM ({rows}) AS x
-    GROUP BY sandbox, programme HAVING sum(n) <> 0
+    SELECT sandbox, programme, pg_backend_pid() % {shards}, sum(n) FROM ({rows}) AS x
+    GROUP BY sandbox, programme HAVING sum(n) <> 0 ORDER BY sandbox, programme
     ON CONFLICT (sandbox, programme, shard)
     DO UPDATE SET open_cases = open_case_counts.open_cases + excluded.open_cases
 """
 _PAYOUT_DELTA = """
     INSERT INTO payout_counts (sandbox, rule, unit, shard, payouts, amount)
-    SELECT sandbox, rule, unit, floor(random() * {shards})::int, sum(n), sum(amount)
-    FROM ({rows}) AS x GROUP BY sandbox, rule, unit
+    SELECT sandbox, rule, unit, pg_backend_pid() % {shards}, sum(n), sum(amount)
+    FROM ({rows}) AS x GROUP BY sandbox, rule, unit ORDER BY sandbox, rule, unit
     ON CONFLICT (sandbox, rule, unit, shard) DO UPDATE SET
         payouts = payout_counts.payouts + excluded.payouts,
         amount = payout_counts.amount + excluded.amount
