@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -26,6 +26,9 @@ from aftersales.services.reconcile import FileProblem, FileRecord
 from aftersales.services.records import Sandbox
 from aftersales.services.time import Clock, SystemClock
 from aftersales.settings import Settings
+
+if TYPE_CHECKING:
+    from aftersales.adapters.db.retention import RetentionReport
 
 
 class SeedSandbox(Protocol):
@@ -247,6 +250,18 @@ def backup_database(settings: Settings, path: Path) -> int:
     from aftersales.adapters.db import backups
 
     return backups.backup(settings.resolved_database_url, path)
+
+
+def retain_database(settings: Settings, *, keep: str, dry_run: bool = False) -> RetentionReport:
+    """Thin the growing tables of the configured database to ``keep`` (``"90d"``)."""
+    from aftersales.adapters.db import retention
+
+    span = retention.parse_keep(keep)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        return retention.retain(engine, keep=span, now=datetime.now(UTC), dry_run=dry_run)
+    finally:
+        engine.dispose()
 
 
 def restore_database(settings: Settings, path: Path, *, force: bool = False) -> None:

@@ -36,6 +36,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     union,
@@ -336,8 +337,11 @@ GROUPINGS = {
 
 
 def _a_clock(d: Any) -> Any:
-    """A clock's own deadline row, not one of its warning marks ("<clock>@<mark>")."""
-    return d.c.clock_id.not_like("%@%")
+    """A clock's own deadline row, not one of its warning marks ("<clock>@<mark>").
+
+    Written as the partial index ``ix_deadlines_clocks_due`` is (a constant, not a
+    parameter), so the planner may read that index for it."""
+    return d.c.clock_id.not_like(literal_column("'%@%'"))
 
 
 class SqlReadModels:
@@ -364,16 +368,9 @@ class SqlReadModels:
         ``after`` is the (opened_at, id) of the last line of the previous page: the
         next page starts right after it (keyset paging, stable while cases are added).
         """
-        due = (
-            select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
-            .where(_a_clock(s.deadlines))
-            .group_by(s.deadlines.c.case_id)
-            .subquery()
-        )
-        query = scoped(
-            _joined([*_LINE_COLUMNS, due.c.next_due]).outerjoin(due, due.c.case_id == _c.c.id),
-            scope,
-        )
+        # Each line's earliest deadline is looked up for that line alone (the deadlines'
+        # primary key), so a page never aggregates every running deadline.
+        query = scoped(_joined([*_LINE_COLUMNS, _next_due()]), scope)
         if sandbox is not None:
             query = query.where(_c.c.sandbox == sandbox)
         if open_only:
@@ -386,7 +383,7 @@ class SqlReadModels:
                 )
             )
         query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
-        return [_case_line(r, r.next_due) for r in self.conn.execute(query)]
+        return [_case_line(r, aware_utc(r.next_due)) for r in self.conn.execute(query)]
 
     def case_search(
         self,
@@ -431,7 +428,14 @@ class SqlReadModels:
         rows = self.conn.execute(query.order_by(_c.c.opened_at.desc(), _c.c.id)).all()
         lines = [_found(r, aware_utc(r.next_due)) for r in rows[: max(limit, 0)]]
         total = -1
-        if count:
+        if count and scope.sees_everything and f == CaseFilter(sandbox=f.sandbox, open_only=True):
+            # Every open case of a world: the count kept as cases open and close.
+            oc = s.open_case_counts
+            kept = select(func.coalesce(func.sum(oc.c.open_cases), 0)).where(
+                oc.c.sandbox == f.sandbox
+            )
+            total = int(self.conn.execute(kept).scalar_one())
+        elif count:
             total = int(self.conn.execute(filtered(_count_of(scope, f), scope, f)).scalar_one())
         return CasePage(lines, total, len(rows) > limit)
 
@@ -489,26 +493,60 @@ class SqlReadModels:
         """Open cases with a running deadline, the one nearest to breach first.
 
         "Nearest" is measured on each case's own clock (a sandbox's test clock or the
-        live time), so live and sandbox cases sort together by time left. That order
-        cannot be computed in SQL across clocks, so every running deadline in the
-        scope is read (one indexed join) and the first ``limit`` kept after sorting.
+        live time), so live and sandbox cases sort together by time left. Within one
+        world every case shares the clock, so time left orders as ``due_at`` does: each
+        world's first ``limit`` cases come from the deadlines' (sandbox, due_at) index
+        (or, for a provider, its open cases' index), and the worlds are merged here.
+        A page costs what it shows, not what is open.
         """
-        d, sb = s.deadlines, s.sandboxes
+        limit = max(limit, 0)
+        if limit == 0:
+            return []
+        sb = s.sandboxes
+        worlds: list[tuple[str, datetime]] = [(LIVE, live_now)]
+        worlds += [(r.id, r.now) for r in self.conn.execute(select(sb.c.id, sb.c.now))]
+        lines: list[QueueLine] = []
+        for world, now in worlds:
+            lines += self._nearest_in(scope, world, now, limit)
+        return sorted(lines, key=lambda q: (q.seconds_left, q.case.id))[:limit]
+
+    def _nearest_in(self, scope: Scope, world: str, now: datetime, limit: int) -> list[QueueLine]:
+        """The first ``limit`` open cases of one world by their earliest running deadline.
+
+        Deadline rows are read in (due_at, case, clock) order, a batch at a time, until
+        ``limit`` distinct cases are met: a case's first row is its earliest deadline,
+        and first rows come in (earliest due, case) order, the order of the merged queue.
+        """
+        d = s.deadlines
         query = scoped(
-            _joined([*_LINE_COLUMNS, d.c.clock_id, d.c.due_at, sb.c.now.label("sandbox_now")])
+            _joined([*_LINE_COLUMNS, d.c.clock_id, d.c.due_at])
             .join(d, d.c.case_id == _c.c.id)
-            .outerjoin(sb, sb.c.id == _c.c.sandbox)
-            .where(_c.c.is_open, _a_clock(d)),
+            .where(d.c.sandbox == world, _c.c.is_open, _a_clock(d)),
             scope,
-        )
-        lines: dict[str, QueueLine] = {}
-        for r in self.conn.execute(query):
-            now = r.sandbox_now or live_now
-            line = QueueLine(_case_line(r, r.due_at), r.clock_id, r.due_at, now)
-            kept = lines.get(r.id)
-            if kept is None or line.seconds_left < kept.seconds_left:
-                lines[r.id] = line
-        return sorted(lines.values(), key=lambda q: (q.seconds_left, q.case.id))[:limit]
+        ).order_by(d.c.due_at, d.c.case_id, d.c.clock_id)
+        batch = limit + 50  # a few cases show more than one running clock near the top
+        kept: dict[str, QueueLine] = {}
+        after: tuple[datetime, str, str] | None = None
+        while len(kept) < limit:
+            page = query
+            if after is not None:
+                due, case_id, clock_id = after
+                page = page.where(
+                    or_(
+                        d.c.due_at > due,
+                        and_(d.c.due_at == due, d.c.case_id > case_id),
+                        and_(d.c.due_at == due, d.c.case_id == case_id, d.c.clock_id > clock_id),
+                    )
+                )
+            rows = self.conn.execute(page.limit(batch)).all()
+            for r in rows:
+                if r.id not in kept and len(kept) < limit:
+                    kept[r.id] = QueueLine(_case_line(r, r.due_at), r.clock_id, r.due_at, now)
+            if len(rows) < batch:
+                break
+            last = rows[-1]
+            after = (last.due_at, last.id, last.clock_id)
+        return list(kept.values())
 
     def payout_lines(
         self,
@@ -672,11 +710,18 @@ class SqlReadModels:
         return [ComplaintLine(*r) for r in self.conn.execute(query)]
 
     def live_figures(self, now: datetime) -> LiveFigures:
-        c, d, le = s.cases, s.deadlines, s.ledger_entries
+        """What the metrics scrape reports, at the same cost at any size.
+
+        Open cases and payouts are exact, read from the counts the database keeps as
+        rows change (``open_case_counts``, ``payout_counts``: a handful of rows per
+        programme and rule). The due deadlines are counted on the due index, so they
+        cost what is overdue (nothing when the workers keep up), not what is open.
+        """
+        d, oc, pc = s.deadlines, s.open_case_counts, s.payout_counts
         open_cases = self.conn.execute(
-            select(c.c.programme, func.count())
-            .where(c.c.sandbox == LIVE, c.c.is_open)
-            .group_by(c.c.programme)
+            select(oc.c.programme, func.sum(oc.c.open_cases))
+            .where(oc.c.sandbox == LIVE)
+            .group_by(oc.c.programme)
         ).all()
         due, oldest = self.conn.execute(
             select(func.count(), func.min(d.c.due_at)).where(
@@ -684,15 +729,15 @@ class SqlReadModels:
             )
         ).one()
         payouts = self.conn.execute(
-            select(le.c.rule, func.count(), func.coalesce(func.sum(le.c.amount), 0))
-            .where(le.c.sandbox == LIVE, le.c.unit == "points")
-            .group_by(le.c.rule)
+            select(pc.c.rule, func.sum(pc.c.payouts), func.sum(pc.c.amount))
+            .where(pc.c.sandbox == LIVE, pc.c.unit == "points")
+            .group_by(pc.c.rule)
         ).all()
         return LiveFigures(
-            {programme: int(count) for programme, count in open_cases},
+            {programme: int(count) for programme, count in open_cases if count},
             int(due),
             aware_utc(oldest),
-            {rule: (int(count), int(total)) for rule, count, total in payouts},
+            {rule: (int(count), int(total)) for rule, count, total in payouts if count},
             now,
         )
 
@@ -754,18 +799,10 @@ class SqlReadModels:
     ) -> list[CaseLine]:
         if not buyers:
             return []
-        due = (
-            select(s.deadlines.c.case_id, func.min(s.deadlines.c.due_at).label("next_due"))
-            .where(_a_clock(s.deadlines))
-            .group_by(s.deadlines.c.case_id)
-            .subquery()
-        )
-        query = (
-            _joined([*_LINE_COLUMNS, due.c.next_due])
-            .outerjoin(due, due.c.case_id == _c.c.id)
-            .where(_o.c.buyer_account.in_(sorted(set(buyers))))
+        query = _joined([*_LINE_COLUMNS, _next_due()]).where(
+            _o.c.buyer_account.in_(sorted(set(buyers)))
         )
         if brand is not None:
             query = query.where(_p.c.brand_id == brand)
         query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
-        return [_case_line(r, r.next_due) for r in self.conn.execute(query)]
+        return [_case_line(r, aware_utc(r.next_due)) for r in self.conn.execute(query)]

@@ -294,11 +294,14 @@ cases = Table(
         sqlite_where=text("is_open"),
         postgresql_where=text("is_open"),
     ),
-    Index(None, "sandbox", "opened_at"),
     Index(None, "assignee", "is_open"),
     Index(None, "order_item_id"),  # every case of an item, open or closed (case search)
     Index(None, "opened_by"),  # a platform hotline agent's own reports
 )
+
+# A world's cases newest first, ties by id (the case lists' keyset order, read
+# backwards): a page never sorts the cases opened at one instant.
+Index("ix_cases_sandbox_opened_at_id", cases.c.sandbox, cases.c.opened_at, cases.c.id.desc())
 
 clocks = Table(
     "clocks",
@@ -331,6 +334,18 @@ deadlines = Table(
     Column("claimed_until", UtcDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Index(None, "sandbox", "due_at"),
+    # The clocks' own rows (not warning marks) in due order, ties broken by the key:
+    # the provider queue's top-N reads it in order, past no mark and no sort, even
+    # when thousands fall due at one instant (the 18:00 cliff).
+    Index(
+        "ix_deadlines_clocks_due",
+        "sandbox",
+        "due_at",
+        "case_id",
+        "clock_id",
+        sqlite_where=text("clock_id NOT LIKE '%@%'"),
+        postgresql_where=text("clock_id NOT LIKE '%@%'"),
+    ),
 )
 
 ledger_entries = Table(
@@ -367,6 +382,29 @@ account_balances = Table(
     Column("account", String(64), primary_key=True),
     Column("unit", String(8), primary_key=True),
     Column("balance", BigInteger, nullable=False),
+)
+
+# Counts the metrics scrape reads instead of counting rows: kept by triggers (migration
+# 0012) as cases open and close and payouts are written; a reader sums the ``shard``
+# rows, which spread concurrent writers on PostgreSQL over several rows.
+open_case_counts = Table(
+    "open_case_counts",
+    metadata,
+    Column("sandbox", String(64), primary_key=True),
+    Column("programme", String(32), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("open_cases", BigInteger, nullable=False),
+)
+
+payout_counts = Table(
+    "payout_counts",
+    metadata,
+    Column("sandbox", String(64), primary_key=True),
+    Column("rule", String(16), primary_key=True),
+    Column("unit", String(8), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("payouts", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
 )
 
 complaints = Table(
@@ -411,6 +449,7 @@ audit_log = Table(
     Column("note", Text, nullable=False, server_default=""),
     # A hotline agent sees the cases they added a caller's note to (read_models.scoped).
     Index(None, "actor_id"),
+    Index(None, "at"),  # retention finds old entries by month
 )
 
 # Transactional outbox: written in the same transaction as the change it reports.
