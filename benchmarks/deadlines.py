@@ -42,6 +42,7 @@ from tests.integration.bulk import OPENED_AT, create_due_help_cases
 from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
+from aftersales.adapters.db.wakeups import announce
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.services.deadlines import claim_due, next_due
 from aftersales.services.sandboxes import list_sandboxes
@@ -270,6 +271,7 @@ def _cliff(
                     .where(s.sandboxes.c.id == sandbox)
                     .values(now=CLIFF_OPENED_AT + SOLUTION + timedelta(milliseconds=1))
                 )
+                announce(conn, sandbox)  # as the sandbox API does: the workers wake at once
             started = time.perf_counter()
             _wait_until_handled(engine, sandbox, limit_s=max(600.0, burst / 20))
             drained = time.perf_counter() - started

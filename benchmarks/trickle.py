@@ -2,9 +2,10 @@
 
 A sandbox holds cases opened one after another (``STAGGER`` apart), so their
 1-hour solution clocks (OH-4) fall due in turn, about ten a second. Its clock is
-then run in real time by this process (moved forward every few milliseconds),
-while one ``aftersales worker`` — as operators run it, with its default polling —
-settles whatever falls due. This process watches the ledger as payouts are
+then run in real time by this process (moved forward every few milliseconds,
+each move announced as the sandbox API announces it, so a worker on PostgreSQL
+wakes for it), while one ``aftersales worker`` — as operators run it, with its
+default polling as the fallback — settles whatever falls due. This process watches the ledger as payouts are
 committed; a payout's latency is the moment it was first seen minus the real
 moment its deadline passed. The watcher looks every few milliseconds, and the
 clock is moved just as often, so both add at most that much to a latency.
@@ -24,6 +25,7 @@ from tests.integration.bulk import OPENED_AT, create_due_help_cases
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
+from aftersales.adapters.db.wakeups import announce
 from aftersales.adapters.policy_files import load_policy_book
 from benchmarks.common import Figure, Report, Spread, ensure_database
 from benchmarks.deadlines import _reset, _workers, database_for
@@ -68,7 +70,8 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
     spread = count * STAGGER.total_seconds()
     note = (
         f"{count:,} deadlines over {spread:,.0f} s among {open_cases:,} open cases; "
-        "one worker with its default 0.5 s poll; every case paid exactly once"
+        "one worker with its default 0.5 s poll, woken by the clock's moves; "
+        "every case paid exactly once"
     )
     report.add(
         Figure(
@@ -112,6 +115,7 @@ def _run_clock(engine: Engine, url: str, sandbox: str, count: int) -> list[float
                     .where(s.sandboxes.c.id == sandbox)
                     .values(now=start + timedelta(seconds=elapsed))
                 )
+                announce(conn, sandbox)  # as the sandbox API does when it moves a clock
                 rows = conn.execute(
                     select(le.c.id, le.c.case_id).where(le.c.sandbox == sandbox, le.c.id > last_id)
                 ).all()

@@ -15,6 +15,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -341,8 +342,13 @@ def placeholders(code: str) -> set[str]:
 # --- parameter formatting helpers (pure) ---
 
 
+@lru_cache(maxsize=4096)
 def local_time(at: datetime, timezone: str) -> str:
-    """An instant as local wall time with its offset, e.g. '2026-11-24 10:00:00 +08:00'."""
+    """An instant as local wall time with its offset, e.g. '2026-11-24 10:00:00 +08:00'.
+
+    Remembered: the cases of a burst all breach at the same instant, owed by the same
+    due time, so the deadline engine asks for the same few texts thousands of times.
+    """
     local = at.astimezone(ZoneInfo(timezone))
     offset = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"

@@ -36,6 +36,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -325,17 +326,21 @@ class ProgrammePolicy(_Model):
                 )
         return self
 
+    # Looked up for every clock of every case the deadline engine settles: by dictionary,
+    # built on first use (the model is frozen, so it never goes stale).
+    @cached_property
+    def _clocks_by_id(self) -> dict[str, ClockDefinition]:
+        return {clock.id: clock for clock in self.clocks}
+
+    @cached_property
+    def _penalties_by_id(self) -> dict[str, PenaltyDefinition]:
+        return {penalty.id: penalty for penalty in self.penalties}
+
     def clock(self, clock_id: str) -> ClockDefinition:
-        for clock in self.clocks:
-            if clock.id == clock_id:
-                return clock
-        raise KeyError(clock_id)
+        return self._clocks_by_id[clock_id]  # KeyError for an unknown clock, as before
 
     def penalty(self, penalty_id: str) -> PenaltyDefinition:
-        for penalty in self.penalties:
-            if penalty.id == penalty_id:
-                return penalty
-        raise KeyError(penalty_id)
+        return self._penalties_by_id[penalty_id]
 
     def in_force_at(self, at: datetime) -> bool:
         return self.effective_from <= at and (
@@ -559,6 +564,7 @@ class PolicyBook:
     ) -> None:
         self.calendars: Mapping[str, BusinessCalendar] = dict(calendars)
         self.programmes: list[ProgrammePolicy] = []
+        self._by_id: dict[str, ProgrammePolicy] = {}
         self.sources: dict[str, str] = {}
         standards: list[tuple[str, ServiceStandardsDocument]] = []
         catalogs: list[tuple[str, CatalogDocument]] = []
@@ -670,10 +676,10 @@ class PolicyBook:
         raise EligibilityError(f"no {programme} policy is in force at {at.isoformat()}")
 
     def by_id(self, policy_id: str) -> ProgrammePolicy:
-        for policy in self.programmes:
-            if policy.id == policy_id:
-                return policy
-        raise KeyError(policy_id)
+        # A dictionary lookup (every case settled asks); rebuilt should the list have grown.
+        if len(self._by_id) != len(self.programmes):
+            self._by_id = {policy.id: policy for policy in self.programmes}
+        return self._by_id[policy_id]
 
     def versions(self, programme: Programme) -> list[ProgrammePolicy]:
         return [p for p in self.programmes if p.programme is programme]

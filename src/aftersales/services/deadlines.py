@@ -277,6 +277,21 @@ def next_due(
         return uow.deadlines.next_due(sandbox=sandbox, real_now=real_now)
 
 
+def next_wake(svc: Services, *, real_now: datetime) -> datetime | None:
+    """When a worker at ``real_now`` has something to claim next, on any clock (None: nothing
+    armed it could sleep for; it then sleeps its poll interval).
+
+    Live deadlines fall due on the real clock. A sandbox's deadlines fall due when
+    its clock is moved (which wakes the worker by itself, where the database can say
+    so), or — for those already due but held by another worker's lease or a back-off —
+    when that hold lapses, which is on the real clock too.
+    """
+    with svc.uow() as uow:
+        live = uow.deadlines.next_due(sandbox=LIVE, real_now=real_now)
+        held = uow.deadlines.next_release(real_now=real_now)
+    return min((t for t in (live, held) if t is not None), default=None)
+
+
 def due_count(svc: Services, *, sandbox: str, now: datetime) -> int:
     with svc.uow() as uow:
         return uow.deadlines.due_count(sandbox=sandbox, now=now)

@@ -278,6 +278,10 @@ class Deadlines(Protocol):
     def clocks_with_due(self, *, real_now: datetime) -> list[tuple[str, datetime]]:
         """Sandboxes with a deadline due on their own clock and free to claim, with their clocks."""
 
+    def next_release(self, *, real_now: datetime) -> datetime | None:
+        """The earliest real instant a sandbox deadline already due on its clock, but held
+        by a lease or a back-off at ``real_now``, comes free to claim."""
+
     def earliest_before(self, sandbox: str, before: datetime) -> datetime | None: ...
 
     def cases_due(self, sandbox: str, before: datetime) -> list[str]: ...

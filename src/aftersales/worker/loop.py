@@ -5,8 +5,12 @@ every sandbox that has some due on its own clock (one query finds those), and
 nothing else: webhooks go out from their own loop in another thread
 (:class:`aftersales.worker.deliveries.DeliveryLoop`), so a slow subscriber
 never delays a payout. When a round finds less than a full batch, the deadline
-loop sleeps until the earliest armed deadline or the poll interval, whichever
-is sooner — a single index lookup, whatever the number of open cases.
+loop sleeps until the next instant it has something to claim — the earliest
+armed live deadline, or a held sandbox deadline's lease running out — or the
+poll interval, whichever is sooner: index lookups, whatever the number of open
+cases. On PostgreSQL it also wakes at once when a nearer deadline is armed or a
+sandbox clock moves (``LISTEN/NOTIFY``, see ``adapters/db/wakeups.py``); the
+poll interval bounds a notice that went missing, and is all SQLite has.
 
 :func:`build_worker` wires both, the import loop and the notification send loop
 beside them (:class:`aftersales.worker.imports.ImportLoop`,
@@ -27,8 +31,9 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
+from aftersales.adapters.db.wakeups import Wakeups
 from aftersales.bootstrap import Container
-from aftersales.services.deadlines import TickReport, clocks_with_due, next_due, tick
+from aftersales.services.deadlines import TickReport, clocks_with_due, next_wake, tick
 from aftersales.services.records import LIVE
 from aftersales.worker.deliveries import DeliveryLoop
 from aftersales.worker.imports import ImportLoop
@@ -36,6 +41,8 @@ from aftersales.worker.notify import NotifyLoop
 from aftersales.worker.sweep import SweepLoop
 
 log = logging.getLogger(__name__)
+
+LISTEN_READY_S = 5.0  # how long start-up waits for the wake-up connection before polling alone
 
 
 class Worker:
@@ -52,6 +59,8 @@ class Worker:
         self.stop = stop or threading.Event()
         self.on_round = on_round
         self.total = TickReport()
+        self.rounds = 0  # rounds completed: each looked at every clock once
+        self.wakeups = Wakeups(container.engine, self.stop)
 
     def run_once(self) -> TickReport:
         settings = self.container.settings
@@ -77,6 +86,7 @@ class Worker:
                 real_now=now,
             )
         self.total += report
+        self.rounds += 1
         if self.on_round is not None:
             self.on_round(report)
         return report
@@ -84,15 +94,19 @@ class Worker:
     def seconds_until_next(self) -> float:
         poll = self.container.settings.worker_poll_interval_s
         now = self.container.clock.now()
-        due = next_due(self.container.services, sandbox=LIVE, real_now=now)
+        due = next_wake(self.container.services, real_now=now)
         if due is None:
             return poll
         wait = (due - now).total_seconds()
         return max(0.0, min(poll, wait))
 
     def run(self) -> TickReport:
-        # The readiness line: by now the CLI has installed its SIGTERM handler and the
-        # side loops run, so tests and benchmarks wait for it instead of sleeping.
+        # The readiness line: by now the CLI has installed its SIGTERM handler, the
+        # side loops run and (on PostgreSQL) the worker listens for wake-ups, so tests
+        # and benchmarks wait for it instead of sleeping.
+        self.wakeups.start()
+        if self.wakeups.enabled and not self.wakeups.listening.wait(LISTEN_READY_S):
+            log.warning("worker %s: not listening for wake-ups yet; polling", self.worker_id)
         log.info("worker %s started", self.worker_id)
         while not self.stop.is_set():
             try:
@@ -103,7 +117,8 @@ class Worker:
                 continue
             if report.claimed >= self.container.settings.worker_batch_size:
                 continue  # more is due right now
-            self.stop.wait(self.seconds_until_next())
+            self.wakeups.wait(self.seconds_until_next())
+        self.wakeups.join()
         log.info("worker %s stopped: %s", self.worker_id, self.total)
         return self.total
 

@@ -42,6 +42,7 @@ from aftersales.adapters.db.reference import (
     order_item_query,
 )
 from aftersales.adapters.db.schema import LIVE
+from aftersales.adapters.db.wakeups import announce_near
 from aftersales.domain.cases import AuditEntry, Case, Decision
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout, balance_deltas
@@ -315,6 +316,7 @@ class CaseRepository:
         self._drop_stale_deadlines(case.id, changes)
         if changes.deadline_rows:
             self.conn.execute(st.prebuilt(self.conn, "deadline"), changes.deadline_rows)
+            announce_near(self.conn, ((r["sandbox"], r["due_at"]) for r in changes.deadline_rows))
         if changes.outbox_rows:
             self.conn.execute(insert(s.outbox), changes.outbox_rows)
         write_notices(self.conn, [(loaded.sandbox, n) for n in changes.notices])
@@ -395,6 +397,7 @@ class CaseRepository:
         deadline_rows = [r for _, _, c in changes for r in c.deadline_rows]
         if deadline_rows:
             self.conn.execute(st.prebuilt(self.conn, "deadline"), deadline_rows)
+            announce_near(self.conn, ((r["sandbox"], r["due_at"]) for r in deadline_rows))
         insert_rows(self.conn, s.outbox, [r for _, _, c in changes for r in c.outbox_rows])
         write_notices(
             self.conn, [(loaded.sandbox, n) for _, loaded, c in changes for n in c.notices]

@@ -107,6 +107,16 @@ class SqlDeadlines:
         ).all()
         return [(row.id, row.now) for row in rows]
 
+    def next_release(self, *, real_now: datetime) -> datetime | None:
+        # Walks the due part of each sandbox's (sandbox, due_at) range: what is due, not what is open.
+        sb = s.sandboxes
+        query = (
+            select(func.min(_d.c.claimed_until))
+            .select_from(_d.join(sb, sb.c.id == _d.c.sandbox))
+            .where(_d.c.due_at < sb.c.now, _d.c.claimed_until > real_now)
+        )
+        return aware_utc(self.conn.execute(query).scalar())
+
     def earliest_before(self, sandbox: str, before: datetime) -> datetime | None:
         query = select(func.min(_d.c.due_at)).where(_d.c.sandbox == sandbox, _d.c.due_at < before)
         return aware_utc(self.conn.execute(query).scalar())

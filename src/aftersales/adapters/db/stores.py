@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from aftersales.adapters.db import reference
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.case_rows import payout_from_row
+from aftersales.adapters.db.wakeups import announce
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.contacts import normalise_phone
 from aftersales.domain.eligibility import OrderItem
@@ -215,6 +216,7 @@ class SqlSandboxes:
 
     def set_now(self, sandbox_id: str, now: datetime) -> None:
         self.conn.execute(update(s.sandboxes).where(s.sandboxes.c.id == sandbox_id).values(now=now))
+        announce(self.conn, sandbox_id)  # what the clock passed is due: wake the workers
 
     def clear(self, sandbox_id: str) -> int:
         """Remove every case of the sandbox and what hangs off it; its master data stays."""

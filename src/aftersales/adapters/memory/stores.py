@@ -334,6 +334,20 @@ class MemoryDeadlines(_OnStore):
         listed = sorted(sandboxes.values(), key=lambda sb: (sb.created_at, sb.id))
         return [(sb.id, sb.now) for sb in listed if sb.id in waiting]
 
+    def next_release(self, *, real_now: datetime) -> datetime | None:
+        sandboxes = self._t.sandboxes
+        return min(
+            (
+                row.claimed_until
+                for row in self._t.deadlines.values()
+                if row.sandbox in sandboxes
+                and row.due_at < sandboxes[row.sandbox].now
+                and row.claimed_until is not None
+                and row.claimed_until > real_now
+            ),
+            default=None,
+        )
+
     def earliest_before(self, sandbox: str, before: datetime) -> datetime | None:
         return min(
             (
