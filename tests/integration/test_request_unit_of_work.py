@@ -258,3 +258,19 @@ def _prepared_statements(container: Container) -> int:
         count = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
         conn.commit()
     return int(count or 0)
+
+
+def test_a_burst_of_requests_larger_than_the_thread_pool_is_answered_without_a_stall(
+    world: World, server: str
+) -> None:
+    """Requests wait for a connection in the event loop, so the threads never all wait for
+    connections that only a thread could give back (which used to stall until the pool's
+    30 s timeout and answer 500)."""
+    with httpx.Client(
+        base_url=server,
+        headers=world.buyer,
+        timeout=20,
+        limits=httpx.Limits(max_connections=96),
+    ) as client:
+        answers = _together(96, lambda _: client.get("/api/v1/cases"))
+    assert [a.status_code for a in answers] == [200] * 96
