@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import Report, machine_description, markdown_table
+from benchmarks.common import Report, calibration_line, machine_description, markdown_table
 
 SUITES = ("calendar", "intake", "deadlines", "trickle", "readmodels", "memory", "imports", "soak")
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report()
     started = time.perf_counter()
-    machine = machine_description(args.database_url)
+    machine = [*machine_description(args.database_url), calibration_line()]
     for line in machine:
         print(f"# {line}")
     for name in args.only:

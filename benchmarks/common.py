@@ -118,6 +118,40 @@ def markdown_table(figures: Sequence[Figure]) -> str:
     return "\n".join(lines)
 
 
+CALIBRATION_LOOPS = 2_000_000
+
+
+def calibration_probe(repeats: int = 5) -> Spread:
+    """Milliseconds a fixed pure-Python loop takes (best of ``repeats``, and the spread).
+
+    Printed before any benchmark: the same code on the same machine takes the same
+    time when the machine is quiet, so a run whose probe reads, say, 1.8× the
+    usual one was made on a machine that lent the benchmarks about half its speed,
+    and its figures compare with others' only with that in mind."""
+
+    def loop() -> float:
+        started = time.process_time()
+        total = 0
+        for n in range(CALIBRATION_LOOPS):
+            total += n * n % 7
+        return (time.process_time() - started) * 1000
+
+    return Spread.of([loop() for _ in range(repeats)])
+
+
+def calibration_line() -> str:
+    """The probe as one line: CPU ms and wall ms of the fixed loop, so a loaded machine shows."""
+    started = time.perf_counter()
+    cpu = calibration_probe()
+    wall_ms = (time.perf_counter() - started) * 1000 / cpu.runs
+    busy = " (wall well above CPU: the machine was busy with other work)"
+    return (
+        f"calibration: a fixed loop of {CALIBRATION_LOOPS:,} steps took "
+        f"{cpu.text('{:,.0f}')} ms of CPU and {wall_ms:,.0f} ms of wall time per run"
+        + (busy if wall_ms > 1.5 * cpu.median else "")
+    )
+
+
 def machine_description(database_url: str | None = None) -> list[str]:
     """Lines describing where the figures were measured: CPU, memory, OS, Python, databases."""
     import os

@@ -25,6 +25,7 @@ from aftersales.services.ports import FileStore, Places
 from aftersales.services.reconcile import FileProblem, FileRecord
 from aftersales.services.records import Sandbox
 from aftersales.services.time import Clock, SystemClock
+from aftersales.services.token_cache import TokenCache
 from aftersales.settings import Settings
 
 if TYPE_CHECKING:
@@ -60,6 +61,14 @@ class Container:
     def close(self) -> None:
         self.engine.dispose()
 
+    def request_connections(self) -> int | None:
+        """How many requests may hold a database connection at once in this process: the
+        pool's steady size (its overflow is left for the worker threads and for the rare
+        route that opens a second unit of work); None: no limit."""
+        from aftersales.adapters.db.engine import steady_connections
+
+        return steady_connections(self.engine)
+
     def not_ready(self) -> str | None:
         """Why the service cannot take requests yet (None: the database answers, schema at head)."""
         from sqlalchemy import text
@@ -70,6 +79,7 @@ class Container:
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
+                conn.commit()  # not a rollback, which would drop the driver's prepared statements
             current = migrate.is_up_to_date(self.engine)
         except (AftersalesError, SQLAlchemyError) as exc:
             return f"the database does not answer: {exc}"
@@ -166,6 +176,7 @@ def sql_services(
         clock=clock,
         files=files,
         places=_places(),
+        tokens=TokenCache(),
     )
 
 

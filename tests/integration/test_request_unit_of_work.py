@@ -189,3 +189,88 @@ def _wait_until_gone(pg_admin, pid: int) -> None:  # type: ignore[no-untyped-def
     ).fetchone() != (0,):
         assert time.monotonic() < deadline, "the backend was not terminated"
         time.sleep(0.01)
+
+
+def test_a_help_request_reads_its_item_sandbox_and_open_case_in_one_query_and_deletes_nothing(
+    world: World,
+) -> None:
+    statements: list[str] = []
+    event.listen(
+        world.container.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: statements.append(" ".join(statement.split())),
+    )
+    client = TestClient(create_app(world.container))
+    for key in ("first-click", "second-click"):
+        answer = client.post(
+            "/api/v1/help-requests",
+            json={"order_item_id": LAMP, "failure": "installation_late"},
+            headers={**world.buyer, "Idempotency-Key": key},
+        )
+        assert answer.status_code in (200, 201), answer.text
+        if key == "first-click":
+            assert answer.status_code == 201
+            first = list(statements)
+    assert answer.status_code == 200  # the second click answers with the open case
+    item_reads = [s for s in first if "FROM order_items" in s]
+    assert len(item_reads) == 1, item_reads  # ownership, sandbox clock and open case together
+    assert "sandboxes" in item_reads[0] and "cases" in item_reads[0]
+    assert not [s for s in first if s.startswith("DELETE")]
+    assert not [s for s in first if s.startswith("SELECT") and "FROM sandboxes" in s]
+    # The bearer token was read for the first request only: the second found it kept.
+    token_reads = [s for s in statements if "FROM api_tokens" in s]
+    assert len(token_reads) == 1, token_reads
+
+
+@pytest.mark.postgres
+def test_statements_prepared_on_a_pooled_connection_outlive_reads_and_readiness_checks(
+    pg_admin, pg_migrated_template: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A read-only unit of work ends with COMMIT, not ROLLBACK (which makes psycopg drop
+    every prepared statement of the connection, ``DEALLOCATE ALL`` in the server log)."""
+    with pg_admin.fresh_database(pg_migrated_template) as url:
+        settings = Settings(data_dir=tmp_path, database_url=url, db_pool_size=1)
+        container = bootstrap(settings, clock=FixedClock(TEN_AM), migrate=False)
+        try:
+            ensure_demo_accounts(container)
+            create_demo_sandbox(container, SB, start=TEN_AM)
+            buyer = _bearer(container, data.DEMO_BUYER)
+            client = TestClient(create_app(container))
+            for n in range(8):  # psycopg prepares a statement on its fifth run
+                answer = client.post(
+                    "/api/v1/help-requests",
+                    json={"order_item_id": LAMP, "failure": "installation_late"},
+                    headers={**buyer, "Idempotency-Key": f"click-{n}"},
+                )
+                assert answer.status_code in (200, 201), answer.text
+            prepared = _prepared_statements(container)
+            assert prepared > 0
+            assert client.get("/readyz").status_code == 200
+            assert client.get("/api/v1/cases", headers=buyer).status_code == 200
+            get_sandbox(container.services, SB)  # a use case that only reads
+            assert _prepared_statements(container) >= prepared
+        finally:
+            container.close()
+
+
+def _prepared_statements(container: Container) -> int:
+    with container.engine.connect() as conn:  # the pool's one steady connection
+        count = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+        conn.commit()
+    return int(count or 0)
+
+
+def test_a_burst_of_requests_larger_than_the_thread_pool_is_answered_without_a_stall(
+    world: World, server: str
+) -> None:
+    """Requests wait for a connection in the event loop, so the threads never all wait for
+    connections that only a thread could give back (which used to stall until the pool's
+    30 s timeout and answer 500)."""
+    with httpx.Client(
+        base_url=server,
+        headers=world.buyer,
+        timeout=20,
+        limits=httpx.Limits(max_connections=96),
+    ) as client:
+        answers = _together(96, lambda _: client.get("/api/v1/cases"))
+    assert [a.status_code for a in answers] == [200] * 96

@@ -1,6 +1,6 @@
 """Operability: Prometheus metrics, JSON log lines, request ids.
 
-Request metrics are counted in a middleware; the platform's own figures (open
+Request metrics are counted in a plain ASGI middleware (:class:`RequestLog`); the platform's own figures (open
 cases, deadlines due, claim lag, payouts) are read from indexed columns when
 Prometheus scrapes, so there is no bookkeeping on the hot path and the figures
 are right whichever process changed the data.
@@ -20,7 +20,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aftersales.bootstrap import Container
 from aftersales.errors import InvalidRequest, NotSignedIn
@@ -114,6 +115,73 @@ class PlatformCollector(Collector):
         yield points
 
 
+class RequestLog:
+    """Request id, metrics and one log line per HTTP request: a plain ASGI middleware.
+
+    It reads the request id header, sets ``X-Request-Id`` on the answer as it is
+    sent, and when the answer's last byte has gone logs the line and counts the
+    request. Plain ASGI rather than ``@app.middleware("http")``: that wrapper runs
+    the app in a task of its own and passes the answer through a stream, work
+    that cost about as much per request as everything the middleware does.
+    A request the app fails on with an exception is answered (500), logged and
+    counted by the app's error handler outside it, and not here.
+    """
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        # A caller's id is kept when it is a plain token (it goes into logs and headers).
+        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id  # problem answers carry it
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+        seconds = time.perf_counter() - started
+        method, path = scope["method"], scope["path"]
+        template = getattr(scope.get("route"), "path", "unmatched")
+        self.requests.labels(method, template, str(status)).inc()
+        self.latency.labels(template).observe(seconds)
+        log.info(
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "route": template,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )
+
+
 def instrument(app: FastAPI, container: Container) -> None:
     """Add ``/metrics``, request metrics and one JSON log line per request."""
     registry = CollectorRegistry()
@@ -137,37 +205,7 @@ def instrument(app: FastAPI, container: Container) -> None:
     )
     registry.register(PlatformCollector(container))
 
-    @app.middleware("http")
-    async def _observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get("X-Request-Id", "")
-        # A caller's id is kept when it is a plain token (it goes into logs and headers).
-        request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
-        request.state.request_id = request_id  # problem answers carry it (api/errors.py)
-        started = time.perf_counter()
-        response = await call_next(request)
-        seconds = time.perf_counter() - started
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        requests.labels(request.method, template, str(response.status_code)).inc()
-        latency.labels(template).observe(seconds)
-        response.headers["X-Request-Id"] = request_id
-        log.info(
-            "%s %s %s",
-            request.method,
-            request.url.path,
-            response.status_code,
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "path": request.url.path,
-                "route": template,
-                "status": response.status_code,
-                "duration_ms": round(seconds * 1000, 2),
-            },
-        )
-        return response
+    app.add_middleware(RequestLog, requests=requests, latency=latency)
 
     app.state.metrics_registry = registry  # for a listener of its own (serve)
     settings = container.settings

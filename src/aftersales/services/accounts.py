@@ -8,6 +8,8 @@ Signing in itself, throttled, is :mod:`aftersales.services.sign_in`.
 
 API tokens are kept the same way (a digest); one may be given a lifetime, after
 which it is refused as expired, and its owner (or operations) may revoke it.
+A token that passed is remembered for a few seconds per process
+(:mod:`aftersales.services.token_cache`, which states the bound on revocations).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aftersales.domain.access import Action
 from aftersales.domain.lifecycle import Role
 from aftersales.errors import AlreadyExists, InvalidRequest, NotFound, NotSignedIn
 from aftersales.services.base import Services
+from aftersales.services.ports import UnitOfWork
 from aftersales.services.records import Account, TokenRecord
 
 SESSION_LIFETIME = timedelta(days=7)
@@ -218,8 +221,7 @@ def authenticate_token(svc: Services, token: str | None) -> Account:
     """The active account behind a bearer token; :class:`NotSignedIn` saying why not."""
     record = None
     if token:
-        with svc.uow() as uow:
-            record = uow.accounts.token_by_digest(digest(token))
+        record = _token_record(svc, digest(token))
     if record is None or record.revoked_at is not None:
         raise NotSignedIn("the bearer token is unknown or was revoked")
     if record.expires_at is not None and record.expires_at <= svc.clock.now():
@@ -230,6 +232,28 @@ def authenticate_token(svc: Services, token: str | None) -> Account:
     if not record.account.active:
         raise NotSignedIn("the bearer token's account is switched off")
     return record.account
+
+
+def _token_record(svc: Services, token_digest: str) -> TokenRecord | None:
+    """The token as stored, or as read a few seconds ago in this process (see
+    :mod:`aftersales.services.token_cache`); only tokens that pass are kept."""
+    cache = svc.tokens
+    if cache is not None and (kept := cache.get(token_digest)) is not None:
+        return kept
+    generation = cache.generation if cache is not None else 0
+    with svc.uow() as uow:
+        record = uow.accounts.token_by_digest(token_digest)
+    usable = record is not None and record.revoked_at is None and record.account.active
+    if cache is not None and record is not None and usable:
+        cache.put(token_digest, record, generation)
+    return record
+
+
+def _forget_tokens_on_commit(svc: Services, uow: UnitOfWork) -> None:
+    """A token changed: once that is committed, this process checks every token afresh."""
+    cache = svc.tokens
+    if cache is not None:
+        uow.on_commit(cache.clear)
 
 
 def list_tokens(
@@ -261,6 +285,7 @@ def revoke_token_of(svc: Services, token_id: str, *, role: Role, caller_id: str)
         if found is None or (not any_token and found.account.id != caller_id):
             raise NotFound("API token", token_id)
         uow.accounts.revoke_token(token_id, svc.clock.now())
+        _forget_tokens_on_commit(svc, uow)
         revoked = uow.accounts.token(token_id)
         uow.commit()
     assert revoked is not None
@@ -271,5 +296,6 @@ def revoke_api_token(svc: Services, token_id: str) -> bool:
     """Revoke any account's token; False when there is none by that id or it was revoked."""
     with svc.uow() as uow:
         revoked = uow.accounts.revoke_token(token_id, svc.clock.now())
+        _forget_tokens_on_commit(svc, uow)
         uow.commit()
     return revoked

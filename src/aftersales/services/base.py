@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from aftersales.domain.policy import PolicyBook
 from aftersales.services.ports import FileStore, Places, UnitOfWork
 from aftersales.services.time import Clock
+from aftersales.services.token_cache import TokenCache
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Services:
     clock: Clock
     files: FileStore | None = None  # where attachment bytes go
     places: Places | None = None  # addresses to areas (master data, eligibility)
+    tokens: TokenCache | None = None  # bearer tokens checked a moment ago (one per process)
 
     def bound(self, uow: UnitOfWork) -> Services:
         """The same services, every use case working in ``uow`` (one request, one transaction)."""

@@ -42,7 +42,14 @@ from aftersales.errors import (
 from aftersales.services import attachments
 from aftersales.services.base import Services, new_id
 from aftersales.services.ports import UnitOfWork
-from aftersales.services.records import LIVE, Attachment, ChatMessage, ChatThread, FormContact
+from aftersales.services.records import (
+    LIVE,
+    Attachment,
+    ChatMessage,
+    ChatThread,
+    FormContact,
+    IntakeItem,
+)
 from aftersales.services.time import now_in
 
 T = TypeVar("T")
@@ -212,6 +219,7 @@ def report_repair(
     caller_name: str = "",
     callback_phone: str = "",
     photos: Sequence[attachments.Upload] = (),
+    known: IntakeItem | None = None,
 ) -> Opened:
     """NW-2: a repair report by hotline agent, service form or chat, answered by the brand.
 
@@ -223,7 +231,8 @@ def report_repair(
     (``Opened.noted``): the caller's words are never dropped, and the caller's
     number becomes the one to call back (the form's contact stays as it was).
     ``photos`` (checked by the caller with :func:`attachments.check_uploads`) are kept
-    on the case in the same transaction: a refused report keeps none.
+    on the case in the same transaction: a refused report keeps none. ``known``: the
+    item as :func:`intake_item` read it in this unit of work, if it was.
     """
     access.require(actor.role, Action.REPORT_REPAIR)
     phone = _callback(callback_phone)
@@ -237,7 +246,14 @@ def report_repair(
         caller_name.strip()[:200],
         phone,
         photos,
+        known,
     )
+
+
+def intake_item(svc: Services, order_item_id: str, programme: Programme) -> IntakeItem:
+    """The item, its sandbox and clock and its open case in ``programme``: one read."""
+    with svc.uow() as uow:
+        return uow.reference.intake_item(order_item_id, programme)
 
 
 def _report_repair(
@@ -250,6 +266,7 @@ def _report_repair(
     caller_name: str = "",
     callback_phone: str = "",
     photos: Sequence[attachments.Upload] = (),
+    known: IntakeItem | None = None,
 ) -> Opened:
     if actor.channel not in _REPORT_CHANNELS:
         raise InvalidRequest(
@@ -260,14 +277,15 @@ def _report_repair(
             "a hotline report is filed by a hotline agent on the caller's behalf (NW-2)"
         )
     with svc.uow() as uow:
-        sandbox = uow.reference.sandbox_of_item(order_item_id)
-        at = now_in(uow, sandbox, svc.clock)
+        facts = known or uow.reference.intake_item(order_item_id, Programme.NATIONAL_WARRANTY)
+        sandbox = facts.sandbox
+        at = facts.sandbox_now or svc.clock.now()
         problems = {} if form is None else form.problems(at)
         if not description.strip():
             problems = {"description": "description.missing", **problems}
         if problems:
             raise refuse_fields(problems)
-        existing = uow.cases.open_case_for_item(order_item_id, Programme.NATIONAL_WARRANTY)
+        existing = facts.open_case
         if existing:
             case = uow.cases.get(existing, for_update=True, with_history=True)
             at = now_in(uow, uow.cases.sandbox_of(existing), svc.clock)
@@ -279,7 +297,7 @@ def _report_repair(
             attachments.store_uploads(svc, uow, photos, case_id=case.id, at=at, by=actor.id)
             uow.commit()
             return Opened(case, created=False, noted=True)
-        item = uow.reference.order_item(order_item_id)
+        item = facts.item
         decision = assess_national_warranty(svc.book, item, at)
         case = Case.open(
             case_id=case_id or new_id("NW"),
@@ -317,21 +335,25 @@ def request_help(
     service_tag: str | None = None,
     overcharge_fen: int | None = None,
     case_id: str | None = None,
+    known: IntakeItem | None = None,
 ) -> Opened:
     """OH-3: open a one-click-help request and dispatch it at once.
 
     A second click on the same item while a request is open returns that request,
     also when two clicks race: the one that loses finds the other's case.
+    ``known``: the item as :func:`intake_item` read it in this unit of work (an HTTP
+    request reads it once, to check the caller owns the item); read here if not given.
     """
     access.require(actor.role, Action.REQUEST_HELP)
     with svc.uow() as uow:
         for attempt in range(2):
-            existing = uow.cases.open_case_for_item(order_item_id, Programme.ONE_CLICK_HELP)
-            if existing:
-                return Opened(uow.cases.get(existing, with_history=True), created=False)
-            item = uow.reference.order_item(order_item_id)
-            sandbox = uow.reference.sandbox_of_item(order_item_id)
-            at = now_in(uow, sandbox, svc.clock)
+            facts = known if attempt == 0 and known is not None else None
+            if facts is None:
+                facts = uow.reference.intake_item(order_item_id, Programme.ONE_CLICK_HELP)
+            if facts.open_case:
+                return Opened(uow.cases.get(facts.open_case, with_history=True), created=False)
+            item, sandbox = facts.item, facts.sandbox
+            at = facts.sandbox_now or svc.clock.now()
             tag = service_tag or _service_for_failure(svc.book, item, failure)
             decision = assess_one_click_help(svc.book, item, at, tag)
             case = Case.open(

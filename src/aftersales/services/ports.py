@@ -43,6 +43,7 @@ from aftersales.services.records import (
     ComplaintLine,
     Compliance,
     FormContact,
+    IntakeItem,
     LiveFigures,
     NotificationPreferences,
     NotificationRecord,
@@ -104,6 +105,10 @@ class ReferenceData(Protocol):
         """The sandbox the item's order lives in (NotFound if none)."""
 
     def buyer_of_item(self, order_item_id: str) -> str | None: ...
+
+    def intake_item(self, order_item_id: str, programme: Programme) -> IntakeItem:
+        """The item, its sandbox and that sandbox's clock, and its open case in ``programme``,
+        in one read (NotFound if no such item; SandboxNotFound if its sandbox is gone)."""
 
     def order_items_of_buyer(
         self, buyer_account: str, *, sandbox: str | None = None
@@ -576,6 +581,11 @@ class UnitOfWork(Protocol):
     def on_rollback(self, undo: Callable[[], None]) -> None:
         """Run ``undo`` if the writes made so far are not committed (rolled back, or the
         outermost block left without a commit): how a file written for a row goes with it."""
+        ...
+
+    def on_commit(self, done: Callable[[], None]) -> None:
+        """Run ``done`` once the writes made so far are committed (not if they are rolled
+        back): how a cache in the process forgets what a committed change made stale."""
         ...
 
 

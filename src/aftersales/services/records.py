@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aftersales.domain.contacts import Contact
+from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.explain import Language, Reason
 from aftersales.domain.lifecycle import Role
 
@@ -394,3 +395,16 @@ class NotificationPreferences:
     chat_id: str | None = None
     chat_on: bool = False
     language: Language = "zh"
+
+
+@dataclass(frozen=True)
+class IntakeItem:
+    """What opening a case on an order item reads first, read in one go: the item (with its
+    order and product), the world its order lives in and that world's clock reading (None
+    for live data, whose time is the service's clock), and the item's open case in the
+    programme asked about, if it has one."""
+
+    item: OrderItem
+    sandbox: str
+    sandbox_now: datetime | None
+    open_case: str | None

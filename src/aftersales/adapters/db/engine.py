@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.pool import QueuePool
 
 from aftersales.errors import ConfigurationError
 
@@ -60,10 +61,50 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE_S)
     engine = create_engine(parsed, **kwargs)
     event.listen(engine, "checkout", _drop_if_closed_by_server)
+    event.listen(engine, "after_cursor_execute", _note_writes)
     return engine
 
 
-def _drop_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+WROTE = "aftersales_wrote"  # in a connection's info: a statement of this transaction may write
+
+
+def _note_writes(
+    conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+) -> None:
+    """Mark the transaction as one that may have written (anything but a plain SELECT).
+
+    psycopg forgets every statement it prepared on a connection when a ROLLBACK
+    passes through it (a rolled-back transaction may have changed the schema),
+    and the server then logs ``DEALLOCATE ALL``. A unit of work that only read is
+    therefore ended with COMMIT (the same outcome for a transaction without writes),
+    so the statements prepared on a pooled connection serve the next requests too.
+    """
+    if not statement.startswith("SELECT"):
+        conn.info[WROTE] = True
+
+
+def end_transaction(conn: Connection, *, failed: bool) -> None:
+    """End ``conn``'s transaction, if one is open: ROLLBACK after a failure or a write,
+    COMMIT after reads only (keeping the driver's prepared statements; see _note_writes)."""
+    if not conn.in_transaction():
+        return
+    wrote = conn.info.pop(WROTE, False) or conn.dialect.name != "postgresql"
+    if failed or wrote:
+        conn.rollback()
+    else:
+        conn.commit()
+
+
+def steady_connections(engine: Engine) -> int | None:
+    """How many connections the engine's pool keeps (its overflow aside); None: no fixed
+    number (a pool that is not a queue)."""
+    pool = engine.pool
+    if isinstance(pool, QueuePool):
+        return pool.size()
+    return None
+
+
+def _drop_if_closed_by_server(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """Refuse a pooled connection the server has hung up on; the pool then connects anew.
 
     An idle PostgreSQL connection has nothing to read: if its socket is readable,
@@ -71,6 +112,7 @@ def _drop_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) 
     timeout) or closed it. ``select`` with a zero timeout asks the kernel, not
     the server, so a healthy connection costs no round trip.
     """
+    record.info.pop(WROTE, None)  # a new checkout has written nothing yet
     if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
         raise DisconnectionError("the connection was closed")
     try:

@@ -34,7 +34,12 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from aftersales.adapters.db.engine import DatabaseConfigError, make_engine, sqlite_url
+from aftersales.adapters.db.engine import (
+    DatabaseConfigError,
+    end_transaction,
+    make_engine,
+    sqlite_url,
+)
 from aftersales.adapters.db.schema import metadata
 from aftersales.adapters.db.types import UtcDateTime
 
@@ -256,7 +261,7 @@ def head_revision() -> str:
 def _current_heads(engine: Engine) -> tuple[str, ...]:
     with _translated(engine), _connection(engine) as connection:
         heads = MigrationContext.configure(connection).get_current_heads()
-        connection.rollback()
+        end_transaction(connection, failed=False)  # a read: keeps prepared statements
     return heads
 
 

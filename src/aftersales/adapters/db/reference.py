@@ -393,6 +393,49 @@ def among(conn: Connection, column: Any, values: Sequence[str]) -> Any:
     return column.in_(values)
 
 
+def _intake_query() -> Select[Any]:
+    """:func:`order_item_query` plus the order's sandbox, its clock and the open case."""
+    c = s.cases
+    open_case = (
+        select(c.c.id)
+        .where(
+            c.c.order_item_id == _oi.c.id,
+            c.c.programme == bindparam("programme"),
+            c.c.is_open,
+        )
+        .order_by(c.c.opened_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    sb = s.sandboxes
+    return (
+        select(
+            *_ITEM_COLUMNS,
+            *_PRODUCT_COLUMNS,
+            _o.c.sandbox,
+            sb.c.now.label("sandbox_now"),
+            open_case.label("open_case"),
+        )
+        .select_from(
+            _oi.join(_o, _oi.c.order_id == _o.c.id)
+            .join(_p, _oi.c.product_id == _p.c.id)
+            .outerjoin(sb, sb.c.id == _o.c.sandbox)
+        )
+        .where(_oi.c.id == bindparam("item_id"))
+    )
+
+
+_INTAKE = _intake_query()
+
+
+def load_intake_item(conn: Connection, order_item_id: str, programme: str) -> Any:
+    """The row of :func:`_intake_query` for the item (NotFound if there is none)."""
+    row = conn.execute(_INTAKE, {"item_id": order_item_id, "programme": programme}).one_or_none()
+    if row is None:
+        raise NotFound("order item", order_item_id)
+    return row
+
+
 def load_order_item(conn: Connection, order_item_id: str) -> OrderItem:
     """The order item with its order (buyer, merchant) and product; NotFound if there is none."""
     row = conn.execute(_ORDER_ITEM_BY_ID, {"item_id": order_item_id}).one_or_none()

@@ -24,7 +24,7 @@ from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.contacts import normalise_phone
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.ledger import Payout
-from aftersales.domain.lifecycle import Role
+from aftersales.domain.lifecycle import Programme, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AlreadyExists, NotFound, SandboxNotFound
 from aftersales.services.records import (
@@ -35,6 +35,7 @@ from aftersales.services.records import (
     ChatMessage,
     ChatThread,
     FormContact,
+    IntakeItem,
     Sandbox,
     SessionRecord,
     SignInFailures,
@@ -76,6 +77,18 @@ class SqlReference:
         self, buyer_account: str, *, sandbox: str | None = None
     ) -> list[OrderItem]:
         return reference.order_items_of_buyer(self.conn, buyer_account, sandbox=sandbox)
+
+    def intake_item(self, order_item_id: str, programme: Programme) -> IntakeItem:
+        row = reference.load_intake_item(self.conn, order_item_id, programme.value)
+        sandbox = str(row.sandbox)
+        if sandbox != LIVE and row.sandbox_now is None:
+            raise SandboxNotFound(sandbox)
+        return IntakeItem(
+            item=reference.order_item_from_row(row),
+            sandbox=sandbox,
+            sandbox_now=None if sandbox == LIVE else row.sandbox_now,
+            open_case=row.open_case,
+        )
 
     def order_sandboxes_of_buyer(self, buyer_account: str) -> dict[str, str]:
         rows = self.conn.execute(

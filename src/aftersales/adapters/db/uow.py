@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine
 
 from aftersales.adapters.db.cases_repo import CaseRepository
 from aftersales.adapters.db.deadline_store import SqlDeadlines
+from aftersales.adapters.db.engine import WROTE, end_transaction
 from aftersales.adapters.db.master_data import SqlImportJobs, SqlInbox, SqlMasterData
 from aftersales.adapters.db.notifications import SqlNotifications
 from aftersales.adapters.db.read_models import SqlReadModels
@@ -87,6 +88,7 @@ class SqlUnitOfWork:
         self._depth = 0
         self._outer: SqlUnitOfWork | None = None  # what the context variable held before
         self._undo: list[Callable[[], None]] = []  # for writes not committed yet
+        self._done: list[Callable[[], None]] = []  # to run once they are committed
 
     @property
     def conn(self) -> Connection:
@@ -97,6 +99,7 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         if self._depth == 0:
             conn = self.engine.connect()
+            conn.info.pop(WROTE, None)
             conn.begin()
             self._conn = conn
             self.cases = CaseRepository(conn, self.book, defer_balances=self.defer_balances)
@@ -137,8 +140,7 @@ class SqlUnitOfWork:
         if conn is None:
             return
         try:
-            if conn.in_transaction():
-                conn.rollback()
+            end_transaction(conn, failed=exc_type is not None)
         finally:
             conn.close()
             self._run_undo()
@@ -147,17 +149,26 @@ class SqlUnitOfWork:
         if self._depth > 1:
             return  # the outermost block commits
         self.conn.commit()  # the next statement begins the next transaction
+        self.conn.info.pop(WROTE, None)
         self._undo.clear()
+        done, self._done = self._done, []
+        for step in done:
+            step()
 
     def rollback(self) -> None:
         self.conn.rollback()
+        self.conn.info.pop(WROTE, None)
         self._run_undo()
 
     def on_rollback(self, undo: Callable[[], None]) -> None:
         self._undo.append(undo)
 
+    def on_commit(self, done: Callable[[], None]) -> None:
+        self._done.append(done)
+
     def _run_undo(self) -> None:
         undo, self._undo = self._undo, []
+        self._done.clear()
         for step in reversed(undo):
             try:
                 step()

@@ -29,7 +29,7 @@ from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.contacts import normalise_phone
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.ledger import Payout
-from aftersales.domain.lifecycle import Role
+from aftersales.domain.lifecycle import Programme, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AlreadyExists, NotFound, SandboxNotFound
 from aftersales.services.master_records import FULFIL_PREFERENCE
@@ -41,6 +41,7 @@ from aftersales.services.records import (
     ChatMessage,
     ChatThread,
     FormContact,
+    IntakeItem,
     Sandbox,
     SessionRecord,
     SignInFailures,
@@ -70,6 +71,25 @@ class MemoryReference(_OnStore):
         if order is None:
             raise NotFound("order item", order_item_id)
         return order.sandbox
+
+    def intake_item(self, order_item_id: str, programme: Programme) -> IntakeItem:
+        item = self.store.order_item(order_item_id)
+        sandbox = self.sandbox_of_item(order_item_id)
+        now = None
+        if sandbox != LIVE:
+            found = self._t.sandboxes.get(sandbox)
+            if found is None:
+                raise SandboxNotFound(sandbox)
+            now = found.now
+        open_rows = [
+            row
+            for row in self._t.cases.values()
+            if row.order_item_id == order_item_id
+            and row.programme == programme.value
+            and row.is_open
+        ]
+        first = min(open_rows, key=lambda row: row.opened_at).id if open_rows else None
+        return IntakeItem(item, sandbox, now, first)
 
     def buyer_of_item(self, order_item_id: str) -> str | None:
         row = self._t.order_items.get(order_item_id)

@@ -87,6 +87,7 @@ class MemoryUnitOfWork:
         self._restore_point: Tables | None = None  # the state a rollback returns to
         self._outer: MemoryUnitOfWork | None = None
         self._undo: list[Callable[[], None]] = []  # for writes not committed yet
+        self._done: list[Callable[[], None]] = []  # to run once they are committed
 
     def __enter__(self) -> Self:
         if self.depth == 0:
@@ -157,6 +158,9 @@ class MemoryUnitOfWork:
             return  # the outermost block commits
         self._restore_point = self._open().snapshot()
         self._undo.clear()
+        done, self._done = self._done, []
+        for step in done:
+            step()
 
     def rollback(self) -> None:
         store = self._open()
@@ -167,8 +171,12 @@ class MemoryUnitOfWork:
     def on_rollback(self, undo: Callable[[], None]) -> None:
         self._undo.append(undo)
 
+    def on_commit(self, done: Callable[[], None]) -> None:
+        self._done.append(done)
+
     def _run_undo(self) -> None:
         undo, self._undo = self._undo, []
+        self._done.clear()
         for step in reversed(undo):
             step()
 

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from aftersales.bootstrap import Container
 from aftersales.entrypoints import security
 from aftersales.entrypoints.api import errors
+from aftersales.entrypoints.api.deps import ConnectionSlots
 from aftersales.entrypoints.api.routes import ROUTERS, events, master_data
 from aftersales.entrypoints.edge import Accepts, BodyLimits, EdgeGuard, Limit, Rule
 from aftersales.entrypoints.observability import instrument
@@ -63,6 +64,9 @@ def create_app(container: Container) -> FastAPI:
         description=DESCRIPTION,
     )
     app.state.container = container
+    connections = container.request_connections()
+    if connections is not None:
+        app.state.connection_slots = ConnectionSlots(connections)
     for router in ROUTERS:
         app.include_router(router)
     _offline_docs(app)

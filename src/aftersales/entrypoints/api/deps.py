@@ -14,15 +14,17 @@ a signed-in session with its CSRF token on writes); :func:`own_item` and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, cast
+from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from aftersales.bootstrap import Container
-from aftersales.domain.lifecycle import Role
+from aftersales.domain.lifecycle import Programme, Role
 from aftersales.entrypoints.viewer import Viewer, WebAuth
 from aftersales.errors import CaseNotFound, ConfigurationError, Forbidden, NotFound, NotSignedIn
 from aftersales.services import accounts, idempotency, views
@@ -30,6 +32,7 @@ from aftersales.services import cases as case_services
 from aftersales.services.base import Services
 from aftersales.services.idempotency import Answer
 from aftersales.services.ports import FileStore
+from aftersales.services.records import IntakeItem
 
 
 def container(request: Request) -> Container:
@@ -37,7 +40,46 @@ def container(request: Request) -> Container:
     return cast(Container, request.app.state.container)
 
 
-def services(box: Annotated[Container, Depends(container)]) -> Iterator[Services]:
+class ConnectionSlots:
+    """At most ``count`` requests of this process hold a database connection at once.
+
+    The unit of work is entered in one worker thread and left (committed) in
+    another. Were every thread of the pool taken by requests waiting for a
+    connection, the requests holding the connections would find no thread to
+    commit in, and all would wait until the pool's timeout: under a burst, a
+    stall of 30 s and a row of 500s. So a request first waits here, in the event
+    loop and holding no thread, for a slot, and takes a connection only then.
+    One semaphore per event loop (a test client may run several, one after another).
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._by_loop: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            WeakKeyDictionary()
+        )
+
+    def here(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        found = self._by_loop.get(loop)
+        if found is None:
+            found = self._by_loop[loop] = asyncio.Semaphore(self.count)
+        return found
+
+
+async def connection_slot(request: Request) -> AsyncIterator[None]:
+    """Wait, without holding a thread, until this request may take a database connection."""
+    slots: ConnectionSlots | None = getattr(request.app.state, "connection_slots", None)
+    if slots is None:
+        yield
+        return
+    async with slots.here():
+        yield
+
+
+def services(
+    box: Annotated[Container, Depends(container)],
+    _slot: Annotated[None, Depends(connection_slot, scope="function")],
+) -> Iterator[Services]:
     """The use cases, bound to this request's unit of work; routes and pages get them only here."""
     with box.services.uow() as uow:
         yield box.services.bound(uow)
@@ -107,13 +149,28 @@ def file_store(svc: ServicesDep) -> FileStore:
 AttachmentStore = Annotated[FileStore, Depends(file_store)]
 
 
-def own_item(svc: Services, caller: Viewer, order_item_id: str) -> None:
-    """A consumer acts on items they bought; an agent (or operations) on any caller's (NW-2a)."""
+def own_item(
+    svc: Services, caller: Viewer, order_item_id: str, opening: Programme | None = None
+) -> IntakeItem | None:
+    """A consumer acts on items they bought; an agent (or operations) on any caller's (NW-2a).
+
+    ``opening``: the caller is about to open a case of this programme on the item, so the
+    check reads what opening needs too (the item, its sandbox, the open case: one query)
+    and hands it back, for the use case to take as ``known``.
+    """
     if caller.role is Role.AGENT or caller.role is Role.OPERATIONS:
-        return
-    buyer = views.buyer_of_item(svc, order_item_id)
-    if caller.role is not Role.CONSUMER or buyer != caller.party:
+        return None
+    if caller.role is not Role.CONSUMER:
         raise NotFound("order item", order_item_id)
+    facts = None
+    if opening is None:
+        buyer = views.buyer_of_item(svc, order_item_id)
+    else:
+        facts = case_services.intake_item(svc, order_item_id, opening)
+        buyer = facts.item.buyer_account
+    if buyer != caller.party:
+        raise NotFound("order item", order_item_id)
+    return facts
 
 
 def visible_case(svc: Services, caller: Viewer, case_id: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from aftersales.domain.lifecycle import Channel, Role
+from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.entrypoints.api import models as m
 from aftersales.entrypoints.api.deps import Caller, PostOnce, ServicesDep, own_item
 from aftersales.entrypoints.api.errors import PROBLEMS
@@ -22,7 +22,7 @@ def create_help_request(
     body: m.HelpRequest, caller: Caller, svc: ServicesDep, once: PostOnce
 ) -> JSONResponse:
     """One-click help (OH-3): opened and dispatched at once; a repeat returns the open one."""
-    own_item(svc, caller, body.order_item_id)
+    known = own_item(svc, caller, body.order_item_id, Programme.ONE_CLICK_HELP)
 
     def produce() -> Answer:
         opened = case_services.request_help(
@@ -31,6 +31,7 @@ def create_help_request(
             actor=caller.actor(Channel.API),
             failure=body.failure,
             description=body.description,
+            known=known,
         )
         return Answer(201 if opened.created else 200, case_report(opened.case, svc.book))
 
@@ -42,7 +43,7 @@ def create_repair_report(
     body: m.RepairReport, caller: Caller, svc: ServicesDep, once: PostOnce
 ) -> JSONResponse:
     """A national-warranty repair report (NW-2): by the buyer, or by a hotline agent for them."""
-    own_item(svc, caller, body.order_item_id)
+    known = own_item(svc, caller, body.order_item_id, Programme.NATIONAL_WARRANTY)
     channel = Channel.HOTLINE if caller.role is Role.AGENT else Channel.API
 
     def produce() -> Answer:
@@ -58,6 +59,7 @@ def create_repair_report(
             ),
             caller_name=body.caller_name,
             callback_phone=body.callback_phone,
+            known=known,
         )
         # A report added to an open one (``noted``) answers with that case, as the caller
         # may see it: an agent reads the buyer's contact masked.
