@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from aftersales.domain.instants import in_range
 from aftersales.errors import InvalidRequest
 from aftersales.services.base import Services
 from aftersales.services.deadlines import TickReport, handle_cases
@@ -94,6 +95,13 @@ def advance_sandbox(
         current = uow.sandboxes.get(sandbox_id, for_update=True)  # later advances wait here
         target = current.now + by if by is not None else to
         assert target is not None
+        try:
+            in_range(target)
+        except ValueError as exc:
+            raise SandboxError(
+                f"the sandbox clock is at {current.now.isoformat()}; moving it there would "
+                f"leave the times this platform takes: {exc}"
+            ) from None
         if target < current.now:
             raise SandboxError(
                 f"a sandbox clock only moves forward: it is at {current.now.isoformat()}, "

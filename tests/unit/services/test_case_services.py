@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -21,7 +21,13 @@ from aftersales.domain.clocks import ClockStatus
 from aftersales.domain.errors import EligibilityError, Forbidden, IllegalTransition
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.domain.policy import PolicyBook
-from aftersales.errors import AlreadyExists, CaseNotFound, NotFound, SandboxNotFound
+from aftersales.errors import (
+    AlreadyExists,
+    CaseNotFound,
+    InvalidRequest,
+    NotFound,
+    SandboxNotFound,
+)
 from aftersales.services import cases as svc
 from aftersales.services.base import Services
 from aftersales.services.cases import EmptyComplaint
@@ -433,3 +439,16 @@ def test_a_request_in_a_sandbox_that_does_not_exist_is_refused_and_leaves_nothin
     with pytest.raises(SandboxNotFound):
         _help(memory_services(book, FixedClock(START), store=store))
     assert store.tables.cases == {} and store.tables.outbox == {}
+
+
+def test_a_sandbox_clock_cannot_be_moved_past_the_times_the_platform_takes(
+    services: Services,
+) -> None:
+    create_sandbox(services, sandbox_id="far", start=START)
+    ten_years = timedelta(days=3650)
+    allowed = (datetime(2200, 1, 1, tzinfo=START.tzinfo) - START) // ten_years
+    for _ in range(allowed):  # each move is allowed; the sum of them is not
+        advance_sandbox(services, "far", by=ten_years)
+    with pytest.raises(InvalidRequest, match="2200-01-01"):
+        advance_sandbox(services, "far", by=ten_years)
+    assert get_sandbox(services, "far").now == START + allowed * ten_years  # where it stopped
