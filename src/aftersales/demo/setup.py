@@ -11,7 +11,7 @@ from datetime import datetime
 from aftersales.bootstrap import Container
 from aftersales.demo import dataset as data
 from aftersales.domain.lifecycle import Role
-from aftersales.services.accounts import ensure_account
+from aftersales.services.accounts import ensure_account, find_account, hasher
 from aftersales.services.base import Services
 from aftersales.services.master_data import World
 from aftersales.services.records import Sandbox
@@ -78,7 +78,12 @@ def ensure_demo_accounts(container: Container) -> int:
         for r in catalogue
         if r["kind"] in parties
     ]
+    hashes: dict[Role, str] = {}  # one per role: its accounts share the published password
     for username, role, name, party in wanted:
+        if find_account(container.services, username) is not None:
+            continue
+        if role not in hashes:
+            hashes[role] = hasher().hash(DEMO_PASSWORDS[role])
         ensure_account(
             container.services,
             username=username,
@@ -86,5 +91,6 @@ def ensure_demo_accounts(container: Container) -> int:
             role=role,
             name=name,
             party=party,
+            password_hash=hashes[role],
         )
     return len(wanted)

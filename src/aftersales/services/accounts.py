@@ -64,8 +64,14 @@ def create_account(
     role: Role,
     name: str = "",
     party: str | None = None,
+    password_hash: str | None = None,
 ) -> Account:
-    """Add an account; the username must be new and the password long enough."""
+    """Add an account; the username must be new and the password long enough.
+
+    ``password_hash``: the hash of ``password`` made already (accounts that share a
+    published password, as the demo's of one role do, share one hash: hashing is
+    slow on purpose, a third of a second here).
+    """
     username = username.strip()
     if not _USERNAME.match(username):
         raise AccountError(
@@ -86,7 +92,8 @@ def create_account(
         role=role,
         party=(party or "").strip() or None,
     )
-    password_hash = _hasher.hash(password)
+    if password_hash is None:
+        password_hash = _hasher.hash(password)
     with svc.uow() as uow:
         uow.accounts.add(account, password_hash, svc.clock.now())  # AlreadyExists if taken
         uow.commit()
@@ -101,6 +108,7 @@ def ensure_account(
     role: Role,
     name: str = "",
     party: str | None = None,
+    password_hash: str | None = None,
 ) -> Account:
     """The account with this username, created if there is none (for demo data)."""
     found = find_account(svc, username)
@@ -108,7 +116,13 @@ def ensure_account(
         return found
     try:
         return create_account(
-            svc, username=username, password=password, role=role, name=name, party=party
+            svc,
+            username=username,
+            password=password,
+            role=role,
+            name=name,
+            party=party,
+            password_hash=password_hash,
         )
     except AlreadyExists:  # made meanwhile by another process starting on the same data
         found = find_account(svc, username)
