@@ -12,6 +12,10 @@ it): only the outermost block begins and ends the transaction, and a
 The records that cross the ports are the domain's objects (``Case``,
 ``OrderItem``, ``Payout`` …) or the small frozen records of
 :mod:`aftersales.services.records`.
+
+One module on purpose: it is the whole contract between services and storage, read
+as a list of declarations with no logic, and the contract test
+(``tests/integration/test_port_contract.py``) holds both adapters to all of it.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ ledger, accounts and idempotency keys, each a thin class over one connection.
 Every class works in the caller's transaction (the unit of work's connection)
 and never commits. Errors a person can act on are raised from the project's
 tree (``NotFound``, ``AlreadyExists`` …), translated here from the driver's.
+
+Why one module of some 700 lines: each class is short and reads like its neighbours,
+and they share the translation of driver errors. A port that grows past a screen of
+its own moves out, as the cases, deadlines, master data, read models and
+notifications already have; accounts and sign-in counts would be next.
 """
 
 from __future__ import annotations
