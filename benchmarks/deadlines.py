@@ -6,7 +6,7 @@ with dispatched one-click-help cases through the bulk loader the load tests use
 deadlines (OH-4's 1-hour solution and OH-6's 48-hour resolution).
 
 1. **Cost per wake-up against a sweep.** With 10,000, 100,000 and 1,000,000
-   open cases (quick: 2,000 and 10,000), ours is what a worker does each time
+   open cases (quick: 1,000 and 5,000), ours is what a worker does each time
    it wakes: for each clock (live and every sandbox) claim what is due — one
    range read of the ``deadlines (sandbox, due_at)`` index — and look up the
    next deadline. The peer is one sweep in the style of helpdesks that find
@@ -65,8 +65,8 @@ def database_for(database_url: str) -> str:
 def run(report: Report, *, quick: bool, database_url: str) -> None:
     url = database_for(database_url)
     largest = int(os.environ.get("AFTERSALES_BENCH_OPEN_MAX", "1000000"))
-    sizes = (2_000, 10_000) if quick else (10_000, 100_000, largest)
-    burst = 2_000 if quick else int(os.environ.get("AFTERSALES_BENCH_BURST", "100000"))
+    sizes = (1_000, 5_000) if quick else (10_000, 100_000, largest)
+    burst = 1_000 if quick else int(os.environ.get("AFTERSALES_BENCH_BURST", "100000"))
     worker_counts = (1, 2) if quick else (1, 2, 4)
     ensure_database(url)
     engine = make_engine(url)

@@ -9,7 +9,7 @@ order), placed over two years. An order goes to one of its buyer's addresses,
 as buyers reorder to the same places, so the items name about 240,000 distinct
 address texts, written in full (province, city, district, street, number,
 compound, building and room) for every district of the area table.
-:data:`QUICK` (``--quick``, CI) is the same at 20,000 items.
+:data:`QUICK` (``--quick``, CI) is the same at 10,000 items.
 
 **The import** runs in a process of its own (``python -m benchmarks.imports
 --child …``) through the code ``aftersales import --jobs 2`` runs
@@ -90,7 +90,7 @@ class Shape:
 
 
 FULL = Shape(items=1_000_000, buyers=200_000, products=5_000)
-QUICK = Shape(items=20_000, buyers=4_000, products=500)
+QUICK = Shape(items=10_000, buyers=2_000, products=250)
 
 
 # ---------------------------------------------------------------- the data set

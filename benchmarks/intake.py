@@ -171,8 +171,8 @@ class Run:
 def run(report: Report, *, quick: bool, database_url: str) -> None:
     if quick:
         # No separate warm-up: the light-load run's first requests pay for it.
-        pg_plan = Plan((100, 300), 3.0, 1, 2.0, 0.0, 2.0)
-        lite_plan = Plan((100, 300), 3.0, 1, 2.0, 0.0, 2.0)
+        pg_plan = Plan((100,), 2.0, 1, 2.0, 0.0, 2.0)
+        lite_plan = Plan((100,), 2.0, 1, 2.0, 0.0, 2.0)
     else:
         pg_plan = Plan((250, 500, 1_000, 1_500), 20.0, 3, 5.0, 2.0, 6.0)
         lite_plan = Plan((250, 500), 20.0, 3, 5.0, 2.0, 6.0)
