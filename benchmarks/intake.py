@@ -51,8 +51,6 @@ import math
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -66,7 +64,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy import Engine, func, insert, select, text
 
 from aftersales.adapters.areas import code_for
@@ -77,6 +74,7 @@ from aftersales.demo import dataset as demo
 from aftersales.domain.lifecycle import Role
 from aftersales.services.accounts import create_account, create_api_token
 from aftersales.testing import services_on
+from aftersales.testing.serving import Served, clean_env, served
 from benchmarks.common import Figure, Report, Spread, ensure_database
 from benchmarks.loadgen import NOT_SENT, Spec, consumer_of, is_help_item, item_id
 
@@ -176,7 +174,6 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
     else:
         pg_plan = Plan((250, 500, 1_000, 1_500), 20.0, 3, 5.0, 2.0, 6.0)
         lite_plan = Plan((250, 500), 20.0, 3, 5.0, 2.0, 6.0)
-    serve_command = _serve_command()
 
     print("  PostgreSQL: fresh schema, reference data and order items …", flush=True)
     ensure_database(database_url)
@@ -188,7 +185,7 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
         )
         print(f"  pgbench ceiling: {ceiling_note}", flush=True)
         tokens = _prepare(engine, pg_plan.items)
-        with _serving(serve_command, ["--database-url", database_url], engine) as service:
+        with _serving(["--database-url", database_url]) as service:
             pg_light, pg_runs, pg_half = _measure(service, engine, tokens, pg_plan)
     finally:
         engine.dispose()
@@ -202,7 +199,7 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
         try:
             migrate.upgrade(engine)
             tokens = _prepare(engine, lite_plan.items)
-            with _serving(serve_command, ["--data-dir", str(data_dir)], engine) as service:
+            with _serving(["--data-dir", str(data_dir)]) as service:
                 lite_light, lite_runs, _ = _measure(service, engine, tokens, lite_plan)
         finally:
             engine.dispose()
@@ -387,7 +384,7 @@ def _cpu_note(runs: Sequence[Run]) -> str:
 
 
 def _measure(
-    service: _Service, engine: Engine, tokens: Tokens, plan: Plan
+    service: Served, engine: Engine, tokens: Tokens, plan: Plan
 ) -> tuple[Run, dict[int, list[Run]], list[Run]]:
     """Warm up, a light-load run, then every rate once per repeat (interleaved, so drift spreads)."""
     next_item = 0
@@ -442,7 +439,7 @@ def _cores_text(cores: dict[str, float]) -> str:
 
 
 def _one_run(
-    service: _Service,
+    service: Served,
     engine: Engine,
     tokens: Tokens,
     rate: int,
@@ -643,74 +640,24 @@ class _CpuMeter:
 # ---------------------------------------------------------------- the service
 
 
-@dataclass(frozen=True)
-class _Service:
-    base_url: str
-    pid: int
-    log: Path
-
-
-def _serve_command() -> list[str]:
-    """``aftersales`` from the same environment as this interpreter, as an operator runs it."""
-    script = Path(sys.executable).parent / "aftersales"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "aftersales.entrypoints.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
-def _serving(command: list[str], args: list[str], engine: Engine) -> Iterator[_Service]:
-    port = _free_port()
+def _serving(args: list[str]) -> Iterator[Served]:
+    """``aftersales serve --workers 2 ARGS`` as an operator of this machine would run it."""
     log_dir = Path(tempfile.mkdtemp(prefix="aftersales-intake-log-"))
-    log = log_dir / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
-    env["AFTERSALES_DATA_DIR"] = str(log_dir / "data")  # attachments; SQLite runs pass their own
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *command,
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(SERVE_WORKERS),
-                *args,
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    # Attachments go to a data dir of their own; SQLite runs pass theirs in ``args``.
+    env = clean_env(AFTERSALES_DATA_DIR=str(log_dir / "data"))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"aftersales serve exited early:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"aftersales serve did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        print(f"  serving on {base_url} (pid {process.pid}, log {log})", flush=True)
-        yield _Service(base_url, process.pid, log)
+        with served(
+            ["--workers", str(SERVE_WORKERS), *args],
+            env=env,
+            log=log_dir / "serve.log",
+            timeout_s=120,
+        ) as server:
+            print(
+                f"  serving on {server.base_url} (pid {server.pid}, log {server.log})", flush=True
+            )
+            yield server
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         shutil.rmtree(log_dir, ignore_errors=True)
 
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from sqlalchemy import func, select
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
+from aftersales.testing.serving import cli_command, free_port
 from benchmarks.common import Figure, Report, Spread, ensure_database
 from benchmarks.deadlines import _load_open, _reset, database_for
 
@@ -67,21 +66,12 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _peak_rss_mib(url: str, args: list[str], seconds: float, *, http: bool) -> float:
-    script = Path(sys.executable).parent / "aftersales"
-    command = (
-        [str(script)] if script.exists() else [sys.executable, "-m", "aftersales.entrypoints.cli"]
-    )
+    command = cli_command()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
     env["AFTERSALES_DATABASE_URL"] = url
     env["AFTERSALES_DATA_DIR"] = tempfile.mkdtemp(prefix="aftersales-memory-")
-    port = _free_port()
+    port = free_port()
     extra = ["--port", str(port)] if http else []
     log = Path(env["AFTERSALES_DATA_DIR"]) / "process.log"
     with log.open("wb") as out:

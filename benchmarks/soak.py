@@ -62,16 +62,15 @@ from aftersales.demo import dataset as demo
 from aftersales.domain.lifecycle import Role
 from aftersales.services.accounts import create_account, create_api_token
 from aftersales.testing import services_on
+from aftersales.testing.serving import cli_command, served
 from benchmarks.common import Figure, Report, Spread, ensure_database, wait_for_log_line
 from benchmarks.intake import (
     CONSUMERS,
     HELP_FAILURE,
     ITEM_PREFIX,
-    _free_port,
     _insert_items,
     _make_accounts,
     _reset_postgres,
-    _serve_command,
 )
 from benchmarks.loadgen import consumer_of, is_help_item, item_id
 
@@ -139,12 +138,12 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="aftersales-soak-"))
     try:
         consumers, agent, operations = _prepare(engine, plan)
-        command = _serve_command()
+        command = cli_command()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERSALES_")}
         env |= {"AFTERSALES_DATABASE_URL": url, "AFTERSALES_DATA_DIR": str(data_dir / "data")}
         tally = Tally()
         with (
-            _serving(command, env, data_dir) as base_url,
+            _serving(env, data_dir) as base_url,
             _workers(command, env, data_dir) as workers,
         ):
             started = time.monotonic()
@@ -224,38 +223,9 @@ def _prepare(engine: Engine, plan: Plan) -> tuple[list[str], str, str]:
 
 
 @contextmanager
-def _serving(command: list[str], env: dict[str, str], logs: Path) -> Iterator[str]:
-    port = _free_port()
-    log = logs / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(port), *SERVE_ARGS],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        give_up = time.monotonic() + 120
-        while True:  # until /readyz answers: a condition, polled
-            if process.poll() is not None:
-                raise RuntimeError(f"aftersales serve exited early:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > give_up:
-                raise RuntimeError(f"aftersales serve did not come up:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield base_url
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def _serving(env: dict[str, str], logs: Path) -> Iterator[str]:
+    with served(SERVE_ARGS, env=env, log=logs / "serve.log", timeout_s=120) as server:
+        yield server.base_url
 
 
 class _WorkerPool:
