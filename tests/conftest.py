@@ -3,10 +3,13 @@
 A test that tries many inputs (the bad-input table, the OpenAPI fuzzing) adds its
 counts with the ``run_figures`` fixture; they are printed in a section of their
 own after the results, so a CI log shows how much was tried even when all passed.
+Under ``pytest -n N`` (pytest-xdist) each worker hands its figures to the controller
+when it finishes, and the controller prints them all.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -29,6 +32,22 @@ class RunFigures:
 @pytest.fixture
 def run_figures() -> RunFigures:
     return RunFigures()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller prints
+        workeroutput["run_figures"] = json.dumps({"counts": _FIGURES, "lines": _LINES})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """An xdist worker has finished: add its figures to this (the controller's) run."""
+    sent = getattr(node, "workeroutput", {}).get("run_figures")
+    if sent:
+        figures = json.loads(sent)
+        _FIGURES.update(figures["counts"])
+        _LINES.extend(figures["lines"])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
