@@ -61,6 +61,7 @@ def render_case(
     pause_reasons = [
         (definition.id, reason, book.service_standards.exemption_names.get(reason))
         for definition in case.policy(book).clocks
+        if definition.id in case.clocks
         for reason in definition.pause_reasons
     ]
     buyer = case.item.buyer_account if viewer.role is Role.CONSUMER else None
