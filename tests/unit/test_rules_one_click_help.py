@@ -320,7 +320,11 @@ def test_oh_7_complaint_before_any_payout_is_not_gated(book: PolicyBook) -> None
     [
         (sh(2022, 1, 9, 23, 59, 59), "oh-2020", {"response", "solution"}),
         # An installation item also carries SS-2's contact and agreed-day clocks.
-        (sh(2022, 1, 10, 0, 0, 0), "oh-2022", {"solution", "resolution", "contact", "installation"}),
+        (
+            sh(2022, 1, 10, 0, 0, 0),
+            "oh-2022",
+            {"solution", "resolution", "contact", "installation"},
+        ),
         (
             sh(2026, 11, 24, 10, 0, 0),
             "oh-2022",

@@ -32,23 +32,18 @@ def rules_of(case: Case, book: PolicyBook) -> AppointmentRules:
     return rules
 
 
-def reschedules_done(case: Case) -> int:
-    return sum(1 for entry in case.audit if entry.action == "reschedule")
-
-
 def who(actor: Actor) -> Bilingual:
     if actor.role is Role.CONSUMER:
         return Bilingual("买家", "The buyer")
     return Bilingual(f"{actor.id}（与买家通话时）", f"{actor.id} (on the phone with the buyer)")
 
 
-def reschedule_refusal(case: Case, book: PolicyBook, at: datetime) -> Reason | None:
-    """Why the booked visit may not be moved now, or None when it may (SS-2 limits)."""
+def reschedule_refusal(case: Case, book: PolicyBook, at: datetime, done: int) -> Reason | None:
+    """Why the booked visit may not be moved now, or None when it may (SS-2 limits);
+    ``done``: how many times the buyer has moved it so far."""
     rules = rules_of(case, book)
     if case.appointment_at is None:
         return None
-    timezone = case.policy(book).timezone
-    done = reschedules_done(case)
     if done >= rules.max_reschedules:
         return Reason(
             "appointment.reschedule_limit", rules.rule, {"limit": str(rules.max_reschedules)}
@@ -60,7 +55,7 @@ def reschedule_refusal(case: Case, book: PolicyBook, at: datetime) -> Reason | N
             rules.rule,
             {
                 "before": duration_text(rules.reschedule_until),
-                "latest": local_time(latest, timezone),
+                "latest": local_time(latest, case.policy(book).timezone),
             },
         )
     return None
@@ -73,8 +68,10 @@ def book_window(
     ends_at: datetime,
     at: datetime,
     actor: Actor,
+    done: int,
 ) -> bool:
-    """Book (or move to) the window; False when that window is already the booked one."""
+    """Book (or move to) the window; False when that window is already the booked one.
+    ``done``: the buyer's reschedules so far."""
     rules = rules_of(case, book)
     case.settle(book, at)
     if not case.is_open:
@@ -84,7 +81,7 @@ def book_window(
     if case.appointment_at == starts_at:
         return False
     timezone = case.policy(book).timezone
-    params = {
+    params: dict[str, str | Bilingual] = {
         "who": who(actor),
         "at": local_time(at, timezone),
         "slot": slot_key(starts_at, ends_at, timezone),
@@ -93,14 +90,14 @@ def book_window(
         reason = Reason("appointment.booked", rules.rule, params)
         case.agree_visit(book, starts_at, at, actor, reason, rescheduled=False)
         return True
-    refusal = reschedule_refusal(case, book, at)
+    refusal = reschedule_refusal(case, book, at, done)
     if refusal is not None:
         raise IllegalTransition(
             f"case {case.id}", "reschedule the visit of", case.state, refusal.en
         )
     params.update(
         before=local_time(case.appointment_at, timezone),
-        count=str(reschedules_done(case) + 1),
+        count=str(done + 1),
         limit=str(rules.max_reschedules),
     )
     reason = Reason("appointment.rescheduled", rules.rule, params)

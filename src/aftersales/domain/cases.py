@@ -56,9 +56,7 @@ def clock_applies(book: PolicyBook, standard_id: str | None, service_tag: str | 
     if standard_id is None:
         return True
     standard = book.service_standards.for_tag(service_tag or "")
-    return standard is not None and (
-        standard.id == standard_id or standard_id in standard.includes
-    )
+    return standard is not None and (standard.id == standard_id or standard_id in standard.includes)
 
 
 @dataclass(frozen=True)
@@ -361,9 +359,7 @@ class Case:
                 if clock.due_at is not None:  # started and running
                     kind, data["due_at"] = "clock.started", clock.due_at.isoformat()
                 self._emit(at, kind, data, decided)
-                if clock.status is ClockStatus.RUNNING and self.reached_events & set(
-                    definition.stops_on
-                ):
+                if clock.due_at is not None and self.reached_events & set(definition.stops_on):
                     # Started late (goods signed for after the buyer was already
                     # contacted): what stops it has happened, so it is met at once.
                     met = clock.stop(self._env(book, definition.id), at)
@@ -760,11 +756,11 @@ class Case:
         if before is not None:
             data["before"] = before.isoformat()
         self._emit(at, "case.appointment_set", data)
-        if "appointment_booked" in self.lifecycle.events:
-            # SS-2: the first agreed day is the commitment; a handler moving the visit
-            # later does not move it (only the buyer's reschedule does, through a slot).
-            if "appointment_booked" not in self.reached_events:
-                self._on_event(book, "appointment_booked", at)
+        # SS-2: the first agreed day is the commitment; a handler moving the visit later
+        # does not move it (only the buyer's reschedule does, through a slot).
+        events = self.lifecycle.events
+        if "appointment_booked" in events and "appointment_booked" not in self.reached_events:
+            self._on_event(book, "appointment_booked", at)
 
     def signed_for(self, book: PolicyBook, at: datetime) -> None:
         """The goods were signed for at ``at``: SS-2's contact clock starts (once)."""
@@ -797,7 +793,13 @@ class Case:
         action = "reschedule" if rescheduled else "appointment"
         self.audit.append(
             AuditEntry(
-                at, actor.role, actor.id, actor.channel, action, self.state, self.state,
+                at,
+                actor.role,
+                actor.id,
+                actor.channel,
+                action,
+                self.state,
+                self.state,
                 when.isoformat(),
             )
         )

@@ -176,7 +176,7 @@ class ClockDefinition(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> ClockDefinition:
         if self.due == "after_duration" and self.duration is None:
-            raise FieldProblem("duration", "give the clock's duration, e.g. duration = \"24h\"")
+            raise FieldProblem("duration", 'give the clock\'s duration, e.g. duration = "24h"')
         if self.due == "end_of_agreed_day" and self.duration is not None:
             raise FieldProblem(
                 "duration", "a clock due at the end of the agreed day takes no 'duration'"
@@ -343,7 +343,7 @@ class ProgrammePolicy(_Model):
                 raise FieldProblem(
                     "appointments.clock",
                     f"'{self.appointments.clock}' must name a clock of this policy with "
-                    "due = \"end_of_agreed_day\"",
+                    'due = "end_of_agreed_day"',
                 )
             if self.appointments.pause_reason not in booked.pause_reasons:
                 raise FieldProblem(

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aftersales.domain.calendars import BusinessCalendar
@@ -40,6 +41,20 @@ class WeeklyWindow:
 
     def serves(self, area_codes: Collection[str]) -> bool:
         return self.area_code is None or self.area_code in area_codes
+
+
+def windows_from_json(raw: Sequence[Mapping[str, Any]] | None) -> tuple[WeeklyWindow, ...]:
+    """The stored form of a provider's windows (as master data wrote it) as domain values."""
+    return tuple(
+        WeeklyWindow(
+            frozenset(int(d) for d in w["weekdays"]),
+            time.fromisoformat(w["start"]),
+            time.fromisoformat(w["end"]),
+            int(w["capacity"]),
+            w.get("area_code") or None,
+        )
+        for w in raw or ()
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,9 @@ def parse_slot_key(key: str, timezone: str) -> WindowKey:
     try:
         first, _, last = key.partition("/")
         start = datetime.strptime(first, "%Y-%m-%dT%H:%M").replace(tzinfo=zone)
-        end_time = datetime.strptime(last, "%H:%M").time()
+        end_time = time.fromisoformat(last) if len(last) == 5 else None
+        if end_time is None:
+            raise ValueError(last)
     except ValueError:
         raise ValueError(
             f"{key!r} is not a slot; use the 'slot' of one offered by GET .../slots, "
