@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aftersales.domain import access
@@ -77,6 +78,42 @@ class DayPlan:
     day: date
     open: bool  # the provider works that day (its calendar, its closures)
     windows: tuple[WindowPlan, ...]
+
+
+def offer_json(offer: SlotOffer) -> dict[str, Any]:
+    """The offer as the API answers it (times with their offset, a slot by its key)."""
+    booked = offer.booked
+    refusal = offer.refusal
+    return {
+        "case_id": offer.case_id,
+        "provider": {"id": offer.provider_id, "name": offer.provider_name}
+        if offer.provider_id
+        else None,
+        "timezone": offer.timezone,
+        "now": offer.now.isoformat(),
+        "appointment": None
+        if booked is None
+        else {
+            "slot": slot_key(booked.starts_at, booked.ends_at, offer.timezone),
+            "starts_at": booked.starts_at.isoformat(),
+            "ends_at": booked.ends_at.isoformat(),
+            "reschedules": booked.reschedules,
+        },
+        "reschedules_left": offer.reschedules_left,
+        "reschedule_refused": None
+        if refusal is None
+        else {"code": refusal.code, "rule": refusal.rule, "zh": refusal.zh, "en": refusal.en},
+        "slots": [
+            {
+                "slot": offer.key(s),
+                "starts_at": s.starts_at.isoformat(),
+                "ends_at": s.ends_at.isoformat(),
+                "capacity": s.capacity,
+                "left": s.left,
+            }
+            for s in offer.slots
+        ],
+    }
 
 
 def area_codes(code: str | None) -> frozenset[str]:
