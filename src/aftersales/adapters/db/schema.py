@@ -121,7 +121,8 @@ providers = Table(
     Column("owner", String(64), nullable=True),  # the shop that loaded it, if a shop did
     # SS-2: weekly visit windows [{"weekdays": [1..7], "start": "09:00", "end": "12:00",
     # "capacity": 3, "area_code": "310115" | null}] (migration 0014)
-    Column("appointment_windows", JSON, nullable=False, server_default="[]"),
+    # null: none given (a provider loaded before 0014, or one that takes no bookings)
+    Column("appointment_windows", JSON, nullable=True),
     *master_columns(),
 )
 

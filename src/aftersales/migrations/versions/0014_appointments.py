@@ -30,9 +30,7 @@ _UTC = aftersales.adapters.db.types.UtcDateTime
 
 def upgrade() -> None:
     with op.batch_alter_table("providers") as batch:
-        batch.add_column(
-            sa.Column("appointment_windows", sa.JSON(), server_default="[]", nullable=False)
-        )
+        batch.add_column(sa.Column("appointment_windows", sa.JSON(), nullable=True))
     op.create_table(
         "appointments",
         sa.Column("case_id", sa.String(length=64), nullable=False),
