@@ -80,7 +80,7 @@ def test_ss_2_a_booked_window_counts_against_its_capacity_and_keeps_its_history(
         d.reason.code == "clock.paused" and d.reason.params.get("reason") is not None
         for d in case.decisions
     )
-    name, days = appointments.provider_days(
+    _, days = appointments.provider_days(
         services, "hz-install-01", INSTALLER, first=TEN_AM.date(), days=3, sandbox="f"
     )
     booked = [(w.starts_at, w.case_ids) for d in days for w in d.windows if w.case_ids]
