@@ -16,9 +16,10 @@ The module is long (~760 lines) because the aggregate is one consistency boundar
 its commands (open, dispatch, act, pause, quote, complain, decide, settle) all
 guard the same state, clocks and ledger, so they live on one class.
 
-**Size.** ~970 lines, one job: the aggregate and its invariants (settling, clocks,
-payouts, complaints, quotes, notes, notices), which must change together under one
-lock. The complaint and quote commands are the natural first split
+**Size.** ~1,050 lines, one job: the aggregate and its invariants (settling, clocks,
+payouts, complaints, quotes, notes, the agreed visit, notices), which must change
+together under one lock; the slot and reschedule rules of SS-2 already live beside it
+in ``domain/appointments.py``. The complaint and quote commands are the natural first split
 (``domain/complaints.py``, ``domain/quotes.py`` as functions over a case) once they
 grow; the clocks and the ledger already live in their own modules.
 """
