@@ -102,6 +102,14 @@ def _rows() -> list[Row]:
     pauses = lambda role, owner: sees_case(role, owner) and allowed(role, Action.PAUSE_CLOCK)  # noqa: E731
     quotes = lambda role, owner: sees_case(role, owner) and allowed(role, Action.ISSUE_QUOTE)  # noqa: E731
     only_ops = lambda role, owner: role is Role.OPERATIONS  # noqa: E731
+
+    # SS-2: the buyer books a visit window, or the party the case is assigned to on the
+    # phone with them (the lamp's case is the installer's, not the shop's or the brand's).
+    def books_slot(role: Role, owner: bool) -> bool:
+        if not allowed(role, Action.BOOK_SLOT):
+            return False
+        return role is Role.OPERATIONS or (owner and role in (Role.CONSUMER, Role.PROVIDER))
+
     nobody = lambda role, owner: False  # noqa: E731
     return [
         Row("GET", "/api/v1/cases", get("/api/v1/cases", sandbox=SB), everyone),
@@ -114,6 +122,13 @@ def _rows() -> list[Row]:
             # (domain/access.may_see_contact), or operations.
             lambda role, owner: role is Role.OPERATIONS or (owner and role is Role.PROVIDER),
         ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/appointment",
+            post("/api/v1/cases/{case}/appointment", {"slot": "2026-11-25T09:00/12:00"}),
+            books_slot,
+        ),
+        Row("GET", "/api/v1/cases/{case_id}/slots", get("/api/v1/cases/{case}/slots"), books_slot),
         Row(
             "POST",
             "/api/v1/help-requests",

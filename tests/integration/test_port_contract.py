@@ -357,8 +357,10 @@ def test_the_scenario_does_what_it_says(book: PolicyBook) -> None:
     }
     assert len(answers["case lines operations None"]) == 5
     total = answers["compliance by provider"].total
-    assert (total.met, total.breached, total.points_paid) == (1, 3, 15_000)
-    assert total.running == 5  # the paused resolution clock of OH-lhasa counts as running
+    # met: OH-4's solution in time, and with it SS-2's contact within 24 h of signing for
+    assert (total.met, total.breached, total.points_paid) == (2, 3, 15_000)
+    # the paused resolution clock of OH-lhasa counts as running; two SS-2 contact clocks run
+    assert total.running == 7
     installer, _, _ = answers[f"notifications {demo.PROVIDER_HANGZHOU_LIGHTING}"]
     assert [(kind, case, mark) for kind, case, _, _, mark, _, _, _ in reversed(installer)] == [
         ("case_assigned", "OH-lamp", demo.PROVIDER_HANGZHOU_LIGHTING),

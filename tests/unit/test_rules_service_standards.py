@@ -95,6 +95,7 @@ def test_ss_3_delivery_with_installation_combines_ss_1_and_ss_2(book: PolicyBook
     assert ids == {
         "not_delivered_into_home",
         "delivered_late",
+        "contact_late",
         "installation_late",
         "installation_refused",
         "installation_overcharged",

@@ -50,6 +50,7 @@ class Action(StrEnum):
     ATTACH_FILE = "attach_file"
     ADD_NOTE = "add_note"  # a caller's or buyer's words added to an open case
     SET_APPOINTMENT = "set_appointment"  # OH-4, SS-2: the agreed visit time
+    BOOK_SLOT = "book_slot"  # SS-2: a visit window offered from the provider's windows
     KEEP_SOLUTION_TEXTS = "keep_solution_texts"  # OH-4: a handler's reusable solution texts
     SEE_COMPLIANCE = "see_compliance"
     CREATE_SANDBOX = "create_sandbox"
@@ -132,6 +133,15 @@ ACCESS: Mapping[Action, Permission] = {
         Role.BRAND,
         Role.OPERATIONS,
         why="the party handling the case books the visit with the buyer",
+    ),
+    Action.BOOK_SLOT: _p(
+        Role.CONSUMER,
+        Role.PROVIDER,
+        Role.MERCHANT,
+        Role.BRAND,
+        Role.OPERATIONS,
+        why="the buyer books a visit window, or the assigned party on the phone with them",
+        programmes=frozenset({Programme.ONE_CLICK_HELP}),
     ),
     Action.KEEP_SOLUTION_TEXTS: _p(
         Role.PROVIDER,

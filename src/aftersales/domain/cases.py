@@ -16,9 +16,10 @@ The module is long (~760 lines) because the aggregate is one consistency boundar
 its commands (open, dispatch, act, pause, quote, complain, decide, settle) all
 guard the same state, clocks and ledger, so they live on one class.
 
-**Size.** ~970 lines, one job: the aggregate and its invariants (settling, clocks,
-payouts, complaints, quotes, notes, notices), which must change together under one
-lock. The complaint and quote commands are the natural first split
+**Size.** ~1,050 lines, one job: the aggregate and its invariants (settling, clocks,
+payouts, complaints, quotes, notes, the agreed visit, notices), which must change
+together under one lock; the slot and reschedule rules of SS-2 already live beside it
+in ``domain/appointments.py``. The complaint and quote commands are the natural first split
 (``domain/complaints.py``, ``domain/quotes.py`` as functions over a case) once they
 grow; the clocks and the ledger already live in their own modules.
 """
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from aftersales.domain.clocks import Clock, ClockEnv, ClockStatus
 from aftersales.domain.contacts import APPOINTMENT_PROBLEMS, appointment_problem
@@ -47,6 +49,15 @@ from aftersales.domain.notices import (
     responsible,
 )
 from aftersales.domain.policy import PenaltyDefinition, PolicyBook, ProgrammePolicy
+
+
+def clock_applies(book: PolicyBook, standard_id: str | None, service_tag: str | None) -> bool:
+    """A clock tied to a service standard (SS-2) runs only on cases under that standard
+    or one including it (SS-3 includes SS-2)."""
+    if standard_id is None:
+        return True
+    standard = book.service_standards.for_tag(service_tag or "")
+    return standard is not None and (standard.id == standard_id or standard_id in standard.includes)
 
 
 @dataclass(frozen=True)
@@ -193,7 +204,11 @@ class Case:
             failure=failure,
             overcharge_fen=overcharge_fen,
             in_warranty=eligibility.in_warranty,
-            clocks={d.id: Clock(d.id) for d in policy.clocks},
+            clocks={
+                d.id: Clock(d.id)
+                for d in policy.clocks
+                if clock_applies(book, d.service_standard, eligibility.service_tag)
+            },
         )
         for reason in eligibility.reasons:
             case.decisions.append(Decision(at, "eligibility", reason))
@@ -204,6 +219,9 @@ class Case:
         )
         case._emit(at, "case.opened", {"programme": policy.programme.value, "policy": policy.id})
         case._on_event(book, lifecycle.initial_event, at)
+        if item.delivered_on is not None and "signed_for" in lifecycle.events:
+            # SS-2: opened on goods already signed for, the contact clock counts from now.
+            case._on_event(book, "signed_for", at)
         return case
 
     @staticmethod
@@ -242,7 +260,12 @@ class Case:
         policy = self.policy(book)
         definition = policy.clock(clock_id)
         window = book.calendar(definition.applies_within) if definition.applies_within else None
-        return ClockEnv(definition, book.calendar(definition.calendar), window, policy.timezone)
+        agreed = None
+        if self.appointment_at is not None:
+            agreed = self.appointment_at.astimezone(ZoneInfo(policy.timezone)).date()
+        return ClockEnv(
+            definition, book.calendar(definition.calendar), window, policy.timezone, agreed
+        )
 
     def _emit(
         self,
@@ -315,7 +338,7 @@ class Case:
         for (
             definition
         ) in policy.clocks:  # stops first: one event may end one clock and start another
-            if event in definition.stops_on:
+            if event in definition.stops_on and definition.id in self.clocks:
                 clock = self.clocks[definition.id]
                 before = clock.status
                 decided = clock.stop(self._env(book, definition.id), at)
@@ -326,7 +349,7 @@ class Case:
                     if clock.status is ClockStatus.MET:
                         self._emit(at, "clock.met", {"clock": definition.id}, decided)
         for definition in policy.clocks:
-            if event == definition.starts_on:
+            if event == definition.starts_on and definition.id in self.clocks:
                 clock = self.clocks[definition.id]
                 if clock.status is not ClockStatus.PENDING:
                     continue
@@ -337,6 +360,13 @@ class Case:
                 if clock.due_at is not None:  # started and running
                     kind, data["due_at"] = "clock.started", clock.due_at.isoformat()
                 self._emit(at, kind, data, decided)
+                if clock.due_at is not None and self.reached_events & set(definition.stops_on):
+                    # Started late (goods signed for after the buyer was already
+                    # contacted): what stops it has happened, so it is met at once.
+                    met = clock.stop(self._env(book, definition.id), at)
+                    if met is not None:
+                        self._decide(at, f"clock:{definition.id}", met)
+                        self._emit(at, "clock.met", {"clock": definition.id}, met)
 
     def settle(self, book: PolicyBook, at: datetime) -> list[Payout]:
         """Fire the warning marks due at ``at``, breach every clock that is past due, and
@@ -391,10 +421,12 @@ class Case:
             return self.policy(book).penalty(definition.penalty), definition.failure_id
         if definition.penalty_from == "service_standard":
             # OH-6: the penalty the item's service standard sets for the failure the request names.
+            # A clock naming its own failure (SS-2's agreed day) pays that failure's penalty.
+            wanted = definition.failure or self.failure
             standard = book.service_standards.for_tag(self.service_tag or "")
-            if standard is not None and self.failure:
+            if standard is not None and wanted:
                 for candidate in book.service_standards.failures_of(standard):
-                    if candidate.id == self.failure:
+                    if candidate.id == wanted:
                         return candidate, candidate.id
         return None, definition.failure_id
 
@@ -454,6 +486,20 @@ class Case:
         key = payout_key(self.id, clock_id, failure)
         if any(p.key == key for p in self.payouts):
             return None  # X-1: this failure is already paid
+        earlier = next((p for p in self.payouts if p.failure == failure), None)
+        if earlier is not None:
+            # X-1: one failure is paid once, even when two clocks stand for it (OH-6's 48
+            # hours named 'installation late', and SS-2's agreed day).
+            self._decide(
+                at,
+                f"clock:{clock_id}",
+                Reason(
+                    "penalty.already_paid",
+                    penalty.rule,
+                    {"failure": Bilingual(penalty.name.zh, penalty.name.en), "key": earlier.key},
+                ),
+            )
+            return None
         payer = self.item.merchant_id
         if penalty.payer == "provider":
             if self.assignee is None:
@@ -711,6 +757,62 @@ class Case:
         if before is not None:
             data["before"] = before.isoformat()
         self._emit(at, "case.appointment_set", data)
+        # SS-2: the first agreed day is the commitment; a handler moving the visit later
+        # does not move it (only the buyer's reschedule does, through a slot).
+        events = self.lifecycle.events
+        if "appointment_booked" in events and "appointment_booked" not in self.reached_events:
+            self._on_event(book, "appointment_booked", at)
+
+    def signed_for(self, book: PolicyBook, at: datetime) -> None:
+        """The goods were signed for at ``at``: SS-2's contact clock starts (once)."""
+        if self.is_open and "signed_for" in self.lifecycle.events:
+            self.settle(book, at)
+            if "signed_for" not in self.reached_events:
+                self._on_event(book, "signed_for", at)
+
+    def agree_visit(
+        self,
+        book: PolicyBook,
+        when: datetime,
+        at: datetime,
+        actor: Actor,
+        reason: Reason,
+        *,
+        rescheduled: bool,
+    ) -> None:
+        """Record a visit day agreed through a slot (:mod:`aftersales.domain.appointments`
+        checks the slot and the limits): the first starts the agreed-day clock; a buyer's
+        reschedule pauses it with the exemption and resumes it on the new day (SS-2)."""
+        rules = self.policy(book).appointments
+        assert rules is not None
+        clock = self.clocks.get(rules.clock)
+        pausing = rescheduled and clock is not None and clock.status is ClockStatus.RUNNING
+        if pausing:
+            self.pause(book, rules.clock, rules.pause_reason, at, actor)
+        before = self.appointment_at
+        self.appointment_at = when
+        action = "reschedule" if rescheduled else "appointment"
+        self.audit.append(
+            AuditEntry(
+                at,
+                actor.role,
+                actor.id,
+                actor.channel,
+                action,
+                self.state,
+                self.state,
+                when.isoformat(),
+            )
+        )
+        self._decide(at, "appointment", reason)
+        data = {"appointment_at": when.isoformat()}
+        if before is not None:
+            data["before"] = before.isoformat()
+        self._emit(at, "case.appointment_set", data, reason)
+        if pausing:
+            self.resume(book, rules.clock, at, actor)
+        if "appointment_booked" not in self.reached_events:
+            self._on_event(book, "appointment_booked", at)
 
     def add_note(self, book: PolicyBook, text: str, at: datetime, actor: Actor) -> None:
         """Add what somebody said to an open case (a caller reporting again, X-4)."""

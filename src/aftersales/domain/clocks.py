@@ -27,7 +27,7 @@ disarms the marks that have not fired; a mark fires once (``warned``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -66,6 +66,8 @@ class ClockEnv:
     calendar: BusinessCalendar
     window: BusinessCalendar | None
     timezone: str
+    # The visit day agreed with the buyer: a clock due at its end (SS-2) needs it.
+    agreed_day: date | None = None
 
     def name(self) -> Bilingual:
         return Bilingual(self.definition.name.zh, self.definition.name.en)
@@ -96,6 +98,19 @@ def window_text(window: BusinessCalendar, at: datetime, timezone: str) -> Biling
         return Bilingual("当日不开放的时段", "a window that is closed that day")
     joined = "、".join(spans)
     return Bilingual(f"当日 {joined}（当地时间）", f"{', '.join(spans)} local time")
+
+
+def end_of_day(day: date, timezone: str) -> datetime:
+    """23:59:59 of ``day`` in ``timezone``: "finished by the end of the agreed day" (SS-2)."""
+    return datetime.combine(day, time(23, 59, 59), ZoneInfo(timezone))
+
+
+def agreed_due(env: ClockEnv) -> datetime:
+    if env.agreed_day is None:
+        raise IllegalTransition(
+            f"clock '{env.definition.id}'", "start", "pending", "no visit day is agreed yet"
+        )
+    return end_of_day(env.agreed_day, env.timezone)
 
 
 @dataclass
@@ -143,6 +158,16 @@ class Clock:
             )
             return self.reason
         self.status = ClockStatus.RUNNING
+        if definition.due == "end_of_agreed_day":
+            self.due_at = agreed_due(env)
+            self._arm(env, at, max(self.due_at - at, timedelta(0)))
+            self.reason = Reason(
+                "clock.started_agreed_day",
+                definition.rule,
+                {"clock": env.name(), "start": env.when(at), "due": env.when(self.due_at)},
+            )
+            return self.reason
+        assert definition.duration is not None
         self.due_at = env.calendar.add(at, definition.duration)
         self._arm(env, at, definition.duration)
         self.reason = Reason(
@@ -242,8 +267,14 @@ class Clock:
         if self.status is not ClockStatus.PAUSED:
             raise self._refuse("resume", "only a paused clock can be resumed")
         assert self.remaining is not None
-        self.due_at = env.calendar.add(at, self.remaining)
-        self._arm(env, at, self.remaining)
+        if env.definition.due == "end_of_agreed_day":
+            # The commitment is the day agreed now (a buyer's reschedule moved it), not
+            # the time that was left.
+            self.due_at = agreed_due(env)
+            self._arm(env, at, max(self.due_at - at, timedelta(0)))
+        else:
+            self.due_at = env.calendar.add(at, self.remaining)
+            self._arm(env, at, self.remaining)
         self.status, self.paused_at, self.pause_reason, self.remaining = (
             ClockStatus.RUNNING,
             None,

@@ -189,6 +189,30 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
         "「{clock}」于 {start} 开始计时，时限 {duration}（{basis}），截止 {due}（{rule}）。",
         "'{clock}' started at {start}; it allows {duration} ({basis}) and is due by {due} ({rule}).",
     ),
+    "clock.started_agreed_day": (
+        "「{clock}」于 {start} 开始计时：须在约定日当天 {due} 前完成（{rule}）。",
+        "'{clock}' started at {start}: it is due by the end of the agreed day, {due} ({rule}).",
+    ),
+    "appointment.booked": (
+        "{who}于 {at} 约定上门时段 {slot}；约定日即为安装完成的截止日（{rule}）。",
+        "{who} booked the visit window {slot} at {at}; the agreed day is the installation "
+        "deadline ({rule}).",
+    ),
+    "appointment.rescheduled": (
+        "买家于 {at} 将上门时段由 {before} 改约至 {slot}（第 {count} 次改约，最多 {limit} 次）；"
+        "改约是豁免事由，约定日随之顺延（{rule}）。",
+        "The buyer moved the visit from {before} to {slot} at {at} (reschedule {count} of at most "
+        "{limit}); a buyer's reschedule is an exemption, so the agreed day moves with it ({rule}).",
+    ),
+    "appointment.reschedule_limit": (
+        "上门时段最多可改约 {limit} 次，已用完（{rule}）。",
+        "The visit may be rescheduled at most {limit} times, and that is used up ({rule}).",
+    ),
+    "appointment.reschedule_too_late": (
+        "改约须在约定时段开始前 {before} 提出，即不晚于 {latest}（{rule}）。",
+        "A reschedule must come at least {before} before the booked window starts, so by "
+        "{latest} ({rule}).",
+    ),
     "clock.not_applicable_outside_window": (
         "求助于 {start} 发起，不在{window}之内（含开始时刻、不含结束时刻），因此不适用「{clock}」的承诺（{rule}）。",
         "The request was made at {start}, outside {window} (start inclusive, end exclusive), so the "
@@ -239,6 +263,10 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
         "「{clock}」未履行。按规定，须消费者投诉且投诉成立后才赔付 {amount}（{rule}）。",
         "'{clock}' was missed. Under the rule, {amount} is paid only once a complaint about it is "
         "upheld ({rule}).",
+    ),
+    "penalty.already_paid": (
+        "「{failure}」已赔付过一次（{key}），同一失约不重复赔付（{rule}）。",
+        "'{failure}' was already paid once ({key}); one failure is not paid twice ({rule}).",
     ),
     "penalty.none_defined": (
         "「{clock}」未履行；该承诺没有规定自动赔付，按一般规则处理（{rule}）。",

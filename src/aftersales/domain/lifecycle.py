@@ -81,10 +81,15 @@ class Lifecycle:
     states: Mapping[str, tuple[str, str]]  # state -> (zh, en)
     terminal: frozenset[str]
     transitions: Mapping[str, Transition]  # by action
+    # Events that move no state but start or stop clocks: the goods signed for, a visit
+    # day agreed with the buyer (SS-2).
+    other_events: frozenset[str] = frozenset()
 
     @property
     def events(self) -> frozenset[str]:
-        return frozenset({self.initial_event} | {t.event for t in self.transitions.values()})
+        return frozenset(
+            {self.initial_event} | {t.event for t in self.transitions.values()} | self.other_events
+        )
 
     def transition(self, action: str) -> Transition | None:
         return self.transitions.get(action)
@@ -219,6 +224,7 @@ ONE_CLICK_HELP = Lifecycle(
         "closed": ("已撤销", "withdrawn"),
     },
     terminal=frozenset({"resolved", "closed"}),
+    other_events=frozenset({"signed_for", "appointment_booked"}),
     transitions=dict(
         [
             # OH-3: the system dispatches at once on initiation; operations may re-dispatch.

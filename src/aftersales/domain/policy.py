@@ -153,7 +153,12 @@ class ClockDefinition(_Model):
     name: Text
     starts_on: str
     stops_on: tuple[str, ...] = Field(min_length=1)
-    duration: Duration
+    # ``after_duration``: due ``duration`` after the start; ``end_of_agreed_day``: due at
+    # 23:59:59 (policy time zone) of the day agreed with the buyer (SS-2), no duration.
+    due: Literal["after_duration", "end_of_agreed_day"] = "after_duration"
+    duration: Duration | None = None
+    # The clock runs only on cases whose service standard is (or includes) this one.
+    service_standard: RuleId | None = None
     basis: Literal["wall", "business"] = "wall"
     calendar: str = "wall"
     applies_within: str | None = None
@@ -170,6 +175,14 @@ class ClockDefinition(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> ClockDefinition:
+        if self.due == "after_duration" and self.duration is None:
+            raise FieldProblem("duration", 'give the clock\'s duration, e.g. duration = "24h"')
+        if self.due == "end_of_agreed_day" and self.duration is not None:
+            raise FieldProblem(
+                "duration", "a clock due at the end of the agreed day takes no 'duration'"
+            )
+        if self.due == "end_of_agreed_day" and self.basis != "wall":
+            raise FieldProblem("basis", "a clock due at the end of the agreed day is 'wall'")
         self._check_warnings()
         if self.penalty and self.penalty_from:
             raise FieldProblem("penalty_from", "give either 'penalty' or 'penalty_from', not both")
@@ -191,7 +204,7 @@ class ClockDefinition(_Model):
     def _check_warnings(self) -> None:
         seen: set[timedelta] = set()
         for i, before in enumerate(self.warn_before):
-            if before >= self.duration:
+            if self.duration is not None and before >= self.duration:
                 raise FieldProblem(
                     f"warn_before[{i}]",
                     f"a warning {mark_name(before)} before the deadline must be shorter than the "
@@ -259,6 +272,25 @@ class Shipping(_Model):
     quote_required_out_of_warranty: bool = True
 
 
+class AppointmentRules(_Model):
+    """SS-2: bookable visit windows and the buyer's reschedules, as policy data.
+
+    ``horizon``: how far ahead slots are offered (from the case's now); ``lead``: how
+    soon a slot may start at the earliest; ``max_reschedules``: how many times the
+    buyer may move a booked visit; ``reschedule_until``: how long before the booked
+    window starts a reschedule is still taken; ``clock``: the clock the agreed day
+    becomes; ``pause_reason``: the exemption a buyer's reschedule is recorded under.
+    """
+
+    rule: RuleId
+    horizon: Duration
+    lead: Duration
+    max_reschedules: int = Field(ge=0, le=100)
+    reschedule_until: Duration
+    clock: Slug
+    pause_reason: Slug
+
+
 class ProgrammePolicy(_Model):
     """One version of a programme, in force from ``effective_from`` until ``effective_until``."""
 
@@ -276,6 +308,7 @@ class ProgrammePolicy(_Model):
     shipping: Shipping | None = None
     clocks: tuple[ClockDefinition, ...] = Field(min_length=1)
     penalties: tuple[PenaltyDefinition, ...] = ()
+    appointments: AppointmentRules | None = None
 
     @model_validator(mode="after")
     def _internally_consistent(self) -> ProgrammePolicy:
@@ -303,6 +336,20 @@ class ProgrammePolicy(_Model):
                     f"clocks[{i}].penalty",
                     f"clock '{clock.id}' names penalty '{clock.penalty}', which is not defined "
                     f"under [[penalties]] (defined: {', '.join(sorted(penalty_ids)) or 'none'})",
+                )
+        if self.appointments is not None:
+            booked = self._clocks_named(self.appointments.clock)
+            if booked is None or booked.due != "end_of_agreed_day":
+                raise FieldProblem(
+                    "appointments.clock",
+                    f"'{self.appointments.clock}' must name a clock of this policy with "
+                    'due = "end_of_agreed_day"',
+                )
+            if self.appointments.pause_reason not in booked.pause_reasons:
+                raise FieldProblem(
+                    "appointments.pause_reason",
+                    f"clock '{booked.id}' does not accept the pause reason "
+                    f"'{self.appointments.pause_reason}'; add it to its pause_reasons",
                 )
         if self.programme is Programme.NATIONAL_WARRANTY:
             if not self.eligibility.badge:
@@ -335,6 +382,9 @@ class ProgrammePolicy(_Model):
     @cached_property
     def _penalties_by_id(self) -> dict[str, PenaltyDefinition]:
         return {penalty.id: penalty for penalty in self.penalties}
+
+    def _clocks_named(self, clock_id: str) -> ClockDefinition | None:
+        return next((c for c in self.clocks if c.id == clock_id), None)
 
     def clock(self, clock_id: str) -> ClockDefinition:
         return self._clocks_by_id[clock_id]  # KeyError for an unknown clock, as before

@@ -68,6 +68,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from aftersales.domain.instants import Instant
+from aftersales.domain.lifecycle import Programme
 from aftersales.errors import AftersalesError, InvalidRequest
 from aftersales.services import master_data
 from aftersales.services import master_records as mr
@@ -429,7 +430,24 @@ def _apply(
         chosen = {k: items[k] for k in dict.fromkeys(wanted)}
     else:
         chosen = items
-    return _move(uow, world, envelope, data, order["id"], chosen, loaded, created)
+    outcome = _move(uow, world, envelope, data, order["id"], chosen, loaded, created)
+    if isinstance(data, SignedForData):
+        _start_contact_clocks(svc, uow, [i["id"] for i in chosen.values()], envelope.occurred_at)
+    return outcome
+
+
+def _start_contact_clocks(
+    svc: Services, uow: UnitOfWork, item_ids: Sequence[str], at: datetime
+) -> None:
+    """SS-2: the goods signed for start "contact the buyer within 24 h" on each item's open
+    help request (from its opening, if the request came after the goods were signed for)."""
+    for item_id in item_ids:
+        case_id = uow.cases.open_case_for_item(item_id, Programme.ONE_CLICK_HELP)
+        if case_id is None:
+            continue
+        case = uow.cases.get(case_id, for_update=True)
+        case.signed_for(svc.book, max(at, case.opened_at))
+        uow.cases.save(case)
 
 
 def _order_of(uow: UnitOfWork, world: World, order_id: str) -> dict[str, Any] | None:

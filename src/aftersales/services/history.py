@@ -163,6 +163,12 @@ def _sentence(
             f"{actor.zh} 与买家约定上门时间：{when}",
             f"{actor.en} booked the visit with the buyer for {when}",
         )
+    if action == "reschedule":  # SS-2: the buyer moved the visit window
+        when = f"{datetime.fromisoformat(entry.note).astimezone(tz):%Y-%m-%d %H:%M}"
+        return Bilingual(
+            f"{actor.zh} 应买家要求改约上门时间至：{when}",
+            f"{actor.en} moved the visit at the buyer's request to {when}",
+        )
     if action == "note":
         by_phone = entry.channel is Channel.HOTLINE
         return Bilingual(

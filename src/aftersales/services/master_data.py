@@ -608,6 +608,7 @@ class _Builder:
                 "service_tag": tag,
                 "fulfil": c.fulfil,
             }
+        windows = _windows(r.appointment_windows, problems)
         if problems:
             raise RecordRefused(problems)
         return {
@@ -620,6 +621,7 @@ class _Builder:
             "contact": r.contact,
             "owner": self._owner(previous, "owner"),
             "coverage": [coverage[k] for k in sorted(coverage)],
+            "appointment_windows": windows,
         }
 
     def _product(self, r: mr.ProductIn, base: dict[str, Any], previous: Any) -> dict[str, Any]:
@@ -918,6 +920,7 @@ def as_record(kind: str, row: Mapping[str, Any], world: World) -> dict[str, Any]
             "phone": row["phone"],
             "contact": row.get("contact", ""),
             "owner": show(row.get("owner")),
+            "appointment_windows": list(row.get("appointment_windows") or []),
             "coverage": [
                 {
                     "area_code": c["area_code"],
@@ -1071,6 +1074,33 @@ def patch_record(
     current = as_record(kind, row, world)
     merged = {**_as_input(kind, current), **dict(changes)}
     return upsert(svc, kind, [merged], world=world, scope=scope)[0]
+
+
+def _windows(given: Sequence[mr.WindowIn], problems: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """SS-2 visit windows as stored. Bookings are counted per window instance (its day,
+    start and end), so two windows may not share a weekday, start and end."""
+    seen: dict[tuple[int, str, str], int] = {}
+    for i, w in enumerate(given):
+        for day in w.weekdays:
+            first = seen.setdefault((day, w.start, w.end), i)
+            if first != i:
+                problems.append(
+                    (
+                        f"appointment_windows.{i}",
+                        f"weekday {day} {w.start}-{w.end} is also window {first}; give one "
+                        "window with the sum of their capacities",
+                    )
+                )
+    return [
+        {
+            "weekdays": sorted(w.weekdays),
+            "start": w.start,
+            "end": w.end,
+            "capacity": w.capacity,
+            "area_code": w.area_code,
+        }
+        for w in given
+    ]
 
 
 def _as_input(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,7 @@ __all__ = [
     "ProductIn",
     "ProviderIn",
     "RecordIn",
+    "WindowIn",
     "check_record",
     "describe_errors",
 ]
@@ -164,6 +165,30 @@ class CoverageIn(BaseModel):
     fulfil: Fulfil = "on_site"
 
 
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class WindowIn(BaseModel):
+    """SS-2: a weekly visit window: ISO weekdays (1 = Monday .. 7 = Sunday), a local start
+    and end (``HH:MM``, the end after the start, within one day), how many visits fit, and
+    optionally the one area (six-digit code) it serves."""
+
+    model_config = ConfigDict(extra="forbid")
+    weekdays: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1, max_length=7)]
+    start: Annotated[str, Field(pattern=_HHMM)]
+    end: Annotated[str, Field(pattern=_HHMM)]
+    capacity: int = Field(ge=1, le=10_000)
+    area_code: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> WindowIn:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must come after start {self.start} on the same day")
+        if len(set(self.weekdays)) != len(self.weekdays):
+            raise ValueError("a weekday is given twice")
+        return self
+
+
 class ProviderIn(_Record):
     """A service provider: installer, repairer, delivery team or a brand's service centre."""
 
@@ -174,6 +199,7 @@ class ProviderIn(_Record):
     phone: Phone = ""
     contact: Annotated[str, Clean, Field(max_length=200)] = ""
     coverage: list[CoverageIn] = Field(default_factory=list, max_length=100_000)
+    appointment_windows: list[WindowIn] = Field(default_factory=list, max_length=500)
 
 
 class ProductIn(_Record):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -32,9 +32,12 @@ from aftersales.domain.eligibility import OrderItem, ServiceAddress
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Programme
 from aftersales.domain.policy import PolicyBook
+from aftersales.domain.slots import WindowKey
 from aftersales.services.records import (
     LIVE,
     Account,
+    AppointmentChange,
+    AppointmentRecord,
     Attachment,
     BalanceLine,
     BrandLine,
@@ -54,6 +57,7 @@ from aftersales.services.records import (
     OpenCaseLine,
     PayoutLine,
     PayoutTotal,
+    ProviderWindows,
     QueueLine,
     Sandbox,
     Scope,
@@ -328,6 +332,39 @@ class CaseContacts(Protocol):
     def of_case(self, case_id: str) -> FormContact | None: ...
 
 
+class Appointments(Protocol):
+    """SS-2 visit windows: each provider's weekly windows, the window booked per case and
+    its history of moves."""
+
+    def windows_of(self, provider_id: str) -> ProviderWindows | None:
+        """The provider's windows and calendar (None if no such provider)."""
+
+    def lock_provider(self, provider_id: str) -> None:
+        """Hold the provider until the unit of work ends: bookings of its windows are
+        counted and taken one at a time, so the last place is never taken twice."""
+
+    def booked_counts(
+        self, provider_id: str, sandbox: str, first: datetime, last: datetime
+    ) -> dict[WindowKey, int]:
+        """Bookings per window instance (start, end) of windows starting in [first, last]."""
+
+    def closed_days(self, provider_id: str, first: date, last: date) -> frozenset[date]:
+        """Days in [first, last] the provider is closed (leave, closures)."""
+
+    def of_case(self, case_id: str) -> AppointmentRecord | None: ...
+
+    def book(self, record: AppointmentRecord, change: AppointmentChange) -> None:
+        """Keep ``record`` as the case's booking (replacing one stored) and add ``change``."""
+
+    def changes_of(self, case_id: str) -> list[AppointmentChange]:
+        """The case's booking history, oldest first."""
+
+    def of_provider(
+        self, provider_id: str, sandbox: str, first: datetime, last: datetime
+    ) -> list[AppointmentRecord]:
+        """The provider's bookings starting in [first, last], in time order (the day view)."""
+
+
 class SolutionTexts(Protocol):
     """Each handler's reusable solution texts (OH-4), by owner."""
 
@@ -560,6 +597,7 @@ class UnitOfWork(Protocol):
     contacts: CaseContacts
     attachments: Attachments
     solutions: SolutionTexts
+    appointments: Appointments
     ledger: Ledger
     accounts: Accounts
     idempotency: Idempotency

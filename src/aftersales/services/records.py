@@ -14,6 +14,7 @@ from aftersales.domain.contacts import Contact
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.explain import Language, Reason
 from aftersales.domain.lifecycle import Role
+from aftersales.domain.slots import WeeklyWindow
 
 LIVE = "live"  # the sandbox id of live data
 
@@ -408,3 +409,42 @@ class IntakeItem:
     sandbox: str
     sandbox_now: datetime | None
     open_case: str | None
+
+
+@dataclass(frozen=True)
+class ProviderWindows:
+    """SS-2: a provider's weekly visit windows, the business calendar they follow, its world."""
+
+    provider_id: str
+    name: str
+    calendar: str
+    windows: tuple[WeeklyWindow, ...]
+    sandbox: str = LIVE
+
+
+@dataclass(frozen=True)
+class AppointmentRecord:
+    """The visit window booked for a case (SS-2), who booked it and how often it moved."""
+
+    case_id: str
+    sandbox: str
+    provider_id: str
+    starts_at: datetime
+    ends_at: datetime
+    booked_at: datetime
+    booked_by_role: str
+    booked_by: str
+    reschedules: int = 0
+
+
+@dataclass(frozen=True)
+class AppointmentChange:
+    """One line of a case's booking history: booked, or moved from ``before`` (SS-2)."""
+
+    case_id: str
+    at: datetime
+    starts_at: datetime
+    ends_at: datetime
+    before: datetime | None
+    actor_role: str
+    actor_id: str

@@ -20,6 +20,8 @@ def case_report(case: Case, book: PolicyBook) -> dict[str, Any]:
     state_zh, state_en = case.lifecycle.states[case.state]
     clocks = []
     for definition in policy.clocks:
+        if definition.id not in case.clocks:
+            continue  # a clock of another service standard (SS-2's on a delivery case)
         clock = case.clocks[definition.id]
         status = STATUS_NAMES[clock.status]
         clocks.append(

@@ -617,7 +617,8 @@ class SqlReadModels:
                 ]
             )
             .join(k, k.c.case_id == _c.c.id)
-            .where(_c.c.opened_at >= start, _c.c.opened_at < end)
+            # A clock not started (SS-2's agreed day before any booking) is no commitment yet.
+            .where(_c.c.opened_at >= start, _c.c.opened_at < end, status != "pending")
             .group_by(group),
             scope,
         )

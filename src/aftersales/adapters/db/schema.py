@@ -119,6 +119,10 @@ providers = Table(
     Column("phone", String(40), nullable=False, server_default=""),
     Column("contact", String(200), nullable=False, server_default=""),
     Column("owner", String(64), nullable=True),  # the shop that loaded it, if a shop did
+    # SS-2: weekly visit windows [{"weekdays": [1..7], "start": "09:00", "end": "12:00",
+    # "capacity": 3, "area_code": "310115" | null}] (migration 0014)
+    # null: none given (a provider loaded before 0014, or one that takes no bookings)
+    Column("appointment_windows", JSON, nullable=True),
     *master_columns(),
 )
 
@@ -497,6 +501,37 @@ webhook_deliveries = Table(
     Column("delivered_at", UtcDateTime, nullable=True),
     UniqueConstraint("outbox_id", "endpoint_id"),
     Index(None, "status", "next_attempt_at"),
+)
+
+# SS-2: the visit window booked for a case (one per case, the current one), counted
+# against the provider's window capacity; and every booking and move of it.
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("case_id", String(64), ForeignKey("cases.id"), primary_key=True),
+    Column("sandbox", String(64), nullable=False),
+    Column("provider_id", String(64), nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("booked_at", UtcDateTime, nullable=False),
+    Column("booked_by_role", String(32), nullable=False),
+    Column("booked_by", String(64), nullable=False),
+    Column("reschedules", Integer, nullable=False, server_default="0"),
+    Index(None, "provider_id", "sandbox", "starts_at"),
+)
+
+appointment_changes = Table(
+    "appointment_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("before_starts_at", UtcDateTime, nullable=True),
+    Column("actor_role", String(32), nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Index(None, "case_id", "id"),
 )
 
 # A handler's reusable solution texts (OH-4): each provider, shop or brand keeps its own.

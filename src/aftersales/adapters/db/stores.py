@@ -268,6 +268,8 @@ class SqlSandboxes:
             delete(s.chat_threads).where(s.chat_threads.c.id.in_(threads)),
             delete(s.attachments).where(s.attachments.c.case_id.in_(case_ids)),
             delete(s.case_contacts).where(s.case_contacts.c.case_id.in_(case_ids)),
+            delete(s.appointment_changes).where(s.appointment_changes.c.case_id.in_(case_ids)),
+            delete(s.appointments).where(s.appointments.c.case_id.in_(case_ids)),
             delete(s.deadlines).where(s.deadlines.c.sandbox == sandbox_id),
             delete(s.ledger_entries).where(s.ledger_entries.c.sandbox == sandbox_id),
             delete(s.account_balances).where(s.account_balances.c.sandbox == sandbox_id),

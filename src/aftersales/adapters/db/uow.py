@@ -25,6 +25,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from aftersales.adapters.db.appointments import SqlAppointments
 from aftersales.adapters.db.cases_repo import CaseRepository
 from aftersales.adapters.db.deadline_store import SqlDeadlines
 from aftersales.adapters.db.engine import WROTE, end_transaction
@@ -74,6 +75,7 @@ class SqlUnitOfWork:
     contacts: ports.CaseContacts
     attachments: ports.Attachments
     solutions: ports.SolutionTexts
+    appointments: ports.Appointments
     ledger: ports.Ledger
     accounts: ports.Accounts
     idempotency: ports.Idempotency
@@ -113,6 +115,7 @@ class SqlUnitOfWork:
             self.contacts = SqlCaseContacts(conn)
             self.attachments = SqlAttachments(conn)
             self.solutions = SqlSolutionTexts(conn)
+            self.appointments = SqlAppointments(conn)
             self.ledger = SqlLedger(conn)
             self.accounts = SqlAccounts(conn)
             self.idempotency = SqlIdempotency(conn)

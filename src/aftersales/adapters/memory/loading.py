@@ -31,6 +31,7 @@ from aftersales.adapters.memory.state import (
 from aftersales.adapters.memory.uow import unit_of_work_factory
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.eligibility import Product
+from aftersales.domain.slots import windows_from_json
 from aftersales.errors import NotFound
 from aftersales.services.records import LIVE
 
@@ -92,6 +93,7 @@ def upsert_providers(store: MemoryStore, providers: Iterable[Row], coverage: Ite
                 row["brand_id"],
                 row.get("calendar", "wall"),
                 row.get("phone", ""),
+                windows=windows_from_json(row.get("appointment_windows")),
             )
         covered = {
             (

@@ -18,6 +18,7 @@ from aftersales.adapters.memory.stores import _OnStore
 from aftersales.domain.brands import BrandAfterSales, ServiceCentre
 from aftersales.domain.eligibility import OrderItem, Product
 from aftersales.domain.explain import Bilingual
+from aftersales.domain.slots import windows_from_json
 from aftersales.errors import NotFound
 
 
@@ -75,6 +76,7 @@ class MemoryMasterData(_OnStore):
             row["phone"],
             active=row["active"],
             sandbox=row["sandbox"],
+            windows=windows_from_json(row.get("appointment_windows")),
         )
         t.coverage = {key: w for key, w in t.coverage.items() if key[0] != row["id"]}
         for c in row.get("coverage", []):

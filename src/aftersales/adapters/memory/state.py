@@ -24,8 +24,11 @@ from aftersales.domain.clocks import Clock
 from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout
+from aftersales.domain.slots import WeeklyWindow
 from aftersales.errors import NotFound
 from aftersales.services.records import (
+    AppointmentChange,
+    AppointmentRecord,
     Attachment,
     ChatMessage,
     FormContact,
@@ -65,6 +68,7 @@ class ProviderRecord:
     phone: str
     active: bool = True
     sandbox: str = "live"
+    windows: tuple[WeeklyWindow, ...] = ()  # SS-2 visit windows
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,8 @@ class Tables:
     contacts: dict[str, FormContact] = field(default_factory=dict)
     attachments: dict[str, Attachment] = field(default_factory=dict)
     solution_texts: dict[str, SolutionText] = field(default_factory=dict)
+    appointments: dict[str, AppointmentRecord] = field(default_factory=dict)  # by case
+    appointment_changes: dict[str, list[AppointmentChange]] = field(default_factory=dict)
     accounts: dict[str, AccountRecord] = field(default_factory=dict)
     sessions: dict[str, SessionRow] = field(default_factory=dict)
     tokens: dict[str, TokenRecord] = field(default_factory=dict)

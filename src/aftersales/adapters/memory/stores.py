@@ -275,6 +275,8 @@ class MemorySandboxes(_OnStore):
             t.audit,
             t.case_ledger,
             t.contacts,
+            t.appointments,
+            t.appointment_changes,
         ):
             for cid in gone:
                 table.pop(cid, None)

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Self
 
+from aftersales.adapters.memory.appointments import MemoryAppointments
 from aftersales.adapters.memory.cases import MemoryCases
 from aftersales.adapters.memory.master_data import (
     MemoryImportJobs,
@@ -74,6 +75,7 @@ class MemoryUnitOfWork:
     contacts: ports.CaseContacts
     attachments: ports.Attachments
     solutions: ports.SolutionTexts
+    appointments: ports.Appointments
     ledger: ports.Ledger
     accounts: ports.Accounts
     idempotency: ports.Idempotency
@@ -120,6 +122,7 @@ class MemoryUnitOfWork:
         self.contacts = MemoryCaseContacts(store)
         self.attachments = MemoryAttachments(store)
         self.solutions = MemorySolutionTexts(store)
+        self.appointments = MemoryAppointments(store)
         self.ledger = MemoryLedger(store)
         self.accounts = MemoryAccounts(store)
         self.idempotency = MemoryIdempotency(store)

@@ -400,6 +400,8 @@ class MemoryReadModels:
         counted: dict[str | None, Counter[str]] = {}
         for case_id, row in rows.items():
             for clock in t.clocks.get(case_id, ()):
+                if clock.status.value == "pending":
+                    continue  # not started (SS-2's agreed day before any booking): no commitment
                 tally = counted.setdefault(row.group(by, clock.clock_id), Counter())
                 tally[clock.status.value] += 1
         paid: dict[str | None, int] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from aftersales.domain.instants import Instant
 
@@ -40,7 +40,22 @@ class RepairReport(BaseModel):
 
 
 class Appointment(BaseModel):
-    at: Instant = Field(description="The agreed visit, with its UTC offset.")
+    """Either a visit time the handler agreed (``at``) or a window offered by
+    ``GET /api/v1/cases/{id}/slots`` (``slot``), never both."""
+
+    at: Instant | None = Field(default=None, description="The agreed visit, with its UTC offset.")
+    slot: str | None = Field(
+        default=None,
+        max_length=40,
+        description="SS-2: an offered window, e.g. '2026-12-02T09:00/12:00' (local time); "
+        "the same window again changes nothing, another one is the buyer's reschedule.",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Appointment:
+        if (self.at is None) == (self.slot is None):
+            raise ValueError("give either 'slot' (an offered window) or 'at' (a visit time)")
+        return self
 
 
 class CaseAction(BaseModel):

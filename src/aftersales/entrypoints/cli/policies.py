@@ -28,7 +28,7 @@ def policies_list(policy_dir: PolicyDirs = None) -> None:
     book = load_book(policy_dir)
     table = Table("id", "programme", "from", "until", "clocks")
     for policy in book.programmes:
-        clocks = ", ".join(f"{c.id} {c.rule} {c.duration}" for c in policy.clocks)
+        clocks = ", ".join(f"{c.id} {c.rule} {c.duration or c.due}" for c in policy.clocks)
         until = (
             local_time(policy.effective_until, policy.timezone) if policy.effective_until else "-"
         )

@@ -15,8 +15,8 @@ from aftersales.entrypoints.api.deps import Caller, PostOnce, ServicesDep, visib
 from aftersales.entrypoints.api.errors import PROBLEMS
 from aftersales.entrypoints.api.paging import decode_cursor, encode_cursor
 from aftersales.errors import InvalidRequest
+from aftersales.services import appointments, views
 from aftersales.services import cases as case_services
-from aftersales.services import views
 from aftersales.services.idempotency import Answer
 from aftersales.services.records import CLOCK_STATES, CaseFilter
 
@@ -139,13 +139,32 @@ def act_on_case(
 def book_visit(
     case_id: str, body: m.Appointment, caller: Caller, svc: ServicesDep, once: PostOnce
 ) -> JSONResponse:
-    """The visit time agreed with the buyer: later than the case's now, within 90 days,
+    """The visit agreed with the buyer. ``slot``: a window offered by ``GET .../slots``,
+    booked by the buyer or the assigned party on the phone with them (SS-2: the agreed
+    day becomes the installation deadline; the same window again changes nothing;
+    another one is the buyer's reschedule, within the policy's limits). ``at``: a visit
+    time the assigned party agreed, later than the case's now, within 90 days,
     07:00-22:00 local time. A change is recorded in the case's history."""
     visible_case(svc, caller, case_id)
 
     def produce() -> Answer:
-        case_services.set_appointment(svc, case_id, body.at, caller.actor(Channel.API))
+        actor = caller.actor(Channel.API)
+        if body.slot is not None:
+            appointments.book_slot(svc, case_id, body.slot, actor)
+        else:
+            assert body.at is not None
+            case_services.set_appointment(svc, case_id, body.at, actor)
         case = case_services.get_case(svc, case_id)
         return Answer(200, views.case_view(svc, caller.scope, case).as_json())
 
     return once(body, produce)
+
+
+@router.get("/cases/{case_id}/slots")
+def case_slots(case_id: str, caller: Caller, svc: ServicesDep) -> dict[str, Any]:
+    """SS-2: the visit windows the case may book now: the assigned provider's windows on
+    days its calendar works, with room left, from the case's now (the sandbox's clock in
+    a sandbox) over the policy's horizon; and the window booked, if one is."""
+    visible_case(svc, caller, case_id)
+    offer = appointments.case_slots(svc, case_id, caller.actor(Channel.API))
+    return appointments.offer_json(offer)

@@ -27,7 +27,10 @@ def policy_out(svc: Services, policy: ProgrammePolicy) -> dict[str, Any]:
         "in_force": policy.in_force_at(svc.clock.now()),
         "clocks": [
             m.ClockDefinitionOut(
-                id=c.id, rule=c.rule, duration=str(c.duration), calendar=c.calendar
+                id=c.id,
+                rule=c.rule,
+                duration=str(c.duration) if c.duration else c.due,
+                calendar=c.calendar,
             )
             for c in policy.clocks
         ],

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 
 from aftersales.entrypoints.web.pages import (
     agent,
+    appointments,
     auth,
     brands,
     case,
@@ -41,6 +42,7 @@ AREAS = (
     case,
     field,
     provider,
+    appointments,
     agent,
     partner,
     ops,

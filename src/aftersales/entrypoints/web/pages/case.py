@@ -21,6 +21,7 @@ from aftersales.domain.contacts import appointment_problem
 from aftersales.domain.instants import instant_from_text
 from aftersales.domain.lifecycle import Role
 from aftersales.entrypoints.api.deps import ServicesDep
+from aftersales.entrypoints.web.pages.appointments import slot_context
 from aftersales.entrypoints.web.pages.common import (
     PageContext,
     back_to_case,
@@ -61,10 +62,12 @@ def render_case(
     pause_reasons = [
         (definition.id, reason, book.service_standards.exemption_names.get(reason))
         for definition in case.policy(book).clocks
+        if definition.id in case.clocks
         for reason in definition.pause_reasons
     ]
     buyer = case.item.buyer_account if viewer.role is Role.CONSUMER else None
     field = field_context(svc, ctx, viewer, case, now)
+    slots = slot_context(svc, ctx, viewer, case)
     return render(
         ctx,
         "case.html",
@@ -84,7 +87,7 @@ def render_case(
         can_pause=case.is_open and access.allowed(viewer.role, Action.PAUSE_CLOCK),
         seconds_left=lambda due: (datetime.fromisoformat(due) - now).total_seconds(),
         fmt_left=lambda seconds: fmt_left(seconds, ctx.lang),
-        **{**field, **extra},
+        **{**field, **slots, **extra},
     )
 
 

@@ -71,6 +71,7 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "help": frozenset({Role.CONSUMER}),
     "case": ALL,  # and then only a case the viewer's scope includes
     "queue": frozenset({Role.PROVIDER, Role.MERCHANT, Role.BRAND, Role.OPERATIONS}),
+    "provider_days": frozenset({Role.PROVIDER, Role.OPERATIONS}),
     "solutions": frozenset({Role.PROVIDER, Role.MERCHANT, Role.BRAND}),
     "agent": frozenset({Role.AGENT, Role.OPERATIONS}),
     "partner": frozenset({Role.MERCHANT, Role.BRAND}),
