@@ -572,8 +572,6 @@ class Case:
         """
         self.assignee = assignee
         self.act(book, "dispatch", at, actor, note=assignee)
-        for reason in reasons:
-            self._decide(at, "dispatch", reason)
         params = self._notice_params(book)
         params["due"] = self._first_due(book)
         self._notify(
@@ -590,6 +588,8 @@ class Case:
         }
         code = "oh.dispatched_to_merchant" if to_merchant else "oh.dispatched"
         self._decide(at, "dispatch", Reason(code, "OH-3", params))
+        for reason in reasons:
+            self._decide(at, "dispatch", reason)
 
     def hand_over(
         self,

@@ -22,9 +22,11 @@ from zoneinfo import ZoneInfo
 from aftersales.domain import access
 from aftersales.domain.access import Action
 from aftersales.domain.cases import SYSTEM, Actor, Case
+from aftersales.domain.clocks import ClockStatus
 from aftersales.domain.dispatch import DispatchDecision, decide
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.lifecycle import Programme, Role
+from aftersales.domain.policy import PolicyBook
 from aftersales.errors import Forbidden, InvalidFields
 from aftersales.services.base import Services
 from aftersales.services.ports import UnitOfWork
@@ -187,7 +189,8 @@ def reassign(svc: Services, case_id: str, actor: Actor, provider_id: str, why: s
 
 def replace_on_missed_plan(svc: Services, uow: UnitOfWork, case: Case, at: datetime) -> bool:
     """OH-4 breached with the provider still holding the case: when the dispatch policy says
-    so, hand it to the next qualified provider (else the merchant). True if handed over."""
+    so, hand it to the next qualified provider; with nobody else qualified the provider
+    keeps it. True if handed over."""
     if not svc.book.dispatch.replace_on_missed_plan:
         return False
     if case.programme is not Programme.ONE_CLICK_HELP or not case.is_open:
@@ -196,5 +199,42 @@ def replace_on_missed_plan(svc: Services, uow: UnitOfWork, case: Case, at: datet
         return False
     if case.state not in case.lifecycle.transitions["dispatch"].sources:
         return False
-    _hand_over_to_next(svc, uow, case, "replaced", at, SYSTEM, "OH-4")
+    sandbox = uow.cases.sandbox_of(case.id)
+    tz = case.policy(svc.book).timezone
+    leaving = case.assignee or ""
+    excluded = _gave_up(case) | {leaving}
+    decision = decision_for(svc, uow, case.item, case.service_tag, at, sandbox, tz, excluded)
+    if decision is None or decision.chosen is None:
+        return False  # nobody else qualifies: the provider keeps it (the merchant is liable)
+    case.hand_over(
+        svc.book,
+        "replaced",
+        decision.chosen.provider_id,
+        at,
+        SYSTEM,
+        "OH-4",
+        reasons=decision.reasons,
+    )
+    _count(uow, decision, sandbox, at, tz)
     return True
+
+
+def plan_clocks_running(book: PolicyBook, case: Case) -> frozenset[str]:
+    """The case's OH-4 clocks (the 1-hour plan) not yet breached: watched while settling."""
+    if case.programme is not Programme.ONE_CLICK_HELP:
+        return frozenset()
+    policy = case.policy(book)
+    return frozenset(
+        cid
+        for cid, clock in case.clocks.items()
+        if policy.clock(cid).rule == "OH-4" and clock.status is not ClockStatus.BREACHED
+    )
+
+
+def replace_if_plan_missed(
+    svc: Services, uow: UnitOfWork, case: Case, watched: frozenset[str], at: datetime
+) -> bool:
+    """After settling: an OH-4 clock of ``watched`` breached, so replace the provider (policy)."""
+    if not any(case.clocks[cid].status is ClockStatus.BREACHED for cid in watched):
+        return False
+    return replace_on_missed_plan(svc, uow, case, at)
