@@ -8,7 +8,7 @@ the merchant stays liable.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
