@@ -33,6 +33,14 @@ from aftersales.services.ports import UnitOfWork
 from aftersales.services.time import now_in
 
 
+class HandOverRefused(InvalidFields):
+    """A decline or reassignment that cannot be made as asked; names the field (422)."""
+
+    @property
+    def field_errors(self) -> list[dict[str, str]]:
+        return [{"field": field, "message": str(self)} for field in self.problems]
+
+
 def decision_for(
     svc: Services,
     uow: UnitOfWork,
@@ -116,9 +124,11 @@ def _hand_over_to_next(
 def _why(why: str) -> str:
     text = why.strip()
     if not text:
-        raise InvalidFields({"reason": "reason.missing"}, "give the reason for the hand-over (X-4)")
+        raise HandOverRefused(
+            {"reason": "reason.missing"}, "give the reason for the hand-over (X-4)"
+        )
     if len(text) > 500:
-        raise InvalidFields({"reason": "reason.too_long"}, "keep the reason to 500 characters")
+        raise HandOverRefused({"reason": "reason.too_long"}, "keep the reason to 500 characters")
     return text
 
 
@@ -149,17 +159,17 @@ def reassign(svc: Services, case_id: str, actor: Actor, provider_id: str, why: s
         at = now_in(uow, sandbox, svc.clock)
         tz = case.policy(svc.book).timezone
         if case.programme is not Programme.ONE_CLICK_HELP:
-            raise InvalidFields(
+            raise HandOverRefused(
                 {"case": "case.not_dispatched"}, "only help requests (OH-3) are dispatched"
             )
         if provider_id == case.assignee:
-            raise InvalidFields(
+            raise HandOverRefused(
                 {"provider_id": "provider.already_assigned"},
                 f"the request is already with '{provider_id}': name another provider",
             )
         everyone = decision_for(svc, uow, case.item, case.service_tag, at, sandbox, tz)
         if everyone is None:
-            raise InvalidFields(
+            raise HandOverRefused(
                 {"case": "case.no_area"},
                 "the request's address has no area to dispatch by: correct the address first",
             )
@@ -169,11 +179,11 @@ def reassign(svc: Services, case_id: str, actor: Actor, provider_id: str, why: s
         if chosen.provider_id != provider_id:
             refused = next((x for x in chosen.skipped if x.provider_id == provider_id), None)
             if refused is not None:
-                raise InvalidFields(
+                raise HandOverRefused(
                     {"provider_id": f"provider.{refused.constraint}"},
                     f"'{provider_id}' does not qualify: {refused.reason.en}",
                 )
-            raise InvalidFields(
+            raise HandOverRefused(
                 {"provider_id": "provider.coverage"},
                 f"'{provider_id}' does not cover this item's category, service and area "
                 "(OH-3): name a provider that does",
