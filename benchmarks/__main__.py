@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only calendar intake deadlines trickle readmodels memory imports soak] [--markdown FILE]``."""
+"""``python -m benchmarks [--quick] [--only calendar intake deadlines trickle readmodels memory imports soak dispatch] [--markdown FILE]``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from pathlib import Path
 
 from benchmarks.common import Report, calibration_line, machine_description, markdown_table
 
-SUITES = ("calendar", "intake", "deadlines", "trickle", "readmodels", "memory", "imports", "soak")
+SUITES = (
+    "calendar",
+    "intake",
+    "deadlines",
+    "trickle",
+    "readmodels",
+    "memory",
+    "imports",
+    "soak",
+    "dispatch",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,8 @@ the address with what was dispatched against each that day, and its on-time
 record (SLA clocks met and breached on cases it holds, opened since a day). The
 choice itself is :func:`aftersales.domain.dispatch.decide`.
 
-The statement is built once per dialect and shape and cached by SQLAlchemy; its
+The statement is built once per dialect (arrays on PostgreSQL, so its text never
+changes and the driver keeps it prepared) and cached by SQLAlchemy; its
 joins are all by primary key or the coverage index, so it costs what the matching
 coverage rows cost, not the number of providers.
 """
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select
+from sqlalchemy import Connection, String, and_, any_, bindparam, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
@@ -52,70 +54,77 @@ def _record(status: str) -> Any:
     )
 
 
-_CANDIDATES = (
-    select(
-        _pc.c.provider_id,
-        _pc.c.category_id,
-        _pc.c.area_level,
-        _pc.c.fulfil,
-        _pc.c.sandbox,
-        _cl.c.first_day,
-        _cl.c.last_day,
-        _cl.c.reason,
-        _cap.c.area_code.label("cap_area"),
-        _cap.c.per_day,
-        func.coalesce(_ld.c.dispatched, 0).label("cap_used"),
-        func.coalesce(_ld_all.c.dispatched, 0).label("used_all"),
-        _record("met").label("met"),
-        _record("breached").label("breached"),
-    )
-    .select_from(
-        _pc.join(_pr, _pr.c.id == _pc.c.provider_id)
-        .outerjoin(
-            _cl,
-            and_(
-                _cl.c.provider_id == _pc.c.provider_id,
-                _cl.c.first_day <= bindparam("day"),
-                _cl.c.last_day >= bindparam("day"),
-            ),
+def _in(column: Any, name: str, pg: bool) -> Any:
+    """``column IN (:name)``: on PostgreSQL ``= ANY(:name)``, one statement text for any list
+    (an expanding IN is rendered again at every execution)."""
+    if pg:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+@cache
+def _candidates(pg: bool) -> Any:
+    return (
+        select(
+            _pc.c.provider_id,
+            _pc.c.category_id,
+            _pc.c.area_level,
+            _pc.c.fulfil,
+            _pc.c.sandbox,
+            _cl.c.first_day,
+            _cl.c.last_day,
+            _cl.c.reason,
+            _cap.c.area_code.label("cap_area"),
+            _cap.c.per_day,
+            func.coalesce(_ld.c.dispatched, 0).label("cap_used"),
+            func.coalesce(_ld_all.c.dispatched, 0).label("used_all"),
+            _record("met").label("met"),
+            _record("breached").label("breached"),
         )
-        .outerjoin(
-            _cap,
-            and_(
-                _cap.c.provider_id == _pc.c.provider_id,
-                or_(
-                    _cap.c.area_code == "",
-                    _cap.c.area_code.in_(bindparam("cap_areas", expanding=True)),
+        .select_from(
+            _pc.join(_pr, _pr.c.id == _pc.c.provider_id)
+            .outerjoin(
+                _cl,
+                and_(
+                    _cl.c.provider_id == _pc.c.provider_id,
+                    _cl.c.first_day <= bindparam("day"),
+                    _cl.c.last_day >= bindparam("day"),
                 ),
-            ),
+            )
+            .outerjoin(
+                _cap,
+                and_(
+                    _cap.c.provider_id == _pc.c.provider_id,
+                    or_(_cap.c.area_code == "", _in(_cap.c.area_code, "cap_areas", pg)),
+                ),
+            )
+            .outerjoin(
+                _ld,
+                and_(
+                    _ld.c.sandbox == bindparam("world"),
+                    _ld.c.provider_id == _pc.c.provider_id,
+                    _ld.c.day == bindparam("day"),
+                    _ld.c.area_code == _cap.c.area_code,
+                ),
+            )
+            .outerjoin(
+                _ld_all,
+                and_(
+                    _ld_all.c.sandbox == bindparam("world"),
+                    _ld_all.c.provider_id == _pc.c.provider_id,
+                    _ld_all.c.day == bindparam("day"),
+                    _ld_all.c.area_code == literal(""),
+                ),
+            )
         )
-        .outerjoin(
-            _ld,
-            and_(
-                _ld.c.sandbox == bindparam("world"),
-                _ld.c.provider_id == _pc.c.provider_id,
-                _ld.c.day == bindparam("day"),
-                _ld.c.area_code == _cap.c.area_code,
-            ),
-        )
-        .outerjoin(
-            _ld_all,
-            and_(
-                _ld_all.c.sandbox == bindparam("world"),
-                _ld_all.c.provider_id == _pc.c.provider_id,
-                _ld_all.c.day == bindparam("day"),
-                _ld_all.c.area_code == literal(""),
-            ),
+        .where(
+            _in(_pc.c.area_code, "areas", pg),
+            _pc.c.service_tag == bindparam("service_tag"),
+            _in(_pc.c.category_id, "categories", pg),
+            _in(_pc.c.sandbox, "sandboxes", pg),
+            _pr.c.active.is_(True),
         )
     )
-    .where(
-        _pc.c.area_code.in_(bindparam("areas", expanding=True)),
-        _pc.c.service_tag == bindparam("service_tag"),
-        _pc.c.category_id.in_(bindparam("categories", expanding=True)),
-        _pc.c.sandbox.in_(bindparam("sandboxes", expanding=True)),
-        _pr.c.active.is_(True),
-    )
-)
 
 
 def candidates(
@@ -139,7 +148,7 @@ def candidates(
     ancestry = book.catalog.ancestry(category_id)
     depth = {category: i for i, category in enumerate(ancestry)}
     rows = conn.execute(
-        _CANDIDATES,
+        _candidates(conn.dialect.name == "postgresql"),
         {
             "areas": list(areas),
             "cap_areas": list(areas),
