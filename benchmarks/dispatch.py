@@ -64,7 +64,7 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
         migrate.upgrade(engine)
         districts = _load(engine)
         _measure(
-            report, engine, districts, ours_n=400 if quick else 5_000, naive_n=10 if quick else 60
+            report, engine, districts, ours_n=300 if quick else 5_000, naive_n=3 if quick else 60
         )
     finally:
         engine.dispose()
