@@ -91,7 +91,7 @@ class DispatchPolicy(BaseModel):
     record_days: int = Field(default=90, ge=1)
     unknown_on_time: float = Field(default=0.9, ge=0, le=1)
     # OH-4 missed: hand the case to the next qualified provider (OH-3 again).
-    replace_on_missed_plan: bool = True
+    replace_on_missed_plan: bool = False
 
     @model_validator(mode="after")
     def _fulfilment_lists(self) -> DispatchPolicy:

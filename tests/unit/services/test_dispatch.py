@@ -8,6 +8,8 @@ the merchant stays liable.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -231,9 +233,28 @@ def test_oh_3_reassigning_to_a_provider_at_capacity_is_refused_naming_it(
     assert "daily capacity of 0" in str(refused.value)
 
 
+def replacing(services: Services) -> Services:
+    """The services under a dispatch policy that replaces a provider missing its plan."""
+    book = copy.copy(services.book)
+    book.dispatch = book.dispatch.model_copy(update={"replace_on_missed_plan": True})
+    return dataclasses.replace(services, book=book)
+
+
+def test_oh_4_a_missed_plan_leaves_the_provider_on_it_unless_the_policy_says_replace(
+    services: Services, clock: FixedClock
+) -> None:
+    assert services.book.dispatch.replace_on_missed_plan is False  # the shipped default
+    load(services, "provider", provider("i-a"), provider("i-b", "330100"))
+    case = help_(services, 1)
+    clock.advance(hours=2)
+    deadlines.tick(services, sandbox="live", now=clock.now(), worker_id="w1")
+    assert svc_cases.get_case(services, case.id).assignee == "i-a"
+
+
 def test_oh_4_a_missed_plan_replaces_the_provider_by_policy_and_the_merchant_stays_liable(
     services: Services, clock: FixedClock
 ) -> None:
+    services = replacing(services)
     load(services, "provider", provider("i-a"), provider("i-b", "330100"))
     case = help_(services, 1)
     assert case.assignee == "i-a"
@@ -255,6 +276,7 @@ def test_oh_4_a_missed_plan_replaces_the_provider_by_policy_and_the_merchant_sta
 def test_oh_4_a_missed_plan_with_nobody_else_qualified_leaves_the_provider_on_it(
     services: Services, clock: FixedClock
 ) -> None:
+    services = replacing(services)
     load(services, "provider", provider("i-a"))
     case = help_(services, 1)
     clock.advance(hours=2)
