@@ -21,7 +21,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, any_, bindparam, func, literal, or_, select
+from sqlalchemy import Connection, String, and_, any_, bindparam, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
@@ -39,14 +39,14 @@ _pc, _pr, _cap, _cl, _ld = (
 _ld_all = _ld.alias("load_all")
 
 
-def _record(status: str) -> Any:
+def _record(m: Any, status: str) -> Any:
     """Clocks of ``status`` on cases the provider holds, opened since ``record_since``."""
     c, k = s.cases, s.clocks
     return (
         select(func.count())
         .select_from(k.join(c, c.c.id == k.c.case_id))
         .where(
-            c.c.assignee == _pc.c.provider_id,
+            c.c.assignee == m.c.provider_id,
             c.c.opened_at >= bindparam("record_since"),
             k.c.status == status,
         )
@@ -64,65 +64,74 @@ def _in(column: Any, name: str, pg: bool) -> Any:
 
 @cache
 def _candidates(pg: bool) -> Any:
-    return (
+    # The few coverage rows matching the item first (MATERIALIZED on PostgreSQL, so the
+    # planner knows they are few and reaches closures, capacity and loads by their keys
+    # rather than hashing whole tables).
+    m = (
         select(
             _pc.c.provider_id,
             _pc.c.category_id,
             _pc.c.area_level,
             _pc.c.fulfil,
             _pc.c.sandbox,
-            _cl.c.first_day,
-            _cl.c.last_day,
-            _cl.c.reason,
-            _cap.c.area_code.label("cap_area"),
-            _cap.c.per_day,
-            func.coalesce(_ld.c.dispatched, 0).label("cap_used"),
-            func.coalesce(_ld_all.c.dispatched, 0).label("used_all"),
-            _record("met").label("met"),
-            _record("breached").label("breached"),
         )
-        .select_from(
-            _pc.join(_pr, _pr.c.id == _pc.c.provider_id)
-            .outerjoin(
-                _cl,
-                and_(
-                    _cl.c.provider_id == _pc.c.provider_id,
-                    _cl.c.first_day <= bindparam("day"),
-                    _cl.c.last_day >= bindparam("day"),
-                ),
-            )
-            .outerjoin(
-                _cap,
-                and_(
-                    _cap.c.provider_id == _pc.c.provider_id,
-                    or_(_cap.c.area_code == "", _in(_cap.c.area_code, "cap_areas", pg)),
-                ),
-            )
-            .outerjoin(
-                _ld,
-                and_(
-                    _ld.c.sandbox == bindparam("world"),
-                    _ld.c.provider_id == _pc.c.provider_id,
-                    _ld.c.day == bindparam("day"),
-                    _ld.c.area_code == _cap.c.area_code,
-                ),
-            )
-            .outerjoin(
-                _ld_all,
-                and_(
-                    _ld_all.c.sandbox == bindparam("world"),
-                    _ld_all.c.provider_id == _pc.c.provider_id,
-                    _ld_all.c.day == bindparam("day"),
-                    _ld_all.c.area_code == literal(""),
-                ),
-            )
-        )
+        .select_from(_pc.join(_pr, _pr.c.id == _pc.c.provider_id))
         .where(
             _in(_pc.c.area_code, "areas", pg),
             _pc.c.service_tag == bindparam("service_tag"),
             _in(_pc.c.category_id, "categories", pg),
             _in(_pc.c.sandbox, "sandboxes", pg),
             _pr.c.active.is_(True),
+        )
+        .cte("matched")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return select(
+        m.c.provider_id,
+        m.c.category_id,
+        m.c.area_level,
+        m.c.fulfil,
+        m.c.sandbox,
+        _cl.c.first_day,
+        _cl.c.last_day,
+        _cl.c.reason,
+        _cap.c.area_code.label("cap_area"),
+        _cap.c.per_day,
+        func.coalesce(_ld.c.dispatched, 0).label("cap_used"),
+        func.coalesce(_ld_all.c.dispatched, 0).label("used_all"),
+        _record(m, "met").label("met"),
+        _record(m, "breached").label("breached"),
+    ).select_from(
+        m.outerjoin(
+            _cl,
+            and_(
+                _cl.c.provider_id == m.c.provider_id,
+                _cl.c.first_day <= bindparam("day"),
+                _cl.c.last_day >= bindparam("day"),
+            ),
+        )
+        .outerjoin(
+            _cap,
+            # '' (overall) is in the list, so one ANY reaches the rows by the primary key.
+            and_(_cap.c.provider_id == m.c.provider_id, _in(_cap.c.area_code, "cap_areas", pg)),
+        )
+        .outerjoin(
+            _ld,
+            and_(
+                _ld.c.sandbox == bindparam("world"),
+                _ld.c.provider_id == m.c.provider_id,
+                _ld.c.day == bindparam("day"),
+                _ld.c.area_code == _cap.c.area_code,
+            ),
+        )
+        .outerjoin(
+            _ld_all,
+            and_(
+                _ld_all.c.sandbox == bindparam("world"),
+                _ld_all.c.provider_id == m.c.provider_id,
+                _ld_all.c.day == bindparam("day"),
+                _ld_all.c.area_code == literal(""),
+            ),
         )
     )
 
@@ -151,7 +160,7 @@ def candidates(
         _candidates(conn.dialect.name == "postgresql"),
         {
             "areas": list(areas),
-            "cap_areas": list(areas),
+            "cap_areas": ["", *areas],
             "service_tag": service_tag,
             "categories": list(ancestry),
             "sandboxes": [sandbox, LIVE] if sandbox != LIVE else [LIVE],
