@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only calendar intake deadlines trickle readmodels memory imports soak slots] [--markdown FILE]``."""
+"""``python -m benchmarks [--quick] [--only calendar intake deadlines trickle readmodels memory imports soak slots dispatch] [--markdown FILE]``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ SUITES = (
     "imports",
     "soak",
     "slots",
+    "dispatch",
 )
 
 

@@ -131,6 +131,21 @@ def _rows() -> list[Row]:
         Row("GET", "/api/v1/cases/{case_id}/slots", get("/api/v1/cases/{case}/slots"), books_slot),
         Row(
             "POST",
+            "/api/v1/cases/{case_id}/decline",
+            # A blank reason reaches the use case and is refused there (422): the case stays.
+            post("/api/v1/cases/{case}/decline", {"reason": " "}),
+            # OH-3: the provider holding the request (domain/access.py), or operations.
+            lambda role, owner: sees_case(role, owner) and allowed(role, Action.DECLINE_CASE),
+        ),
+        Row(
+            "POST",
+            "/api/v1/cases/{case_id}/reassign",
+            # Nobody of that id covers the lamp: refused by the use case (422).
+            post("/api/v1/cases/{case}/reassign", {"provider_id": "mx-nobody", "reason": "矩阵"}),
+            lambda role, owner: allowed(role, Action.REASSIGN_CASE),
+        ),
+        Row(
+            "POST",
             "/api/v1/help-requests",
             post("/api/v1/help-requests", {"order_item_id": LAMP, "failure": "installation_late"}),
             lambda role, owner: role is Role.CONSUMER and owner,

@@ -210,7 +210,8 @@ def test_unknown_document_kind_lists_the_known_kinds(tmp_path: Path) -> None:
     directory = _copy_policies(tmp_path)
     (directory / "extra.toml").write_text('kind = "rules"\n', encoding="utf-8")
     with pytest.raises(
-        PolicyError, match="kind: expected one of catalog, cities, programme, service_standards"
+        PolicyError,
+        match="kind: expected one of catalog, cities, dispatch, programme, service_standards",
     ):
         load_policy_book([directory])
 

@@ -51,6 +51,8 @@ class Action(StrEnum):
     ADD_NOTE = "add_note"  # a caller's or buyer's words added to an open case
     SET_APPOINTMENT = "set_appointment"  # OH-4, SS-2: the agreed visit time
     BOOK_SLOT = "book_slot"  # SS-2: a visit window offered from the provider's windows
+    DECLINE_CASE = "decline_case"  # OH-3: the provider holding a help request gives it up
+    REASSIGN_CASE = "reassign_case"  # OH-3: operations hand a help request to a provider
     KEEP_SOLUTION_TEXTS = "keep_solution_texts"  # OH-4: a handler's reusable solution texts
     SEE_COMPLIANCE = "see_compliance"
     CREATE_SANDBOX = "create_sandbox"
@@ -141,6 +143,16 @@ ACCESS: Mapping[Action, Permission] = {
         Role.BRAND,
         Role.OPERATIONS,
         why="the buyer books a visit window, or the assigned party on the phone with them",
+        programmes=frozenset({Programme.ONE_CLICK_HELP}),
+    ),
+    Action.DECLINE_CASE: _p(
+        Role.PROVIDER,
+        why="the provider a help request is dispatched to declines it",
+        programmes=frozenset({Programme.ONE_CLICK_HELP}),
+    ),
+    Action.REASSIGN_CASE: _p(
+        Role.OPERATIONS,
+        why="operations reassign help requests",
         programmes=frozenset({Programme.ONE_CLICK_HELP}),
     ),
     Action.KEEP_SOLUTION_TEXTS: _p(

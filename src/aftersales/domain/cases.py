@@ -26,7 +26,7 @@ grow; the clocks and the ledger already live in their own modules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -609,8 +609,13 @@ class Case:
         actor: Actor = SYSTEM,
         *,
         to_merchant: bool = False,
+        reasons: Sequence[Reason] = (),
     ) -> None:
-        """OH-3: hand the request to the responsible provider at once (or to the merchant)."""
+        """OH-3: hand the request to the responsible provider at once (or to the merchant).
+
+        ``reasons``: how the choice was made (:mod:`aftersales.domain.dispatch`) and, for a
+        hand-over after the first dispatch, why the case changed hands; all are recorded.
+        """
         self.assignee = assignee
         self.act(book, "dispatch", at, actor, note=assignee)
         params = self._notice_params(book)
@@ -629,6 +634,57 @@ class Case:
         }
         code = "oh.dispatched_to_merchant" if to_merchant else "oh.dispatched"
         self._decide(at, "dispatch", Reason(code, "OH-3", params))
+        for reason in reasons:
+            self._decide(at, "dispatch", reason)
+
+    def hand_over(
+        self,
+        book: PolicyBook,
+        kind: str,
+        to: str,
+        at: datetime,
+        actor: Actor,
+        why: str,
+        *,
+        to_merchant: bool = False,
+        reasons: Sequence[Reason] = (),
+    ) -> None:
+        """OH-3 after the first dispatch: ``kind`` is "declined" (by the provider holding the
+        case), "reassigned" (by operations) or "replaced" (missed its OH-4 plan). The step
+        is audited as the actor's, the new dispatch as the system's; the merchant stays
+        liable, and the reasons say who had it, who has it now and why."""
+        self.settle(book, at)
+        self._require_open("hand over")
+        if self.programme is not Programme.ONE_CLICK_HELP:
+            raise IllegalTransition(
+                f"case {self.id}",
+                "hand over",
+                self.state,
+                "only help requests (OH-3) are dispatched",
+            )
+        if self.state not in self.lifecycle.transitions["dispatch"].sources:
+            raise IllegalTransition(
+                f"case {self.id}",
+                "hand over",
+                self.state,
+                "a request is handed over only before a solution is given",
+            )
+        before = self.assignee or ""
+        self.audit.append(
+            AuditEntry(at, actor.role, actor.id, actor.channel, kind, self.state, self.state, why)
+        )
+        handed = Reason(
+            f"dispatch.{kind}",
+            "OH-3",
+            {
+                "at": local_time(at, self.policy(book).timezone),
+                "provider": before,
+                "assignee": to,
+                "merchant": self.item.merchant_id,
+                "why": why,
+            },
+        )
+        self.dispatch(book, to, at, to_merchant=to_merchant, reasons=(handed, *reasons))
 
     def assign(self, book: PolicyBook, assignee: str, at: datetime) -> None:
         """Record who handles a national-warranty report (the brand or its named third party)."""

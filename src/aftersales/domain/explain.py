@@ -184,6 +184,61 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
         "No provider is registered for this item, service and city, so the request was dispatched "
         "at {at} to the merchant '{merchant}' ({rule}).",
     ),
+    # --- dispatch as a decision (OH-3): the choice, the runner-up, who was skipped and why ---
+    "dispatch.chosen": (
+        "在 {qualified} 家符合条件的服务方中选定「{provider}」，得分 {score}（{parts}）（{rule}）。",
+        "Of {qualified} qualified provider(s), '{provider}' was chosen with a score of {score} "
+        "({parts}) ({rule}).",
+    ),
+    "dispatch.runner_up": (
+        "次选为「{provider}」，得分 {score}，落后在：{lost_on}（{rule}）。",
+        "The runner-up was '{provider}' with a score of {score}; it fell behind on: {lost_on} ({rule}).",
+    ),
+    "dispatch.no_runner_up": (
+        "没有其他符合条件的服务方，因此没有次选（{rule}）。",
+        "No other provider qualified, so there was no runner-up ({rule}).",
+    ),
+    "dispatch.skipped_fulfilment": (
+        "跳过「{provider}」：它只以「{fulfil}」方式提供此服务，该方式不被此服务接受（{rule}）。",
+        "Skipped '{provider}': it offers this service only {fulfil}, which this service does not "
+        "accept ({rule}).",
+    ),
+    "dispatch.skipped_closed": (
+        "跳过「{provider}」：其日历在 {first} 至 {last} 期间停止接单（{why}）（{rule}）。",
+        "Skipped '{provider}': its calendar is closed from {first} to {last} ({why}) ({rule}).",
+    ),
+    "dispatch.skipped_capacity": (
+        "跳过「{provider}」：{day} 已接 {used} 单，达到每日容量 {capacity} 单（{rule}）。",
+        "Skipped '{provider}': it was given {used} case(s) on {day}, its daily capacity of "
+        "{capacity} ({rule}).",
+    ),
+    "dispatch.skipped_capacity_area": (
+        "跳过「{provider}」：{day} 在区域 {area} 已接 {used} 单，达到该区域每日容量 {capacity} 单（{rule}）。",
+        "Skipped '{provider}': it was given {used} case(s) in area {area} on {day}, its daily "
+        "capacity there of {capacity} ({rule}).",
+    ),
+    "dispatch.nobody_qualified": (
+        "没有符合条件的服务方（考察了 {candidates} 家）：{constraint}；求助交给商家（{rule}）。",
+        "No provider qualified ({candidates} considered): {constraint}; the request goes to the "
+        "merchant ({rule}).",
+    ),
+    # --- hand-overs after dispatch (OH-3): the merchant stays liable throughout ---
+    "dispatch.declined": (
+        "服务方「{provider}」于 {at} 拒绝接单，理由：{why}；求助转交「{assignee}」，商家「{merchant}」仍承担责任（{rule}）。",
+        "The provider '{provider}' declined the request at {at} because: {why}; it was handed to "
+        "'{assignee}', and the merchant '{merchant}' remains liable ({rule}).",
+    ),
+    "dispatch.reassigned": (
+        "运营于 {at} 将求助从「{provider}」改派给「{assignee}」，理由：{why}；商家「{merchant}」仍承担责任（{rule}）。",
+        "Operations reassigned the request at {at} from '{provider}' to '{assignee}' because: "
+        "{why}; the merchant '{merchant}' remains liable ({rule}).",
+    ),
+    "dispatch.replaced": (
+        "服务方「{provider}」未在 1 小时内给出解决方案（OH-4），按政策于 {at} 改派给「{assignee}」；"
+        "商家「{merchant}」仍承担责任（{rule}）。",
+        "The provider '{provider}' missed its 1-hour plan (OH-4), so by policy the request was "
+        "handed at {at} to '{assignee}'; the merchant '{merchant}' remains liable ({rule}).",
+    ),
     # --- clocks ---
     "clock.started": (
         "「{clock}」于 {start} 开始计时，时限 {duration}（{basis}），截止 {due}（{rule}）。",

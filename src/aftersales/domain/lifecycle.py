@@ -227,11 +227,12 @@ ONE_CLICK_HELP = Lifecycle(
     other_events=frozenset({"signed_for", "appointment_booked"}),
     transitions=dict(
         [
-            # OH-3: the system dispatches at once on initiation; operations may re-dispatch.
+            # OH-3: the system dispatches at once on initiation; a hand-over (a decline, operations
+            # reassigning, a missed plan) dispatches again before a solution is given.
             _t(
                 "dispatch",
                 "dispatched",
-                {"open", "dispatched"},
+                {"open", "dispatched", "responded"},
                 "dispatched",
                 frozenset(),
                 ("指派服务方", "dispatch"),

@@ -18,6 +18,9 @@ Document kinds (the ``kind`` key of each file):
     The category tree, service tags and badges (OH-1, NW-1).
 ``cities``
     Versioned lists of covered cities (OH-2).
+``dispatch``
+    How OH-3 dispatch weighs the qualified providers (:mod:`aftersales.domain.dispatch`);
+    at most one; without it the defaults there apply.
 
 Calendars live in their own document, handled by :mod:`aftersales.domain.calendars`.
 
@@ -49,6 +52,7 @@ from pydantic import (
 )
 
 from aftersales.domain.calendars import BusinessCalendar
+from aftersales.domain.dispatch import DispatchPolicy
 from aftersales.domain.durations import Duration
 from aftersales.domain.errors import EligibilityError, PolicyError
 from aftersales.domain.lifecycle import LIFECYCLES, Programme
@@ -548,8 +552,11 @@ class CitiesDocument(_Model):
     lists: tuple[CityList, ...] = Field(min_length=1)
 
 
-Document = ProgrammePolicy | ServiceStandardsDocument | CatalogDocument | CitiesDocument
-_KINDS: Mapping[str, type[_Model]] = {
+Document = (
+    ProgrammePolicy | ServiceStandardsDocument | CatalogDocument | CitiesDocument | DispatchPolicy
+)
+_KINDS: Mapping[str, type[BaseModel]] = {
+    "dispatch": DispatchPolicy,
     "programme": ProgrammePolicy,
     "service_standards": ServiceStandardsDocument,
     "catalog": CatalogDocument,
@@ -590,7 +597,12 @@ def parse_document(data: Mapping[str, Any], source: str) -> Document:
             field = ".".join(p for p in (field, cause.field) if p)
         raise PolicyError(source, field, message + more) from exc
     assert isinstance(
-        document, ProgrammePolicy | ServiceStandardsDocument | CatalogDocument | CitiesDocument
+        document,
+        ProgrammePolicy
+        | ServiceStandardsDocument
+        | CatalogDocument
+        | CitiesDocument
+        | DispatchPolicy,
     )
     return document
 
@@ -619,6 +631,7 @@ class PolicyBook:
         standards: list[tuple[str, ServiceStandardsDocument]] = []
         catalogs: list[tuple[str, CatalogDocument]] = []
         city_lists: dict[str, CityList] = {}
+        dispatch: list[tuple[str, DispatchPolicy]] = []
         for source, document in documents:
             if isinstance(document, ProgrammePolicy):
                 if document.id in self.sources:
@@ -633,6 +646,8 @@ class PolicyBook:
                 standards.append((source, document))
             elif isinstance(document, CatalogDocument):
                 catalogs.append((source, document))
+            elif isinstance(document, DispatchPolicy):
+                dispatch.append((source, document))
             else:
                 for city_list in document.lists:
                     city_lists[city_list.id] = city_list
@@ -646,6 +661,14 @@ class PolicyBook:
                 "kind",
                 f"expected exactly one service_standards document, found {len(standards)}",
             )
+        if len(dispatch) > 1:
+            raise PolicyError(
+                dispatch[1][0],
+                "kind",
+                f"expected at most one dispatch document, also found {dispatch[0][0]}",
+            )
+        self.dispatch: DispatchPolicy = dispatch[0][1] if dispatch else DispatchPolicy()
+        self._dispatch_source = dispatch[0][0] if dispatch else "policies"
         self.catalog = catalogs[0][1]
         self.service_standards = standards[0][1]
         self.city_lists: Mapping[str, CityList] = city_lists
@@ -655,6 +678,13 @@ class PolicyBook:
     def _check_references(self, catalog_source: str, standards_source: str) -> None:
         category_ids = {c.id for c in self.catalog.categories}
         tag_ids = {t.id for t in self.catalog.service_tags}
+        for tag in self.dispatch.fulfilment:
+            if tag not in tag_ids:
+                raise PolicyError(
+                    self._dispatch_source,
+                    f"fulfilment.{tag}",
+                    f"'{tag}' is not a service tag of the catalog ({catalog_source})",
+                )
         badge_ids = {b.id for b in self.catalog.badges}
         for standard in self.service_standards.standards:
             if standard.service_tag not in tag_ids:

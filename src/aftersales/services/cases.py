@@ -40,6 +40,7 @@ from aftersales.errors import (
     OpenCaseExists,
 )
 from aftersales.services import attachments
+from aftersales.services import dispatch as dispatching
 from aftersales.services.base import Services, new_id
 from aftersales.services.ports import UnitOfWork
 from aftersales.services.records import (
@@ -367,7 +368,7 @@ def request_help(
                 failure=failure,
                 overcharge_fen=overcharge_fen,
             )
-            _dispatch(svc, uow, case, item, decision, at, sandbox)
+            dispatching.dispatch(svc, uow, case, at, sandbox)
             try:
                 uow.cases.add(case, sandbox=sandbox)
             except OpenCaseExists:
@@ -377,31 +378,6 @@ def request_help(
             uow.commit()
             return Opened(case, created=True, eligibility=decision)
     raise AssertionError("unreachable")
-
-
-def _dispatch(
-    svc: Services,
-    uow: UnitOfWork,
-    case: Case,
-    item: OrderItem,
-    decision: EligibilityDecision,
-    at: datetime,
-    sandbox: str,
-) -> None:
-    """OH-3: to the provider covering the item's area and service, else to the merchant."""
-    provider = None
-    if item.address and item.address.area_code and decision.service_tag and svc.places:
-        provider = uow.reference.find_provider(
-            svc.book,
-            areas=svc.places.containing(item.address.area_code),
-            category_id=item.product.category_id,
-            service_tag=decision.service_tag,
-            sandbox=sandbox,
-        )
-    if provider is None:
-        case.dispatch(svc.book, item.merchant_id, at, to_merchant=True)
-    else:
-        case.dispatch(svc.book, provider, at)
 
 
 def _service_for_failure(book: PolicyBook, item: OrderItem, failure: str) -> str | None:

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from aftersales.domain.cases import Case
 from aftersales.domain.ledger import Payout, balance_deltas
 from aftersales.domain.retry import RetryPolicy
+from aftersales.services import dispatch as dispatching
 from aftersales.services.base import Services
 from aftersales.services.ports import UnitOfWork
 from aftersales.services.records import LIVE
@@ -158,7 +159,10 @@ def _handle_batch(
                     failed.append(case_id)
                     continue
                 try:
+                    watched = dispatching.plan_clocks_running(svc.book, case)
                     case.settle(svc.book, now)
+                    if watched:
+                        dispatching.replace_if_plan_missed(svc, uow, case, watched, now)
                 except Exception:
                     log.exception(
                         "deadline handling failed for case %s; it will be retried", case_id
@@ -195,7 +199,10 @@ def _handle_one_by_one(
         try:
             with uow.savepoint():
                 case = uow.cases.get(case_id, for_update=True)
+                watched = dispatching.plan_clocks_running(svc.book, case)
                 case.settle(svc.book, now)
+                if watched:
+                    dispatching.replace_if_plan_missed(svc, uow, case, watched, now)
                 recorded = uow.cases.save(case)
         except Exception:
             log.exception("deadline handling failed for case %s; it will be retried", case_id)

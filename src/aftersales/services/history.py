@@ -75,6 +75,11 @@ def party_ids(case: Case) -> set[str]:
         ids.add(entry.actor_id)
         if entry.action == "dispatch" and entry.note:
             ids.add(entry.note)
+    for decision in case.decisions:  # OH-3: the providers a dispatch decision names
+        if decision.subject == "dispatch":
+            named = decision.reason.params.get("provider")
+            if isinstance(named, str) and named:
+                ids.add(named)
     return ids
 
 

@@ -33,7 +33,9 @@ are its warranty terms and ``exclusions_zh``/``exclusions_en`` its exclusions,
 split on ``|`` and paired in order. An NDJSON line holds the record in the
 nested shape of :mod:`master_records`. A brand or provider record that does not
 carry ``service_centres`` / ``coverage`` at all keeps the stored ones (they
-come from their own files); an explicit empty list clears them.
+come from their own files); an explicit empty list clears them. A provider's
+``daily_capacity``, ``area_capacity`` and ``closures`` (OH-3) are kept the same
+way when a record leaves them out.
 
 **Orders whose rows are not together.** Rows of one order are gathered within
 a batch (about :data:`BATCH_ROWS` rows; a batch never ends inside a run of one
@@ -187,7 +189,12 @@ _ITEM_COLUMNS = {
 _ORDER_FIELD_COLUMN = {f: c for c, f in _ORDER_COLUMNS.items()}
 _ITEM_FIELD_COLUMN = {f: c for c, f in _ITEM_COLUMNS.items()}
 # The lists a record kind holds that a table gives in files of their own.
-_LISTS = {"brand": "service_centres", "provider": "coverage"}
+# A provider's capacity and closures (OH-3) are kept the same way: NDJSON and the API
+# carry them; a providers.csv row may carry daily_capacity.
+_LISTS: dict[str, tuple[str, ...]] = {
+    "brand": ("service_centres",),
+    "provider": ("coverage", "daily_capacity", "area_capacity", "closures"),
+}
 _BRAND_FLAT = ("warranty_terms_zh", "warranty_terms_en", "exclusions_zh", "exclusions_en")
 
 
@@ -210,7 +217,15 @@ def _columns_of(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         model, parent = mr.CentreIn, "brand_id"
     else:
         model, parent = mr.MODELS[kind], ""
-    nested = {"service_centres", "coverage", "items", "warranty_terms", "exclusions"}
+    nested = {
+        "service_centres",
+        "coverage",
+        "items",
+        "warranty_terms",
+        "exclusions",
+        "area_capacity",
+        "closures",
+    }
     fields = [n for n in model.model_fields if n not in nested]
     required = [n for n, f in model.model_fields.items() if f.is_required() and n not in nested]
     if parent:
@@ -890,17 +905,21 @@ class _Loader:
 
     def _keep_stored_lists(self, kind: str, entries: list[_Entry]) -> None:
         """A brand (provider) record without ``service_centres`` (``coverage``) keeps the stored."""
-        key = _LISTS.get(kind)
-        if key is None:
-            return
-        lacking = [e for e in entries if key not in e.record and _text(e.record.get("id"))]
+        keys = _LISTS.get(kind, ())
+        lacking = [
+            e for e in entries if any(k not in e.record for k in keys) and _text(e.record.get("id"))
+        ]
         if not lacking:
             return
         stored = self._stored(kind, sorted({_text(e.record["id"]) for e in lacking}))
         for entry in lacking:
             found = stored.get(_text(entry.record["id"]))
-            if found is not None:
-                entry.record[key] = _input_of(kind, found)[key]
+            if found is None:
+                continue
+            kept = _input_of(kind, found)
+            for key in keys:
+                if key not in entry.record and key in kept:
+                    entry.record[key] = kept[key]
 
     def _replace_lists(self, state: _FileState) -> None:
         """Give each provider (brand) of the file's coverage (centre) rows just those."""

@@ -39,6 +39,7 @@ from __future__ import annotations
 import difflib
 import gc
 import hashlib
+import itertools
 import marshal
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -609,10 +610,39 @@ class _Builder:
                 "fulfil": c.fulfil,
             }
         windows = _windows(r.appointment_windows, problems)
+        area_capacity: dict[str, dict[str, Any]] = {}
+        for i, a in enumerate(r.area_capacity):
+            where = f"area_capacity.{i}.area_code"
+            try:
+                places.area(a.area_code)
+            except InvalidRequest as exc:
+                problems.append((where, str(exc)))
+                continue
+            if a.area_code in area_capacity:
+                problems.append((where, f"area {a.area_code} is given twice: give it once"))
+                continue
+            area_capacity[a.area_code] = {"area_code": a.area_code, "per_day": a.per_day}
+        closures = sorted(r.closures, key=lambda c: c.first_day)
+        for before, after in itertools.pairwise(closures):
+            if after.first_day <= before.last_day:
+                problems.append(
+                    (
+                        "closures",
+                        f"the closure from {after.first_day} overlaps the one from "
+                        f"{before.first_day} to {before.last_day}: join them into one range",
+                    )
+                )
+                break
         if problems:
             raise RecordRefused(problems)
         return {
             **base,
+            "daily_capacity": r.daily_capacity,
+            "area_capacity": [area_capacity[k] for k in sorted(area_capacity)],
+            "closures": [
+                {"first_day": c.first_day, "last_day": c.last_day, "reason": c.reason}
+                for c in closures
+            ],
             "name": r.name,
             "kind": r.type,
             "brand_id": brand_id,
@@ -932,6 +962,16 @@ def as_record(kind: str, row: Mapping[str, Any], world: World) -> dict[str, Any]
                 }
                 for c in row.get("coverage", [])
             ],
+            "daily_capacity": row.get("daily_capacity"),
+            "area_capacity": [dict(a) for a in row.get("area_capacity", [])],
+            "closures": [
+                {
+                    "first_day": _day(c["first_day"]),
+                    "last_day": _day(c["last_day"]),
+                    "reason": c["reason"],
+                }
+                for c in row.get("closures", [])
+            ],
         }
     if kind == "product":
         return {
@@ -1101,6 +1141,10 @@ def _windows(given: Sequence[mr.WindowIn], problems: list[tuple[str, str]]) -> l
         }
         for w in given
     ]
+
+
+def _day(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def _as_input(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -189,6 +189,29 @@ class WindowIn(BaseModel):
         return self
 
 
+class AreaCapacityIn(BaseModel):
+    """OH-3: how many cases a day the provider takes in one area it names."""
+
+    model_config = ConfigDict(extra="forbid")
+    area_code: Annotated[str, Clean, Field(pattern=r"^[0-9]{6}$")]
+    per_day: Annotated[int, Field(ge=0, le=100_000)]
+
+
+class ClosureIn(BaseModel):
+    """OH-3: local days the provider takes no case (leave, a closure), both ends included."""
+
+    model_config = ConfigDict(extra="forbid")
+    first_day: date
+    last_day: date
+    reason: Annotated[str, Clean, Field(min_length=1, max_length=200)]
+
+    @model_validator(mode="after")
+    def _in_order(self) -> ClosureIn:
+        if self.last_day < self.first_day:
+            raise ValueError("last_day comes before first_day: give the range in order")
+        return self
+
+
 class ProviderIn(_Record):
     """A service provider: installer, repairer, delivery team or a brand's service centre."""
 
@@ -200,6 +223,11 @@ class ProviderIn(_Record):
     contact: Annotated[str, Clean, Field(max_length=200)] = ""
     coverage: list[CoverageIn] = Field(default_factory=list, max_length=100_000)
     appointment_windows: list[WindowIn] = Field(default_factory=list, max_length=500)
+    # OH-3: cases a day overall (none: no stated limit), per area if it says so, and
+    # leave and closures; each list given replaces the stored one.
+    daily_capacity: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    area_capacity: list[AreaCapacityIn] = Field(default_factory=list, max_length=10_000)
+    closures: list[ClosureIn] = Field(default_factory=list, max_length=1_000)
 
 
 class ProductIn(_Record):

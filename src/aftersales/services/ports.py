@@ -28,6 +28,7 @@ from typing import Any, Protocol, Self
 
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.cases import Case
+from aftersales.domain.dispatch import Candidate
 from aftersales.domain.eligibility import OrderItem, ServiceAddress
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Programme
@@ -125,18 +126,27 @@ class ReferenceData(Protocol):
     def order_sandboxes_of_buyer(self, buyer_account: str) -> dict[str, str]:
         """``{order id: sandbox}`` for every order of the buyer."""
 
-    def find_provider(
+    def dispatch_candidates(
         self,
         book: PolicyBook,
         *,
         areas: Sequence[str],
         category_id: str,
         service_tag: str,
-        sandbox: str = LIVE,
-    ) -> str | None:
-        """OH-3: the active provider covering the service on the nearest category in the most
-        specific of ``areas`` (administrative codes, most specific first), a sandbox's own
-        before live ones; None if nobody does."""
+        sandbox: str,
+        day: date | None,
+        record_since: datetime | None,
+    ) -> list[Candidate]:
+        """OH-3: in one read, every active provider's coverage row matching the item (an area
+        of ``areas``, most specific first; the category or an ancestor; the service; the
+        sandbox's own and live providers), each with a closure covering ``day``, its capacity
+        overall and in ``areas`` with what was dispatched against it that day in this world,
+        and its clocks met and breached on cases it holds opened since ``record_since``."""
+
+    def count_dispatch(
+        self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
+    ) -> None:
+        """OH-3: one more case for the provider on ``day``, overall and in each capacity area."""
 
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
         """NW-3: hotline, terms and centres (NotFound if no such brand)."""

@@ -281,7 +281,7 @@ def case_view(svc: Services, scope: Scope, case: Case) -> CaseView:
 
 
 # Parameters of explanations that name a party (a provider, a shop) by its id.
-_PARTY_PARAMS = ("assignee", "merchant")
+_PARTY_PARAMS = ("assignee", "merchant", "provider")
 
 
 def _with_names(reason: Reason, known: dict[str, str]) -> Reason:

@@ -651,3 +651,33 @@ def test_lines_whose_id_is_not_first_are_still_sorted_into_their_part(svc: Servi
     ]
     assert sum(r.counts["order"]["created"] for r in reports) == 12
     assert all(r.clean for r in reports)
+
+
+def test_oh_3_a_providers_file_keeps_the_capacity_and_closures_it_does_not_carry(
+    svc: Services,
+) -> None:
+    catalogue(svc)
+    leave = {"first_day": "2026-12-01", "last_day": "2026-12-02", "reason": "培训"}
+    line = json.dumps(
+        {
+            "kind": "provider",
+            "id": "v1",
+            "name": "杭州安装",
+            "type": "installer",
+            "daily_capacity": 6,
+            "area_capacity": [{"area_code": "330100", "per_day": 3}],
+            "closures": [leave],
+        },
+        ensure_ascii=False,
+    )
+    assert load(svc, ("providers.ndjson", line + "\n")).clean
+    # The CSV carries none of the three: what is stored stays.
+    load(svc, ("providers.csv", PROVIDERS))
+    stored = record(svc, "provider", "v1")
+    assert stored["daily_capacity"] == 6 and stored["closures"] == [leave]
+    assert stored["area_capacity"] == [{"area_code": "330100", "per_day": 3}]
+    # A CSV with the daily_capacity column changes that one only.
+    csv = "id,name,type,daily_capacity\nv1,杭州安装,installer,2\n"
+    assert load(svc, ("providers.csv", csv)).clean
+    stored = record(svc, "provider", "v1")
+    assert stored["daily_capacity"] == 2 and stored["closures"] == [leave]

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, func, insert, select, update
 
 from aftersales.adapters.db import schema as s
+from aftersales.domain.dispatch import Closure, days_closed
 from aftersales.domain.slots import WindowKey, windows_from_json
 from aftersales.services.records import AppointmentChange, AppointmentRecord, ProviderWindows
 
@@ -56,7 +57,13 @@ class SqlAppointments:
         return {(r.starts_at, r.ends_at): int(r.n) for r in self.conn.execute(query)}
 
     def closed_days(self, provider_id: str, first: date, last: date) -> frozenset[date]:
-        return frozenset()  # the lead wires this to provider_closures at the merge
+        c = s.provider_closures
+        rows = self.conn.execute(
+            select(c.c.first_day, c.c.last_day, c.c.reason).where(
+                c.c.provider_id == provider_id, c.c.first_day <= last, c.c.last_day >= first
+            )
+        )
+        return days_closed((Closure(*r) for r in rows), first, last)
 
     def of_case(self, case_id: str) -> AppointmentRecord | None:
         a = s.appointments

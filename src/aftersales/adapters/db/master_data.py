@@ -261,11 +261,66 @@ class SqlMasterData:
             )
             for r in self.conn.execute(query):
                 rows[r.provider_id][name].append({c: r._mapping[c] for c in _COVERAGE_COLUMNS})
+            self._calendar_of(rows)
         else:
             oi = s.order_items
             query = select(oi).where(among(self.conn, oi.c.order_id, ids)).order_by(oi.c.id)
             for r in self.conn.execute(query):
                 rows[r.order_id][name].append(dict(r._mapping))
+
+    def _calendar_of(self, rows: dict[str, dict[str, Any]]) -> None:
+        """OH-3: each provider's daily capacity, per-area capacity and closures."""
+        ids = list(rows)
+        for row in rows.values():
+            row["daily_capacity"] = None
+            row["area_capacity"] = []
+            row["closures"] = []
+        cap, cl = s.provider_capacity, s.provider_closures
+        query = (
+            select(cap.c.provider_id, cap.c.area_code, cap.c.per_day)
+            .where(among(self.conn, cap.c.provider_id, ids))
+            .order_by(cap.c.provider_id, cap.c.area_code)
+        )
+        for r in self.conn.execute(query):
+            if r.area_code:
+                rows[r.provider_id]["area_capacity"].append(
+                    {"area_code": r.area_code, "per_day": r.per_day}
+                )
+            else:
+                rows[r.provider_id]["daily_capacity"] = r.per_day
+        query = (
+            select(cl.c.provider_id, cl.c.first_day, cl.c.last_day, cl.c.reason)
+            .where(among(self.conn, cl.c.provider_id, ids))
+            .order_by(cl.c.provider_id, cl.c.first_day)
+        )
+        for c in self.conn.execute(query):
+            rows[c.provider_id]["closures"].append(
+                {"first_day": c.first_day, "last_day": c.last_day, "reason": c.reason}
+            )
+
+    def _write_calendar(self, rows: Sequence[Mapping[str, Any]], ids: list[str]) -> None:
+        """Replace the capacity and closures of the providers written (the lists are whole)."""
+        cap, cl = s.provider_capacity, s.provider_closures
+        self.conn.execute(delete(cap).where(among(self.conn, cap.c.provider_id, ids)))
+        self.conn.execute(delete(cl).where(among(self.conn, cl.c.provider_id, ids)))
+        capacity = [
+            {"provider_id": r["id"], "sandbox": r["sandbox"], "area_code": "", "per_day": daily}
+            for r in rows
+            if (daily := r.get("daily_capacity")) is not None
+        ] + [
+            {"provider_id": r["id"], "sandbox": r["sandbox"], **a}
+            for r in rows
+            for a in r.get("area_capacity", [])
+        ]
+        if capacity:
+            self.conn.execute(insert(cap), capacity)
+        closures = [
+            {"provider_id": r["id"], "sandbox": r["sandbox"], **c}
+            for r in rows
+            for c in r.get("closures", [])
+        ]
+        if closures:
+            self.conn.execute(insert(cl), closures)
 
     def write(self, kind: str, rows: Sequence[Mapping[str, Any]], *, new: bool = False) -> None:
         if not rows:
@@ -288,6 +343,7 @@ class SqlMasterData:
             ]
             if coverage:
                 self.conn.execute(insert(pc), coverage)
+            self._write_calendar(rows, ids)
         elif kind == "order":
             items = [i for r in rows for i in r.get("items", [])]
             upsert_rows(self.conn, s.order_items, items, new=new)

@@ -10,9 +10,8 @@ Brands and products are written and read as the domain's own objects
 (:class:`BrandAfterSales`, :class:`Product`); the other tables, which have no
 domain type, take the typed rows below.
 
-Dispatch routing (OH-3) lives here too: :func:`find_provider` picks the provider
-registered for a city and service on the item's category or its nearest
-ancestor, in one query.
+Dispatch routing (OH-3): :func:`find_provider` is the decision of
+:mod:`aftersales.adapters.db.dispatch`'s candidates without a day (no calendar, no load).
 
 The module is a little over 500 lines because it holds both directions for each
 reference table (upsert and load), which change together with the schema.
@@ -28,14 +27,15 @@ from sqlalchemy import Connection, Select, String, any_, bindparam, case, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters import areas
+from aftersales.adapters.db import dispatch
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.brands import BrandAfterSales, ServiceCentre
+from aftersales.domain.dispatch import decide
 from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
 from aftersales.domain.explain import Bilingual
 from aftersales.domain.policy import PolicyBook, normalise_city
 from aftersales.errors import NotFound
-from aftersales.services.master_records import FULFIL_PREFERENCE
 
 __all__ = [
     "CoverageRow",
@@ -501,21 +501,6 @@ def city_spellings(city: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((city.strip(), bare, bare + "市", bare + "地区")))
 
 
-# The candidates for one dispatch: a static statement, so it is compiled once.
-_pc, _pr = s.provider_coverage, s.providers
-_DISPATCH_CANDIDATES = (
-    select(_pc.c.provider_id, _pc.c.category_id, _pc.c.area_code, _pc.c.fulfil, _pc.c.sandbox)
-    .select_from(_pc.join(_pr, _pr.c.id == _pc.c.provider_id))
-    .where(
-        _pc.c.area_code.in_(bindparam("areas", expanding=True)),
-        _pc.c.service_tag == bindparam("service_tag"),
-        _pc.c.category_id.in_(bindparam("categories", expanding=True)),
-        _pc.c.sandbox.in_(bindparam("sandboxes", expanding=True)),
-        _pr.c.active.is_(True),
-    )
-)
-
-
 def find_provider(
     conn: Connection,
     book: PolicyBook,
@@ -525,42 +510,18 @@ def find_provider(
     service_tag: str,
     sandbox: str = LIVE,
 ) -> str | None:
-    """OH-3: the provider responsible for ``service_tag`` on an item of ``category_id`` at an
-    address lying in ``areas`` (administrative codes, most specific first).
-
-    The nearest category wins (a provider registered on the item's own category
-    over one on an ancestor), then the most specific area (district, city,
-    province), then coming on site, then a sandbox's own provider over a live one,
-    then the lowest id, so dispatch is repeatable. Deactivated providers are never
-    chosen. None means nobody covers it: the request goes to the merchant.
-
-    One query fetches every candidate (a handful at most); the choice is made here,
-    so ids compare by code point on every database whatever its collation.
+    """OH-3: the provider :func:`aftersales.domain.dispatch.decide` chooses for ``service_tag``
+    on an item of ``category_id`` at an address lying in ``areas`` (administrative codes,
+    most specific first), with no day's calendar or load considered. None: the merchant.
     """
-    if not areas:
-        return None
-    ancestry = book.catalog.ancestry(category_id)  # nearest first
-    depth = {category: i for i, category in enumerate(ancestry)}
-    specific = {code: i for i, code in enumerate(areas)}
-    rows = conn.execute(
-        _DISPATCH_CANDIDATES,
-        {
-            "areas": list(areas),
-            "service_tag": service_tag,
-            "categories": list(ancestry),
-            "sandboxes": [sandbox, LIVE] if sandbox != LIVE else [LIVE],
-        },
-    ).all()
-    if not rows:
-        return None
-    nearest: str = min(
-        rows,
-        key=lambda row: (
-            depth[row.category_id],
-            specific[row.area_code],
-            FULFIL_PREFERENCE.get(row.fulfil, 9),
-            0 if row.sandbox == sandbox else 1,
-            row.provider_id,
-        ),
-    ).provider_id
-    return nearest
+    found = dispatch.candidates(
+        conn,
+        book,
+        areas=areas,
+        category_id=category_id,
+        service_tag=service_tag,
+        sandbox=sandbox,
+        day=None,
+        record_since=None,
+    )
+    return decide(book.dispatch, found, service_tag=service_tag, day=None).provider_id

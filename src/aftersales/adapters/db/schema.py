@@ -142,6 +142,41 @@ provider_coverage = Table(
     Index(None, "area_code", "service_tag", "category_id"),
 )
 
+# OH-3: how many cases a provider takes a day: overall (``area_code`` empty) or in one
+# area (a province, city or district code) if it says so. No row: no stated limit.
+provider_capacity = Table(
+    "provider_capacity",
+    metadata,
+    Column("provider_id", String(64), ForeignKey("providers.id"), primary_key=True),
+    Column("area_code", String(12), primary_key=True),
+    Column("per_day", Integer, nullable=False),
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+)
+
+# OH-3: days a provider takes no case (leave, closures), both ends included, local days.
+provider_closures = Table(
+    "provider_closures",
+    metadata,
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("provider_id", String(64), ForeignKey("providers.id"), primary_key=True),
+    Column("first_day", Date, primary_key=True),
+    Column("last_day", Date, nullable=False),
+    Column("reason", String(200), nullable=False, server_default=""),
+)
+
+# OH-3: cases dispatched to a provider per local day and capacity area ('' overall),
+# counted as they are handed over, per world (a sandbox's cases never use live capacity);
+# a day's capacity is checked against it.
+provider_loads = Table(
+    "provider_loads",
+    metadata,
+    Column("sandbox", String(64), primary_key=True),
+    Column("provider_id", String(64), ForeignKey("providers.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("area_code", String(12), primary_key=True),
+    Column("dispatched", Integer, nullable=False),
+)
+
 buyers = Table(
     "buyers",
     metadata,

@@ -14,19 +14,20 @@ notifications already have; accounts and sign-in counts would be next.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from aftersales.adapters.db import reference
+from aftersales.adapters.db import dispatch, reference
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.case_rows import payout_from_row
 from aftersales.adapters.db.wakeups import announce
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.contacts import normalise_phone
+from aftersales.domain.dispatch import Candidate
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Programme, Role
@@ -101,22 +102,33 @@ class SqlReference:
         )
         return {r.id: r.sandbox for r in rows}
 
-    def find_provider(
+    def dispatch_candidates(
         self,
         book: PolicyBook,
         *,
         areas: Sequence[str],
         category_id: str,
         service_tag: str,
-        sandbox: str = LIVE,
-    ) -> str | None:
-        return reference.find_provider(
+        sandbox: str,
+        day: date | None,
+        record_since: datetime | None,
+    ) -> list[Candidate]:
+        return dispatch.candidates(
             self.conn,
             book,
             areas=areas,
             category_id=category_id,
             service_tag=service_tag,
             sandbox=sandbox,
+            day=day,
+            record_since=record_since,
+        )
+
+    def count_dispatch(
+        self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
+    ) -> None:
+        dispatch.count_dispatch(
+            self.conn, sandbox=sandbox, provider_id=provider_id, day=day, areas=areas
         )
 
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
@@ -277,6 +289,7 @@ class SqlSandboxes:
             delete(s.decisions).where(s.decisions.c.case_id.in_(case_ids)),
             delete(s.audit_log).where(s.audit_log.c.case_id.in_(case_ids)),
             delete(s.clocks).where(s.clocks.c.case_id.in_(case_ids)),
+            delete(s.provider_loads).where(s.provider_loads.c.sandbox == sandbox_id),
             delete(c).where(c.c.sandbox == sandbox_id),
         ):
             self.conn.execute(statement)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from aftersales.adapters.memory.state import MemoryStore, Tables, utc
+from aftersales.domain.dispatch import days_closed
 from aftersales.domain.slots import WindowKey
 from aftersales.services.records import AppointmentChange, AppointmentRecord, ProviderWindows
 
@@ -46,7 +47,7 @@ class MemoryAppointments:
         return dict(Counter((a.starts_at, a.ends_at) for a in found))
 
     def closed_days(self, provider_id: str, first: date, last: date) -> frozenset[date]:
-        return frozenset()  # the lead wires this to provider_closures at the merge
+        return days_closed(self._t.closures.get(provider_id, ()), first, last)
 
     def of_case(self, case_id: str) -> AppointmentRecord | None:
         return self._t.appointments.get(case_id)

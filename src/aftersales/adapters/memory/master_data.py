@@ -16,6 +16,7 @@ from typing import Any
 from aftersales.adapters.memory.state import ItemRecord, OrderRecord, ProviderRecord, utc
 from aftersales.adapters.memory.stores import _OnStore
 from aftersales.domain.brands import BrandAfterSales, ServiceCentre
+from aftersales.domain.dispatch import Closure
 from aftersales.domain.eligibility import OrderItem, Product
 from aftersales.domain.explain import Bilingual
 from aftersales.domain.slots import windows_from_json
@@ -82,6 +83,13 @@ class MemoryMasterData(_OnStore):
         for c in row.get("coverage", []):
             key = (row["id"], c["area_code"], c["category_id"], c["service_tag"], c["fulfil"])
             t.coverage[key] = row["sandbox"]
+        capacity = {a["area_code"]: a["per_day"] for a in row.get("area_capacity", [])}
+        if row.get("daily_capacity") is not None:
+            capacity[""] = row["daily_capacity"]
+        t.capacity[row["id"]] = capacity
+        t.closures[row["id"]] = tuple(
+            Closure(c["first_day"], c["last_day"], c["reason"]) for c in row.get("closures", [])
+        )
 
     def _product(self, row: dict[str, Any]) -> None:
         self._t.products[row["id"]] = _product(row, row)

@@ -21,6 +21,7 @@ from typing import Any
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.cases import AuditEntry, Complaint, Decision, Quote
 from aftersales.domain.clocks import Clock
+from aftersales.domain.dispatch import Closure
 from aftersales.domain.eligibility import OrderItem, Product, ServiceAddress
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout
@@ -225,6 +226,11 @@ class Tables:
     providers: dict[str, ProviderRecord] = field(default_factory=dict)
     # (provider, area code, category, service tag, fulfil) -> the provider's world
     coverage: dict[tuple[str, str, str, str, str], str] = field(default_factory=dict)
+    # OH-3: provider -> {capacity area ('' overall): cases a day}; provider -> closures;
+    # (world, provider, day, capacity area) -> cases dispatched
+    capacity: dict[str, dict[str, int]] = field(default_factory=dict)
+    closures: dict[str, tuple[Closure, ...]] = field(default_factory=dict)
+    loads: dict[tuple[str, str, date, str], int] = field(default_factory=dict)
     # Master data as written through the MasterData port: (kind, id) -> row
     master: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     inbox: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from aftersales.adapters import areas as areas_
 from aftersales.adapters.memory.state import (
     AccountRecord,
     KeyRecord,
@@ -29,13 +30,14 @@ from aftersales.adapters.memory.state import (
     utc,
 )
 from aftersales.domain.brands import BrandAfterSales
+from aftersales.domain.clocks import ClockStatus
 from aftersales.domain.contacts import normalise_phone
+from aftersales.domain.dispatch import Candidate, Capacity
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Programme, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AlreadyExists, NotFound, SandboxNotFound
-from aftersales.services.master_records import FULFIL_PREFERENCE
 from aftersales.services.records import (
     LIVE,
     Account,
@@ -126,36 +128,73 @@ class MemoryReference(_OnStore):
             if order.buyer_account == buyer_account
         }
 
-    def find_provider(
+    def dispatch_candidates(
         self,
         book: PolicyBook,
         *,
         areas: Sequence[str],
         category_id: str,
         service_tag: str,
-        sandbox: str = LIVE,
-    ) -> str | None:
-        """OH-3: nearest category, most specific area, on site, own world, lowest id."""
+        sandbox: str,
+        day: date | None,
+        record_since: datetime | None,
+    ) -> list[Candidate]:
+        """OH-3: what the SQL adapter's one query reads, from the tables in memory."""
+        t = self._t
         depth = {category: i for i, category in enumerate(book.catalog.ancestry(category_id))}
-        specific = {code: i for i, code in enumerate(areas)}
+        wanted = set(areas)
         worlds = {sandbox, LIVE}
-        candidates = [
-            (
-                depth[category],
-                specific[area],
-                FULFIL_PREFERENCE.get(fulfil, 9),
-                0 if world == sandbox else 1,
-                provider,
+        out: list[Candidate] = []
+        for (provider, area, category, tag, fulfil), world in t.coverage.items():
+            record = t.providers.get(provider)
+            if not (
+                area in wanted
+                and tag == service_tag
+                and category in depth
+                and world in worlds
+                and record is not None
+                and record.active
+            ):
+                continue
+            stated = t.capacity.get(provider, {})
+            capacities = {
+                a: Capacity(n, t.loads.get((sandbox, provider, day, a), 0) if day else 0, a)
+                for a, n in stated.items()
+                if a == "" or a in wanted
+            }
+            used_all = t.loads.get((sandbox, provider, day, ""), 0) if day else 0
+            if "" not in capacities and used_all:
+                capacities[""] = Capacity(None, used_all, "")
+            met = breached = 0
+            if record_since is not None:
+                for case in t.cases.values():
+                    if case.assignee == provider and case.opened_at >= record_since:
+                        for clock in t.clocks.get(case.id, ()):
+                            met += clock.status is ClockStatus.MET
+                            breached += clock.status is ClockStatus.BREACHED
+            out.append(
+                Candidate(
+                    provider_id=provider,
+                    category_depth=depth[category],
+                    area_level=areas_.level_of(area),
+                    fulfil=fulfil,
+                    own_world=world == sandbox,
+                    closures=tuple(
+                        c for c in t.closures.get(provider, ()) if day is not None and c.covers(day)
+                    ),
+                    capacities=tuple(capacities[a] for a in sorted(capacities)),
+                    met=met,
+                    breached=breached,
+                )
             )
-            for (provider, area, category, tag, fulfil), world in self._t.coverage.items()
-            if area in specific
-            and tag == service_tag
-            and category in depth
-            and world in worlds
-            and (record := self._t.providers.get(provider)) is not None
-            and record.active
-        ]
-        return min(candidates)[-1] if candidates else None
+        return out
+
+    def count_dispatch(
+        self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
+    ) -> None:
+        for area in {"", *areas}:
+            key = (sandbox, provider_id, day, area)
+            self._t.loads[key] = self._t.loads.get(key, 0) + 1
 
     def lock_order(self, order_id: str) -> None:
         """Nothing to do: a unit of work holds the whole store."""
@@ -284,6 +323,7 @@ class MemorySandboxes(_OnStore):
             t.ledger_keys.pop(t.ledger[eid].payout.key, None)
             del t.ledger[eid]
         t.balances = {k: v for k, v in t.balances.items() if k[0] != sandbox_id}
+        t.loads = {k: v for k, v in t.loads.items() if k[0] != sandbox_id}
         t.deadlines = {k: v for k, v in t.deadlines.items() if v.sandbox != sandbox_id}
         t.outbox = {k: v for k, v in t.outbox.items() if v.sandbox != sandbox_id}
         t.threads = {

@@ -58,6 +58,19 @@ class Appointment(BaseModel):
         return self
 
 
+class Decline(BaseModel):
+    reason: str = Field(
+        min_length=1, max_length=500, description="Why the provider gives the request up (X-4)."
+    )
+
+
+class Reassign(BaseModel):
+    provider_id: str = Field(
+        min_length=1, max_length=64, description="The provider to hand the request to."
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Why it changes hands (X-4).")
+
+
 class CaseAction(BaseModel):
     action: str = Field(min_length=1, max_length=40, description="e.g. accept, give_solution")
     note: str = Field(default="", max_length=4000)

@@ -7,7 +7,7 @@
 - ``appointment_changes``: every booking and buyer's reschedule of a case's visit.
 
 Revision ID: 0014
-Revises: 0012 (re-chained onto 0013 at the merge)
+Revises: 0013
 Create Date: 2026-11-30 09:00:00
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 import aftersales.adapters.db.types
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

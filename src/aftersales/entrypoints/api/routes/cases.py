@@ -17,6 +17,7 @@ from aftersales.entrypoints.api.paging import decode_cursor, encode_cursor
 from aftersales.errors import InvalidRequest
 from aftersales.services import appointments, views
 from aftersales.services import cases as case_services
+from aftersales.services import dispatch as dispatching
 from aftersales.services.idempotency import Answer
 from aftersales.services.records import CLOCK_STATES, CaseFilter
 
@@ -168,3 +169,37 @@ def case_slots(case_id: str, caller: Caller, svc: ServicesDep) -> dict[str, Any]
     visible_case(svc, caller, case_id)
     offer = appointments.case_slots(svc, case_id, caller.actor(Channel.API))
     return appointments.offer_json(offer)
+
+
+@router.post("/cases/{case_id}/decline")
+def decline_case(
+    case_id: str, body: m.Decline, caller: Caller, svc: ServicesDep, once: PostOnce
+) -> JSONResponse:
+    """OH-3: the provider a help request is dispatched to gives it up with its reason; it
+    goes to the next qualified provider, else to the merchant, who stays liable."""
+    visible_case(svc, caller, case_id)
+
+    def produce() -> Answer:
+        dispatching.decline(svc, case_id, caller.actor(Channel.API), body.reason)
+        case = case_services.get_case(svc, case_id)
+        return Answer(200, views.case_view(svc, caller.scope, case).as_json())
+
+    return once(body, produce)
+
+
+@router.post("/cases/{case_id}/reassign")
+def reassign_case(
+    case_id: str, body: m.Reassign, caller: Caller, svc: ServicesDep, once: PostOnce
+) -> JSONResponse:
+    """OH-3: operations hand a help request to a provider they name, which must qualify
+    (coverage, fulfilment, calendar, capacity) like any dispatch; the merchant stays liable."""
+    visible_case(svc, caller, case_id)
+
+    def produce() -> Answer:
+        dispatching.reassign(
+            svc, case_id, caller.actor(Channel.API), body.provider_id.strip(), body.reason
+        )
+        case = case_services.get_case(svc, case_id)
+        return Answer(200, views.case_view(svc, caller.scope, case).as_json())
+
+    return once(body, produce)

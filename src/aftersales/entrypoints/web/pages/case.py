@@ -13,13 +13,14 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Form
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from aftersales.domain import access
 from aftersales.domain.access import Action
+from aftersales.domain.cases import Case
 from aftersales.domain.contacts import appointment_problem
 from aftersales.domain.instants import instant_from_text
-from aftersales.domain.lifecycle import Role
+from aftersales.domain.lifecycle import Programme, Role
 from aftersales.entrypoints.api.deps import ServicesDep
 from aftersales.entrypoints.web.pages.appointments import slot_context
 from aftersales.entrypoints.web.pages.common import (
@@ -36,7 +37,9 @@ from aftersales.entrypoints.web.pages.field import field_context, saved_solution
 from aftersales.entrypoints.web.pages.formats import fen_from_yuan, fmt_left
 from aftersales.entrypoints.web.pages.story import plan_and_result
 from aftersales.services import cases as svc_cases
+from aftersales.services import dispatch as dispatching
 from aftersales.services.base import Services
+from aftersales.services.dispatch import HandOverRefused
 from aftersales.services.reports import case_report
 from aftersales.services.sandboxes import current_time
 
@@ -85,10 +88,73 @@ def render_case(
         can_decide=access.allowed(viewer.role, Action.DECIDE_COMPLAINT),
         can_quote=access.allowed(viewer.role, Action.ISSUE_QUOTE, case.programme),
         can_pause=case.is_open and access.allowed(viewer.role, Action.PAUSE_CLOCK),
+        **hand_overs(viewer.role, viewer.party, case),
         seconds_left=lambda due: (datetime.fromisoformat(due) - now).total_seconds(),
         fmt_left=lambda seconds: fmt_left(seconds, ctx.lang),
         **{**field, **slots, **extra},
     )
+
+
+def hand_overs(role: Role, party: str | None, case: Case) -> dict[str, bool]:
+    """OH-3: whether the viewer may decline the request (the provider holding it) or
+    reassign it (operations), now: open, and not yet past the solution."""
+    movable = (
+        case.is_open
+        and case.programme is Programme.ONE_CLICK_HELP
+        and case.state in case.lifecycle.transitions["dispatch"].sources
+    )
+    return {
+        "can_decline": movable
+        and access.allowed(role, Action.DECLINE_CASE, case.programme)
+        and case.assignee == party,
+        "can_reassign": movable and access.allowed(role, Action.REASSIGN_CASE, case.programme),
+    }
+
+
+def _hand_over_refused(
+    ctx: PageContext, svc: Services, case_id: str, refused: HandOverRefused, typed: dict[str, str]
+) -> Response:
+    errors = {field: f"dispatch.problem.{code}" for field, code in refused.problems.items()}
+    return render_case(ctx, svc, case_id, 422, errors=errors, typed=typed)
+
+
+@router.post("/cases/{case_id}/decline")
+def decline(
+    ctx: CasePage,
+    svc: ServicesDep,
+    case_id: str,
+    reason: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    """OH-3: the provider holding the request gives it up, with its reason."""
+    viewer = on_case(svc, ctx, case_id, csrf_token, Action.DECLINE_CASE)
+    try:
+        dispatching.decline(svc, case_id, viewer.actor(), reason)
+    except HandOverRefused as refused:
+        return _hand_over_refused(ctx, svc, case_id, refused, {"reason": reason})
+    return RedirectResponse("/provider", status_code=303)
+
+
+@router.post("/cases/{case_id}/reassign")
+def reassign(
+    ctx: CasePage,
+    svc: ServicesDep,
+    case_id: str,
+    provider_id: str = Form(""),
+    reason: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    """OH-3: operations hand the request to a provider they name."""
+    viewer = on_case(svc, ctx, case_id, csrf_token, Action.REASSIGN_CASE)
+    typed = {"provider_id": provider_id, "reassign_reason": reason}
+    if not provider_id.strip():
+        errors = {"provider_id": "dispatch.problem.provider.coverage"}
+        return render_case(ctx, svc, case_id, 422, errors=errors, typed=typed)
+    try:
+        dispatching.reassign(svc, case_id, viewer.actor(), provider_id.strip(), reason)
+    except HandOverRefused as refused:
+        return _hand_over_refused(ctx, svc, case_id, refused, typed)
+    return back_to_case(case_id)
 
 
 # Steps that end a case for the buyer: asked twice, the second time on a page of their own
