@@ -62,8 +62,17 @@ depends_on: str | Sequence[str] | None = None
 
 SHARDS = 8
 TABLE = "compliance_rollup"
-KEYS = ("sandbox", "hour", "programme", "clock_id", "assignee", "city", "category", "merchant")
-KEYS += ("brand",)
+KEYS = (
+    "sandbox",
+    "hour",
+    "programme",
+    "clock_id",
+    "assignee",
+    "city",
+    "category",
+    "merchant",
+    "brand",
+)
 COUNTS = ("clocks", "met", "breached", "not_applicable", "running", "payouts", "points")
 
 
