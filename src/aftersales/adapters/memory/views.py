@@ -414,14 +414,14 @@ class MemoryReadModels:
         # NULL and '' are one row, "—" (added together, never one over the other).
         result: dict[str, ComplianceRow] = {}
         for key, tally in counted.items():
-            row = result.setdefault(str(key or "—"), ComplianceRow(str(key or "—")))
-            row.met += tally["met"]
-            row.breached += tally["breached"]
-            row.not_applicable += tally["not_applicable"]
-            row.running += tally["running"] + tally["paused"]
+            line = result.setdefault(str(key or "—"), ComplianceRow(str(key or "—")))
+            line.met += tally["met"]
+            line.breached += tally["breached"]
+            line.not_applicable += tally["not_applicable"]
+            line.running += tally["running"] + tally["paused"]
         for key, points in paid.items():
-            row = result.setdefault(str(key or "—"), ComplianceRow(str(key or "—")))
-            row.points_paid += points
+            line = result.setdefault(str(key or "—"), ComplianceRow(str(key or "—")))
+            line.points_paid += points
         return Compliance(by, sorted(result.values(), key=lambda r: (-r.judged, r.key)))
 
     def balances(self, scope: Scope, *, sandbox: str | None = None) -> list[BalanceLine]:
