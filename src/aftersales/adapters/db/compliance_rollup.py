@@ -114,7 +114,8 @@ def _hour_down(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-FullQuery = Callable[[datetime, datetime], Tallies]
+# The full query over [start, end), for cases of the given worlds only (None: every world).
+FullQuery = Callable[[datetime, datetime, "list[str] | None"], Tallies]
 
 
 def compliance_tallies(
@@ -132,13 +133,24 @@ def compliance_tallies(
     where = _scope_filter(scope)
     first, last = _hour_up(start), _hour_down(end)
     if where is None or first >= last:
-        return full(start, end) if start < end else {}
+        return full(start, end, None) if start < end else {}
     parts = [_from_rollup(conn, by, first, last, sandbox, where)]
-    if start < first:
-        parts.append(full(start, first))
-    if last < end:
-        parts.append(full(last, end))
+    for edge_start, edge_end in ((start, first), (last, end)):
+        if edge_start < edge_end:
+            # Only the worlds with a clock or a payout in that hour can add anything: the
+            # edge is read for those (so the cases' (sandbox, opened_at) index bounds it
+            # even when every world is asked for), and not at all when there are none.
+            worlds = _worlds_in(conn, _hour_down(edge_start), sandbox)
+            if worlds:
+                parts.append(full(edge_start, edge_end, worlds))
     return merged(parts)
+
+
+def _worlds_in(conn: Connection, hour: datetime, sandbox: str | None) -> list[str]:
+    query = select(_r.c.sandbox).distinct().where(_r.c.hour == hour)
+    if sandbox is not None:
+        query = query.where(_r.c.sandbox == sandbox)
+    return list(conn.execute(query).scalars())
 
 
 def _from_rollup(

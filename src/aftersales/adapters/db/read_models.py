@@ -610,7 +610,7 @@ class SqlReadModels:
             start=start,
             end=end,
             sandbox=sandbox,
-            full=lambda a, b: self._full_tallies(scope, by, a, b, sandbox),
+            full=lambda a, b, worlds: self._full_tallies(scope, by, a, b, sandbox, worlds),
         )
         return Compliance(by, rollup.rows_of(tallies))
 
@@ -629,9 +629,16 @@ class SqlReadModels:
         return Compliance(by, rollup.rows_of(self._full_tallies(scope, by, start, end, sandbox)))
 
     def _full_tallies(
-        self, scope: Scope, by: str, start: datetime, end: datetime, sandbox: str | None
+        self,
+        scope: Scope,
+        by: str,
+        start: datetime,
+        end: datetime,
+        sandbox: str | None,
+        worlds: list[str] | None = None,
     ) -> rollup.Tallies:
-        """The report's counts per group over the cases opened in ``[start, end)``."""
+        """The report's counts per group over the cases opened in ``[start, end)`` (of
+        ``worlds`` only, if given)."""
         # NULL and '' are one group ("—"), as the rollup keeps them.
         group = func.coalesce(GROUPINGS[by], "")
         k = s.clocks
@@ -674,6 +681,9 @@ class SqlReadModels:
         if sandbox is not None:
             query = query.where(_c.c.sandbox == sandbox)
             paid = paid.where(_c.c.sandbox == sandbox)
+        if worlds is not None:
+            query = query.where(_c.c.sandbox.in_(worlds))
+            paid = paid.where(_c.c.sandbox.in_(worlds))
         counted = {
             rollup.key_of(r.key): rollup.Tally(
                 int(r.clocks),
