@@ -176,6 +176,29 @@ def _pieces(dialect: str, source: dict[str, str], sign: str) -> list[str]:
     return pieces
 
 
+def _status_change(dialect: str, changed: str) -> list[str]:
+    """What clocks whose status changed (``changed``: rows of ``case_id, clock_id,
+    status`` and the status it ``was``) move between the counts: each clock's case,
+    item, order and product are looked up once for both sides."""
+
+    def moved(test: str) -> str:
+        new, old = test.format(s="k.status"), test.format(s="k.was")
+        return f"(CASE WHEN {new} THEN 1 ELSE 0 END) - (CASE WHEN {old} THEN 1 ELSE 0 END)"
+
+    values = [
+        "0",
+        moved("{s} = 'met'"),
+        moved("{s} = 'breached'"),
+        moved("{s} = 'not_applicable'"),
+        moved("{s} IN ('running', 'paused')"),
+        "0",
+        "0",
+    ]
+    counted = ", ".join(f"{v} AS {n}" for v, n in zip(values, COUNTS, strict=True))
+    dims = _case_dims(dialect).format(clock="k.clock_id")
+    return [f"SELECT {dims}, {counted} FROM {_from({_CLOCKS.name: changed}, _CLOCKS)}"]
+
+
 def _delta(dialect: str, rows: list[str], *, first: bool = False) -> str:
     """Add the signed ``rows`` to the rollup, one change per key (and shard); ``first``:
     into the empty table, all in shard 0 (the back-fill)."""
@@ -210,12 +233,19 @@ def _pg_triggers() -> list[tuple[str, str, str, str, str]]:
         rows_out = _pieces("postgresql", {table.name: "old_rows"}, "-")
         out.append((table, "INSERT", "NEW TABLE AS new_rows", rows_in))
         out.append((table, "DELETE", "OLD TABLE AS old_rows", rows_out))
-    for table in (_CLOCKS, _LEDGER, _CASES, _ITEMS, _ORDERS, _PRODUCTS):
+    both = "OLD TABLE AS old_rows NEW TABLE AS new_rows"
+    changed = (
+        "(SELECT n.case_id, n.clock_id, n.status, o.status AS was FROM new_rows AS n "
+        "JOIN old_rows AS o ON o.case_id = n.case_id AND o.clock_id = n.clock_id "
+        "WHERE n.status IS DISTINCT FROM o.status)"
+    )
+    out.append((_CLOCKS, "UPDATE", both, _status_change("postgresql", changed)))
+    for table in (_LEDGER, _CASES, _ITEMS, _ORDERS, _PRODUCTS):
         new = _pg_moved(table, "new_rows", "old_rows")
         old = _pg_moved(table, "old_rows", "new_rows")
         rows = _pieces("postgresql", {table.name: new}, "+")
         rows += _pieces("postgresql", {table.name: old}, "-")
-        out.append((table, "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows", rows))
+        out.append((table, "UPDATE", both, rows))
     out.append(
         (
             _CASES,
@@ -246,7 +276,13 @@ def _sqlite_triggers() -> list[tuple[str, str, str]]:
         old = {table.name: _sqlite_row(table, "OLD")}
         out.append((table, "INSERT", "", _pieces("sqlite", new, "+")))
         out.append((table, "DELETE", "", _pieces("sqlite", old, "-")))
-    for table in (_CLOCKS, _LEDGER, _CASES, _ITEMS, _ORDERS, _PRODUCTS):
+    changed = (
+        "(SELECT NEW.case_id AS case_id, NEW.clock_id AS clock_id, NEW.status AS status, "
+        "OLD.status AS was)"
+    )
+    rows = _status_change("sqlite", changed)
+    out.append((_CLOCKS, "UPDATE OF status", "WHEN OLD.status IS NOT NEW.status", rows))
+    for table in (_LEDGER, _CASES, _ITEMS, _ORDERS, _PRODUCTS):
         new = {table.name: _sqlite_row(table, "NEW")}
         old = {table.name: _sqlite_row(table, "OLD")}
         moved = " OR ".join(f"OLD.{m} IS NOT NEW.{m}" for m in table.moves)
