@@ -27,11 +27,16 @@ difference:
   ``products``: category or brand changed (every case of that product moves;
   ``order_items (product_id)`` is indexed here to find them).
 
-Inserts of cases, items, orders and products and deletes of items, orders and
-products add nothing: the foreign keys (enforced on both databases) mean no clock
-or payout can yet point at a new case, and no case at a deleted item. Rows
+A row's own id is never changed (the triggers pair a statement's old and new rows
+by primary key). Inserts of cases, items, orders and products and deletes of
+items, orders and products add nothing: the foreign keys (enforced on both
+databases) mean no clock or payout can yet point at a new case, and no case at a
+deleted item. (The category and brand are the product's as it is now, as the
+report has always read them, not the copies an order item keeps of what it was
+sold with.) Rows
 changed in ways the report does not read (a clock's due instant, a case's state)
-are passed over before any join.
+are passed over before any join; a clock's status change looks its case, item,
+order and product up once for both the count it leaves and the one it joins.
 
 **Writers.** As in 0012: on PostgreSQL one trigger per statement over its
 transition tables, each group's change added to one of eight ``shard`` rows picked
