@@ -7,8 +7,9 @@ Set-up: a fresh database (``<name>_rollup_triggers`` beside the one given) with
 their clocks fall in several hours. Then, a chunk of 500 cases at a time, the
 cliff's bulk path: one set update judging 500 clocks breached and one COPY of 500
 points payouts, timed to the end of the statements and rolled back (so every
-chunk meets the same rows), alternately with the rollup's triggers on ``clocks``
-and ``ledger_entries`` enabled and disabled. The other triggers (the counts of
+chunk meets the same rows), alternately with the rollup's triggers on ``clocks``,
+``ledger_entries`` and ``cases`` enabled and disabled; and the same for one case's
+writes as a request makes them (a clock started, the case saved, the clock judged). The other triggers (the counts of
 0012) stay on in both, so the difference is the rollup's alone. Takes well under a
 minute at the default size.
 """
@@ -32,8 +33,9 @@ from benchmarks.common import calibration_line, ensure_database
 CHUNK = 500
 _NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TRIGGERS = {
-    "clocks": ("rollup_clocks_update",),
+    "clocks": ("rollup_clocks_insert", "rollup_clocks_update"),
     "ledger_entries": ("rollup_ledger_entries_insert",),
+    "cases": ("rollup_cases_update",),
 }
 
 
@@ -81,6 +83,31 @@ def _chunk(conn: Connection, case_ids: list[str], clock_id: str, sandbox: str) -
     return (time.perf_counter() - started) * 1000
 
 
+def _one_case(conn: Connection, case_id: str) -> float:
+    """What one request writes that the rollup watches: a clock started, the case saved
+    (its state, not its keys), the clock judged."""
+    started = time.perf_counter()
+    conn.execute(
+        text("INSERT INTO clocks (case_id, clock_id, status) VALUES (:c, 'extra', 'running')"),
+        {"c": case_id},
+    )
+    conn.execute(text("UPDATE cases SET version = version + 1 WHERE id = :c"), {"c": case_id})
+    conn.execute(
+        text("UPDATE clocks SET status = 'met' WHERE case_id = :c AND clock_id = 'extra'"),
+        {"c": case_id},
+    )
+    return (time.perf_counter() - started) * 1000
+
+
+def _report(what: str, times: dict[bool, list[float]], per: int) -> None:
+    with_, without = statistics.median(times[True]), statistics.median(times[False])
+    print(
+        f"{what}, median of {len(times[True])}: with the rollup's triggers {with_:.2f} ms, "
+        f"without {without:.2f} ms: +{with_ - without:.2f} ms "
+        f"({(with_ / without - 1) * 100:+.0f}%, {(with_ - without) / per * 1000:.0f} µs each)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.rollup_triggers")
     parser.add_argument(
@@ -117,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             conn.execute(text("ANALYZE"))
         chunks = [made.case_ids[i : i + CHUNK] for i in range(0, len(made.case_ids), CHUNK)]
         times: dict[bool, list[float]] = {True: [], False: []}
+        singles: dict[bool, list[float]] = {True: [], False: []}
         for round_ in range(4):
             for on in (round_ % 2 == 0, round_ % 2 == 1):
                 _switch(engine, on)
@@ -124,14 +152,13 @@ def main(argv: list[str] | None = None) -> None:
                     with engine.connect() as conn:
                         times[on].append(_chunk(conn, ids, clock_id, "cliff"))
                         conn.rollback()
+                for case_id in made.case_ids[:50]:
+                    with engine.connect() as conn:
+                        singles[on].append(_one_case(conn, case_id))
+                        conn.rollback()
         _switch(engine, True)
-        with_, without = statistics.median(times[True]), statistics.median(times[False])
-        print(
-            f"chunk of {CHUNK} clock updates + {CHUNK} payouts, {args.cases:,} cases, "
-            f"median of {len(times[True])}: with the rollup's triggers {with_:.1f} ms, "
-            f"without {without:.1f} ms: +{with_ - without:.1f} ms "
-            f"({(with_ / without - 1) * 100:+.0f}%, {(with_ - without) / CHUNK * 1000:.0f} µs a payout)"
-        )
+        _report(f"chunk of {CHUNK} clock updates + {CHUNK} payouts (per payout)", times, CHUNK)
+        _report("one case: a clock started, the case saved, the clock judged", singles, 1)
     finally:
         engine.dispose()
 

@@ -232,37 +232,37 @@ def _pg_moved(table: _Table, side: str, other: str) -> str:
 
 def _pg_triggers() -> list[tuple[str, str, str, str, str]]:
     """(name, table, event, transition tables, body) of every PostgreSQL trigger."""
-    out = []
+    out: list[tuple[_Table, str, str, list[str], str | None]] = []
     for table in (_CLOCKS, _LEDGER):
         rows_in = _pieces("postgresql", {table.name: "new_rows"}, "+")
         rows_out = _pieces("postgresql", {table.name: "old_rows"}, "-")
-        out.append((table, "INSERT", "NEW TABLE AS new_rows", rows_in))
-        out.append((table, "DELETE", "OLD TABLE AS old_rows", rows_out))
+        out.append((table, "INSERT", "NEW TABLE AS new_rows", rows_in, None))
+        out.append((table, "DELETE", "OLD TABLE AS old_rows", rows_out, None))
+    # An update is first asked whether it moved anything the report reads (most do not:
+    # a case's state, a clock's due instant), and only then joined.
     both = "OLD TABLE AS old_rows NEW TABLE AS new_rows"
     changed = (
         "(SELECT n.case_id, n.clock_id, n.status, o.status AS was FROM new_rows AS n "
         "JOIN old_rows AS o ON o.case_id = n.case_id AND o.clock_id = n.clock_id "
         "WHERE n.status IS DISTINCT FROM o.status)"
     )
-    out.append((_CLOCKS, "UPDATE", both, _status_change("postgresql", changed)))
+    guard = f"SELECT 1 FROM {changed} AS moved"
+    out.append((_CLOCKS, "UPDATE", both, _status_change("postgresql", changed), guard))
     for table in (_LEDGER, _CASES, _ITEMS, _ORDERS, _PRODUCTS):
         new = _pg_moved(table, "new_rows", "old_rows")
         old = _pg_moved(table, "old_rows", "new_rows")
         rows = _pieces("postgresql", {table.name: new}, "+")
         rows += _pieces("postgresql", {table.name: old}, "-")
-        out.append((table, "UPDATE", both, rows))
-    out.append(
-        (
-            _CASES,
-            "DELETE",
-            "OLD TABLE AS old_rows",
-            _pieces("postgresql", {"cases": "old_rows"}, "-"),
-        )
-    )
-    return [
-        (f"rollup_{t.name}_{event.lower()}", t.name, event, transition, _delta("postgresql", rows))
-        for t, event, transition, rows in out
-    ]
+        out.append((table, "UPDATE", both, rows, f"SELECT 1 FROM {new} AS moved"))
+    rows_out = _pieces("postgresql", {"cases": "old_rows"}, "-")
+    out.append((_CASES, "DELETE", "OLD TABLE AS old_rows", rows_out, None))
+    triggers = []
+    for t, event, transition, rows, only_if in out:
+        body = _delta("postgresql", rows) + ";"
+        if only_if is not None:
+            body = f"IF EXISTS ({only_if}) THEN {body} END IF;"
+        triggers.append((f"rollup_{t.name}_{event.lower()}", t.name, event, transition, body))
+    return triggers
 
 
 # ---------------------------------------------------------------- SQLite
@@ -331,7 +331,7 @@ def upgrade() -> None:
         for name, table, event, transition, delta in _pg_triggers():
             op.execute(
                 f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                f"BEGIN {delta}; RETURN NULL; END $$"
+                f"BEGIN {delta} RETURN NULL; END $$"
             )
             op.execute(
                 f"CREATE TRIGGER {name} AFTER {event} ON {table} "
