@@ -40,7 +40,7 @@ ROLLUP_GROUPS = {
 
 @dataclass
 class Tally:
-    """One group's counts: its clocks (any status) and points payouts, and what they say."""
+    """One group's counts: its started clocks and points payouts, and what they say."""
 
     clocks: int = 0
     met: int = 0

@@ -2,9 +2,10 @@
 
 ``compliance_rollup`` holds, per world (``sandbox``), UTC hour a case was opened
 and every dimension the report groups or is scoped by (programme, clock id,
-assignee, city, category, merchant, brand), how many clocks there are and how
-many are met, breached, not applicable or running (running or paused), and how
-many points payouts there are with their points. Clock counts sit under the
+assignee, city, category, merchant, brand), how many clocks have started (a
+pending clock, such as SS-2's agreed day before any booking, is no commitment yet)
+and how many are met, breached, not applicable or running (running or paused),
+and how many points payouts there are with their points. Clock counts sit under the
 clock's own id; a payout's points under the clock id it paid for, so the report
 per clock adds points where it always has, and every other grouping sums over
 clock ids. A NULL city or assignee is kept as ``''`` (the report shows both as
@@ -46,7 +47,7 @@ one trigger per row, one shard. Rows whose counts reach zero stay (a reader sums
 and drops empty groups); they are few (one per key per hour).
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-11-30 09:30:00
 """
 
@@ -61,7 +62,7 @@ from alembic import op
 from aftersales.adapters.db.types import UtcDateTime
 
 revision: str = "0015"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -158,7 +159,7 @@ def _pieces(dialect: str, source: dict[str, str], sign: str) -> list[str]:
 
     counted = named(
         [
-            f"{sign}1",
+            flag("k.status <> 'pending'"),
             flag("k.status = 'met'"),
             flag("k.status = 'breached'"),
             flag("k.status = 'not_applicable'"),
@@ -191,7 +192,7 @@ def _status_change(dialect: str, changed: str) -> list[str]:
         return f"(CASE WHEN {new} THEN 1 ELSE 0 END) - (CASE WHEN {old} THEN 1 ELSE 0 END)"
 
     values = [
-        "0",
+        moved("{s} <> 'pending'"),
         moved("{s} = 'met'"),
         moved("{s} = 'breached'"),
         moved("{s} = 'not_applicable'"),
