@@ -3,6 +3,7 @@ compliance and balances (``adapters/db/read_models.py`` answers the same on SQL)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -243,6 +244,20 @@ def test_compliance_counts_met_breached_running_and_points_by_provider_and_by_cl
     with pytest.raises(InvalidRequest, match="group by one of provider, city"):
         views.compliance(services, ops, by="colour", start=DAY[0], end=DAY[1])
     assert missed != kept
+
+
+def test_compliance_adds_a_missing_and_an_empty_key_into_one_row_not_one_over_the_other(
+    services: Services, store: MemoryStore
+) -> None:
+    _help(services, "oi-lamp")
+    _help(services, "oi-lamp-2")
+    items = store.tables.order_items  # one item lost its city, the other has it blank
+    items["oi-lamp"] = replace(items["oi-lamp"], city=None)
+    items["oi-lamp-2"] = replace(items["oi-lamp-2"], city="")
+    by_city = views.compliance(
+        services, Scope(Role.OPERATIONS), by="city", start=DAY[0], end=DAY[1]
+    )
+    assert [(row.key, row.running) for row in by_city.rows] == [("—", 4)]
 
 
 def test_balances_are_everyones_for_operations_and_ones_own_otherwise(

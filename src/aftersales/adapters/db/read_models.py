@@ -13,16 +13,17 @@ Who sees what (the same rule for every screen, in :func:`scoped`):
 Every query here is a single statement over indexed columns; nothing loads a case
 aggregate to list it.
 
-**Size.** ~760 lines, one job: every screen's query behind the one scoping rule
-(:func:`scoped`), so who-sees-what cannot drift between screens. It would split by
-screen family where that rule allows it: the case search and exports (``filtered``,
+**Size.** ~850 lines, one job: every screen's query behind the one scoping rule
+(:func:`scoped`), so who-sees-what cannot drift between screens. (The compliance
+rollup's own reading lives in ``compliance_rollup.py``; the full query it is held
+equal to stays here, scoped by the same rule.) It would split by screen family
+where that rule allows it: the case search and exports (``filtered``,
 ``case_search``, ``breach_board``) into ``read_models_search.py``, the contacts and
 names of field work into ``read_models_people.py``, both importing ``scoped``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar, overload
@@ -42,6 +43,7 @@ from sqlalchemy import (
     union,
 )
 
+from aftersales.adapters.db import compliance_rollup as rollup
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.types import aware_utc
 from aftersales.domain.contacts import Contact, district_of
@@ -56,7 +58,6 @@ from aftersales.services.records import (
     CasePage,
     ComplaintLine,
     Compliance,
-    ComplianceRow,
     FoundCase,
     LiveFigures,
     OpenCaseLine,
@@ -597,17 +598,56 @@ class SqlReadModels:
 
         A clock counts as met or breached once judged; still running or paused, as
         running; outside its window (OH-4), as not applicable. Points paid are the
-        ledger's, for the same cases.
+        ledger's, for the same cases. Whole hours are read from the rollup the database
+        keeps (:mod:`.compliance_rollup`); it equals :meth:`compliance_in_full`.
         """
         if by not in GROUPINGS:
             raise InvalidRequest(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
-        group = GROUPINGS[by]
+        tallies = rollup.compliance_tallies(
+            self.conn,
+            scope,
+            by=by,
+            start=start,
+            end=end,
+            sandbox=sandbox,
+            full=lambda a, b, worlds: self._full_tallies(scope, by, a, b, sandbox, worlds),
+        )
+        return Compliance(by, rollup.rows_of(tallies))
+
+    def compliance_in_full(
+        self,
+        scope: Scope,
+        *,
+        by: str,
+        start: datetime,
+        end: datetime,
+        sandbox: str | None = None,
+    ) -> Compliance:
+        """:meth:`compliance` as a GROUP BY over every case of the window (its peer)."""
+        if by not in GROUPINGS:
+            raise InvalidRequest(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
+        return Compliance(by, rollup.rows_of(self._full_tallies(scope, by, start, end, sandbox)))
+
+    def _full_tallies(
+        self,
+        scope: Scope,
+        by: str,
+        start: datetime,
+        end: datetime,
+        sandbox: str | None,
+        worlds: list[str] | None = None,
+    ) -> rollup.Tallies:
+        """The report's counts per group over the cases opened in ``[start, end)`` (of
+        ``worlds`` only, if given)."""
+        # NULL and '' are one group ("—"), as the rollup keeps them.
+        group = func.coalesce(GROUPINGS[by], "")
         k = s.clocks
         status = k.c.status
         query = scoped(
             _joined(
                 [
                     group.label("key"),
+                    func.count().label("clocks"),
                     func.sum(case((status == "met", 1), else_=0)).label("met"),
                     func.sum(case((status == "breached", 1), else_=0)).label("breached"),
                     func.sum(case((status == "not_applicable", 1), else_=0)).label("na"),
@@ -626,7 +666,13 @@ class SqlReadModels:
         # Per clock, a payout belongs to the clock it paid for; otherwise to its case's group.
         paid_group = le.c.clock_id if by == "clock" else group
         paid = scoped(
-            _joined([paid_group.label("key"), func.sum(le.c.amount).label("points")])
+            _joined(
+                [
+                    paid_group.label("key"),
+                    func.count().label("payouts"),
+                    func.sum(le.c.amount).label("points"),
+                ]
+            )
             .join(le, and_(le.c.case_id == _c.c.id, le.c.unit == "points"))
             .where(_c.c.opened_at >= start, _c.c.opened_at < end)
             .group_by(paid_group),
@@ -635,19 +681,24 @@ class SqlReadModels:
         if sandbox is not None:
             query = query.where(_c.c.sandbox == sandbox)
             paid = paid.where(_c.c.sandbox == sandbox)
-        rows: dict[str, ComplianceRow] = defaultdict(lambda: ComplianceRow(""))
-        for r in self.conn.execute(query):
-            key = str(r.key or "—")
-            rows[key] = ComplianceRow(
-                key, int(r.met or 0), int(r.breached or 0), int(r.na or 0), int(r.running or 0)
+        if worlds is not None:
+            query = query.where(_c.c.sandbox.in_(worlds))
+            paid = paid.where(_c.c.sandbox.in_(worlds))
+        counted = {
+            rollup.key_of(r.key): rollup.Tally(
+                int(r.clocks),
+                int(r.met or 0),
+                int(r.breached or 0),
+                int(r.na or 0),
+                int(r.running or 0),
             )
-        for r in self.conn.execute(paid):
-            key = str(r.key or "—")
-            row = rows[key]
-            row.key = key
-            row.points_paid = int(r.points or 0)
-        ordered = sorted(rows.values(), key=lambda row: (-(row.judged), row.key))
-        return Compliance(by, ordered)
+            for r in self.conn.execute(query)
+        }
+        paid_out = {
+            rollup.key_of(r.key): rollup.Tally(payouts=int(r.payouts), points=int(r.points or 0))
+            for r in self.conn.execute(paid)
+        }
+        return rollup.merged([counted, paid_out])
 
     def balances(self, scope: Scope, *, sandbox: str | None = None) -> list[BalanceLine]:
         """Net ledger balances: every account's for operations, the caller's own party's otherwise.

@@ -250,6 +250,7 @@ order_items = Table(
     Column("status_at", UtcDateTime, nullable=True),  # the source's time of that status
     Column("contact_phone", String(40), nullable=False, server_default=""),
     Index(None, "order_id"),
+    Index(None, "product_id"),  # a product's items (the compliance rollup follows its moves)
 )
 
 # Events from the marketplace (POST /api/v1/events), kept once per id and world.
@@ -444,6 +445,32 @@ payout_counts = Table(
     Column("shard", Integer, primary_key=True),
     Column("payouts", BigInteger, nullable=False),
     Column("amount", BigInteger, nullable=False),
+)
+
+# The compliance report's counts per world, UTC hour a case was opened and every key the
+# report groups or is scoped by, kept by triggers (migration 0015, which says what they
+# keep equal to what); a reader sums the ``shard`` rows as for the counts above. A NULL
+# assignee or city is kept as ''.
+compliance_rollup = Table(
+    "compliance_rollup",
+    metadata,
+    Column("sandbox", String(64), primary_key=True),
+    Column("hour", UtcDateTime, primary_key=True),
+    Column("programme", String(32), primary_key=True),
+    Column("clock_id", String(64), primary_key=True),
+    Column("assignee", String(64), primary_key=True),
+    Column("city", String(64), primary_key=True),
+    Column("category", String(64), primary_key=True),
+    Column("merchant", String(64), primary_key=True),
+    Column("brand", String(64), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("clocks", BigInteger, nullable=False),
+    Column("met", BigInteger, nullable=False),
+    Column("breached", BigInteger, nullable=False),
+    Column("not_applicable", BigInteger, nullable=False),
+    Column("running", BigInteger, nullable=False),
+    Column("payouts", BigInteger, nullable=False),
+    Column("points", BigInteger, nullable=False),
 )
 
 complaints = Table(

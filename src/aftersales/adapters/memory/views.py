@@ -411,19 +411,17 @@ class MemoryReadModels:
                 continue
             key = paid_on.group(by, entry.payout.clock_id)
             paid[key] = paid.get(key, 0) + entry.payout.amount.value
+        # NULL and '' are one row, "—" (added together, never one over the other).
         result: dict[str, ComplianceRow] = {}
         for key, tally in counted.items():
-            name = str(key or "—")
-            result[name] = ComplianceRow(
-                name,
-                met=tally["met"],
-                breached=tally["breached"],
-                not_applicable=tally["not_applicable"],
-                running=tally["running"] + tally["paused"],
-            )
+            line = result.setdefault(str(key or "—"), ComplianceRow(str(key or "—")))
+            line.met += tally["met"]
+            line.breached += tally["breached"]
+            line.not_applicable += tally["not_applicable"]
+            line.running += tally["running"] + tally["paused"]
         for key, points in paid.items():
-            name = str(key or "—")
-            result.setdefault(name, ComplianceRow(name)).points_paid = points
+            line = result.setdefault(str(key or "—"), ComplianceRow(str(key or "—")))
+            line.points_paid += points
         return Compliance(by, sorted(result.values(), key=lambda r: (-r.judged, r.key)))
 
     def balances(self, scope: Scope, *, sandbox: str | None = None) -> list[BalanceLine]:
