@@ -279,9 +279,13 @@ def test_provider_queue_lists_the_case_nearest_to_breach_first(
     assert rows, queue.text
     lefts = [int(v) for v in re.findall(r'data-left="(-?\d+)"', queue.text)]
     assert lefts == sorted(lefts)
-    # Each commitment by its name (OH-4, OH-6), not its clock id.
-    assert re.search(r"<td>(1 小时内给出解决方案|48 小时内解决)</td>", queue.text)
-    assert "<td>solution</td>" not in queue.text and "<td>resolution</td>" not in queue.text
+    # Each commitment by its name (OH-4, OH-6, SS-2's contact on a signed-for lamp), not its
+    # clock id.
+    assert re.search(
+        r"<td>(1 小时内给出解决方案|48 小时内解决|签收后 24 小时内联系买家)</td>", queue.text
+    )
+    for clock_id in ("solution", "resolution", "contact"):
+        assert f"<td>{clock_id}</td>" not in queue.text
 
 
 def test_hotline_agent_finds_the_callers_order_and_files_for_them(

@@ -11,6 +11,8 @@ exit code 2.
 
 from __future__ import annotations
 
+import shutil
+
 import typer
 
 from aftersales.entrypoints.cli import (
@@ -31,6 +33,15 @@ from aftersales.errors import AftersalesError
 app = typer.Typer(
     no_args_is_help=True, help="After-sales commitments kept as SLA clocks, paid and explained."
 )
+
+
+@app.callback()
+def _each_run() -> None:
+    # The console's width is the terminal's (or COLUMNS) when the command runs, not when
+    # the module was first imported: one process may run many commands (tests, a shell).
+    console.size = shutil.get_terminal_size()
+
+
 app.command()(demo.sample)
 app.command()(serve.worker)
 app.command()(serve.serve)
