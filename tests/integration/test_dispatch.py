@@ -167,3 +167,17 @@ def test_hand_overs_are_saved_with_their_audit_and_reasons(services: Services) -
     ]
     codes = [d.reason.code for d in stored.decisions]
     assert "dispatch.declined" in codes and "dispatch.reassigned" in codes
+
+
+def test_oh_3_a_shops_preferred_providers_are_stored_and_weigh_in_the_database(
+    services: Services,
+) -> None:
+    load(services, "provider", provider("i-a"), provider("i-b"))
+    load(services, "merchant", {"id": "s1", "name": "明光旗舰店", "preferred_providers": ["i-b"]})
+    assert md.get_record(services, "merchant", "s1", world=md.World())["preferred_providers"] == [
+        "i-b"
+    ]
+    assert help_(services, 1).assignee == "i-b"
+    # The whole list is replaced: naming nobody takes the preference away.
+    load(services, "merchant", {"id": "s1", "name": "明光旗舰店", "preferred_providers": []})
+    assert help_(services, 2).assignee == "i-a"

@@ -78,6 +78,34 @@ def test_oh_3_equal_scores_go_by_fulfilment_world_then_lowest_id_whatever_the_or
         assert "equal score" in decision.reasons[1].en
 
 
+def test_oh_3_the_shops_preferred_provider_wins_among_equally_near_ones_and_says_so(
+    policy: DispatchPolicy,
+) -> None:
+    decision = decide(
+        policy, [near("a-other"), near("b-liked")], service_tag=SI, day=DAY, preferred={"b-liked"}
+    )
+    assert decision.provider_id == "b-liked"
+    assert decision.chosen is not None and decision.chosen.parts["preferred"] == 1.0
+    runner_up = decision.reasons[1]
+    assert "a-other" in runner_up.en
+    assert "the shop's preferred provider (0% against 100%)" in runner_up.en
+    assert "商家首选（0%，对方 100%）" in runner_up.zh
+
+
+def test_oh_3_a_preference_is_weighed_never_required_and_absent_when_the_shop_names_none(
+    policy: DispatchPolicy,
+) -> None:
+    # Preferred but registered only for the whole province: the district's own provider
+    # still wins on area precision, which weighs more.
+    far = near("a-liked", area_level="province")
+    decision = decide(policy, [far, near("b-near")], service_tag=SI, day=DAY, preferred={"a-liked"})
+    assert decision.provider_id == "b-near"
+    # A shop that names nobody: no such part in anyone's score or explanation.
+    plain = decide(policy, [near("a"), near("b")], service_tag=SI, day=DAY)
+    assert plain.chosen is not None and "preferred" not in plain.chosen.parts
+    assert all("preferred" not in r.en for r in plain.reasons)
+
+
 def test_oh_3_a_provider_at_capacity_is_skipped_and_the_explanation_says_so(
     policy: DispatchPolicy,
 ) -> None:

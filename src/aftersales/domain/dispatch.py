@@ -10,7 +10,8 @@ given that day, its on-time record. :func:`decide` then
    closure or leave covers the day), **capacity** (something left of the day's
    capacity, overall and in the capacity area the address lies in);
 2. scores the rest with the weights of the dispatch policy (``kind = "dispatch"``):
-   nearest category, most specific area, load, on-time record;
+   nearest category, most specific area, load, on-time record, and, where the shop
+   names providers it prefers, being one of them;
 3. breaks ties deterministically: better fulfilment, the sandbox's own provider
    over a live one, then the lowest id (by code point).
 
@@ -72,6 +73,7 @@ class Weights(BaseModel):
     area: float = Field(default=2.0, ge=0)  # covers the district rather than the city
     load: float = Field(default=1.0, ge=0)  # little of the day's capacity used
     on_time: float = Field(default=1.0, ge=0)  # clocks met rather than breached
+    preferred: float = Field(default=1.5, ge=0)  # the shop lists it among its preferred
 
 
 class DispatchPolicy(BaseModel):
@@ -216,7 +218,7 @@ def _best_rows(candidates: Iterable[Candidate], accepted: Sequence[str]) -> list
     return [best[p] for p in sorted(best)]
 
 
-def _score(policy: DispatchPolicy, c: Candidate) -> Scored:
+def _score(policy: DispatchPolicy, c: Candidate, preferred: frozenset[str]) -> Scored:
     w = policy.weights
     level = AREA_LEVELS.index(c.area_level) if c.area_level in AREA_LEVELS else 2
     overall = next((cap.used for cap in c.capacities if not cap.area_code), 0)
@@ -231,11 +233,14 @@ def _score(policy: DispatchPolicy, c: Candidate) -> Scored:
         "load": 1.0 - min(1.0, load),
         "on_time": c.met / judged if judged else policy.unknown_on_time,
     }
+    if preferred:  # a part only where the shop names providers it prefers
+        parts["preferred"] = 1.0 if c.provider_id in preferred else 0.0
     score = round(
         w.category * parts["category"]
         + w.area * parts["area"]
         + w.load * parts["load"]
-        + w.on_time * parts["on_time"],
+        + w.on_time * parts["on_time"]
+        + w.preferred * parts.get("preferred", 0.0),
         6,
     )
     return Scored(c.provider_id, score, parts, c)
@@ -252,12 +257,15 @@ def decide(
     service_tag: str,
     day: date | None,
     excluded: Iterable[str] = (),
+    preferred: Iterable[str] = (),
 ) -> DispatchDecision:
     """OH-3: choose among ``candidates`` for an item needing ``service_tag`` on ``day``.
 
     ``excluded``: providers that must not get the case again (one that declined it,
     or missed its plan); they are left out. ``day`` None: no calendar is consulted.
+    ``preferred``: the candidates' ids the item's shop prefers (scored, never required).
     """
+    preferred = frozenset(preferred)
     out = set(excluded)
     accepted = policy.accepted(service_tag)
     rows = [c for c in _best_rows(candidates, accepted) if c.provider_id not in out]
@@ -322,7 +330,7 @@ def decide(
             )
             continue
         qualified.append(c)
-    ranked = sorted((_score(policy, c) for c in qualified), key=lambda s: s.key)
+    ranked = sorted((_score(policy, c, preferred) for c in qualified), key=lambda s: s.key)
     chosen = ranked[0] if ranked else None
     runner_up = ranked[1] if len(ranked) > 1 else None
     reasons: list[Reason] = []
@@ -374,6 +382,7 @@ _PART_NAMES: Mapping[str, Bilingual] = {
     "area": Bilingual("区域精确度", "area precision"),
     "load": Bilingual("当日余量", "capacity left today"),
     "on_time": Bilingual("按时记录", "on-time record"),
+    "preferred": Bilingual("商家首选", "the shop's preferred provider"),
 }
 
 

@@ -29,6 +29,7 @@ from aftersales.domain.lifecycle import Programme, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import Forbidden, InvalidFields
 from aftersales.services.base import Services
+from aftersales.services.master_data import World
 from aftersales.services.ports import UnitOfWork
 from aftersales.services.time import now_in
 
@@ -66,7 +67,17 @@ def decision_for(
         day=day,
         record_since=at - timedelta(days=policy.record_days),
     )
-    return decide(policy, found, service_tag=service_tag, day=day, excluded=excluded)
+    # The shop names providers as the marketplace knows them; a sandbox's own provider of
+    # that id is stored under the sandbox's prefix, a live one as it is.
+    world = World.of(sandbox)
+    preferred = {
+        stored
+        for given in uow.reference.preferred_providers(item.merchant_id)
+        for stored in (given, world.store(given))
+    }
+    return decide(
+        policy, found, service_tag=service_tag, day=day, excluded=excluded, preferred=preferred
+    )
 
 
 def _count(

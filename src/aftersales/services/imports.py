@@ -34,8 +34,9 @@ split on ``|`` and paired in order. An NDJSON line holds the record in the
 nested shape of :mod:`master_records`. A brand or provider record that does not
 carry ``service_centres`` / ``coverage`` at all keeps the stored ones (they
 come from their own files); an explicit empty list clears them. A provider's
-``daily_capacity``, ``area_capacity`` and ``closures`` (OH-3) are kept the same
-way when a record leaves them out.
+``daily_capacity``, ``area_capacity`` and ``closures`` (OH-3) and its
+``appointment_windows`` (SS-2), and a shop's ``preferred_providers`` (OH-3), are
+kept the same way when a record leaves them out.
 
 **Orders whose rows are not together.** Rows of one order are gathered within
 a batch (about :data:`BATCH_ROWS` rows; a batch never ends inside a run of one
@@ -193,7 +194,14 @@ _ITEM_FIELD_COLUMN = {f: c for c, f in _ITEM_COLUMNS.items()}
 # carry them; a providers.csv row may carry daily_capacity.
 _LISTS: dict[str, tuple[str, ...]] = {
     "brand": ("service_centres",),
-    "provider": ("coverage", "daily_capacity", "area_capacity", "closures"),
+    "merchant": ("preferred_providers",),
+    "provider": (
+        "coverage",
+        "daily_capacity",
+        "area_capacity",
+        "closures",
+        "appointment_windows",
+    ),
 }
 _BRAND_FLAT = ("warranty_terms_zh", "warranty_terms_en", "exclusions_zh", "exclusions_en")
 
@@ -225,6 +233,7 @@ def _columns_of(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         "exclusions",
         "area_capacity",
         "closures",
+        "appointment_windows",
     }
     fields = [n for n in model.model_fields if n not in nested]
     required = [n for n, f in model.model_fields.items() if f.is_required() and n not in nested]

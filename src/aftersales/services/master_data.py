@@ -563,7 +563,8 @@ class _Builder:
         }
 
     def _merchant(self, r: mr.MerchantIn, base: dict[str, Any], _: Any) -> dict[str, Any]:
-        return {**base, "name": r.name}
+        preferred = list(dict.fromkeys(r.preferred_providers))  # in order, each once
+        return {**base, "name": r.name, "preferred_providers": preferred}
 
     def _buyer(self, r: mr.BuyerIn, base: dict[str, Any], _: Any) -> dict[str, Any]:
         return {**base, "name": r.name, "phone": r.phone}
@@ -937,7 +938,11 @@ def as_record(kind: str, row: Mapping[str, Any], world: World) -> dict[str, Any]
             "service_centres": row.get("centres", []),
         }
     if kind == "merchant":
-        return {**common, "name": row["name"]}
+        return {
+            **common,
+            "name": row["name"],
+            "preferred_providers": list(row.get("preferred_providers") or []),
+        }
     if kind == "buyer":
         return {**common, "name": row["name"], "phone": row["phone"]}
     if kind == "provider":

@@ -144,9 +144,15 @@ class BrandIn(_Record):
 
 
 class MerchantIn(_Record):
-    """A shop."""
+    """A shop, and the service providers it prefers for its requests (OH-3's score)."""
 
     name: Name
+    # Provider ids as the marketplace knows them; the whole list, replacing what is stored.
+    # They need not be loaded yet (providers come after shops in a load), and an id no
+    # provider has simply never matches.
+    preferred_providers: Annotated[list[Id], BeforeValidator(_list)] = Field(
+        default_factory=list, max_length=100
+    )
 
 
 Fulfil = Literal["on_site", "in_store", "mail_in"]

@@ -148,6 +148,9 @@ class ReferenceData(Protocol):
     ) -> None:
         """OH-3: one more case for the provider on ``day``, overall and in each capacity area."""
 
+    def preferred_providers(self, merchant_id: str) -> tuple[str, ...]:
+        """OH-3: the provider ids (as the marketplace gives them) the shop prefers."""
+
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
         """NW-3: hotline, terms and centres (NotFound if no such brand)."""
 

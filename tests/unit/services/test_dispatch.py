@@ -309,3 +309,18 @@ def test_capacity_and_closures_are_master_data_read_back_as_sent(services: Servi
     )
     assert outcome.result == "refused"
     assert outcome.errors[0]["field"] == "area_capacity.0.area_code"
+
+
+def test_oh_3_a_shops_preferred_providers_are_master_data_and_dispatch_weighs_them(
+    services: Services,
+) -> None:
+    # Equal in every other way, i-a would win on the lowest id.
+    load(services, "provider", provider("i-a"), provider("i-b"))
+    load(services, "merchant", {"id": "s1", "name": "明光旗舰店", "preferred_providers": ["i-b"]})
+    stored = md.get_record(services, "merchant", "s1", world=md.World())
+    assert stored["preferred_providers"] == ["i-b"]
+    case = help_(services, 1)
+    assert case.assignee == "i-b"
+    runner_up = next(d.reason for d in case.decisions if d.reason.code == "dispatch.runner_up")
+    assert "i-a" in runner_up.en
+    assert "the shop's preferred provider (0% against 100%)" in runner_up.en

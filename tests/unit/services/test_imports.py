@@ -681,3 +681,15 @@ def test_oh_3_a_providers_file_keeps_the_capacity_and_closures_it_does_not_carry
     assert load(svc, ("providers.csv", csv)).clean
     stored = record(svc, "provider", "v1")
     assert stored["daily_capacity"] == 2 and stored["closures"] == [leave]
+
+
+def test_oh_3_a_shops_file_sets_its_preferred_providers_and_one_without_them_keeps_them(
+    svc: Services,
+) -> None:
+    # A cell holds a list split on "|", as badges and service tags are.
+    assert load(svc, ("merchants.csv", "id,name,preferred_providers\ns9,九号店,v1|v2\n")).clean
+    assert record(svc, "merchant", "s9")["preferred_providers"] == ["v1", "v2"]
+    # A later file of shops that does not carry the column leaves them as they are.
+    assert load(svc, ("merchants.csv", "id,name\ns9,九号店（新）\n")).clean
+    stored = record(svc, "merchant", "s9")
+    assert stored["name"] == "九号店（新）" and stored["preferred_providers"] == ["v1", "v2"]

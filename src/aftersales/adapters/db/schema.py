@@ -105,6 +105,8 @@ merchants = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
+    # OH-3: provider ids (as the marketplace gives them) the shop prefers; a dispatch weighs it.
+    Column("preferred_providers", JSON, nullable=True),
     *master_columns(),
 )
 

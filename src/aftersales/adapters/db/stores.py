@@ -131,6 +131,13 @@ class SqlReference:
             self.conn, sandbox=sandbox, provider_id=provider_id, day=day, areas=areas
         )
 
+    def preferred_providers(self, merchant_id: str) -> tuple[str, ...]:
+        m = s.merchants
+        found = self.conn.execute(
+            select(m.c.preferred_providers).where(m.c.id == merchant_id)
+        ).scalar_one_or_none()
+        return tuple(found or ())
+
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
         return reference.brand_after_sales(self.conn, brand_id)
 

@@ -196,6 +196,10 @@ class MemoryReference(_OnStore):
             key = (sandbox, provider_id, day, area)
             self._t.loads[key] = self._t.loads.get(key, 0) + 1
 
+    def preferred_providers(self, merchant_id: str) -> tuple[str, ...]:
+        row = self._t.master.get(("merchant", merchant_id)) or {}
+        return tuple(row.get("preferred_providers") or ())
+
     def lock_order(self, order_id: str) -> None:
         """Nothing to do: a unit of work holds the whole store."""
 
