@@ -5,7 +5,8 @@
 tag; the sandbox's own providers and live ones) together with what the decision
 needs: a closure covering the day, its capacity overall and in the areas holding
 the address with what was dispatched against each that day, and its on-time
-record (SLA clocks met and breached on cases it holds, opened since a day). The
+record (SLA clocks met and breached on cases it holds, opened since a day, from
+the compliance rollup). The
 choice itself is :func:`aftersales.domain.dispatch.decide`.
 
 The statement is built once per dialect (arrays on PostgreSQL, so its text never
@@ -40,16 +41,13 @@ _ld_all = _ld.alias("load_all")
 
 
 def _record(m: Any, status: str) -> Any:
-    """Clocks of ``status`` on cases the provider holds, opened since ``record_since``."""
-    c, k = s.cases, s.clocks
+    """Clocks of ``status`` on cases the provider holds, opened since ``record_since``'s hour:
+    read from the compliance rollup (migration 0015) through its (assignee, hour) index, so
+    it costs the provider's rows per hour and key, not one row per case it ever held."""
+    r = s.compliance_rollup
     return (
-        select(func.count())
-        .select_from(k.join(c, c.c.id == k.c.case_id))
-        .where(
-            c.c.assignee == m.c.provider_id,
-            c.c.opened_at >= bindparam("record_since"),
-            k.c.status == status,
-        )
+        select(func.coalesce(func.sum(r.c[status]), 0))
+        .where(r.c.assignee == m.c.provider_id, r.c.hour >= bindparam("record_since"))
         .scalar_subquery()
     )
 
@@ -166,7 +164,10 @@ def candidates(
             "sandboxes": [sandbox, LIVE] if sandbox != LIVE else [LIVE],
             "world": sandbox,
             "day": day,
-            "record_since": record_since,
+            # The rollup keeps whole hours: the record starts at the top of the hour.
+            "record_since": (
+                record_since.replace(minute=0, second=0, microsecond=0) if record_since else None
+            ),
         },
     ).all()
     grouped: dict[tuple[str, str, str, str, str], list[Any]] = {}

@@ -473,6 +473,8 @@ compliance_rollup = Table(
     Column("running", BigInteger, nullable=False),
     Column("payouts", BigInteger, nullable=False),
     Column("points", BigInteger, nullable=False),
+    # OH-3: a provider's on-time record (met and breached since a day) in dispatch.
+    Index("ix_compliance_rollup_assignee_hour", "assignee", "hour"),
 )
 
 complaints = Table(
