@@ -50,8 +50,13 @@ def test_oh_3_dispatch_reasons_a_decline_and_a_reassignment_over_the_api(
     ops = Api(client, container, "ops")
     case = provider.get(f"/api/v1/cases/{case_id}").json()
     assert case["assignee"] == data.PROVIDER_HANGZHOU_LIGHTING
-    codes = [d["code"] for d in case["decisions"]]
+    # How the providers were weighed is for operations and the liable shop; the provider
+    # sees that the request was dispatched to it, not how its competitors scored.
+    codes = [d["code"] for d in ops.get(f"/api/v1/cases/{case_id}").json()["decisions"]]
     assert "dispatch.chosen" in codes and "dispatch.runner_up" in codes
+    seen = [d["code"] for d in case["decisions"]]
+    assert "oh.dispatched" in seen
+    assert "dispatch.chosen" not in seen and "dispatch.runner_up" not in seen
 
     blank = provider.post(f"/api/v1/cases/{case_id}/decline", {"reason": "  "})
     assert blank.status_code == 422

@@ -35,6 +35,13 @@ def test_oh_3_the_provider_declines_on_its_case_page_and_operations_reassign_it_
     page = ops.get(f"/cases/{case_id}").text
     assert "declined the request" in page and "今天没有师傅" in page
     assert "remains liable (OH-3)" in page
+    # Operations are offered the providers that qualify now (the one holding it left out),
+    # and read how they were weighed; the buyer reads neither.
+    assert 'datalist id="qualified-providers"' in page and "Qualified now, best first" in page
+    assert "runner-up" in page
+    seen = _signed_in(app, data.DEMO_BUYER, Role.CONSUMER, "en").get(f"/cases/{case_id}")
+    assert seen.status_code == 200 and "declined the request" in seen.text
+    assert "runner-up" not in seen.text and "qualified-providers" not in seen.text
     refused = _post(ops, f"/cases/{case_id}/reassign", provider_id="dlv-south", reason="try")
     assert refused.status_code == 422  # type: ignore[attr-defined]
     assert "does not cover this address, category and service" in refused.text  # type: ignore[attr-defined]

@@ -258,6 +258,13 @@ def may_see_contact(
     return False
 
 
+def may_see_dispatch_scores(role: Role) -> bool:
+    """May a viewer read how OH-3 weighed the providers (scores, the runner-up, who was
+    skipped and why)? Operations and the liable shop do; a buyer, a provider or a brand
+    sees who has the request and every hand-over, not how other providers scored."""
+    return role in (Role.OPERATIONS, Role.SYSTEM, Role.MERCHANT)
+
+
 def may_take(role: Role, programme: Programme, state: str, step: str) -> bool:
     """May ``role`` take lifecycle ``step`` on a case of ``programme`` in ``state`` now?"""
     transition = LIFECYCLES[programme].transition(step)

@@ -42,6 +42,20 @@ FULFIL_NAMES: Mapping[str, Bilingual] = {
 }
 AREA_LEVELS = ("district", "city", "province")  # most specific first
 
+# The reasons that weigh providers against each other (scores, the runner-up, who was
+# skipped and why); who may read them: domain/access.may_see_dispatch_scores.
+SCORING_REASONS = frozenset(
+    {
+        "dispatch.chosen",
+        "dispatch.runner_up",
+        "dispatch.no_runner_up",
+        "dispatch.skipped_capacity",
+        "dispatch.skipped_capacity_area",
+        "dispatch.skipped_closed",
+        "dispatch.skipped_fulfilment",
+    }
+)
+
 # The hard constraints, in the order they are applied; "coverage" is what the query asks.
 Constraint = Literal["coverage", "fulfilment", "calendar", "capacity"]
 CONSTRAINTS: tuple[Constraint, ...] = ("coverage", "fulfilment", "calendar", "capacity")

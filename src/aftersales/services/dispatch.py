@@ -114,6 +114,18 @@ def _gave_up(case: Case) -> frozenset[str]:
     )
 
 
+def qualified_now(svc: Services, case: Case) -> list[str]:
+    """OH-3: the providers that would qualify for ``case`` now, best first, leaving out the
+    one holding it: what operations may reassign it to (offered on the case page)."""
+    with svc.uow() as uow:
+        sandbox = uow.cases.sandbox_of(case.id)
+        at = now_in(uow, sandbox, svc.clock)
+        tz = case.policy(svc.book).timezone
+        held = frozenset({case.assignee}) if case.assignee else frozenset()
+        decision = decision_for(svc, uow, case.item, case.service_tag, at, sandbox, tz, held)
+        return [s.provider_id for s in decision.ranked] if decision else []
+
+
 def _hand_over_to_next(
     svc: Services, uow: UnitOfWork, case: Case, kind: str, at: datetime, actor: Actor, why: str
 ) -> None:

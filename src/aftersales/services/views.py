@@ -19,6 +19,7 @@ from aftersales.domain import access
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.cases import Case
 from aftersales.domain.contacts import Contact, mask_name, mask_phones_in
+from aftersales.domain.dispatch import SCORING_REASONS
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.explain import Reason
 from aftersales.domain.lifecycle import Role
@@ -276,6 +277,8 @@ def case_view(svc: Services, scope: Scope, case: Case) -> CaseView:
         named = _with_names(decision.reason, known)
         if named is not decision.reason:
             entry["zh"], entry["en"] = named.zh, named.en
+    if not access.may_see_dispatch_scores(scope.role):
+        report["decisions"] = [d for d in report["decisions"] if d["code"] not in SCORING_REASONS]
     history = case_history(case, svc.book, known, private=private)
     return CaseView(report, contact, history, known, private)
 

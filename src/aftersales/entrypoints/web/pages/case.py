@@ -38,6 +38,7 @@ from aftersales.entrypoints.web.pages.formats import fen_from_yuan, fmt_left
 from aftersales.entrypoints.web.pages.story import plan_and_result
 from aftersales.services import cases as svc_cases
 from aftersales.services import dispatch as dispatching
+from aftersales.services import views
 from aftersales.services.base import Services
 from aftersales.services.dispatch import HandOverRefused
 from aftersales.services.reports import case_report
@@ -71,6 +72,10 @@ def render_case(
     buyer = case.item.buyer_account if viewer.role is Role.CONSUMER else None
     field = field_context(svc, ctx, viewer, case, now)
     slots = slot_context(svc, ctx, viewer, case)
+    moves = hand_overs(viewer.role, viewer.party, case)
+    qualified_ids = dispatching.qualified_now(svc, case) if moves["can_reassign"] else []
+    named = views.names(svc, qualified_ids)
+    qualified = [(p, named.get(p, p)) for p in qualified_ids]
     return render(
         ctx,
         "case.html",
@@ -88,7 +93,8 @@ def render_case(
         can_decide=access.allowed(viewer.role, Action.DECIDE_COMPLAINT),
         can_quote=access.allowed(viewer.role, Action.ISSUE_QUOTE, case.programme),
         can_pause=case.is_open and access.allowed(viewer.role, Action.PAUSE_CLOCK),
-        **hand_overs(viewer.role, viewer.party, case),
+        **moves,
+        qualified=qualified,
         seconds_left=lambda due: (datetime.fromisoformat(due) - now).total_seconds(),
         fmt_left=lambda seconds: fmt_left(seconds, ctx.lang),
         **{**field, **slots, **extra},

@@ -15,6 +15,11 @@ WORDS: dict[str, tuple[str, str]] = {
         "The request goes to the next qualified provider, or to the merchant if none.",
     ),
     "dispatch.reason": ("理由", "Reason"),
+    "dispatch.qualified_now": ("现在符合条件的服务方（按得分）", "Qualified now, best first"),
+    "dispatch.none_qualified": (
+        "现在没有其他服务方符合条件。",
+        "No other provider qualifies now.",
+    ),
     "dispatch.reassign": ("改派", "Reassign"),
     "dispatch.reassign_to": ("改派给服务方（编号）", "To the provider (id)"),
     "dispatch.reassign_hint": (
