@@ -22,7 +22,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, any_, bindparam, func, literal, select
+from sqlalchemy import Connection, String, and_, any_, bindparam, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
@@ -84,23 +84,36 @@ def _candidates(pg: bool) -> Any:
         .cte("matched")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    return select(
-        m.c.provider_id,
-        m.c.category_id,
-        m.c.area_level,
-        m.c.fulfil,
-        m.c.sandbox,
-        _cl.c.first_day,
-        _cl.c.last_day,
-        _cl.c.reason,
-        _cap.c.area_code.label("cap_area"),
-        _cap.c.per_day,
-        func.coalesce(_ld.c.dispatched, 0).label("cap_used"),
-        func.coalesce(_ld_all.c.dispatched, 0).label("used_all"),
-        _record(m, "met").label("met"),
-        _record(m, "breached").label("breached"),
-    ).select_from(
-        m.outerjoin(
+    if pg:
+        # Reached per matched provider by their primary keys (a LATERAL join), never by
+        # hashing the whole capacity or closures table, which the planner would otherwise
+        # choose for a couple of dozen providers. The LIMIT and OFFSET keep PostgreSQL
+        # from flattening the subqueries back into plain joins (at most one closure
+        # covers a day: they may not overlap).
+        cl: Any = (
+            select(_cl.c.first_day, _cl.c.last_day, _cl.c.reason)
+            .where(
+                _cl.c.provider_id == m.c.provider_id,
+                _cl.c.first_day <= bindparam("day"),
+                _cl.c.last_day >= bindparam("day"),
+            )
+            .limit(1)
+            .lateral("closure")
+        )
+        cap: Any = (
+            select(_cap.c.area_code, _cap.c.per_day)
+            .where(
+                _cap.c.provider_id == m.c.provider_id,
+                _in(_cap.c.area_code, "cap_areas", pg),
+            )
+            .offset(0)
+            .lateral("capacity")
+        )
+        with_closure = m.outerjoin(cl, true())
+        with_capacity = with_closure.outerjoin(cap, true())
+    else:  # SQLite has no LATERAL; it reaches them by key in a nested loop anyway
+        cl, cap = _cl, _cap
+        with_closure = m.outerjoin(
             _cl,
             and_(
                 _cl.c.provider_id == m.c.provider_id,
@@ -108,21 +121,36 @@ def _candidates(pg: bool) -> Any:
                 _cl.c.last_day >= bindparam("day"),
             ),
         )
-        .outerjoin(
+        # '' (overall) is in the list, so one IN reaches the rows by the primary key.
+        with_capacity = with_closure.outerjoin(
             _cap,
-            # '' (overall) is in the list, so one ANY reaches the rows by the primary key.
             and_(_cap.c.provider_id == m.c.provider_id, _in(_cap.c.area_code, "cap_areas", pg)),
         )
-        .outerjoin(
+    return select(
+        m.c.provider_id,
+        m.c.category_id,
+        m.c.area_level,
+        m.c.fulfil,
+        m.c.sandbox,
+        cl.c.first_day,
+        cl.c.last_day,
+        cl.c.reason,
+        cap.c.area_code.label("cap_area"),
+        cap.c.per_day,
+        func.coalesce(_ld.c.dispatched, 0).label("cap_used"),
+        func.coalesce(_ld_all.c.dispatched, 0).label("used_all"),
+        _record(m, "met").label("met"),
+        _record(m, "breached").label("breached"),
+    ).select_from(
+        with_capacity.outerjoin(
             _ld,
             and_(
                 _ld.c.sandbox == bindparam("world"),
                 _ld.c.provider_id == m.c.provider_id,
                 _ld.c.day == bindparam("day"),
-                _ld.c.area_code == _cap.c.area_code,
+                _ld.c.area_code == cap.c.area_code,
             ),
-        )
-        .outerjoin(
+        ).outerjoin(
             _ld_all,
             and_(
                 _ld_all.c.sandbox == bindparam("world"),
