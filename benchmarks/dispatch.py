@@ -14,8 +14,9 @@ counted for the day. Measured on PostgreSQL, in the same run:
 
 Both answers are compared for every address; a difference raises. The figure is
 the p99 of one decision (milliseconds), against the issue's ≤ 2 ms. The on-time
-record reads the providers' clocks; this world has no cases, so that part costs
-nothing here (see the report: it grows with a provider's cases).
+record is read from the compliance rollup by (assignee, hour); this world has no
+cases, so that part costs little here (it grows with the rollup rows of a
+provider over the record's days, not with its cases).
 """
 
 from __future__ import annotations
