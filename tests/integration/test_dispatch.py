@@ -4,10 +4,12 @@ hand-overs saved with their audit and reasons."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.policy_files import load_policy_book
@@ -181,3 +183,42 @@ def test_oh_3_a_shops_preferred_providers_are_stored_and_weigh_in_the_database(
     # The whole list is replaced: naming nobody takes the preference away.
     load(services, "merchant", {"id": "s1", "name": "明光旗舰店", "preferred_providers": []})
     assert help_(services, 2).assignee == "i-a"
+
+
+def test_oh_3_racing_counts_of_one_providers_day_wait_and_count_on_from_each_other(
+    engine: Engine,
+) -> None:
+    """What the service's capacity check rests on: the second of two uncommitted counts of
+    the same provider's day waits for the first and returns the count after both."""
+    from aftersales.adapters.db import dispatch as db_dispatch
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: there is no race to lose")
+    where = {"sandbox": "live", "provider_id": "i-near", "day": DAY, "areas": ["330100"]}
+    with engine.begin() as conn:
+        conn.execute(s.providers.insert().values(id="i-near", name="i-near", kind="installer"))
+    first = engine.connect()
+    first.begin()
+    assert db_dispatch.count_dispatch(first, **where) == {"": 1, "330100": 1}
+    seen: list[dict[str, int]] = []
+
+    def second() -> None:
+        with engine.begin() as conn:
+            seen.append(db_dispatch.count_dispatch(conn, **where))
+
+    racer = threading.Thread(target=second)
+    racer.start()
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    give_up = time.monotonic() + 30
+    with engine.connect() as watcher:  # until the racer waits on the first's rows
+        while not watcher.execute(waiting).scalar_one():
+            assert time.monotonic() < give_up, "the second count never waited"
+            time.sleep(0.01)
+    assert not seen
+    first.commit()
+    first.close()
+    racer.join(timeout=30)
+    assert seen == [{"": 2, "330100": 2}]

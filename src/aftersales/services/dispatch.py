@@ -80,29 +80,68 @@ def decision_for(
     )
 
 
-def _count(
+def _take(
     uow: UnitOfWork, decision: DispatchDecision | None, sandbox: str, day_of: datetime, tz: str
-) -> None:
+) -> bool:
+    """Count the chosen provider's case against its day; False (and counted back) when that
+    took it past a stated capacity: another dispatch raced this one to the last place."""
     if decision is None or decision.chosen is None:
-        return
-    uow.reference.count_dispatch(
-        sandbox=sandbox,
-        provider_id=decision.chosen.provider_id,
-        day=day_of.astimezone(ZoneInfo(tz)).date(),
-        areas=decision.capacity_used(),
+        return True
+    provider, day = decision.chosen.provider_id, day_of.astimezone(ZoneInfo(tz)).date()
+    areas = decision.capacity_used()
+    counted = uow.reference.count_dispatch(
+        sandbox=sandbox, provider_id=provider, day=day, areas=areas
     )
+    if all(
+        c.per_day is None or counted.get(c.area_code, 0) <= c.per_day
+        for c in decision.chosen.candidate.capacities
+    ):
+        return True
+    uow.reference.release_dispatch(sandbox=sandbox, provider_id=provider, day=day, areas=areas)
+    return False
+
+
+RACES = 3  # decisions made again when racing dispatches took the chosen provider's last place
+
+
+def _decide_and_take(
+    svc: Services,
+    uow: UnitOfWork,
+    item: OrderItem,
+    service_tag: str | None,
+    at: datetime,
+    sandbox: str,
+    timezone: str,
+    excluded: frozenset[str] = frozenset(),
+) -> DispatchDecision | None:
+    """:func:`decision_for`, with the chosen provider's case counted against its capacity.
+
+    Capacity is judged on what was committed when the candidates were read; a dispatch
+    that commits meanwhile may take the last place. Counting locks the day's rows, so
+    the later of two racing dispatches finds it went over, counts it back and decides
+    again on a fresh read (which now shows that provider full, with the reason), and
+    leaves the provider out after :data:`RACES` tries."""
+    out = excluded
+    for attempt in range(RACES + 1):
+        decision = decision_for(svc, uow, item, service_tag, at, sandbox, timezone, out)
+        if _take(uow, decision, sandbox, at, timezone):
+            return decision
+        assert decision is not None
+        assert decision.chosen is not None
+        if attempt + 1 >= RACES:
+            out = out | {decision.chosen.provider_id}
+    return decision_for(svc, uow, item, service_tag, at, sandbox, timezone, out)
 
 
 def dispatch(svc: Services, uow: UnitOfWork, case: Case, at: datetime, sandbox: str) -> None:
     """OH-3 on initiation: to the chosen provider, else to the merchant, with the reasons."""
     tz = case.policy(svc.book).timezone
-    decision = decision_for(svc, uow, case.item, case.service_tag, at, sandbox, tz)
+    decision = _decide_and_take(svc, uow, case.item, case.service_tag, at, sandbox, tz)
     reasons = decision.reasons if decision else ()
     if decision is None or decision.chosen is None:
         case.dispatch(svc.book, case.item.merchant_id, at, to_merchant=True, reasons=reasons)
         return
     case.dispatch(svc.book, decision.chosen.provider_id, at, reasons=reasons)
-    _count(uow, decision, sandbox, at, tz)
 
 
 def _gave_up(case: Case) -> frozenset[str]:
@@ -133,7 +172,7 @@ def _hand_over_to_next(
     tz = case.policy(svc.book).timezone
     leaving = case.assignee or ""
     excluded = _gave_up(case) | {leaving}
-    decision = decision_for(svc, uow, case.item, case.service_tag, at, sandbox, tz, excluded)
+    decision = _decide_and_take(svc, uow, case.item, case.service_tag, at, sandbox, tz, excluded)
     reasons = decision.reasons if decision else ()
     if decision is None or decision.chosen is None:
         case.hand_over(
@@ -141,7 +180,6 @@ def _hand_over_to_next(
         )
         return
     case.hand_over(svc.book, kind, decision.chosen.provider_id, at, actor, why, reasons=reasons)
-    _count(uow, decision, sandbox, at, tz)
 
 
 def _why(why: str) -> str:
@@ -211,10 +249,15 @@ def reassign(svc: Services, case_id: str, actor: Actor, provider_id: str, why: s
                 f"'{provider_id}' does not cover this item's category, service and area "
                 "(OH-3): name a provider that does",
             )
+        if not _take(uow, chosen, sandbox, at, tz):
+            raise HandOverRefused(
+                {"provider_id": "provider.capacity"},
+                f"'{provider_id}' has just used up its capacity for the day (OH-3): "
+                "name another provider",
+            )
         case.hand_over(
             svc.book, "reassigned", provider_id, at, actor, reason, reasons=chosen.reasons[:1]
         )
-        _count(uow, chosen, sandbox, at, tz)
         uow.cases.save(case)
         uow.commit()
         return case
@@ -236,7 +279,7 @@ def replace_on_missed_plan(svc: Services, uow: UnitOfWork, case: Case, at: datet
     tz = case.policy(svc.book).timezone
     leaving = case.assignee or ""
     excluded = _gave_up(case) | {leaving}
-    decision = decision_for(svc, uow, case.item, case.service_tag, at, sandbox, tz, excluded)
+    decision = _decide_and_take(svc, uow, case.item, case.service_tag, at, sandbox, tz, excluded)
     if decision is None or decision.chosen is None:
         return False  # nobody else qualifies: the provider keeps it (the merchant is liable)
     case.hand_over(
@@ -248,7 +291,6 @@ def replace_on_missed_plan(svc: Services, uow: UnitOfWork, case: Case, at: datet
         "OH-4",
         reasons=decision.reasons,
     )
-    _count(uow, decision, sandbox, at, tz)
     return True
 
 

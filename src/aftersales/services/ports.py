@@ -145,8 +145,15 @@ class ReferenceData(Protocol):
 
     def count_dispatch(
         self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
+    ) -> dict[str, int]:
+        """OH-3: one more case for the provider on ``day``, overall ('') and in each capacity
+        area; the counts after it. The rows stay locked to this unit of work, so a racing
+        dispatch to the same provider waits and then counts on from these."""
+
+    def release_dispatch(
+        self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
     ) -> None:
-        """OH-3: one more case for the provider on ``day``, overall and in each capacity area."""
+        """OH-3: take back a :meth:`count_dispatch` of this unit of work (it went over)."""
 
     def preferred_providers(self, merchant_id: str) -> tuple[str, ...]:
         """OH-3: the provider ids (as the marketplace gives them) the shop prefers."""

@@ -324,3 +324,35 @@ def test_oh_3_a_shops_preferred_providers_are_master_data_and_dispatch_weighs_th
     runner_up = next(d.reason for d in case.decisions if d.reason.code == "dispatch.runner_up")
     assert "i-a" in runner_up.en
     assert "the shop's preferred provider (0% against 100%)" in runner_up.en
+
+
+def test_oh_3_a_racing_dispatch_that_took_the_last_place_first_is_counted_back_and_decided_again(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Capacity is judged on what was committed when the candidates were read: here a
+    racing dispatch takes i-near's one place after that read. Counting finds it went
+    over, counts it back, and the fresh decision skips i-near as full."""
+    from aftersales.adapters.memory.stores import MemoryReference
+
+    load(services, "provider", provider("i-near", daily_capacity=1), provider("i-city", "330100"))
+    item = order(services, 1)
+    read = MemoryReference.dispatch_candidates
+    stale: list[bool] = []
+
+    def racing(self: MemoryReference, *args: Any, **kwargs: Any) -> Any:
+        found = read(self, *args, **kwargs)
+        if not stale:  # the first read: then the racer commits its dispatch to i-near
+            stale.append(True)
+            self._t.loads[("live", "i-near", NOW.date(), "")] = 1
+        return found
+
+    monkeypatch.setattr(MemoryReference, "dispatch_candidates", racing)
+    case = svc_cases.request_help(
+        services, order_item_id=item, actor=BUYER, failure="installation_late"
+    ).case
+    assert case.assignee == "i-city"
+    assert "dispatch.skipped_capacity" in reasons(case)
+    with services.uow() as uow:  # i-near keeps the racer's one case, no more
+        assert uow.reference.count_dispatch(
+            sandbox="live", provider_id="i-near", day=NOW.date(), areas=()
+        ) == {"": 2}

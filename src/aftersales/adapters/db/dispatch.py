@@ -22,7 +22,18 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, any_, bindparam, func, literal, select, true
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
@@ -235,8 +246,9 @@ def candidates(
 
 def count_dispatch(
     conn: Connection, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
-) -> None:
-    """Add one case to the provider's load for ``day``: overall ('') and in each of ``areas``."""
+) -> dict[str, int]:
+    """Add one case to the provider's load for ``day``: overall ('') and in each of ``areas``;
+    the counts after it, by area."""
     rows = [
         {
             "sandbox": sandbox,
@@ -249,10 +261,30 @@ def count_dispatch(
     ]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(_ld)
+    counted: dict[str, int] = {}
+    for row in rows:  # one statement each, in key order: racing writers lock alike
+        after = conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_ld.c.sandbox, _ld.c.provider_id, _ld.c.day, _ld.c.area_code],
+                set_={"dispatched": _ld.c.dispatched + 1},
+            ).returning(_ld.c.dispatched),
+            row,
+        ).scalar_one()
+        counted[str(row["area_code"])] = int(after)
+    return counted
+
+
+def release_dispatch(
+    conn: Connection, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
+) -> None:
+    """Take back one case of :func:`count_dispatch` (in the same transaction)."""
     conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[_ld.c.sandbox, _ld.c.provider_id, _ld.c.day, _ld.c.area_code],
-            set_={"dispatched": _ld.c.dispatched + 1},
-        ),
-        rows,
+        update(_ld)
+        .where(
+            _ld.c.sandbox == sandbox,
+            _ld.c.provider_id == provider_id,
+            _ld.c.day == day,
+            _ld.c.area_code.in_(sorted({"", *areas})),
+        )
+        .values(dispatched=_ld.c.dispatched - 1)
     )

@@ -126,8 +126,15 @@ class SqlReference:
 
     def count_dispatch(
         self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
+    ) -> dict[str, int]:
+        return dispatch.count_dispatch(
+            self.conn, sandbox=sandbox, provider_id=provider_id, day=day, areas=areas
+        )
+
+    def release_dispatch(
+        self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
     ) -> None:
-        dispatch.count_dispatch(
+        dispatch.release_dispatch(
             self.conn, sandbox=sandbox, provider_id=provider_id, day=day, areas=areas
         )
 

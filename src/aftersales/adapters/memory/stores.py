@@ -191,10 +191,19 @@ class MemoryReference(_OnStore):
 
     def count_dispatch(
         self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
+    ) -> dict[str, int]:
+        counted: dict[str, int] = {}
+        for area in sorted({"", *areas}):
+            key = (sandbox, provider_id, day, area)
+            self._t.loads[key] = counted[area] = self._t.loads.get(key, 0) + 1
+        return counted
+
+    def release_dispatch(
+        self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
     ) -> None:
         for area in {"", *areas}:
             key = (sandbox, provider_id, day, area)
-            self._t.loads[key] = self._t.loads.get(key, 0) + 1
+            self._t.loads[key] = self._t.loads.get(key, 0) - 1
 
     def preferred_providers(self, merchant_id: str) -> tuple[str, ...]:
         row = self._t.master.get(("merchant", merchant_id)) or {}
