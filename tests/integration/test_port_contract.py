@@ -364,9 +364,7 @@ def test_the_scenario_does_what_it_says(book: PolicyBook) -> None:
         ("shop-guangming", "points"): 0,
         (demo.PROVIDER_HANGZHOU_LIGHTING, "points"): -5000,
     }
-    assert [s.payer for s in answers["shares"]["OH-play-lamp"]] == [
-        demo.PROVIDER_HANGZHOU_LIGHTING
-    ]
+    assert [s.payer for s in answers["shares"]["OH-play-lamp"]] == [demo.PROVIDER_HANGZHOU_LIGHTING]
     assert len(answers["case lines operations None"]) == 5
     total = answers["compliance by provider"].total
     # met: OH-4's solution in time, and with it SS-2's contact within 24 h of signing for

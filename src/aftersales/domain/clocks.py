@@ -339,13 +339,19 @@ class Clock:
     def hold(self, kind: str, party: str, at: datetime, why: str) -> None:
         """``party`` holds the clock from ``at``: the open period ends there, a new one opens.
 
-        Handing the clock to whoever already holds it changes nothing.
+        Handing the clock to whoever already holds it changes nothing. A period opened at
+        this same instant is taken over rather than kept with no length (a request opened
+        and dispatched at once is the provider's from its start), except the buyer's: a
+        reschedule pauses and resumes at one instant, and is still recorded.
         """
         if kind not in HOLDER_KINDS:
             raise ValueError(f"unknown holder kind {kind!r}; known: {', '.join(HOLDER_KINDS)}")
         current = self.holders[-1] if self.holders else None
         if current is not None and current.until is None:
             if (current.kind, current.party) == (kind, party):
+                return
+            if current.since == at and current.kind != "buyer":
+                self.holders = (*self.holders[:-1], replace(current, kind=kind, party=party))
                 return
             self.holders = (*self.holders[:-1], replace(current, until=max(at, current.since)))
         self.holders = (*self.holders, Holding(kind, party, at, None, why))
