@@ -341,8 +341,9 @@ class Clock:
 
         Handing the clock to whoever already holds it changes nothing. A period opened at
         this same instant is taken over rather than kept with no length (a request opened
-        and dispatched at once is the provider's from its start), except the buyer's: a
-        reschedule pauses and resumes at one instant, and is still recorded.
+        and dispatched at once is the provider's from its start), except where the buyer
+        is one of the two: a reschedule pauses and resumes at one instant, and is still
+        recorded.
         """
         if kind not in HOLDER_KINDS:
             raise ValueError(f"unknown holder kind {kind!r}; known: {', '.join(HOLDER_KINDS)}")
@@ -350,7 +351,7 @@ class Clock:
         if current is not None and current.until is None:
             if (current.kind, current.party) == (kind, party):
                 return
-            if current.since == at and current.kind != "buyer":
+            if current.since == at and "buyer" not in (current.kind, kind):
                 self.holders = (*self.holders[:-1], replace(current, kind=kind, party=party))
                 return
             self.holders = (*self.holders[:-1], replace(current, until=max(at, current.since)))
