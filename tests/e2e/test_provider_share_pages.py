@@ -48,3 +48,18 @@ def test_oh_5_the_providers_share_shows_to_operations_the_shop_and_the_provider_
     assert seen["decisions"] and not any(
         d["subject"].endswith("/provider-share") for d in seen["decisions"]
     )
+
+
+def test_compliance_page_groups_by_the_party_that_held_each_judged_clock(
+    world: tuple[Container, TestClient],
+) -> None:
+    container, app = world
+    _lamp_case(container, "f-held")
+    advance_sandbox(container.services, "f-held", by=timedelta(hours=2))
+    ops = _signed_in(app, "ops", Role.OPERATIONS, "en")
+    page = ops.get("/ops", params={"by": "holder", "sandbox": "f-held"})
+    assert page.status_code == 200
+    assert "Held by when judged" in page.text
+    assert "Provider · " in page.text  # the installer, by name, held the breached OH-4
+    zh = _signed_in(app, "ops", Role.OPERATIONS, "zh")
+    assert "违约/履约时的承接方" in zh.get("/ops", params={"by": "holder"}).text

@@ -20,8 +20,11 @@ from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.migrate import downgrade, upgrade
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.ledger import share_key
+from aftersales.domain.lifecycle import Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.services.deadlines import TickReport, due_count, handle_cases, tick
+from aftersales.services.records import Scope
+from aftersales.services.views import compliance
 from aftersales.testing import services_on
 from tests.integration.bulk import SOLUTION_POINTS, create_due_help_cases
 
@@ -174,3 +177,29 @@ def test_the_migration_gives_each_started_clock_one_period_with_the_cases_assign
     ]
     pending = [k for k, v in rows.items() if v[2] is None]
     assert all(rows[k][1] is None for k in pending)  # a clock not started holds nobody
+
+
+def test_compliance_by_holding_party_counts_each_judged_clock_under_who_held_it(
+    engine: Engine, book: PolicyBook
+) -> None:
+    held = create_due_help_cases(
+        engine, book, count=3, sandbox="sb", provider=INSTALLER, verbose=False
+    )
+    create_due_help_cases(engine, book, count=2, sandbox="sb2", verbose=False)
+    svc = services_on(engine, book=book)
+    for sandbox in ("sb", "sb2"):
+        tick(svc, sandbox=sandbox, now=held.sandbox_now, worker_id="w", real_now=REAL_NOW)
+    report = compliance(
+        svc,
+        Scope(Role.OPERATIONS),
+        by="holder",
+        start=held.opened_at - timedelta(hours=1),
+        end=held.opened_at + timedelta(hours=1),
+    )
+    rows = {r.key: (r.breached, r.running, r.points_paid) for r in report.rows}
+    # Each case: OH-4 breached (5,000 points); OH-6's 48 hours and SS-2's contact
+    # (the goods were signed for) still running.
+    assert rows == {
+        f"provider:{INSTALLER}": (3, 6, 3 * SOLUTION_POINTS),
+        f"merchant:{held.merchant}": (2, 4, 2 * SOLUTION_POINTS),
+    }

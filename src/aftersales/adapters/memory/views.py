@@ -397,20 +397,34 @@ class MemoryReadModels:
             for cid, r in self._rows(scope).items()
             if start <= r.case.opened_at < end and (sandbox is None or r.case.sandbox == sandbox)
         }
+
+        def key_of(row: _Row, case_id: str, clock_id: str) -> str | None:
+            if by != "holder":
+                return row.group(by, clock_id)
+            # Issue 15: who held the clock when it was judged (its last period), as SQL.
+            for clock in t.clocks.get(case_id, ()):
+                if clock.clock_id == clock_id and clock.holders:
+                    return f"{clock.holders[-1].kind}:{clock.holders[-1].party}"
+            return None
+
         counted: dict[str | None, Counter[str]] = {}
         for case_id, row in rows.items():
             for clock in t.clocks.get(case_id, ()):
                 if clock.status.value == "pending":
                     continue  # not started (SS-2's agreed day before any booking): no commitment
-                tally = counted.setdefault(row.group(by, clock.clock_id), Counter())
+                tally = counted.setdefault(key_of(row, case_id, clock.clock_id), Counter())
                 tally[clock.status.value] += 1
         paid: dict[str | None, int] = {}
         for entry in t.ledger.values():
             paid_on = rows.get(entry.payout.case_id)
             if paid_on is None or entry.payout.amount.unit.value != "points":
                 continue
-            key = paid_on.group(by, entry.payout.clock_id)
-            paid[key] = paid.get(key, 0) + entry.payout.amount.value
+            if by == "holder" and not any(
+                c.clock_id == entry.payout.clock_id for c in t.clocks.get(entry.payout.case_id, ())
+            ):
+                continue  # SQL joins the clock paid for; a payout without one has no holder
+            paid_key = key_of(paid_on, entry.payout.case_id, entry.payout.clock_id)
+            paid[paid_key] = paid.get(paid_key, 0) + entry.payout.amount.value
         # NULL and '' are one row, "—" (added together, never one over the other).
         result: dict[str, ComplianceRow] = {}
         for key, tally in counted.items():
