@@ -37,12 +37,29 @@ def test_oh_5_the_providers_share_shows_to_operations_the_shop_and_the_provider_
         seen = client.get(f"/api/v1/cases/{case_id}").json()
         shares = seen["shares"]
         assert any(d["subject"].endswith("/provider-share") for d in seen["decisions"])
+        listed = client.get(
+            "/api/v1/payouts", params={"kind": "shares", "sandbox": "f-share"}
+        ).json()["items"]
+        assert [(p["case_id"], p["payer"], p["amount"]) for p in listed] == [
+            (case_id, data.PROVIDER_HANGZHOU_LIGHTING, 5000)
+        ]
+        assert "OH-5" in listed[0]["explanation"]["en"]
         assert [(s["payer"], s["payee"], s["amount"], s["rule"]) for s in shares] == [
             (data.PROVIDER_HANGZHOU_LIGHTING, data.MERCHANT_GUANGMING, 5000, "OH-5")
         ]
     buyer = _signed_in(app, data.DEMO_BUYER, Role.CONSUMER, "en")
     page = buyer.get(f"/cases/{case_id}").text
     assert share_mark not in page and "owes the merchant" not in page
+    assert (
+        buyer.get("/api/v1/payouts", params={"kind": "shares", "sandbox": "f-share"}).json()[
+            "items"
+        ]
+        == []
+    )
+    paid = buyer.get("/api/v1/payouts", params={"sandbox": "f-share"}).json()["items"]
+    assert [p["payer"] for p in paid] == [data.MERCHANT_GUANGMING]
+    refused = buyer.get("/api/v1/payouts", params={"kind": "owed"})
+    assert refused.status_code == 422 and "kind" in refused.text
     seen = buyer.get(f"/api/v1/cases/{case_id}").json()
     assert seen["shares"] == [] and [p["rule"] for p in seen["payouts"]] == ["OH-5"]
     assert seen["decisions"] and not any(

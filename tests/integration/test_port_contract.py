@@ -231,6 +231,7 @@ def _read(services: Services, book: PolicyBook, answers: dict[str, Any]) -> None
             services, scope, sandbox=SANDBOX, open_only=True
         )
         answers[f"payout lines {name}"] = views.payout_lines(services, scope)
+        answers[f"share lines {name}"] = views.share_lines(services, scope)
         answers[f"balances {name}"] = views.balances(services, scope)
         answers[f"sees OH-lamp {name}"] = views.may_see_case(services, scope, "OH-lamp")
         answers[f"payout total {name}"] = views.payout_total(services, scope)

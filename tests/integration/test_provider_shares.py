@@ -24,7 +24,7 @@ from aftersales.domain.lifecycle import Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.services.deadlines import TickReport, due_count, handle_cases, tick
 from aftersales.services.records import Scope
-from aftersales.services.views import compliance
+from aftersales.services.views import compliance, share_lines
 from aftersales.testing import services_on
 from tests.integration.bulk import SOLUTION_POINTS, create_due_help_cases
 
@@ -203,3 +203,34 @@ def test_compliance_by_holding_party_counts_each_judged_clock_under_who_held_it(
         f"provider:{INSTALLER}": (3, 6, 3 * SOLUTION_POINTS),
         f"merchant:{held.merchant}": (2, 4, 2 * SOLUTION_POINTS),
     }
+
+
+def test_the_shares_are_listed_to_operations_the_shop_and_the_provider_page_by_page(
+    engine: Engine, book: PolicyBook
+) -> None:
+    bulk = create_due_help_cases(
+        engine, book, count=5, sandbox="sb", provider=INSTALLER, verbose=False
+    )
+    svc = services_on(engine, book=book)
+    tick(svc, sandbox="sb", now=bulk.sandbox_now, worker_id="w", real_now=REAL_NOW)
+    expected = sorted((share_key(bulk.payout_key(c)) for c in bulk.case_ids), reverse=True)
+    for scope in (
+        Scope(Role.OPERATIONS),
+        Scope(Role.MERCHANT, bulk.merchant),
+        Scope(Role.PROVIDER, INSTALLER),
+    ):
+        seen: list[str] = []
+        after = None
+        while True:
+            page = share_lines(svc, scope, sandbox="sb", limit=2, after=after)
+            if not page:
+                break
+            seen.extend(p.key for p in page)
+            after = (page[-1].at, page[-1].key)
+        assert seen == expected, scope  # all at one instant: newest first, then by key
+    for scope in (
+        Scope(Role.CONSUMER, bulk.buyers[0]),
+        Scope(Role.PROVIDER, "someone-else"),
+        Scope(Role.MERCHANT, "another-shop"),
+    ):
+        assert share_lines(svc, scope, sandbox="sb") == []

@@ -347,6 +347,19 @@ def open_cases_of_items(svc: Services, order_item_ids: Sequence[str]) -> list[Op
         return uow.views.open_cases_of_items(order_item_ids)
 
 
+def share_lines(
+    svc: Services,
+    scope: Scope,
+    *,
+    sandbox: str | None = None,
+    limit: int = 500,
+    after: tuple[datetime, str] | None = None,
+) -> list[PayoutLine]:
+    """Providers' shares ``scope`` may see, newest first (issue 15; never the buyer)."""
+    with svc.uow() as uow:
+        return uow.views.share_lines(scope, sandbox=sandbox, limit=limit, after=after)
+
+
 def payouts_of_cases(svc: Services, case_ids: Sequence[str]) -> list[PayoutLine]:
     """Every payout on these cases, oldest first (for lists of cases already scoped)."""
     with svc.uow() as uow:
@@ -397,6 +410,7 @@ __all__ = [
     "payouts_of_cases",
     "pending_complaints",
     "provider_queue",
+    "share_lines",
 ]
 
 

@@ -601,6 +601,42 @@ class SqlReadModels:
         query = query.order_by(le.c.at.desc(), le.c.id.desc()).limit(limit)
         return [PayoutLine(*r) for r in self.conn.execute(query)]
 
+    def share_lines(
+        self,
+        scope: Scope,
+        *,
+        sandbox: str | None = None,
+        limit: int = 500,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[PayoutLine]:
+        ls = s.ledger_shares
+        query = select(
+            ls.c.key,
+            ls.c.case_id,
+            ls.c.sandbox,
+            ls.c.rule,
+            ls.c.amount,
+            ls.c.unit,
+            ls.c.payer,
+            ls.c.payee,
+            ls.c.at,
+            ls.c.reason,
+            literal_column("0").label("entry_id"),
+        )
+        if scope.role is Role.MERCHANT and scope.party:
+            query = query.where(ls.c.payee == scope.party)
+        elif scope.role is Role.PROVIDER and scope.party:
+            query = query.where(ls.c.payer == scope.party)
+        elif not scope.sees_everything:
+            return []
+        if sandbox is not None:
+            query = query.where(ls.c.sandbox == sandbox)
+        if after is not None:
+            at, key = after
+            query = query.where(or_(ls.c.at < at, and_(ls.c.at == at, ls.c.key < key)))
+        query = query.order_by(ls.c.at.desc(), ls.c.key.desc()).limit(limit)
+        return [PayoutLine(*r) for r in self.conn.execute(query)]
+
     def compliance(
         self,
         scope: Scope,

@@ -26,6 +26,7 @@ from aftersales.adapters.memory.state import (
 )
 from aftersales.domain.contacts import Contact, district_of
 from aftersales.domain.eligibility import Product
+from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Role
 from aftersales.errors import InvalidRequest
 from aftersales.services.records import (
@@ -385,6 +386,50 @@ class MemoryReadModels:
             ]
         entries.sort(key=lambda e: (e.payout.at, e.id), reverse=True)
         return [_payout_line(e) for e in entries[: max(limit, 0)]]
+
+    def share_lines(
+        self,
+        scope: Scope,
+        *,
+        sandbox: str | None = None,
+        limit: int = 500,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[PayoutLine]:
+        t = self._t
+        party_view = scope.role in (Role.MERCHANT, Role.PROVIDER) and bool(scope.party)
+        if not (party_view or scope.sees_everything):
+            return []
+
+        def mine(share: Payout) -> bool:
+            if scope.role is Role.MERCHANT:
+                return share.payee == scope.party
+            if scope.role is Role.PROVIDER:
+                return share.payer == scope.party
+            return True
+
+        lines = [
+            PayoutLine(
+                share.key,
+                share.case_id,
+                t.share_keys[share.key],
+                share.rule,
+                share.amount.value,
+                share.amount.unit.value,
+                share.payer,
+                share.payee,
+                share.at,
+                json.loads(json.dumps(share.reason.to_dict())),
+                0,
+            )
+            for shares in t.case_shares.values()
+            for share in shares
+            if mine(share) and (sandbox is None or t.share_keys[share.key] == sandbox)
+        ]
+        if after is not None:
+            at, key = after
+            lines = [p for p in lines if p.at < at or (p.at == at and p.key < key)]
+        lines.sort(key=lambda p: (p.at, p.key), reverse=True)
+        return lines[: max(limit, 0)]
 
     def compliance(
         self, scope: Scope, *, by: str, start: datetime, end: datetime, sandbox: str | None = None
