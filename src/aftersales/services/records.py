@@ -364,7 +364,7 @@ class BrandLine:
 
 
 # "holder": who held each judged clock when it was judged (issue 15), "<kind>:<party>".
-GROUPINGS = ("provider", "holder", "city", "category", "programme", "clock")
+GROUPINGS = ("provider", "city", "category", "programme", "clock", "holder")
 
 
 @dataclass(frozen=True)

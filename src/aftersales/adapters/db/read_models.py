@@ -343,13 +343,13 @@ def _holder_of_clock(dialect: str) -> Any:
 
 GROUPINGS = {
     "provider": _c.c.assignee,
-    # Read from the clocks' own holders: the report for it is the full query, never the
-    # rollup (docs/scaling.md).
-    "holder": None,
     "city": _oi.c.city,
     "category": _p.c.category_id,
     "programme": _c.c.programme,
     "clock": s.clocks.c.clock_id,
+    # Read from the clocks' own holders: the report for it is the full query, never the
+    # rollup (docs/scaling.md).
+    "holder": None,
 }
 
 

@@ -30,8 +30,8 @@ def compliance(
     ],
     by: str = Query(
         "provider",
-        description="provider, holder (who held each clock when judged), city, category, "
-        "programme or clock",
+        description="provider, city, category, programme, clock or holder (who held each "
+        "clock when it was judged)",
     ),
     sandbox: str = Query(
         "live", max_length=64, description="live data unless a sandbox's id is given"
