@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pytest
 
+from aftersales.domain.cases import Case
 from aftersales.domain.clocks import ClockStatus, Holding
 from aftersales.domain.errors import LedgerError
 from aftersales.domain.ledger import provider_share, share_key
 from aftersales.domain.policy import PolicyBook, ProviderShare
 
-from .builders import PROVIDER, open_help, sh
+from .builders import BRAND, CONSUMER, OPS, PHONE, PROVIDER, open_help, open_report, sh
 
 MORNING = sh(2026, 11, 24, 10, 0)
 
@@ -153,3 +154,44 @@ def test_the_policy_loader_checks_the_share_per_cents(book: PolicyBook) -> None:
         ProviderShare(by_rule={"not a rule": 50})
     policy = book.by_id("oh-2022")
     assert policy.provider_share.percent_for("SS-2") == 100
+
+
+def _mail_in_held_by(book: PolicyBook, assignee: str) -> Case:
+    reported = sh(2026, 9, 28, 10, 0)
+    case = open_report(book, reported)
+    case.assign(book, assignee, reported)
+    case.act(book, "accept", reported + timedelta(hours=2), BRAND)
+    case.act(book, "receive_item", reported + timedelta(days=3), BRAND)
+    return case
+
+
+def _upheld_feedback_complaint(book: PolicyBook, case: Case) -> None:
+    received = case.clocks["feedback"].started_at
+    assert received is not None
+    case.settle(book, received + timedelta(days=31))
+    complaint = case.file_complaint(
+        book, "feedback", received + timedelta(days=31), CONSUMER, "一个月没消息"
+    )
+    case.decide_complaint(book, complaint.id, True, received + timedelta(days=32), OPS)
+
+
+def test_nw_7_a_complaint_payout_on_a_clock_the_named_repairer_held_records_its_share(
+    book: PolicyBook,
+) -> None:
+    case = _mail_in_held_by(book, "repairer-3p")  # the third party the brand names
+    _upheld_feedback_complaint(book, case)
+    [payout] = case.payouts
+    assert (payout.rule, payout.payer, payout.amount.value) == ("NW-7", "shop-1", 10_000)
+    assert [(s.payer, s.payee, s.amount.value, s.share_of) for s in case.shares] == [
+        ("repairer-3p", "shop-1", 10_000, payout.key)
+    ]
+
+
+def test_nw_7_a_complaint_payout_on_a_clock_the_brand_held_records_no_share(
+    book: PolicyBook,
+) -> None:
+    case = _mail_in_held_by(book, PHONE.brand_id)
+    _upheld_feedback_complaint(book, case)
+    assert [p.rule for p in case.payouts] == ["NW-7"]
+    assert case.shares == []
+    assert [h.kind for h in case.clocks["feedback"].holders] == ["brand"]
