@@ -104,6 +104,7 @@ class _Template:
         sandbox: str,
         at: datetime,
         events_dispatched: bool = False,
+        provider: str | None = None,
     ) -> _Template:
         item = OrderItem(
             id=_ITEM,
@@ -129,8 +130,11 @@ class _Template:
             actor=Actor(Role.CONSUMER, _BUYER, Channel.HELP_BUTTON),
             failure="installation_late",
         )
-        # OH-3: no provider is registered here, so the request goes to the merchant.
-        case.dispatch(book, MERCHANT_ID, at, to_merchant=True)
+        if provider is None:
+            # OH-3: no provider is registered here, so the request goes to the merchant.
+            case.dispatch(book, MERCHANT_ID, at, to_merchant=True)
+        else:  # dispatched to ``provider``, which then holds the clocks (issue 15)
+            case.dispatch(book, provider, at)
         case.pull_notices()  # bulk cases have no accounts to tell
         CaseRepository(cast(Connection, recorder), book).add(case, sandbox=sandbox)
         recorded = recorder.take()
@@ -237,6 +241,7 @@ def create_due_help_cases(
     stagger: timedelta = timedelta(0),
     events_dispatched: bool = False,
     verbose: bool = True,
+    provider: str | None = None,
 ) -> BulkCases:
     """Create ``count`` dispatched help requests in ``sandbox``, each with one due deadline.
 
@@ -246,6 +251,8 @@ def create_due_help_cases(
     With ``events_dispatched``, the cases' events (opened, dispatched, clocks
     started) are marked as passed on by the webhook fan-out, as they would be for
     cases opened a while ago; otherwise a worker's fan-out finds them all waiting.
+    With ``provider``, each request is dispatched to that provider instead of the
+    merchant, so the provider holds its clocks (issue 15's shares).
 
     The domain builds one case per opening instant (assess → open → dispatch,
     through the repository on a recording connection); every other case opened
@@ -298,6 +305,7 @@ def create_due_help_cases(
                         sandbox=sandbox,
                         at=at,
                         events_dispatched=events_dispatched,
+                        provider=provider,
                     )
                 template.clone_into(
                     tables,

@@ -200,6 +200,12 @@ def _read(services: Services, book: PolicyBook, answers: dict[str, Any]) -> None
     ids = ["OH-lamp", "OH-lhasa", "NW-kettle", "OH-play-lamp", "OH-play-tiles"]
     answers["cases"] = {i: case_report(svc.get_case(services, i), book) for i in ids}
     answers["sandbox of"] = [svc.case_sandbox(services, i) for i in ids]
+    # Issue 15: each clock's holding periods and each case's providers' shares, as stored.
+    loaded = {i: svc.get_case(services, i) for i in ids}
+    answers["holders"] = {
+        i: {cid: c.holders for cid, c in sorted(case.clocks.items())} for i, case in loaded.items()
+    }
+    answers["shares"] = {i: case.shares for i, case in loaded.items()}
     for sandbox in ("live", SANDBOX):
         answers[f"payouts {sandbox}"] = svc.payouts_of(services, sandbox=sandbox)
         answers[f"balances {sandbox}"] = svc.balances_of(services, sandbox=sandbox)
@@ -225,6 +231,7 @@ def _read(services: Services, book: PolicyBook, answers: dict[str, Any]) -> None
             services, scope, sandbox=SANDBOX, open_only=True
         )
         answers[f"payout lines {name}"] = views.payout_lines(services, scope)
+        answers[f"share lines {name}"] = views.share_lines(services, scope)
         answers[f"balances {name}"] = views.balances(services, scope)
         answers[f"sees OH-lamp {name}"] = views.may_see_case(services, scope, "OH-lamp")
         answers[f"payout total {name}"] = views.payout_total(services, scope)
@@ -351,10 +358,14 @@ def test_the_scenario_does_what_it_says(book: PolicyBook) -> None:
     assert answers["claimed"] == ["OH-lamp", "OH-lhasa"] and answers["claimed meanwhile"] == []
     assert answers["complaint"].status == "refused"
     assert answers["once"][1].replayed and answers["once"][0].body == answers["once"][1].body
+    # The installer held the breached OH-4 clock: the merchant pays the buyer and the
+    # installer owes the merchant its share (100 %), so the shop comes out even.
     assert answers["balances play"] == {
         ("buyer-001", "points"): 5000,
-        ("shop-guangming", "points"): -5000,
+        ("shop-guangming", "points"): 0,
+        (demo.PROVIDER_HANGZHOU_LIGHTING, "points"): -5000,
     }
+    assert [s.payer for s in answers["shares"]["OH-play-lamp"]] == [demo.PROVIDER_HANGZHOU_LIGHTING]
     assert len(answers["case lines operations None"]) == 5
     total = answers["compliance by provider"].total
     # met: OH-4's solution in time, and with it SS-2's contact within 24 h of signing for

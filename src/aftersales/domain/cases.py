@@ -37,7 +37,14 @@ from aftersales.domain.contacts import APPOINTMENT_PROBLEMS, appointment_problem
 from aftersales.domain.eligibility import EligibilityDecision, OrderItem
 from aftersales.domain.errors import EligibilityError, IllegalTransition, LedgerError
 from aftersales.domain.explain import Bilingual, Reason, amount_text, duration_text, local_time
-from aftersales.domain.ledger import Payout, assess_payout, gating_payout, paid_text, payout_key
+from aftersales.domain.ledger import (
+    Payout,
+    assess_payout,
+    gating_payout,
+    paid_text,
+    payout_key,
+    provider_share,
+)
 from aftersales.domain.lifecycle import LIFECYCLES, Channel, Lifecycle, Programme, Role
 from aftersales.domain.money import Amount
 from aftersales.domain.notices import (
@@ -156,6 +163,9 @@ class Case:
     appointment_at: datetime | None = None
     clocks: dict[str, Clock] = field(default_factory=dict)
     payouts: list[Payout] = field(default_factory=list)
+    # Providers' shares of those payouts, owed to the merchant (issue 15); apart from
+    # ``payouts``, which are what the buyer was paid.
+    shares: list[Payout] = field(default_factory=list)
     complaints: list[Complaint] = field(default_factory=list)
     quote: Quote | None = None
     audit: list[AuditEntry] = field(default_factory=list)
@@ -342,6 +352,7 @@ class Case:
                 clock = self.clocks[definition.id]
                 before = clock.status
                 decided = clock.stop(self._env(book, definition.id), at)
+                self._release(clock)
                 if decided is not None:
                     self._decide(at, f"clock:{definition.id}", decided)
                     if before is ClockStatus.RUNNING and clock.status is ClockStatus.BREACHED:
@@ -354,6 +365,8 @@ class Case:
                 if clock.status is not ClockStatus.PENDING:
                     continue
                 decided = clock.start(self._env(book, definition.id), at)
+                if clock.due_at is not None:  # started and running (not outside its window)
+                    clock.hold(*self.holder(), at, "started")
                 self._decide(at, f"clock:{definition.id}", decided)
                 data = {"clock": definition.id}
                 kind = "clock.not_applicable"
@@ -364,6 +377,7 @@ class Case:
                     # Started late (goods signed for after the buyer was already
                     # contacted): what stops it has happened, so it is met at once.
                     met = clock.stop(self._env(book, definition.id), at)
+                    self._release(clock)
                     if met is not None:
                         self._decide(at, f"clock:{definition.id}", met)
                         self._emit(at, "clock.met", {"clock": definition.id}, met)
@@ -381,9 +395,37 @@ class Case:
         )
         for clock in overdue:
             decided = clock.breach(self._env(book, clock.clock_id), at)
+            self._release(clock)
             self._decide(at, f"clock:{clock.clock_id}", decided)
             made.extend(self._after_breach(book, clock.clock_id, at))
         return made
+
+    # ----- who holds the clocks (issue 15) -----
+
+    def holder(self) -> tuple[str, str]:
+        """Who holds the case now, as (kind, id): the provider it is dispatched to, the
+        brand it is assigned to, or else the merchant (OH-3: the merchant stays liable)."""
+        if self.assignee is None or self.assignee == self.item.merchant_id:
+            return "merchant", self.item.merchant_id
+        if self.assignee == self.item.product.brand_id:
+            return "brand", self.assignee
+        return "provider", self.assignee
+
+    def _hand_clocks(self, at: datetime, why: str) -> None:
+        """The running clocks pass to whoever holds the case now (paused ones stay the buyer's)."""
+        kind, party = self.holder()
+        for clock in self.clocks.values():
+            if clock.status is ClockStatus.RUNNING:
+                clock.hold(kind, party, at, why)
+
+    @staticmethod
+    def _release(clock: Clock) -> None:
+        """A clock that has ended closes its open period: at the due instant for a breach,
+        else when it stopped."""
+        if clock.status is ClockStatus.BREACHED and clock.breached_at is not None:
+            clock.release(clock.breached_at)
+        elif clock.stopped_at is not None and clock.status is not ClockStatus.RUNNING:
+            clock.release(clock.stopped_at)
 
     def _responsible(self, book: PolicyBook, clock_id: str) -> Recipient:
         return responsible(self.policy(book).clock(clock_id).owner, self.assignee, self.item)
@@ -522,6 +564,7 @@ class Case:
         )
         self.payouts.append(payout)
         self._decide(at, f"payout:{payout.key}", payout.reason)
+        self._share(book, clock_id, payout, at)
         params = self._notice_params(book)
         params.update(
             amount=amount_text(payout.amount), failure=Bilingual(penalty.name.zh, penalty.name.en)
@@ -548,6 +591,46 @@ class Case:
             payout.reason,
         )
         return payout
+
+    def _share(self, book: PolicyBook, clock_id: str, payout: Payout, at: datetime) -> None:
+        """Issue 15: the provider that held the clock when it breached owes the merchant its
+        share of the penalty the merchant paid; recorded with the payout, in the same save."""
+        if payout.payer_role != "merchant":
+            return
+        clock = self.clocks[clock_id]
+        held = clock.holder_at(clock.breached_at) if clock.breached_at else None
+        if held is None or held.kind != "provider":
+            return
+        policy = self.policy(book)
+        definition = policy.clock(clock_id)
+        share = provider_share(
+            payout,
+            percent=policy.provider_share.percent_for(payout.rule),
+            provider=held.party,
+            merchant=self.item.merchant_id,
+            clock_name=Bilingual(definition.name.zh, definition.name.en),
+            held_since=held.since,
+            at=at,
+            timezone=policy.timezone,
+        )
+        if share is None or any(p.key == share.key for p in self.shares):
+            return
+        self.shares.append(share)
+        self._decide(at, f"payout:{share.key}", share.reason)
+        self._emit(
+            at,
+            "payout.provider_share",
+            {
+                "key": share.key,
+                "share_of": payout.key,
+                "clock": clock_id,
+                "amount": str(share.amount.value),
+                "unit": share.amount.unit.value,
+                "payee": share.payee,
+                "payer": share.payer,
+            },
+            share.reason,
+        )
 
     # ----- commands -----
 
@@ -597,6 +680,7 @@ class Case:
         if self.state in self.lifecycle.terminal:
             for clock_id, clock in self.clocks.items():
                 decided = clock.cancel(self._env(book, clock_id), at, self._state_name(self.state))
+                self._release(clock)
                 if decided is not None:
                     self._decide(at, f"clock:{clock_id}", decided)
                     self._emit(at, "clock.cancelled", {"clock": clock_id}, decided)
@@ -610,6 +694,7 @@ class Case:
         *,
         to_merchant: bool = False,
         reasons: Sequence[Reason] = (),
+        handed: str = "dispatch",
     ) -> None:
         """OH-3: hand the request to the responsible provider at once (or to the merchant).
 
@@ -618,6 +703,7 @@ class Case:
         """
         self.assignee = assignee
         self.act(book, "dispatch", at, actor, note=assignee)
+        self._hand_clocks(at, handed)
         params = self._notice_params(book)
         params["due"] = self._first_due(book)
         self._notify(
@@ -684,11 +770,14 @@ class Case:
                 "why": why,
             },
         )
-        self.dispatch(book, to, at, to_merchant=to_merchant, reasons=(handed, *reasons))
+        self.dispatch(
+            book, to, at, to_merchant=to_merchant, reasons=(handed, *reasons), handed=kind
+        )
 
     def assign(self, book: PolicyBook, assignee: str, at: datetime) -> None:
         """Record who handles a national-warranty report (the brand or its named third party)."""
         self.assignee = assignee
+        self._hand_clocks(at, "assigned")
         params = self._notice_params(book)
         params["due"] = self._first_due(book)
         self._notify(
@@ -743,6 +832,8 @@ class Case:
                 reason,
             )
         )
+        # Paused for an exemption on the buyer's side (SS-2): the period is the buyer's.
+        clock.hold("buyer", self.item.buyer_account, at, reason)
         self._decide(at, f"clock:{clock_id}", decided)
         self._emit(at, "clock.paused", {"clock": clock_id, "reason": reason}, decided)
 
@@ -750,6 +841,7 @@ class Case:
         self._require_open("resume a clock of")
         clock = self._clock(clock_id)
         decided = clock.resume(self._env(book, clock_id), at)
+        clock.hold(*self.holder(), at, "resumed")
         self.audit.append(
             AuditEntry(
                 at,

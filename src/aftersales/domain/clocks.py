@@ -22,11 +22,18 @@ resumes, each at the instant when that much of the clock's own time is left,
 and escalation levels after them; the case fires them as it settles
 (:meth:`Clock.fire_warnings`). Stopping, pausing, breaching or ending a clock
 disarms the marks that have not fired; a mark fires once (``warned``).
+
+Each clock keeps who held the case while it ran (``holders``, issue 15): one
+:class:`Holding` per period, the party kind (merchant, provider, brand, or the
+buyer while the clock is paused for an exemption on their side) and the party's
+id, from/to. The case opens and closes the periods: a start or resume opens one
+for whoever holds the case, a hand-over closes it and opens the next, a pause
+hands the clock to the buyer, and a stop, breach or cancel closes the last one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -113,6 +120,29 @@ def agreed_due(env: ClockEnv) -> datetime:
     return end_of_day(env.agreed_day, env.timezone)
 
 
+HOLDER_KINDS = ("merchant", "provider", "brand", "buyer")
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One period in which ``party`` (of ``kind``) held a running or paused clock.
+
+    ``until`` is None while the period is open; ``why`` is what opened it (the clock
+    starting, a dispatch or hand-over, a pause's exemption, a resume).
+    """
+
+    kind: str
+    party: str
+    since: datetime
+    until: datetime | None = None
+    why: str = ""
+
+    def covers(self, at: datetime) -> bool:
+        """True when ``at`` falls in the period (its end inclusive: a clock breaches at
+        its due instant, and whoever held it up to that instant held the breach)."""
+        return self.since <= at and (self.until is None or at <= self.until)
+
+
 @dataclass
 class Clock:
     """The state of one SLA clock of one case."""
@@ -132,6 +162,9 @@ class Clock:
     # on to escalation level 1. Tuples, never changed in place: a copy is a snapshot.
     warnings: tuple[tuple[str, datetime], ...] = ()
     warned: tuple[str, ...] = ()
+    # Who held the case while the clock ran, oldest first (issue 15). A tuple: a copy is
+    # a snapshot, as for the marks.
+    holders: tuple[Holding, ...] = ()
 
     def _refuse(self, attempted: str, why: str) -> IllegalTransition:
         return IllegalTransition(f"clock '{self.clock_id}'", attempted, self.status.value, why)
@@ -300,6 +333,42 @@ class Clock:
             {"clock": env.name(), "at": env.when(at), "state": state},
         )
         return self.reason
+
+    # ----- holding periods
+
+    def hold(self, kind: str, party: str, at: datetime, why: str) -> None:
+        """``party`` holds the clock from ``at``: the open period ends there, a new one opens.
+
+        Handing the clock to whoever already holds it changes nothing. A period opened at
+        this same instant is taken over rather than kept with no length (a request opened
+        and dispatched at once is the provider's from its start), except where the buyer
+        is one of the two: a reschedule pauses and resumes at one instant, and is still
+        recorded.
+        """
+        if kind not in HOLDER_KINDS:
+            raise ValueError(f"unknown holder kind {kind!r}; known: {', '.join(HOLDER_KINDS)}")
+        current = self.holders[-1] if self.holders else None
+        if current is not None and current.until is None:
+            if (current.kind, current.party) == (kind, party):
+                return
+            if current.since == at and "buyer" not in (current.kind, kind):
+                self.holders = (*self.holders[:-1], replace(current, kind=kind, party=party))
+                return
+            self.holders = (*self.holders[:-1], replace(current, until=max(at, current.since)))
+        self.holders = (*self.holders, Holding(kind, party, at, None, why))
+
+    def release(self, at: datetime) -> None:
+        """The clock stopped, breached or ended at ``at``: its open period closes there."""
+        if self.holders and self.holders[-1].until is None:
+            last = self.holders[-1]
+            self.holders = (*self.holders[:-1], replace(last, until=max(at, last.since)))
+
+    def holder_at(self, at: datetime) -> Holding | None:
+        """Who held the clock at ``at`` (the later period where two meet at ``at``)."""
+        for holding in reversed(self.holders):
+            if holding.covers(at):
+                return holding
+        return None
 
     # ----- warning marks
 

@@ -319,6 +319,13 @@ TEMPLATES: Mapping[str, tuple[str, str]] = {
         "'{clock}' was missed. Under the rule, {amount} is paid only once a complaint about it is "
         "upheld ({rule}).",
     ),
+    "penalty.provider_share": (
+        "「{clock}」违约时由服务方「{provider}」承接（自 {since} 起）：赔付仍由商家支付给买家，"
+        "服务方应向商家「{merchant}」承担赔付 {penalty} 的 {percent}%，即 {amount}（{rule}）。",
+        "The provider '{provider}' held '{clock}' when it was breached (since {since}): the "
+        "merchant still pays the buyer, and the provider owes the merchant '{merchant}' "
+        "{percent}% of the {penalty} penalty, {amount} ({rule}).",
+    ),
     "penalty.already_paid": (
         "「{failure}」已赔付过一次（{key}），同一失约不重复赔付（{rule}）。",
         "'{failure}' was already paid once ({key}); one failure is not paid twice ({rule}).",

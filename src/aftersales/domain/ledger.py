@@ -4,6 +4,12 @@ A payout is a ledger entry: payer, payee, amount (integer points or fen), the ru
 it applies and the case, clock and failure it pays for. Its key is
 ``case/clock/failure``: storage keeps that key unique, so one failure of one case
 is paid once and only once, whatever retries or concurrent workers do (X-1).
+
+A penalty is paid to the buyer by the merchant. When a provider held the clock as
+it breached, the ledger also records the provider's share as owed to the merchant
+(:func:`provider_share`): its key is the payout's key with ``/provider-share``
+appended, its ``share_of`` names the payout, and it is made in the same save as the
+payout, so it exists exactly when the payout does.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ class Payout:
     at: datetime
     reason: Reason
     gates_complaints: bool
+    # For a provider's share (issue 15): the key of the payout it is a share of.
+    share_of: str | None = None
 
 
 def penalty_amount(
@@ -127,6 +135,63 @@ def assess_payout(
         at=at,
         reason=Reason(code[penalty.kind], penalty.rule, params),
         gates_complaints=penalty.gates_complaints,
+    )
+
+
+SHARE_SUFFIX = "provider-share"
+
+
+def share_key(payout_key_: str) -> str:
+    """The ledger key of the provider's share of the payout keyed ``payout_key_``."""
+    return f"{payout_key_}/{SHARE_SUFFIX}"
+
+
+def provider_share(
+    payout: Payout,
+    *,
+    percent: int,
+    provider: str,
+    merchant: str,
+    clock_name: Bilingual,
+    held_since: datetime,
+    at: datetime,
+    timezone: str,
+) -> Payout | None:
+    """The provider's share of ``payout``, owed to the merchant, or None when it comes to
+    nothing (a share of 0 % in policy, or rounded down to zero)."""
+    if not 0 <= percent <= 100:
+        raise LedgerError(f"a provider's share is a per cent from 0 to 100, got {percent}")
+    value = payout.amount.value * percent // 100
+    if value <= 0:
+        return None
+    amount = Amount(value, payout.amount.unit)
+    return Payout(
+        key=share_key(payout.key),
+        case_id=payout.case_id,
+        clock_id=payout.clock_id,
+        failure=payout.failure,
+        penalty_id=payout.penalty_id,
+        rule=payout.rule,
+        payer_role="provider",
+        payer=provider,
+        payee=merchant,
+        amount=amount,
+        at=at,
+        reason=Reason(
+            "penalty.provider_share",
+            payout.rule,
+            {
+                "clock": clock_name,
+                "provider": provider,
+                "merchant": merchant,
+                "since": local_time(held_since, timezone),
+                "percent": str(percent),
+                "penalty": amount_text(payout.amount),
+                "amount": amount_text(amount),
+            },
+        ),
+        gates_complaints=False,
+        share_of=payout.key,
     )
 
 

@@ -295,6 +295,22 @@ class AppointmentRules(_Model):
     pause_reason: Slug
 
 
+class ProviderShare(_Model):
+    """Issue 15: how much of a penalty a provider owes the merchant when it held the
+    breached clock, in per cent of the penalty (the buyer is still paid by the merchant).
+
+    ``percent`` applies to every penalty of the programme; ``by_rule`` overrides it for a
+    penalty citing that rule, e.g. a service standard's (``"SS-2" = 50``). 100 unless
+    policy says less.
+    """
+
+    percent: int = Field(default=100, ge=0, le=100)
+    by_rule: dict[RuleId, Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
+
+    def percent_for(self, rule: str) -> int:
+        return self.by_rule.get(rule, self.percent)
+
+
 class ProgrammePolicy(_Model):
     """One version of a programme, in force from ``effective_from`` until ``effective_until``."""
 
@@ -313,6 +329,7 @@ class ProgrammePolicy(_Model):
     clocks: tuple[ClockDefinition, ...] = Field(min_length=1)
     penalties: tuple[PenaltyDefinition, ...] = ()
     appointments: AppointmentRules | None = None
+    provider_share: ProviderShare = Field(default_factory=ProviderShare)
 
     @model_validator(mode="after")
     def _internally_consistent(self) -> ProgrammePolicy:

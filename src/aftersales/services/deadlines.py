@@ -218,11 +218,12 @@ def _count(
     recorded: list[Payout],
     sandbox: str,
 ) -> None:
-    deltas.update(balance_deltas(recorded, sandbox))
+    deltas.update(balance_deltas(recorded, sandbox))  # the providers' shares move balances too
+    paid = [p for p in recorded if p.share_of is None]  # what buyers were paid
     report.cases += 1
-    report.payouts += len(recorded)
-    report.points_paid += sum(p.amount.value for p in recorded if p.amount.unit.value == "points")
-    report.payout_keys.extend(p.key for p in recorded)
+    report.payouts += len(paid)
+    report.points_paid += sum(p.amount.value for p in paid if p.amount.unit.value == "points")
+    report.payout_keys.extend(p.key for p in paid)
 
 
 def _postpone(uow: UnitOfWork, case_id: str, now: datetime) -> None:

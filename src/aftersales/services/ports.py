@@ -546,6 +546,19 @@ class ReadModels(Protocol):
         after: tuple[datetime, int] | None = None,
     ) -> list[PayoutLine]: ...
 
+    def share_lines(
+        self,
+        scope: Scope,
+        *,
+        sandbox: str | None = None,
+        limit: int = 500,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[PayoutLine]:
+        """Providers' shares (issue 15) ``scope`` may see, newest first, paged on (at, key):
+        operations every one, a shop those owed to it, a provider those it owes, nobody
+        else any (``entry_id`` is 0: a share has its key only)."""
+        ...
+
     def compliance(
         self, scope: Scope, *, by: str, start: datetime, end: datetime, sandbox: str | None = None
     ) -> Compliance: ...

@@ -363,7 +363,8 @@ class BrandLine:
     hotline: str
 
 
-GROUPINGS = ("provider", "city", "category", "programme", "clock")
+# "holder": who held each judged clock when it was judged (issue 15), "<kind>:<party>".
+GROUPINGS = ("provider", "city", "category", "programme", "clock", "holder")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,17 @@ def case_report(case: Case, book: PolicyBook) -> dict[str, Any]:
                 "breached_at": _iso(clock.breached_at),
                 "paused_at": _iso(clock.paused_at),
                 "pause_reason": clock.pause_reason,
+                # Who held the case while the clock ran (issue 15).
+                "holders": [
+                    {
+                        "kind": h.kind,
+                        "party": h.party,
+                        "since": _iso(h.since),
+                        "until": _iso(h.until),
+                        "why": h.why,
+                    }
+                    for h in clock.holders
+                ],
                 "explanation": (
                     {"rule": clock.reason.rule, "zh": clock.reason.zh, "en": clock.reason.en}
                     if clock.reason
@@ -93,6 +104,23 @@ def case_report(case: Case, book: PolicyBook) -> dict[str, Any]:
                 "explanation": {"rule": p.reason.rule, "zh": p.reason.zh, "en": p.reason.en},
             }
             for p in case.payouts
+        ],
+        # The providers' shares of those payouts, owed to the merchant (issue 15); a
+        # view for the buyer leaves them out (services/views.py, case_view).
+        "shares": [
+            {
+                "key": p.key,
+                "share_of": p.share_of,
+                "clock": p.clock_id,
+                "rule": p.rule,
+                "payer": p.payer,
+                "payee": p.payee,
+                "amount": p.amount.value,
+                "unit": p.amount.unit.value,
+                "at": _iso(p.at),
+                "explanation": {"rule": p.reason.rule, "zh": p.reason.zh, "en": p.reason.en},
+            }
+            for p in case.shares
         ],
         "complaints": [
             {

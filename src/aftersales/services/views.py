@@ -257,6 +257,8 @@ def case_view(svc: Services, scope: Scope, case: Case) -> CaseView:
     """The case report for ``scope``: phone numbers in the description and notes, the
     buyer's name and the contact masked unless ``scope`` may see them
     (:func:`aftersales.domain.access.may_see_contact`)."""
+    if not may_see_shares(scope, case):
+        case = without_shares(case)
     with svc.uow() as uow:
         stored = uow.views.case_contacts([case.id]).get(case.id)
     private = not access.may_see_contact(
@@ -281,6 +283,25 @@ def case_view(svc: Services, scope: Scope, case: Case) -> CaseView:
         report["decisions"] = [d for d in report["decisions"] if d["code"] not in SCORING_REASONS]
     history = case_history(case, svc.book, known, private=private)
     return CaseView(report, contact, history, known, private)
+
+
+def may_see_shares(scope: Scope, case: Case) -> bool:
+    """Issue 15: a provider's share of a payout is between the provider and the merchant;
+    operations, the case's shop and the provider owing it see it, the buyer never."""
+    if scope.role is Role.OPERATIONS:
+        return True
+    if scope.role is Role.MERCHANT:
+        return scope.party == case.item.merchant_id
+    if scope.role is Role.PROVIDER:
+        return any(share.payer == scope.party for share in case.shares)
+    return False
+
+
+def without_shares(case: Case) -> Case:
+    """``case`` as one who may not see the providers' shares reads it: no shares, and no
+    decision recording one."""
+    keys = {f"payout:{share.key}" for share in case.shares}
+    return replace(case, shares=[], decisions=[d for d in case.decisions if d.subject not in keys])
 
 
 # Parameters of explanations that name a party (a provider, a shop) by its id.
@@ -327,6 +348,19 @@ def items_of_buyer(svc: Services, buyer_account: str) -> list[tuple[OrderItem, s
 def open_cases_of_items(svc: Services, order_item_ids: Sequence[str]) -> list[OpenCaseLine]:
     with svc.uow() as uow:
         return uow.views.open_cases_of_items(order_item_ids)
+
+
+def share_lines(
+    svc: Services,
+    scope: Scope,
+    *,
+    sandbox: str | None = None,
+    limit: int = 500,
+    after: tuple[datetime, str] | None = None,
+) -> list[PayoutLine]:
+    """Providers' shares ``scope`` may see, newest first (issue 15; never the buyer)."""
+    with svc.uow() as uow:
+        return uow.views.share_lines(scope, sandbox=sandbox, limit=limit, after=after)
 
 
 def payouts_of_cases(svc: Services, case_ids: Sequence[str]) -> list[PayoutLine]:
@@ -379,6 +413,7 @@ __all__ = [
     "payouts_of_cases",
     "pending_complaints",
     "provider_queue",
+    "share_lines",
 ]
 
 

@@ -268,7 +268,11 @@ def test_balances_are_everyones_for_operations_and_ones_own_otherwise(
     everyone = views.balances(services, Scope(Role.OPERATIONS))
     assert [(b.account, b.balance) for b in everyone] == [
         ("buyer-1", 5000),
-        ("shop-1", -5000),  # OH-5: the merchant pays
+        ("installer-hz", -5000),  # issue 15: it held the clock, so it owes the shop its share
+        ("shop-1", 0),  # OH-5: the merchant pays the buyer, and is owed the share
+    ]
+    assert [b.balance for b in views.balances(services, Scope(Role.PROVIDER, "installer-hz"))] == [
+        -5000
     ]
     assert [b.balance for b in views.balances(services, Scope(Role.CONSUMER, "buyer-1"))] == [5000]
     assert views.balances(services, Scope(Role.CONSUMER, None)) == []

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aftersales.domain.cases import Case, Complaint, Quote
-from aftersales.domain.clocks import Clock, ClockStatus
+from aftersales.domain.clocks import Clock, ClockStatus, Holding
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.explain import Reason
 from aftersales.domain.ledger import Payout
@@ -64,7 +64,40 @@ def clock_from_row(row: Any) -> Clock:
         breached_at=row.breached_at,
         reason=Reason.from_dict(row.reason) if row.reason else None,
         **marks_from(row.marks),
+        holders=holders_from(row.holders),
     )
+
+
+def holders_from(document: Any) -> tuple[Holding, ...]:
+    """A clock's holding periods from their JSON column (None: none recorded)."""
+    if not document:
+        return ()
+    return tuple(
+        Holding(
+            kind=str(p["kind"]),
+            party=str(p["party"]),
+            since=datetime.fromisoformat(p["since"]),
+            until=datetime.fromisoformat(p["until"]) if p.get("until") else None,
+            why=str(p.get("why", "")),
+        )
+        for p in document
+    )
+
+
+def holders_document(clock: Clock) -> list[dict[str, Any]] | None:
+    """``[{kind, party, since, until, why}, ...]`` in UTC ISO form, or None for none."""
+    if not clock.holders:
+        return None
+    return [
+        {
+            "kind": h.kind,
+            "party": h.party,
+            "since": h.since.astimezone(UTC).isoformat(),
+            "until": h.until.astimezone(UTC).isoformat() if h.until else None,
+            "why": h.why,
+        }
+        for h in clock.holders
+    ]
 
 
 def marks_from(document: Any) -> dict[str, Any]:
@@ -150,6 +183,7 @@ def clock_row(case_id: str, clock: Clock) -> dict[str, Any]:
         "breached_at": clock.breached_at,
         "reason": clock.reason.to_dict() if clock.reason else None,
         "marks": marks_document(clock),
+        "holders": holders_document(clock),
     }
 
 
@@ -186,6 +220,34 @@ def payout_row(payout: Payout, sandbox: str) -> dict[str, Any]:
         "gates_complaints": payout.gates_complaints,
         "reason": payout.reason.to_dict(),
     }
+
+
+def share_row(share: Payout, sandbox: str) -> dict[str, Any]:
+    """A provider's share (issue 15) as a ``ledger_shares`` row: a payout's columns and
+    the key of the payout it is a share of."""
+    row = payout_row(share, sandbox)
+    del row["gates_complaints"]
+    row["share_of"] = share.share_of
+    return row
+
+
+def share_from_row(row: Any) -> Payout:
+    return Payout(
+        key=row.key,
+        case_id=row.case_id,
+        clock_id=row.clock_id,
+        failure=row.failure,
+        penalty_id=row.penalty_id,
+        rule=row.rule,
+        payer_role=row.payer_role,
+        payer=row.payer,
+        payee=row.payee,
+        amount=Amount(row.amount, Unit(row.unit)),
+        at=row.at,
+        reason=Reason.from_dict(row.reason),
+        gates_complaints=False,
+        share_of=row.share_of,
+    )
 
 
 def payout_from_row(row: Any) -> Payout:

@@ -135,6 +135,14 @@ class CaseRepository:
                 .order_by(s.ledger_entries.c.id)
             )
         ]
+        case.shares.extend(
+            case_rows.share_from_row(r)
+            for r in self.conn.execute(
+                select(s.ledger_shares)
+                .where(s.ledger_shares.c.case_id == case_id)
+                .order_by(s.ledger_shares.c.at, s.ledger_shares.c.key)
+            )
+        )
         case.complaints = [
             case_rows.complaint_from_row(r)
             for r in self.conn.execute(
@@ -206,6 +214,12 @@ class CaseRepository:
             .order_by(s.ledger_entries.c.id)
         ):
             cases[ledger_row.case_id].payouts.append(case_rows.payout_from_row(ledger_row))
+        for share_row in self.conn.execute(
+            select(s.ledger_shares)
+            .where(among(self.conn, s.ledger_shares.c.case_id, found))
+            .order_by(s.ledger_shares.c.case_id, s.ledger_shares.c.at, s.ledger_shares.c.key)
+        ):
+            cases[share_row.case_id].shares.append(case_rows.share_from_row(share_row))
         for complaint_row in self.conn.execute(
             select(s.complaints)
             .where(among(self.conn, s.complaints.c.case_id, found))
@@ -235,7 +249,7 @@ class CaseRepository:
             decisions_loaded=len(case.decisions),
             audit_base=row.audit_count,
             audit_loaded=len(case.audit),
-            payout_keys={p.key for p in case.payouts},
+            payout_keys={p.key for p in (*case.payouts, *case.shares)},
             clocks=clocks,
             complaints=complaints,
             deadlines=deadlines,
@@ -268,7 +282,8 @@ class CaseRepository:
         return self.save(case)
 
     def save(self, case: Case) -> list[Payout]:
-        """Write the case's changes; return the payouts this save recorded in the ledger."""
+        """Write the case's changes; return the payouts (and providers' shares, which have
+        ``share_of``) this save recorded in the ledger."""
         loaded = self._loaded[case.id]
         changes = self._changes(case, loaded)
         if loaded.is_new:
@@ -298,6 +313,8 @@ class CaseRepository:
         if changes.audit_rows:
             self.conn.execute(insert(s.audit_log), changes.audit_rows)
         for payout in changes.payouts:
+            if payout.share_of is not None:
+                continue  # written after the payouts, which it names
             statement = (
                 st.upsert(self.conn, s.ledger_entries)
                 .values(**case_rows.payout_row(payout, loaded.sandbox))
@@ -309,6 +326,7 @@ class CaseRepository:
                 raise ConcurrentUpdate(
                     f"payout {payout.key} is already in the ledger; the case was handled concurrently"
                 )
+        self._insert_shares([(loaded.sandbox, p) for p in changes.payouts])
         if not self.defer_balances:
             self.apply_balances(balance_deltas(changes.payouts, loaded.sandbox))
         for complaint_row in changes.complaint_rows:
@@ -366,7 +384,11 @@ class CaseRepository:
                     case_rows.payout_row(p, loaded.sandbox)
                     for _, loaded, c in changes
                     for p in c.payouts
+                    if p.share_of is None
                 ],
+            )
+            self._insert_shares(
+                [(loaded.sandbox, p) for _, loaded, c in changes for p in c.payouts]
             )
         except IntegrityError as exc:
             # X-1: a key already in the ledger fails the whole batch; never pay it again.
@@ -405,6 +427,16 @@ class CaseRepository:
         for case, _, c in changes:
             self._loaded[case.id] = c.after
         return {case.id: c.payouts for case, _, c in changes}
+
+    def _insert_shares(self, payouts: Sequence[tuple[str, Payout]]) -> None:
+        """Providers' shares (issue 15) into ``ledger_shares``, after the payouts they name.
+
+        A share is made only in the save that records its payout, which the payout's
+        unique key lets happen once (X-1); the share's own key is unique besides.
+        """
+        rows = [case_rows.share_row(p, sandbox) for sandbox, p in payouts if p.share_of]
+        if rows:
+            insert_rows(self.conn, s.ledger_shares, rows)
 
     def _drop_stale_deadlines(self, case_id: str, changes: _Changes) -> None:
         d = s.deadlines
@@ -456,7 +488,8 @@ class CaseRepository:
                         for f, v in fields.items()
                         if f not in snapshot or snapshot[f] != v
                     )
-        payouts = [p for p in case.payouts if p.key not in loaded.payout_keys]
+        # The payouts and providers' shares not yet in the ledger (shares: ``share_of``).
+        payouts = [p for p in (*case.payouts, *case.shares) if p.key not in loaded.payout_keys]
         complaint_rows = [
             case_rows.complaint_row(case.id, c)
             for c in case.complaints

@@ -328,12 +328,28 @@ def filtered(query: Select[Any], scope: Scope, f: CaseFilter) -> Select[Any]:
     return query
 
 
+def _holder_of_clock(dialect: str) -> Any:
+    """``"<kind>:<party>"`` of a clock's last holding period (issue 15): who held it when
+    it was judged (its period closes then), or who holds it now. NULL for none."""
+    if dialect == "postgresql":
+        return literal_column(
+            "((clocks.holders -> -1 ->> 'kind') || ':' || (clocks.holders -> -1 ->> 'party'))"
+        )
+    return literal_column(
+        "(json_extract(clocks.holders, '$[#-1].kind') || ':' "
+        "|| json_extract(clocks.holders, '$[#-1].party'))"
+    )
+
+
 GROUPINGS = {
     "provider": _c.c.assignee,
     "city": _oi.c.city,
     "category": _p.c.category_id,
     "programme": _c.c.programme,
     "clock": s.clocks.c.clock_id,
+    # Read from the clocks' own holders: the report for it is the full query, never the
+    # rollup (docs/scaling.md).
+    "holder": None,
 }
 
 
@@ -585,6 +601,42 @@ class SqlReadModels:
         query = query.order_by(le.c.at.desc(), le.c.id.desc()).limit(limit)
         return [PayoutLine(*r) for r in self.conn.execute(query)]
 
+    def share_lines(
+        self,
+        scope: Scope,
+        *,
+        sandbox: str | None = None,
+        limit: int = 500,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[PayoutLine]:
+        ls = s.ledger_shares
+        query = select(
+            ls.c.key,
+            ls.c.case_id,
+            ls.c.sandbox,
+            ls.c.rule,
+            ls.c.amount,
+            ls.c.unit,
+            ls.c.payer,
+            ls.c.payee,
+            ls.c.at,
+            ls.c.reason,
+            literal_column("0").label("entry_id"),
+        )
+        if scope.role is Role.MERCHANT and scope.party:
+            query = query.where(ls.c.payee == scope.party)
+        elif scope.role is Role.PROVIDER and scope.party:
+            query = query.where(ls.c.payer == scope.party)
+        elif not scope.sees_everything:
+            return []
+        if sandbox is not None:
+            query = query.where(ls.c.sandbox == sandbox)
+        if after is not None:
+            at, key = after
+            query = query.where(or_(ls.c.at < at, and_(ls.c.at == at, ls.c.key < key)))
+        query = query.order_by(ls.c.at.desc(), ls.c.key.desc()).limit(limit)
+        return [PayoutLine(*r) for r in self.conn.execute(query)]
+
     def compliance(
         self,
         scope: Scope,
@@ -603,6 +655,8 @@ class SqlReadModels:
         """
         if by not in GROUPINGS:
             raise InvalidRequest(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
+        if by == "holder":  # not kept in the rollup: answered by the full query
+            return self.compliance_in_full(scope, by=by, start=start, end=end, sandbox=sandbox)
         tallies = rollup.compliance_tallies(
             self.conn,
             scope,
@@ -640,7 +694,9 @@ class SqlReadModels:
         """The report's counts per group over the cases opened in ``[start, end)`` (of
         ``worlds`` only, if given)."""
         # NULL and '' are one group ("—"), as the rollup keeps them.
-        group = func.coalesce(GROUPINGS[by], "")
+        holder = by == "holder"
+        grouping = _holder_of_clock(self.conn.dialect.name) if holder else GROUPINGS[by]
+        group = func.coalesce(grouping, "")
         k = s.clocks
         status = k.c.status
         query = scoped(
@@ -665,17 +721,19 @@ class SqlReadModels:
         le = s.ledger_entries
         # Per clock, a payout belongs to the clock it paid for; otherwise to its case's group.
         paid_group = le.c.clock_id if by == "clock" else group
-        paid = scoped(
-            _joined(
-                [
-                    paid_group.label("key"),
-                    func.count().label("payouts"),
-                    func.sum(le.c.amount).label("points"),
-                ]
+        paid_from = _joined(
+            [
+                paid_group.label("key"),
+                func.count().label("payouts"),
+                func.sum(le.c.amount).label("points"),
+            ]
+        ).join(le, and_(le.c.case_id == _c.c.id, le.c.unit == "points"))
+        if holder:  # a payout's points go to whoever held the clock it paid for
+            paid_from = paid_from.join(
+                k, and_(k.c.case_id == le.c.case_id, k.c.clock_id == le.c.clock_id)
             )
-            .join(le, and_(le.c.case_id == _c.c.id, le.c.unit == "points"))
-            .where(_c.c.opened_at >= start, _c.c.opened_at < end)
-            .group_by(paid_group),
+        paid = scoped(
+            paid_from.where(_c.c.opened_at >= start, _c.c.opened_at < end).group_by(paid_group),
             scope,
         )
         if sandbox is not None:

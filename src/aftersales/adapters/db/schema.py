@@ -361,6 +361,9 @@ clocks = Table(
     Column("reason", JSON, nullable=True),
     # Warning marks: {"armed": [[mark, instant], ...], "fired": [mark, ...]} (notifications)
     Column("marks", JSON, nullable=True),
+    # Who held the case while the clock ran (issue 15, migration 0016):
+    # [{"kind", "party", "since", "until", "why"}, ...], oldest first.
+    Column("holders", JSON, nullable=True),
 )
 
 # One row per running clock, and one per armed warning mark ("<clock>@<mark>"): the
@@ -415,6 +418,33 @@ ledger_entries = Table(
     Index(None, "sandbox", "at"),  # payout lists and exports, newest first
     Index(None, "sandbox", "payee"),
     Index(None, "sandbox", "payer"),
+)
+
+# A provider's share of a payout, owed to the merchant when the provider held the
+# breached clock (issue 15). Apart from ``ledger_entries`` so the payout counts and the
+# compliance rollup (their triggers) keep counting what buyers were paid; its key is
+# the payout's key + "/provider-share", unique, and it names the payout.
+ledger_shares = Table(
+    "ledger_shares",
+    metadata,
+    Column("key", String(240), primary_key=True),
+    Column("share_of", String(200), ForeignKey("ledger_entries.key"), nullable=False),
+    Column("sandbox", String(64), nullable=False, server_default=LIVE),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=False),
+    Column("clock_id", String(64), nullable=False),
+    Column("failure", String(64), nullable=False),
+    Column("penalty_id", String(64), nullable=False),
+    Column("rule", String(16), nullable=False),
+    Column("payer_role", String(16), nullable=False),
+    Column("payer", String(64), nullable=False),
+    Column("payee", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("reason", JSON, nullable=False),
+    Index(None, "case_id"),
+    Index(None, "sandbox", "payer"),
+    Index(None, "sandbox", "payee"),
 )
 
 account_balances = Table(

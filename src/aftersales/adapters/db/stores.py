@@ -297,6 +297,7 @@ class SqlSandboxes:
             delete(s.appointment_changes).where(s.appointment_changes.c.case_id.in_(case_ids)),
             delete(s.appointments).where(s.appointments.c.case_id.in_(case_ids)),
             delete(s.deadlines).where(s.deadlines.c.sandbox == sandbox_id),
+            delete(s.ledger_shares).where(s.ledger_shares.c.sandbox == sandbox_id),
             delete(s.ledger_entries).where(s.ledger_entries.c.sandbox == sandbox_id),
             delete(s.account_balances).where(s.account_balances.c.sandbox == sandbox_id),
             delete(s.complaints).where(s.complaints.c.case_id.in_(case_ids)),

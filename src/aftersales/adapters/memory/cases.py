@@ -71,6 +71,9 @@ def _stored_clock(clock: Clock) -> Clock:
         breached_at=utc_or_none(clock.breached_at),
         reason=None if clock.reason is None else stored_reason(clock.reason),
         warnings=tuple((mark, utc(at)) for mark, at in clock.warnings),
+        holders=tuple(
+            replace(h, since=utc(h.since), until=utc_or_none(h.until)) for h in clock.holders
+        ),
     )
 
 
@@ -152,6 +155,7 @@ class MemoryCases:
         )
         case.clocks = {c.clock_id: replace(c) for c in t.clocks.get(row.id, ())}
         case.payouts = [t.ledger[i].payout for i in t.case_ledger.get(row.id, ())]
+        case.shares = list(t.case_shares.get(row.id, ()))
         case.complaints = sorted(
             (replace(c) for c in t.complaints.get(row.id, ())), key=lambda c: (c.filed_at, c.id)
         )
@@ -165,7 +169,7 @@ class MemoryCases:
             decisions_loaded=len(case.decisions),
             audit_base=row.audit_count,
             audit_loaded=len(case.audit),
-            payout_keys={p.key for p in case.payouts},
+            payout_keys={p.key for p in (*case.payouts, *case.shares)},
         )
         return case
 
@@ -194,7 +198,7 @@ class MemoryCases:
     def save(self, case: Case) -> list[Payout]:
         loaded = self._loaded[case.id]
         events = case.pull_events()
-        fresh = [p for p in case.payouts if p.key not in loaded.payout_keys]
+        fresh = [p for p in (*case.payouts, *case.shares) if p.key not in loaded.payout_keys]
         if loaded.is_new:
             if case.id in self._t.cases:
                 raise AlreadyExists(f"case {case.id} already exists")
@@ -207,7 +211,7 @@ class MemoryCases:
                 f"case {case.id} was changed by someone else; load it again and retry"
             )
         for payout in fresh:
-            if payout.key in self._t.ledger_keys:
+            if payout.key in self._t.ledger_keys or payout.key in self._t.share_keys:
                 # the key already holds this failure's payout; never pay it again.
                 raise ConcurrentUpdate(
                     f"payout {payout.key} is already in the ledger; the case was handled concurrently"
@@ -226,7 +230,7 @@ class MemoryCases:
             raise ValueError("save_many writes loaded cases; add new ones with add()")
         events = {case.id: case.pull_events() for case, _ in batch}
         fresh = {
-            case.id: [p for p in case.payouts if p.key not in loaded.payout_keys]
+            case.id: [p for p in (*case.payouts, *case.shares) if p.key not in loaded.payout_keys]
             for case, loaded in batch
         }
         if not all(self._unchanged_since_loaded(case.id, loaded) for case, loaded in batch):
@@ -234,7 +238,8 @@ class MemoryCases:
                 "a case of this batch was changed by someone else; load them again and retry"
             )
         keys = [p.key for payouts in fresh.values() for p in payouts]
-        if len(set(keys)) != len(keys) or any(k in self._t.ledger_keys for k in keys):
+        taken = self._t.ledger_keys.keys() | self._t.share_keys.keys()
+        if len(set(keys)) != len(keys) or any(k in taken for k in keys):
             raise ConcurrentUpdate(
                 "a payout of this batch is already in the ledger; a case was handled concurrently"
             )
@@ -274,6 +279,11 @@ class MemoryCases:
             t.audit[case.id] = t.audit.get(case.id, ()) + new_audit
         entry_ids = []
         for payout in fresh:
+            if payout.share_of is not None:
+                stored = replace(payout, at=utc(payout.at), reason=stored_reason(payout.reason))
+                t.case_shares[case.id] = (*t.case_shares.get(case.id, ()), stored)
+                t.share_keys[payout.key] = loaded.sandbox
+                continue
             entry_id = t.next_id("ledger")
             stored = replace(payout, at=utc(payout.at), reason=stored_reason(payout.reason))
             t.ledger[entry_id] = LedgerRecord(

@@ -247,6 +247,10 @@ class Tables:
     ledger: dict[int, LedgerRecord] = field(default_factory=dict)
     ledger_keys: dict[str, int] = field(default_factory=dict)  # X-1: one entry per key
     case_ledger: dict[str, tuple[int, ...]] = field(default_factory=dict)  # case -> entry ids
+    # Providers' shares of payouts (issue 15), kept apart from the payouts as in SQL
+    # (``ledger_shares``): per case in the order made, and the keys taken (X-1).
+    case_shares: dict[str, tuple[Payout, ...]] = field(default_factory=dict)
+    share_keys: dict[str, str] = field(default_factory=dict)  # key -> sandbox
     balances: dict[tuple[str, str, str], int] = field(default_factory=dict)
     deadlines: dict[tuple[str, str], DeadlineRecord] = field(default_factory=dict)
     outbox: dict[int, OutboxRecord] = field(default_factory=dict)

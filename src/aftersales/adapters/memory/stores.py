@@ -326,12 +326,14 @@ class MemorySandboxes(_OnStore):
             t.decisions,
             t.audit,
             t.case_ledger,
+            t.case_shares,
             t.contacts,
             t.appointments,
             t.appointment_changes,
         ):
             for cid in gone:
                 table.pop(cid, None)
+        t.share_keys = {k: v for k, v in t.share_keys.items() if v != sandbox_id}
         for eid in entries:
             t.ledger_keys.pop(t.ledger[eid].payout.key, None)
             del t.ledger[eid]

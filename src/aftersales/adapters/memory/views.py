@@ -26,6 +26,7 @@ from aftersales.adapters.memory.state import (
 )
 from aftersales.domain.contacts import Contact, district_of
 from aftersales.domain.eligibility import Product
+from aftersales.domain.ledger import Payout
 from aftersales.domain.lifecycle import Role
 from aftersales.errors import InvalidRequest
 from aftersales.services.records import (
@@ -386,6 +387,50 @@ class MemoryReadModels:
         entries.sort(key=lambda e: (e.payout.at, e.id), reverse=True)
         return [_payout_line(e) for e in entries[: max(limit, 0)]]
 
+    def share_lines(
+        self,
+        scope: Scope,
+        *,
+        sandbox: str | None = None,
+        limit: int = 500,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[PayoutLine]:
+        t = self._t
+        party_view = scope.role in (Role.MERCHANT, Role.PROVIDER) and bool(scope.party)
+        if not (party_view or scope.sees_everything):
+            return []
+
+        def mine(share: Payout) -> bool:
+            if scope.role is Role.MERCHANT:
+                return share.payee == scope.party
+            if scope.role is Role.PROVIDER:
+                return share.payer == scope.party
+            return True
+
+        lines = [
+            PayoutLine(
+                share.key,
+                share.case_id,
+                t.share_keys[share.key],
+                share.rule,
+                share.amount.value,
+                share.amount.unit.value,
+                share.payer,
+                share.payee,
+                share.at,
+                json.loads(json.dumps(share.reason.to_dict())),
+                0,
+            )
+            for shares in t.case_shares.values()
+            for share in shares
+            if mine(share) and (sandbox is None or t.share_keys[share.key] == sandbox)
+        ]
+        if after is not None:
+            at, key = after
+            lines = [p for p in lines if p.at < at or (p.at == at and p.key < key)]
+        lines.sort(key=lambda p: (p.at, p.key), reverse=True)
+        return lines[: max(limit, 0)]
+
     def compliance(
         self, scope: Scope, *, by: str, start: datetime, end: datetime, sandbox: str | None = None
     ) -> Compliance:
@@ -397,20 +442,34 @@ class MemoryReadModels:
             for cid, r in self._rows(scope).items()
             if start <= r.case.opened_at < end and (sandbox is None or r.case.sandbox == sandbox)
         }
+
+        def key_of(row: _Row, case_id: str, clock_id: str) -> str | None:
+            if by != "holder":
+                return row.group(by, clock_id)
+            # Issue 15: who held the clock when it was judged (its last period), as SQL.
+            for clock in t.clocks.get(case_id, ()):
+                if clock.clock_id == clock_id and clock.holders:
+                    return f"{clock.holders[-1].kind}:{clock.holders[-1].party}"
+            return None
+
         counted: dict[str | None, Counter[str]] = {}
         for case_id, row in rows.items():
             for clock in t.clocks.get(case_id, ()):
                 if clock.status.value == "pending":
                     continue  # not started (SS-2's agreed day before any booking): no commitment
-                tally = counted.setdefault(row.group(by, clock.clock_id), Counter())
+                tally = counted.setdefault(key_of(row, case_id, clock.clock_id), Counter())
                 tally[clock.status.value] += 1
         paid: dict[str | None, int] = {}
         for entry in t.ledger.values():
             paid_on = rows.get(entry.payout.case_id)
             if paid_on is None or entry.payout.amount.unit.value != "points":
                 continue
-            key = paid_on.group(by, entry.payout.clock_id)
-            paid[key] = paid.get(key, 0) + entry.payout.amount.value
+            if by == "holder" and not any(
+                c.clock_id == entry.payout.clock_id for c in t.clocks.get(entry.payout.case_id, ())
+            ):
+                continue  # SQL joins the clock paid for; a payout without one has no holder
+            paid_key = key_of(paid_on, entry.payout.case_id, entry.payout.clock_id)
+            paid[paid_key] = paid.get(paid_key, 0) + entry.payout.amount.value
         # NULL and '' are one row, "—" (added together, never one over the other).
         result: dict[str, ComplianceRow] = {}
         for key, tally in counted.items():

@@ -67,6 +67,10 @@ _WORDS: dict[str, tuple[str, str]] = {
     "case.sandbox_clock": ("沙盒时钟", "Sandbox clock"),
     "case.payouts": ("赔付", "Payouts"),
     "case.no_payouts": ("暂无赔付。", "No payouts."),
+    "case.provider_shares": (
+        "服务方分担（服务方应付商家）",
+        "Providers' shares (owed by the provider to the merchant)",
+    ),
     "case.timeline": ("处理记录与说明", "Timeline and explanations"),
     "case.audit": ("操作记录", "Audit trail"),
     "case.actions": ("处理", "Actions"),

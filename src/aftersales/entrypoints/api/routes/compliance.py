@@ -28,7 +28,11 @@ def compliance(
     end: Annotated[
         Instant, Query(alias="to", description="with a UTC offset, e.g. 2026-12-01T00:00+08:00")
     ],
-    by: str = Query("provider", description="provider, city, category, programme or clock"),
+    by: str = Query(
+        "provider",
+        description="provider, city, category, programme, clock or holder (who held each "
+        "clock when it was judged)",
+    ),
     sandbox: str = Query(
         "live", max_length=64, description="live data unless a sandbox's id is given"
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
 
 from aftersales.entrypoints.api import models as m
@@ -20,13 +22,29 @@ def payouts(
     sandbox: str = Query(
         "live", max_length=64, description="live data unless a sandbox's id is given"
     ),
+    kind: Literal["payouts", "shares"] = Query(
+        "payouts",
+        description="payouts: what buyers were paid; shares: the providers' shares of those "
+        "payouts owed to the merchant (operations, the shop owed and the provider owing)",
+    ),
     limit: int = Query(100, ge=1, le=1000),
     cursor: str | None = Query(None, max_length=400),
 ) -> m.PayoutPage:
-    """Payouts the caller may see, newest first, each with its reason in zh and en."""
-    after = decode_cursor(cursor, int) if cursor else None
-    lines = views.payout_lines(svc, caller.scope, sandbox=sandbox, limit=limit + 1, after=after)
+    """Payouts the caller may see, newest first, each with its reason in zh and en; with
+    ``kind=shares``, the providers' shares instead (issue 15)."""
+    if kind == "shares":
+        share_after = decode_cursor(cursor, str) if cursor else None
+        lines = views.share_lines(
+            svc, caller.scope, sandbox=sandbox, limit=limit + 1, after=share_after
+        )
+    else:
+        after = decode_cursor(cursor, int) if cursor else None
+        lines = views.payout_lines(svc, caller.scope, sandbox=sandbox, limit=limit + 1, after=after)
     page, more = lines[:limit], len(lines) > limit
+    next_cursor = None
+    if more:
+        last = page[-1]
+        next_cursor = encode_cursor(last.at, last.key if kind == "shares" else last.entry_id)
     return m.PayoutPage(
         items=[
             m.PayoutOut(
@@ -43,7 +61,7 @@ def payouts(
             )
             for p in page
         ],
-        next_cursor=encode_cursor(page[-1].at, page[-1].entry_id) if more else None,
+        next_cursor=next_cursor,
     )
 
 

@@ -118,6 +118,12 @@ def compliance_labels(svc: Services, result: views.Compliance, lang: Lang) -> di
     labels = {"total": text("imports.all", lang)}
     if result.by == "provider":
         labels.update(views.names(svc, keys))
+    elif result.by == "holder":  # "<kind>:<party>": "服务方 · 杭州安装服务站"
+        parties = views.names(svc, [k.partition(":")[2] for k in keys])
+        for k in keys:
+            kind, _, party = k.partition(":")
+            if party:
+                labels[k] = f"{text('ops.holder.' + kind, lang)} · {parties.get(party, party)}"
     elif result.by == "programme":
         labels.update({k: programme_name(k, lang) for k in keys})
     elif result.by == "clock":

@@ -120,6 +120,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "ops.payouts.none": ("没有赔付记录。", "No payouts."),
     # dashboard groupings
     "ops.by.provider": ("处理方", "Provider"),
+    # Issue 15: who held each clock when it was judged (breached, or met).
+    "ops.by.holder": ("违约/履约时的承接方", "Held by when judged"),
+    "ops.holder.merchant": ("商家", "Merchant"),
+    "ops.holder.provider": ("服务方", "Provider"),
+    "ops.holder.brand": ("品牌", "Brand"),
+    "ops.holder.buyer": ("买家（暂停）", "Buyer (paused)"),
     "ops.by.city": ("城市", "City"),
     "ops.by.category": ("类目", "Category"),
     "ops.by.programme": ("服务", "Programme"),
