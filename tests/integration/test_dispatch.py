@@ -129,6 +129,7 @@ def test_oh_3_the_on_time_record_is_read_from_the_providers_clocks(
             record_since=NOW - timedelta(days=90),
         )
     assert (found.provider_id, found.met, found.breached) == ("i-a", 0, 1)
+    assert type(found.met) is int and type(found.breached) is int  # sums come back as ints
     assert found.area_level == "district" and found.category_depth == 0
     assert [(c.area_code, c.per_day, c.used) for c in found.capacities] == [("", None, 1)]
 

@@ -237,8 +237,8 @@ def candidates(
                     else ()
                 ),
                 capacities=tuple(capacities[a] for a in sorted(capacities)),
-                met=first.met or 0,
-                breached=first.breached or 0,
+                met=int(first.met or 0),  # a sum: numeric on PostgreSQL
+                breached=int(first.breached or 0),
             )
         )
     return out
