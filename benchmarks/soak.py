@@ -494,20 +494,18 @@ def _check(engine: Engine, tally: Tally, service_data: Path) -> Checks:
             .select_from(ob)
             .where(ob.c.sandbox == SANDBOX, ob.c.kind == "payout.made")
         ).scalar_one()
-        sums = dict(
-            conn.execute(
-                select(le.c.payee, func.sum(le.c.amount))
-                .where(le.c.sandbox == SANDBOX, le.c.unit == "points")
-                .group_by(le.c.payee)
-            ).all()
-        )
-        payer_sums = dict(
-            conn.execute(
-                select(le.c.payer, func.sum(le.c.amount))
-                .where(le.c.sandbox == SANDBOX, le.c.unit == "points")
-                .group_by(le.c.payer)
-            ).all()
-        )
+        # A balance is what the payouts and the providers' shares of them (owed to the shop)
+        # credited and debited.
+        sums: Counter[str] = Counter()
+        payer_sums: Counter[str] = Counter()
+        for table in (le, s.ledger_shares):
+            for payee, payer, amount in conn.execute(
+                select(table.c.payee, table.c.payer, table.c.amount).where(
+                    table.c.sandbox == SANDBOX, table.c.unit == "points"
+                )
+            ):
+                sums[payee] += amount
+                payer_sums[payer] += amount
         balances = dict(
             conn.execute(
                 select(bal.c.account, bal.c.balance).where(
