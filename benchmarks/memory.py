@@ -50,7 +50,7 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
             open_cases = wanted
     finally:
         engine.dispose()
-    seconds = 5.0 if quick else 20.0
+    seconds = 3.0 if quick else 20.0
     worker = _peak_rss_mib(url, ["worker", "--id", "memory"], seconds, http=False)
     api = _peak_rss_mib(url, ["serve", "--no-worker"], seconds, http=True)
     for name, peak in (("worker", worker), ("API process (serve --no-worker)", api)):

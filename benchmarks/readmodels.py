@@ -3,7 +3,7 @@
 Set-up: a fresh database (``<name>_readmodels`` beside the one given), filled with
 open one-click-help cases through the bulk loader the load tests use, moved to live
 data (as the metrics scrape reads live data only), each with its two running
-deadlines. At 10,000 and 1,000,000 open cases (quick: 2,000 and 20,000) it times:
+deadlines. At 10,000 and 1,000,000 open cases (quick: 1,000 and 5,000) it times:
 
 1. **provider queue**: the first 200 cases nearest to breach, for the provider every
    case is assigned to. Peer: the query it replaced, which read every running
@@ -61,7 +61,7 @@ def database_for(database_url: str) -> str:
 def run(report: Report, *, quick: bool, database_url: str) -> None:
     url = database_for(database_url)
     largest = int(os.environ.get("AFTERSALES_BENCH_OPEN_MAX", "1000000"))
-    sizes = (2_000, 20_000) if quick else (10_000, largest)  # quick: a smoke run, kept short
+    sizes = (1_000, 5_000) if quick else (10_000, largest)  # quick: a smoke run, kept short
     ensure_database(url)
     engine = make_engine(url)
     try:

@@ -40,7 +40,7 @@ P99_TARGET_S: Final = 1.0
 
 def run(report: Report, *, quick: bool, database_url: str) -> None:
     url = database_for(database_url)
-    count = 100 if quick else 600
+    count = 50 if quick else 600
     ensure_database(url)
     engine = make_engine(url)
     try:
