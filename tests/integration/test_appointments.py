@@ -5,48 +5,23 @@ history, and a missed agreed day paid once through the deadline worker's settlem
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import Engine, func, select
 
 from aftersales.adapters.db import schema as s
-from aftersales.bootstrap import Container, bootstrap
+from aftersales.bootstrap import Container
 from aftersales.demo import dataset as data
-from aftersales.demo.setup import create_demo_sandbox
 from aftersales.domain.cases import Actor
 from aftersales.domain.clocks import ClockStatus
 from aftersales.domain.lifecycle import Channel, Role
 from aftersales.services import appointments
 from aftersales.services import cases as svc
 from aftersales.services.deadlines import tick
-from aftersales.services.time import FixedClock
-from aftersales.settings import Settings
+from tests.integration.test_field_views import SHANGHAI, TEN_AM, _help, container
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-TEN_AM = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
-LAMP = f"f.{data.ITEM_LAMP_HANGZHOU}"
 BUYER = Actor(Role.CONSUMER, data.DEMO_BUYER, Channel.WEB)
 INSTALLER = Actor(Role.PROVIDER, "hz-install-01", Channel.WEB)
-
-
-@pytest.fixture
-def container(engine: Engine, database_url: str, tmp_path: Path) -> Container:
-    built = bootstrap(
-        Settings(data_dir=tmp_path, database_url=database_url), clock=FixedClock(TEN_AM)
-    )
-    create_demo_sandbox(built, "f", start=TEN_AM)
-    return built
-
-
-def _help(container: Container) -> str:
-    return svc.request_help(
-        container.services,
-        order_item_id=LAMP,
-        actor=Actor(Role.CONSUMER, data.DEMO_BUYER, Channel.HELP_BUTTON),
-        failure="installation_late",
-    ).case.id
+__all__ = ["container"]  # the demo sandbox "f" at 10:00, as the field views' tests have it
 
 
 def test_ss_2_a_booked_window_counts_against_its_capacity_and_keeps_its_history(

@@ -232,25 +232,15 @@ def share_row(share: Payout, sandbox: str) -> dict[str, Any]:
 
 
 def share_from_row(row: Any) -> Payout:
-    return Payout(
-        key=row.key,
-        case_id=row.case_id,
-        clock_id=row.clock_id,
-        failure=row.failure,
-        penalty_id=row.penalty_id,
-        rule=row.rule,
-        payer_role=row.payer_role,
-        payer=row.payer,
-        payee=row.payee,
-        amount=Amount(row.amount, Unit(row.unit)),
-        at=row.at,
-        reason=Reason.from_dict(row.reason),
-        gates_complaints=False,
-        share_of=row.share_of,
-    )
+    """A provider's share of a payout (``ledger_shares``): never gates a complaint."""
+    return _payout(row, gates_complaints=False, share_of=row.share_of)
 
 
 def payout_from_row(row: Any) -> Payout:
+    return _payout(row, gates_complaints=row.gates_complaints)
+
+
+def _payout(row: Any, *, gates_complaints: bool, share_of: str | None = None) -> Payout:
     return Payout(
         key=row.key,
         case_id=row.case_id,
@@ -264,7 +254,8 @@ def payout_from_row(row: Any) -> Payout:
         amount=Amount(row.amount, Unit(row.unit)),
         at=row.at,
         reason=Reason.from_dict(row.reason),
-        gates_complaints=row.gates_complaints,
+        gates_complaints=gates_complaints,
+        share_of=share_of,
     )
 
 
