@@ -12,13 +12,11 @@ publish through the outbox, and what people must be told as
 :class:`~aftersales.domain.notices.Notice` (assignment, warning marks, breaches,
 payouts, complaint decisions), which the repository turns into notifications.
 
-The module is long (~760 lines) because the aggregate is one consistency boundary:
-its commands (open, dispatch, act, pause, quote, complain, decide, settle) all
-guard the same state, clocks and ledger, so they live on one class.
-
-**Size.** ~1,050 lines, one job: the aggregate and its invariants (settling, clocks,
-payouts, complaints, quotes, notes, the agreed visit, notices), which must change
-together under one lock; the slot and reschedule rules of SS-2 already live beside it
+**Size.** ~1,230 lines, one job: the aggregate and its invariants. It is one
+consistency boundary: its commands (open, dispatch and hand over, act, pause, quote,
+complain, decide, settle with the providers' shares, the agreed visit and its SS-2
+clocks, notes, notices) all guard the same state, clocks and ledger under one lock,
+so they live on one class; the slot and reschedule rules of SS-2 already live beside it
 in ``domain/appointments.py``. The complaint and quote commands are the natural first split
 (``domain/complaints.py``, ``domain/quotes.py`` as functions over a case) once they
 grow; the clocks and the ledger already live in their own modules.

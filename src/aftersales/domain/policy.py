@@ -24,12 +24,11 @@ Document kinds (the ``kind`` key of each file):
 
 Calendars live in their own document, handled by :mod:`aftersales.domain.calendars`.
 
-The module is long (~630 lines) because every document kind is validated here
-with the same error shape (file, field, fix); each kind's model is short.
-
-**Size.** ~680 lines, one job: policy documents to validated values. It holds
-four document kinds (programmes with their clocks and warning marks, service
-standards, the catalogue, city lists); each parser would move to ``policy_<kind>.py``
+**Size.** ~790 lines, one job: policy documents to validated values, every kind
+with the same error shape (file, field, fix); each kind's model is short. It holds
+the document kinds (programmes with their clocks, warning marks, appointment rules
+and providers' shares, service standards, the catalogue, city lists, and the
+dispatch policy whose model lives in ``domain/dispatch.py``); each parser would move to ``policy_<kind>.py``
 beside a shared ``PolicyBook`` when one of them grows further.
 """
 

@@ -6,7 +6,9 @@ to open, the policies, the clock), checks the actor against the access table
 (:func:`aftersales.services.time.now_in`), and commits once. Errors pass
 through unchanged: they already say what was refused and why.
 
-**Size.** ~650 lines, one job: the case commands, each one transaction. The chat
+**Size.** ~650 lines, one job: the case commands, each one transaction (dispatch's
+hand-overs and the SS-2 bookings already live in ``dispatch.py`` and
+``appointments.py``). The chat
 commands (open, post, turn into a report) and the repair form's contact are the
 first to move out (``services/chats.py``) when they grow.
 """

@@ -45,13 +45,13 @@ and a delivery date already stored is never dropped by a record without one.
 **Products.** ``product.changed`` notes that the product changed; it moves
 nothing: order items keep the entitlements they were sold with (NW-1, OH-1).
 
-The module is long (~600 lines) because it holds the whole of one use case:
+The module is long (~640 lines; signed-for now also starts SS-2's contact clock) because it holds the whole of one use case:
 checking an event's shape, keeping it once per world, and applying each event
 type under the same ordering rule (later wins, refunded and closed are final).
 The per-type handlers read and write the same order rows under one lock, so they
 stay beside the rule they share.
 
-**Size.** ~620 lines, one job: events in, applied once and in any order. It holds
+**Size.** one job: events in, applied once and in any order. It holds
 the event shapes (pydantic), the dedupe-and-apply path and one applier per event
 type; the shapes would move to ``event_records.py`` (as ``master_records`` is to
 ``master_data``) when a new event type is added.

@@ -5,10 +5,11 @@ Every class works in the caller's transaction (the unit of work's connection)
 and never commits. Errors a person can act on are raised from the project's
 tree (``NotFound``, ``AlreadyExists`` …), translated here from the driver's.
 
-Why one module of some 700 lines: each class is short and reads like its neighbours,
+Why one module of some 750 lines: each class is short and reads like its neighbours,
 and they share the translation of driver errors. A port that grows past a screen of
 its own moves out, as the cases, deadlines, master data, read models and
-notifications already have; accounts and sign-in counts would be next.
+notifications already have (and dispatch's query, in ``dispatch.py``, and the
+appointments, in ``appointments.py``); accounts and sign-in counts would be next.
 """
 
 from __future__ import annotations

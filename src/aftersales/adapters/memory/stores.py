@@ -6,8 +6,8 @@ swapped when a unit of work rolls back, so none keeps a table of its own). They
 answer as ``adapters/db/stores.py`` and ``adapters/db/deadline_store.py`` do:
 the same errors, the same orderings, the same ``None`` for "no such row".
 
-Kept as one module to mirror ``adapters/db/stores.py`` class for class, so a change
-to one side is found beside its twin; it splits when that module does.
+Kept as one module (~750 lines) to mirror ``adapters/db/stores.py`` class for class,
+so a change to one side is found beside its twin; it splits when that module does.
 """
 
 from __future__ import annotations
