@@ -94,6 +94,26 @@ def _joined(columns: list[Any]) -> Select[Any]:
     )
 
 
+_PAYOUT_COLUMNS = (
+    "key",
+    "case_id",
+    "sandbox",
+    "rule",
+    "amount",
+    "unit",
+    "payer",
+    "payee",
+    "at",
+    "reason",
+)
+
+
+def _payout_columns(table: Any) -> list[Any]:
+    """A payout line's columns (:class:`PayoutLine` without its entry id), in order, from
+    ``ledger_entries`` or ``ledger_shares`` (the same columns)."""
+    return [table.c[name] for name in _PAYOUT_COLUMNS]
+
+
 _PARTY_ROLES = frozenset({Role.CONSUMER, Role.PROVIDER, Role.MERCHANT, Role.BRAND})
 
 
@@ -578,21 +598,7 @@ class SqlReadModels:
         """Payouts on the cases ``scope`` may see, newest first; ``after`` pages on (at, entry id)."""
         le = s.ledger_entries
         query = scoped(
-            _joined(
-                [
-                    le.c.key,
-                    le.c.case_id,
-                    le.c.sandbox,
-                    le.c.rule,
-                    le.c.amount,
-                    le.c.unit,
-                    le.c.payer,
-                    le.c.payee,
-                    le.c.at,
-                    le.c.reason,
-                    le.c.id,
-                ]
-            ).join(le, le.c.case_id == _c.c.id),
+            _joined([*_payout_columns(le), le.c.id]).join(le, le.c.case_id == _c.c.id),
             scope,
         )
         if sandbox is not None:
@@ -612,19 +618,7 @@ class SqlReadModels:
         after: tuple[datetime, str] | None = None,
     ) -> list[PayoutLine]:
         ls = s.ledger_shares
-        query = select(
-            ls.c.key,
-            ls.c.case_id,
-            ls.c.sandbox,
-            ls.c.rule,
-            ls.c.amount,
-            ls.c.unit,
-            ls.c.payer,
-            ls.c.payee,
-            ls.c.at,
-            ls.c.reason,
-            literal_column("0").label("entry_id"),
-        )
+        query = select(*_payout_columns(ls), literal_column("0").label("entry_id"))
         if scope.role is Role.MERCHANT and scope.party:
             query = query.where(ls.c.payee == scope.party)
         elif scope.role is Role.PROVIDER and scope.party:
@@ -793,19 +787,7 @@ class SqlReadModels:
             return []
         le = s.ledger_entries
         query = (
-            select(
-                le.c.key,
-                le.c.case_id,
-                le.c.sandbox,
-                le.c.rule,
-                le.c.amount,
-                le.c.unit,
-                le.c.payer,
-                le.c.payee,
-                le.c.at,
-                le.c.reason,
-                le.c.id,
-            )
+            select(*_payout_columns(le), le.c.id)
             .where(le.c.case_id.in_(list(case_ids)))
             .order_by(le.c.at, le.c.id)
         )
