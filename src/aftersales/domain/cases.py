@@ -275,6 +275,15 @@ class Case:
             definition, book.calendar(definition.calendar), window, policy.timezone, agreed
         )
 
+    def _audit_step(self, at: datetime, actor: Actor, action: str, note: str = "") -> None:
+        """An audit entry for a step that leaves the case in its state (a pause, a note, a
+        quote, a hand-over, a booking …)."""
+        self.audit.append(
+            AuditEntry(
+                at, actor.role, actor.id, actor.channel, action, self.state, self.state, note
+            )
+        )
+
     def _emit(
         self,
         at: datetime,
@@ -754,9 +763,7 @@ class Case:
                 "a request is handed over only before a solution is given",
             )
         before = self.assignee or ""
-        self.audit.append(
-            AuditEntry(at, actor.role, actor.id, actor.channel, kind, self.state, self.state, why)
-        )
+        self._audit_step(at, actor, kind, why)
         handed = Reason(
             f"dispatch.{kind}",
             "OH-3",
@@ -818,18 +825,7 @@ class Case:
             reason,
             Bilingual(name.zh, name.en) if name else Bilingual(reason, reason),
         )
-        self.audit.append(
-            AuditEntry(
-                at,
-                actor.role,
-                actor.id,
-                actor.channel,
-                f"pause:{clock_id}",
-                self.state,
-                self.state,
-                reason,
-            )
-        )
+        self._audit_step(at, actor, f"pause:{clock_id}", reason)
         # Paused for an exemption on the buyer's side (SS-2): the period is the buyer's.
         clock.hold("buyer", self.item.buyer_account, at, reason)
         self._decide(at, f"clock:{clock_id}", decided)
@@ -840,17 +836,7 @@ class Case:
         clock = self._clock(clock_id)
         decided = clock.resume(self._env(book, clock_id), at)
         clock.hold(*self.holder(), at, "resumed")
-        self.audit.append(
-            AuditEntry(
-                at,
-                actor.role,
-                actor.id,
-                actor.channel,
-                f"resume:{clock_id}",
-                self.state,
-                self.state,
-            )
-        )
+        self._audit_step(at, actor, f"resume:{clock_id}")
         self._decide(at, f"clock:{clock_id}", decided)
         assert clock.due_at is not None
         self._emit(
@@ -887,18 +873,7 @@ class Case:
             return
         before = self.appointment_at
         self.appointment_at = when
-        self.audit.append(
-            AuditEntry(
-                at,
-                actor.role,
-                actor.id,
-                actor.channel,
-                "appointment",
-                self.state,
-                self.state,
-                when.isoformat(),
-            )
-        )
+        self._audit_step(at, actor, "appointment", when.isoformat())
         data = {"appointment_at": when.isoformat()}
         if before is not None:
             data["before"] = before.isoformat()
@@ -938,18 +913,7 @@ class Case:
         before = self.appointment_at
         self.appointment_at = when
         action = "reschedule" if rescheduled else "appointment"
-        self.audit.append(
-            AuditEntry(
-                at,
-                actor.role,
-                actor.id,
-                actor.channel,
-                action,
-                self.state,
-                self.state,
-                when.isoformat(),
-            )
-        )
+        self._audit_step(at, actor, action, when.isoformat())
         self._decide(at, "appointment", reason)
         data = {"appointment_at": when.isoformat()}
         if before is not None:
@@ -968,18 +932,7 @@ class Case:
             raise IllegalTransition(
                 f"case {self.id}", "add a note to", self.state, "the note is empty"
             )
-        self.audit.append(
-            AuditEntry(
-                at,
-                actor.role,
-                actor.id,
-                actor.channel,
-                "note",
-                self.state,
-                self.state,
-                text.strip(),
-            )
-        )
+        self._audit_step(at, actor, "note", text.strip())
         self._emit(at, "case.note_added", {"channel": actor.channel.value})
 
     # ----- NW-6 quotes -----
@@ -1009,18 +962,7 @@ class Case:
             )
         self.quote = Quote(amount_fen, at)
         reason = Reason("nw.quote_issued", rule, {"amount": amount_text(Amount.fen(amount_fen))})
-        self.audit.append(
-            AuditEntry(
-                at,
-                actor.role,
-                actor.id,
-                actor.channel,
-                "quote",
-                self.state,
-                self.state,
-                str(amount_fen),
-            )
-        )
+        self._audit_step(at, actor, "quote", str(amount_fen))
         self._decide(at, "quote", reason)
         self._emit(at, "quote.issued", {"amount_fen": str(amount_fen)}, reason)
 
@@ -1043,17 +985,7 @@ class Case:
             "at": local_time(at, policy.timezone),
         }
         reason = Reason("nw.quote_accepted" if accept else "nw.quote_declined", rule, params)
-        self.audit.append(
-            AuditEntry(
-                at,
-                actor.role,
-                actor.id,
-                actor.channel,
-                "quote_" + self.quote.status,
-                self.state,
-                self.state,
-            )
-        )
+        self._audit_step(at, actor, "quote_" + self.quote.status)
         self._decide(at, "quote", reason)
         self._emit(at, f"quote.{self.quote.status}", {}, reason)
 
@@ -1080,11 +1012,7 @@ class Case:
             status, reason = self._assess_complaint(book, policy, clock)
         complaint = Complaint(complaint_id, clock_id, at, actor.id, text, status, reason)
         self.complaints.append(complaint)
-        self.audit.append(
-            AuditEntry(
-                at, actor.role, actor.id, actor.channel, "complain", self.state, self.state, text
-            )
-        )
+        self._audit_step(at, actor, "complain", text)
         self._decide(at, f"complaint:{complaint_id}", reason)
         self._emit(
             at, f"complaint.{status}", {"complaint": complaint_id, "clock": clock_id or ""}, reason
@@ -1209,18 +1137,7 @@ class Case:
                 clock_id=complaint.clock_id or "",
                 mark=complaint.id,
             )
-        self.audit.append(
-            AuditEntry(
-                at,
-                actor.role,
-                actor.id,
-                actor.channel,
-                f"complaint_{complaint.status}",
-                self.state,
-                self.state,
-                note,
-            )
-        )
+        self._audit_step(at, actor, f"complaint_{complaint.status}", note)
         self._decide(at, f"complaint:{complaint.id}", reason)
         self._emit(
             at, "complaint.decided", {"complaint": complaint.id, "status": complaint.status}, reason
