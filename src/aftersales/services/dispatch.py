@@ -70,9 +70,9 @@ def decision_for(
     # The shop names providers as the marketplace knows them; a sandbox's own provider of
     # that id is stored under the sandbox's prefix, a live one as it is.
     world = World.of(sandbox)
-    preferred = {
+    preferred = {  # read only when there is someone to prefer: intake's path stays short
         stored
-        for given in uow.reference.preferred_providers(item.merchant_id)
+        for given in (uow.reference.preferred_providers(item.merchant_id) if found else ())
         for stored in (given, world.store(given))
     }
     return decide(
