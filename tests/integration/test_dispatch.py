@@ -172,6 +172,30 @@ def test_hand_overs_are_saved_with_their_audit_and_reasons(services: Services) -
     assert "dispatch.declined" in codes and "dispatch.reassigned" in codes
 
 
+def test_oh_3_a_hand_over_gives_the_providers_counted_day_back_in_the_database(
+    services: Services, engine: Engine, clock: FixedClock
+) -> None:
+    area = [{"area_code": "330100", "per_day": 3}]
+    load(
+        services,
+        "provider",
+        provider("i-a", daily_capacity=2, area_capacity=area),
+        provider("i-b", "330100"),
+    )
+    case = help_(services, 1)
+    assert case.assignee == "i-a"
+    day = DAY.isoformat()
+    assert loads(engine)[("i-a", day, "")] == 1 and loads(engine)[("i-a", day, "330100")] == 1
+    clock.advance(days=1)  # declined the next day: the count comes off the day it was made
+    svc_dispatch.decline(services, case.id, Actor(Role.PROVIDER, "i-a", Channel.WEB), "没空")
+    counted = loads(engine)
+    assert counted[("i-a", day, "")] == 0 and counted[("i-a", day, "330100")] == 0
+    assert counted[("i-b", (DAY + timedelta(days=1)).isoformat(), "")] == 1
+    svc_dispatch.reassign(services, case.id, OPS, "i-a", "买家要求")
+    counted = loads(engine)
+    assert counted[("i-b", (DAY + timedelta(days=1)).isoformat(), "")] == 0
+
+
 def test_oh_3_a_shops_preferred_providers_are_stored_and_weigh_in_the_database(
     services: Services,
 ) -> None:

@@ -76,6 +76,10 @@ class Actor:
 
 
 SYSTEM = Actor(Role.SYSTEM, "system", Channel.SYSTEM, "system")
+# OH-3: the dispatch decision's parameter naming the capacity areas the case was counted
+# against on the provider's day, space-separated, OVERALL standing for the overall count.
+LOAD_AREAS = "load_areas"
+OVERALL = "*"
 
 
 @dataclass(frozen=True)
@@ -702,11 +706,14 @@ class Case:
         to_merchant: bool = False,
         reasons: Sequence[Reason] = (),
         handed: str = "dispatch",
+        counted: Sequence[str] = (),
     ) -> None:
         """OH-3: hand the request to the responsible provider at once (or to the merchant).
 
         ``reasons``: how the choice was made (:mod:`aftersales.domain.dispatch`) and, for a
         hand-over after the first dispatch, why the case changed hands; all are recorded.
+        ``counted``: the capacity areas ('' overall) the case was counted against on the
+        provider's day, kept with the decision so that a later hand-over gives them back.
         """
         self.assignee = assignee
         self.act(book, "dispatch", at, actor, note=assignee)
@@ -725,6 +732,8 @@ class Case:
             "assignee": assignee,
             "merchant": self.item.merchant_id,
         }
+        if counted:
+            params[LOAD_AREAS] = " ".join(a or OVERALL for a in counted)
         code = "oh.dispatched_to_merchant" if to_merchant else "oh.dispatched"
         self._decide(at, "dispatch", Reason(code, "OH-3", params))
         for reason in reasons:
@@ -741,6 +750,7 @@ class Case:
         *,
         to_merchant: bool = False,
         reasons: Sequence[Reason] = (),
+        counted: Sequence[str] = (),
     ) -> None:
         """OH-3 after the first dispatch: ``kind`` is "declined" (by the provider holding the
         case), "reassigned" (by operations) or "replaced" (missed its OH-4 plan). The step
@@ -776,7 +786,13 @@ class Case:
             },
         )
         self.dispatch(
-            book, to, at, to_merchant=to_merchant, reasons=(handed, *reasons), handed=kind
+            book,
+            to,
+            at,
+            to_merchant=to_merchant,
+            reasons=(handed, *reasons),
+            handed=kind,
+            counted=counted,
         )
 
     def assign(self, book: PolicyBook, assignee: str, at: datetime) -> None:
@@ -1143,3 +1159,19 @@ class Case:
             at, "complaint.decided", {"complaint": complaint.id, "status": complaint.status}, reason
         )
         return complaint
+
+
+def counted_load(
+    decisions: Sequence[Decision], provider: str
+) -> tuple[datetime, tuple[str, ...]] | None:
+    """OH-3: when a case was last dispatched to ``provider`` (among its ``decisions``, in
+    order) and the capacity areas ('' overall) it was counted against then; None if it
+    never was, or was before the areas were recorded with the decision."""
+    for d in reversed(decisions):
+        params = d.reason.params
+        if d.reason.code == "oh.dispatched" and params.get("assignee") == provider:
+            if LOAD_AREAS not in params:
+                return None
+            areas = str(params[LOAD_AREAS]).split()
+            return d.at, tuple("" if a == OVERALL else a for a in areas)
+    return None

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from aftersales.domain import access
 from aftersales.domain.access import Action
-from aftersales.domain.cases import SYSTEM, Actor, Case
+from aftersales.domain.cases import SYSTEM, Actor, Case, Decision, counted_load
 from aftersales.domain.clocks import ClockStatus
 from aftersales.domain.dispatch import DispatchDecision, decide
 from aftersales.domain.eligibility import OrderItem
@@ -101,6 +101,30 @@ def _take(
     return False
 
 
+def _counted(decision: DispatchDecision) -> tuple[str, ...]:
+    """What :func:`_take` counted the chosen provider's case against ('' overall)."""
+    return tuple(sorted({"", *decision.capacity_used()}))
+
+
+def _history(uow: UnitOfWork, case: Case) -> list[Decision]:
+    """Every dispatch decision of the case in order: the stored ones the loaded object does
+    not hold (the worker loads cases without their history), then its own."""
+    return [*uow.cases.earlier_decisions(case.id, "dispatch"), *case.decisions]
+
+
+def _give_back(
+    uow: UnitOfWork, history: list[Decision], leaving: str, sandbox: str, tz: str
+) -> None:
+    """OH-3: the provider handing the case on no longer holds it: its case comes off the
+    day it was counted against (so that day's capacity is free again)."""
+    counted = counted_load(history, leaving) if leaving else None
+    if counted is None:
+        return
+    at, areas = counted
+    day = at.astimezone(ZoneInfo(tz)).date()
+    uow.reference.release_dispatch(sandbox=sandbox, provider_id=leaving, day=day, areas=areas)
+
+
 RACES = 3  # decisions made again when racing dispatches took the chosen provider's last place
 
 
@@ -141,14 +165,16 @@ def dispatch(svc: Services, uow: UnitOfWork, case: Case, at: datetime, sandbox: 
     if decision is None or decision.chosen is None:
         case.dispatch(svc.book, case.item.merchant_id, at, to_merchant=True, reasons=reasons)
         return
-    case.dispatch(svc.book, decision.chosen.provider_id, at, reasons=reasons)
+    case.dispatch(
+        svc.book, decision.chosen.provider_id, at, reasons=reasons, counted=_counted(decision)
+    )
 
 
-def _gave_up(case: Case) -> frozenset[str]:
+def _gave_up(history: list[Decision]) -> frozenset[str]:
     """Providers that declined the case or were replaced on it (from its decisions)."""
     return frozenset(
         str(d.reason.params.get("provider", ""))
-        for d in case.decisions
+        for d in history
         if d.reason.code in ("dispatch.declined", "dispatch.replaced")
     )
 
@@ -171,15 +197,26 @@ def _hand_over_to_next(
     sandbox = uow.cases.sandbox_of(case.id)
     tz = case.policy(svc.book).timezone
     leaving = case.assignee or ""
-    excluded = _gave_up(case) | {leaving}
+    history = _history(uow, case)
+    excluded = _gave_up(history) | {leaving}
     decision = _decide_and_take(svc, uow, case.item, case.service_tag, at, sandbox, tz, excluded)
     reasons = decision.reasons if decision else ()
+    _give_back(uow, history, leaving, sandbox, tz)
     if decision is None or decision.chosen is None:
         case.hand_over(
             svc.book, kind, case.item.merchant_id, at, actor, why, to_merchant=True, reasons=reasons
         )
         return
-    case.hand_over(svc.book, kind, decision.chosen.provider_id, at, actor, why, reasons=reasons)
+    case.hand_over(
+        svc.book,
+        kind,
+        decision.chosen.provider_id,
+        at,
+        actor,
+        why,
+        reasons=reasons,
+        counted=_counted(decision),
+    )
 
 
 def _why(why: str) -> str:
@@ -255,8 +292,16 @@ def reassign(svc: Services, case_id: str, actor: Actor, provider_id: str, why: s
                 f"'{provider_id}' has just used up its capacity for the day (OH-3): "
                 "name another provider",
             )
+        _give_back(uow, _history(uow, case), case.assignee or "", sandbox, tz)
         case.hand_over(
-            svc.book, "reassigned", provider_id, at, actor, reason, reasons=chosen.reasons[:1]
+            svc.book,
+            "reassigned",
+            provider_id,
+            at,
+            actor,
+            reason,
+            reasons=chosen.reasons[:1],
+            counted=_counted(chosen),
         )
         uow.cases.save(case)
         uow.commit()
@@ -278,10 +323,12 @@ def replace_on_missed_plan(svc: Services, uow: UnitOfWork, case: Case, at: datet
     sandbox = uow.cases.sandbox_of(case.id)
     tz = case.policy(svc.book).timezone
     leaving = case.assignee or ""
-    excluded = _gave_up(case) | {leaving}
+    history = _history(uow, case)
+    excluded = _gave_up(history) | {leaving}
     decision = _decide_and_take(svc, uow, case.item, case.service_tag, at, sandbox, tz, excluded)
     if decision is None or decision.chosen is None:
         return False  # nobody else qualifies: the provider keeps it (the merchant is liable)
+    _give_back(uow, history, leaving, sandbox, tz)
     case.hand_over(
         svc.book,
         "replaced",
@@ -290,6 +337,7 @@ def replace_on_missed_plan(svc: Services, uow: UnitOfWork, case: Case, at: datet
         SYSTEM,
         "OH-4",
         reasons=decision.reasons,
+        counted=_counted(decision),
     )
     return True
 

@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from aftersales.domain.brands import BrandAfterSales
-from aftersales.domain.cases import Case
+from aftersales.domain.cases import Case, Decision
 from aftersales.domain.dispatch import Candidate
 from aftersales.domain.eligibility import OrderItem, ServiceAddress
 from aftersales.domain.ledger import Payout
@@ -87,6 +87,11 @@ class CaseRepository(Protocol):
 
     def sandbox_of(self, case_id: str) -> str:
         """The sandbox of a case loaded by this repository."""
+
+    def earlier_decisions(self, case_id: str, subject: str) -> list[Decision]:
+        """The stored decisions about ``subject`` of a case loaded by this repository that
+        the loaded object does not hold: all of them when it was loaded without its history,
+        none when with it. Those of the object follow them."""
 
     def find_sandbox(self, case_id: str) -> str:
         """The sandbox of any case (CaseNotFound if none)."""
@@ -154,7 +159,9 @@ class ReferenceData(Protocol):
     def release_dispatch(
         self, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
     ) -> None:
-        """OH-3: take back a :meth:`count_dispatch` of this unit of work (it went over)."""
+        """OH-3: take back a :meth:`count_dispatch`: one of this unit of work that went over,
+        or one of a case the provider gave up (declined, reassigned, replaced). A count
+        never falls below zero."""
 
     def preferred_providers(self, merchant_id: str) -> tuple[str, ...]:
         """OH-3: the provider ids (as the marketplace gives them) the shop prefers."""

@@ -196,6 +196,36 @@ def test_oh_3_a_provider_declines_with_a_reason_and_the_next_qualified_gets_it(
     assert again.assignee == "s1"
 
 
+def test_oh_3_a_declined_case_gives_the_providers_day_back_so_it_can_take_another(
+    services: Services,
+) -> None:
+    load(services, "provider", provider("i-a", daily_capacity=1), provider("i-b", "330100"))
+    first = help_(services, 1)
+    assert first.assignee == "i-a"
+    assert help_(services, 2).assignee == "i-b"  # i-a's one case of the day is used
+    svc_dispatch.decline(services, first.id, Actor(Role.PROVIDER, "i-a", Channel.WEB), "没空")
+    # It no longer holds the first request, so its day has room again.
+    assert help_(services, 3).assignee == "i-a"
+    # Handing back the same case never counts it twice off the day.
+    fourth = help_(services, 4)
+    assert fourth.assignee == "i-b"
+    skipped = next(
+        d.reason for d in fourth.decisions if d.reason.code == "dispatch.skipped_capacity"
+    )
+    assert "i-a" in skipped.en
+
+
+def test_oh_3_a_reassigned_case_leaves_the_old_providers_area_capacity_free(
+    services: Services,
+) -> None:
+    per_area = [{"area_code": "330100", "per_day": 1}]
+    load(services, "provider", provider("i-a", area_capacity=per_area), provider("i-b", "330100"))
+    case = help_(services, 1)
+    assert case.assignee == "i-a"
+    svc_dispatch.reassign(services, case.id, OPS, "i-b", "买家要求")
+    assert help_(services, 2).assignee == "i-a"
+
+
 def test_oh_3_operations_reassign_to_a_named_provider_that_qualifies(services: Services) -> None:
     load(
         services, "provider", provider("i-a"), provider("i-b", "330100"), provider("i-x", "110000")
@@ -255,7 +285,7 @@ def test_oh_4_a_missed_plan_replaces_the_provider_by_policy_and_the_merchant_sta
     services: Services, clock: FixedClock
 ) -> None:
     services = replacing(services)
-    load(services, "provider", provider("i-a"), provider("i-b", "330100"))
+    load(services, "provider", provider("i-a", daily_capacity=1), provider("i-b", "330100"))
     case = help_(services, 1)
     assert case.assignee == "i-a"
     clock.advance(hours=1, minutes=1)
@@ -271,6 +301,23 @@ def test_oh_4_a_missed_plan_replaces_the_provider_by_policy_and_the_merchant_sta
     ]
     (payout,) = stored.payouts
     assert payout.payer == "s1"
+    # The replaced provider's day is given back: with a capacity of one it takes the next.
+    assert help_(services, 2).assignee == "i-a"
+
+
+def test_oh_4_a_replacement_never_goes_back_to_a_provider_that_declined_the_case(
+    services: Services, clock: FixedClock
+) -> None:
+    # The worker settles cases loaded without their history: the decline is still seen.
+    services = replacing(services)
+    load(services, "provider", provider("i-a"), provider("i-b", "330100"))
+    case = help_(services, 1)
+    svc_dispatch.decline(services, case.id, Actor(Role.PROVIDER, "i-a", Channel.WEB), "没空")
+    clock.advance(hours=1, minutes=1)
+    deadlines.tick(services, sandbox="live", now=clock.now(), worker_id="w1")
+    stored = svc_cases.get_case(services, case.id)
+    assert stored.assignee == "i-b"
+    assert "dispatch.replaced" not in reasons(stored)
 
 
 def test_oh_4_a_missed_plan_with_nobody_else_qualified_leaves_the_provider_on_it(

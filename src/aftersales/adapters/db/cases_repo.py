@@ -112,6 +112,18 @@ class CaseRepository:
     def sandbox_of(self, case_id: str) -> str:
         return self._loaded[case_id].sandbox
 
+    def earlier_decisions(self, case_id: str, subject: str) -> list[Decision]:
+        if self._loaded[case_id].decisions_loaded:
+            return []
+        return [
+            Decision(r.at, r.subject, Reason.from_dict(r.reason))
+            for r in self.conn.execute(
+                select(s.decisions.c.at, s.decisions.c.subject, s.decisions.c.reason)
+                .where(s.decisions.c.case_id == case_id, s.decisions.c.subject == subject)
+                .order_by(s.decisions.c.seq)
+            )
+        ]
+
     def get(self, case_id: str, *, for_update: bool = False, with_history: bool = False) -> Case:
         query = select(s.cases).where(s.cases.c.id == case_id)
         if for_update and self.conn.dialect.name == "postgresql":

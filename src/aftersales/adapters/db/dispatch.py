@@ -277,7 +277,8 @@ def count_dispatch(
 def release_dispatch(
     conn: Connection, *, sandbox: str, provider_id: str, day: date, areas: Sequence[str]
 ) -> None:
-    """Take back one case of :func:`count_dispatch` (in the same transaction)."""
+    """Take back one case of :func:`count_dispatch`: one that went over in the same
+    transaction, or one the provider no longer holds (a count never falls below zero)."""
     conn.execute(
         update(_ld)
         .where(
@@ -285,6 +286,7 @@ def release_dispatch(
             _ld.c.provider_id == provider_id,
             _ld.c.day == day,
             _ld.c.area_code.in_(sorted({"", *areas})),
+            _ld.c.dispatched > 0,
         )
         .values(dispatched=_ld.c.dispatched - 1)
     )

@@ -35,7 +35,7 @@ from aftersales.adapters.memory.state import (
     utc,
     utc_or_none,
 )
-from aftersales.domain.cases import Case, CaseEvent, Complaint, Quote
+from aftersales.domain.cases import Case, CaseEvent, Complaint, Decision, Quote
 from aftersales.domain.clocks import Clock
 from aftersales.domain.ledger import Payout, balance_deltas
 from aftersales.domain.lifecycle import Channel, Programme
@@ -119,6 +119,11 @@ class MemoryCases:
 
     def sandbox_of(self, case_id: str) -> str:
         return self._loaded[case_id].sandbox
+
+    def earlier_decisions(self, case_id: str, subject: str) -> list[Decision]:
+        if self._loaded[case_id].decisions_loaded:
+            return []
+        return [d for d in self._t.decisions.get(case_id, ()) if d.subject == subject]
 
     def get(self, case_id: str, *, for_update: bool = False, with_history: bool = False) -> Case:
         row = self._t.cases.get(case_id)

@@ -203,7 +203,8 @@ class MemoryReference(_OnStore):
     ) -> None:
         for area in {"", *areas}:
             key = (sandbox, provider_id, day, area)
-            self._t.loads[key] = self._t.loads.get(key, 0) - 1
+            if self._t.loads.get(key, 0) > 0:
+                self._t.loads[key] -= 1
 
     def preferred_providers(self, merchant_id: str) -> tuple[str, ...]:
         row = self._t.master.get(("merchant", merchant_id)) or {}
