@@ -2,12 +2,14 @@
 
 The world: 10,000 installers over the ~3,100 districts of the administrative
 code table (seeded), each covering lighting installation in three districts, a
-fifth of them also a whole city; a third state a daily capacity (some of it per
-city), one in twenty is on leave that day, and every provider has a load already
-counted for the day. Measured on PostgreSQL, in the same run:
+fifth of them also a whole city; four in five name the first district they cover
+as their base (so distance is weighed); a third state a daily capacity (some of it
+per city), one in twenty is on leave that day, and every provider has a load
+already counted for the day. Measured on PostgreSQL, in the same run:
 
 * **ours**: ``adapters/db/dispatch.candidates`` (one statement over the coverage
   index, closures, capacity and loads by primary key) and
+  the distances from each base (``services/dispatch.with_distances``) and
   ``domain/dispatch.decide``, for an address in a random district;
 * **naive**: every provider's coverage, capacity, closures and loads read whole,
   the matching rows picked in Python, then the same ``decide``.
@@ -34,9 +36,11 @@ from aftersales.adapters.db import dispatch as db_dispatch
 from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
+from aftersales.adapters.places import ChinaPlaces
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.dispatch import Candidate, Capacity, Closure, DispatchDecision, decide
 from aftersales.domain.policy import PolicyBook
+from aftersales.services.dispatch import with_distances
 from benchmarks.common import Figure, Report, Spread, ensure_database
 
 GROUP: Final = "dispatch"
@@ -80,8 +84,16 @@ def _load(engine: Engine) -> list[str]:
     providers, coverage, capacity, closures, loads = [], [], [], [], []
     for n in range(PROVIDERS):
         pid = f"p{n:05d}"
-        providers.append({"id": pid, "name": pid, "kind": "installer", "calendar": "wall"})
         covered = set(rng.sample(districts, 3))
+        providers.append(
+            {
+                "id": pid,
+                "name": pid,
+                "kind": "installer",
+                "calendar": "wall",
+                "base_area": min(covered) if n % 5 else None,
+            }
+        )
         if n % 5 == 0:
             covered.add(rng.choice(cities))
         for code in sorted(covered):
@@ -135,6 +147,9 @@ def _load(engine: Engine) -> list[str]:
     return districts
 
 
+PLACES: Final = ChinaPlaces()
+
+
 def _ours(conn: Connection, book: PolicyBook, district: str) -> DispatchDecision:
     found = db_dispatch.candidates(
         conn,
@@ -146,6 +161,7 @@ def _ours(conn: Connection, book: PolicyBook, district: str) -> DispatchDecision
         day=DAY,
         record_since=SINCE,
     )
+    found = with_distances(PLACES, found, district)
     return decide(book.dispatch, found, service_tag=TAG, day=DAY)
 
 
@@ -153,8 +169,12 @@ def _naive(conn: Connection, book: PolicyBook, district: str) -> DispatchDecisio
     """Read every provider's rows whole and pick the matching ones in Python."""
     wanted = areas.containing(district)
     depth = {c: i for i, c in enumerate(book.catalog.ancestry(CATEGORY))}
-    active = {
-        r.id for r in conn.execute(select(s.providers.c.id, s.providers.c.active)) if r.active
+    base = {
+        r.id: r.base_area
+        for r in conn.execute(
+            select(s.providers.c.id, s.providers.c.active, s.providers.c.base_area)
+        )
+        if r.active
     }
     caps: dict[str, dict[str, int]] = {}
     for r in conn.execute(select(s.provider_capacity)):
@@ -172,7 +192,7 @@ def _naive(conn: Connection, book: PolicyBook, district: str) -> DispatchDecisio
             r.area_code in wanted
             and r.service_tag == TAG
             and r.category_id in depth
-            and r.provider_id in active
+            and r.provider_id in base
         ):
             continue
         stated = {a: n for a, n in caps.get(r.provider_id, {}).items() if a == "" or a in wanted}
@@ -188,6 +208,8 @@ def _naive(conn: Connection, book: PolicyBook, district: str) -> DispatchDecisio
                 fulfil=r.fulfil,
                 closures=tuple(c for c in shut.get(r.provider_id, ()) if c.covers(DAY)),
                 capacities=tuple(capacities[a] for a in sorted(capacities)),
+                base_area=base[r.provider_id],
+                distance_km=areas.distance_km(base[r.provider_id], district),
             )
         )
     return decide(book.dispatch, found, service_tag=TAG, day=DAY)

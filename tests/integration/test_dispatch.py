@@ -196,6 +196,16 @@ def test_oh_3_a_hand_over_gives_the_providers_counted_day_back_in_the_database(
     assert counted[("i-b", (DAY + timedelta(days=1)).isoformat(), "")] == 0
 
 
+def test_oh_3_a_providers_base_is_stored_and_its_distance_weighs_in_the_database(
+    services: Services,
+) -> None:
+    load(services, "provider", provider("i-a", base_area="330109"), provider("i-b"))
+    assert help_(services, 1).assignee == "i-a"  # nobody else names a base: i-a is nearer
+    load(services, "provider", provider("i-b", base_area="330106"))
+    assert md.get_record(services, "provider", "i-b", world=md.World())["base_area"] == "330106"
+    assert help_(services, 2).assignee == "i-b"
+
+
 def test_oh_3_a_shops_preferred_providers_are_stored_and_weigh_in_the_database(
     services: Services,
 ) -> None:

@@ -106,6 +106,52 @@ def test_oh_3_a_preference_is_weighed_never_required_and_absent_when_the_shop_na
     assert all("preferred" not in r.en for r in plain.reasons)
 
 
+def test_oh_3_the_nearer_base_wins_among_equal_providers_and_the_reasons_give_the_km(
+    policy: DispatchPolicy,
+) -> None:
+    close = near("b-close", base_area="330106", distance_km=0.0)
+    away = near("a-away", base_area="330100", distance_km=30.0)
+    decision = decide(policy, [away, close], service_tag=SI, day=DAY)
+    assert decision.provider_id == "b-close"
+    assert decision.chosen is not None and decision.chosen.parts["distance"] == 1.0
+    # 30 km of the policy's 50: 40% left.
+    assert decision.runner_up is not None
+    assert decision.runner_up.parts["distance"] == pytest.approx(0.4)
+    chosen, runner_up = decision.reasons[:2]
+    assert "distance about 0 km 100%" in chosen.en and "距离约 0 公里 100%" in chosen.zh
+    assert "a-away" in runner_up.en and "distance (40% against 100%)" in runner_up.en
+    assert "距离（40%，对方 100%）" in runner_up.zh
+
+
+def test_oh_3_distance_is_weighed_only_where_a_base_is_known_and_unknown_scores_the_default(
+    policy: DispatchPolicy,
+) -> None:
+    # Beyond the reference distance scores nothing: below a provider whose base is unknown.
+    far = near("a-far", base_area="110105", distance_km=1125.0)
+    unknown = near("b-unknown")
+    decision = decide(policy, [far, unknown], service_tag=SI, day=DAY)
+    assert decision.provider_id == "b-unknown"
+    assert decision.chosen is not None
+    assert decision.chosen.parts["distance"] == policy.unknown_distance
+    assert "distance unknown 50%" in decision.reasons[0].en
+    # Nobody names a base: no such part in anyone's score or explanation.
+    plain = decide(policy, [near("a"), near("b")], service_tag=SI, day=DAY)
+    assert plain.chosen is not None and "distance" not in plain.chosen.parts
+    assert all("distance" not in r.en for r in plain.reasons)
+
+
+def test_oh_3_distance_never_outweighs_covering_the_district_itself(
+    policy: DispatchPolicy,
+) -> None:
+    # Registered for the whole city but based in the address's own district, against a
+    # provider registered for the district itself whose base is 40 km off.
+    city_wide = near("a-city", area_level="city", distance_km=0.0)
+    district = near("b-district", distance_km=40.0)
+    assert decide(policy, [city_wide, district], service_tag=SI, day=DAY).provider_id == (
+        "b-district"
+    )
+
+
 def test_oh_3_a_provider_at_capacity_is_skipped_and_the_explanation_says_so(
     policy: DispatchPolicy,
 ) -> None:

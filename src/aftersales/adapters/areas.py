@@ -8,6 +8,9 @@ province of its first two digits followed by ``0000``; coverage matches on any
 of the three, the most specific first.
 
 The table is the one the address parser (``cpca``) ships, read once, lazily.
+It also gives each area's centre (longitude and latitude), from which dispatch
+weighs how far a provider's base is from the address (OH-3): a great-circle
+distance between the two areas' centres, so within one district it is nought.
 Two kinds of code do not name a city of their own and are folded the way
 addresses are (``adapters/addresses.py``): a municipality's districts sit
 under ``xx0100`` (市辖区), which is the municipality itself (``110000``), and a
@@ -17,6 +20,7 @@ county-level city under a province directly (``429004`` 仙桃市) is its own ci
 from __future__ import annotations
 
 import csv
+import math
 import threading
 import warnings
 from dataclasses import dataclass
@@ -52,17 +56,60 @@ def level_of(code: str) -> Level:
 
 
 @cache
-def _table() -> dict[str, str]:
+def _rows() -> list[dict[str, str]]:
     with _lock, warnings.catch_warnings():
         # cpca's package imports pkg_resources, which warns; nothing for users to act on.
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
         text = (files("cpca") / "resources" / "adcodes.csv").read_text(encoding="utf-8")
-        names: dict[str, str] = {}
-        for row in csv.DictReader(text.splitlines()):
-            code = row["adcode"][:6]
-            if len(code) == 6 and code.isdigit():
-                names.setdefault(code, row["name"].strip())
-        return names
+        return [
+            row
+            for row in csv.DictReader(text.splitlines())
+            if len(row["adcode"][:6]) == 6 and row["adcode"][:6].isdigit()
+        ]
+
+
+@cache
+def _table() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for row in _rows():
+        names.setdefault(row["adcode"][:6], row["name"].strip())
+    return names
+
+
+@cache
+def _centres() -> dict[str, tuple[float, float]]:
+    """Code -> (latitude, longitude) in radians, for the areas the table places (a
+    city's 市辖区 stand-in has no centre of its own)."""
+    found: dict[str, tuple[float, float]] = {}
+    for row in _rows():
+        try:
+            lat, lon = float(row["latitude"]), float(row["longitude"])
+        except (KeyError, ValueError):
+            continue
+        found.setdefault(row["adcode"][:6], (math.radians(lat), math.radians(lon)))
+    return found
+
+
+EARTH_RADIUS_KM = 6371.0
+
+
+def distance_km(a: str | None, b: str | None) -> float | None:
+    """The great-circle distance between the centres of areas ``a`` and ``b`` (haversine);
+    None when either is not given or has no known centre."""
+    if not a or not b:
+        return None
+    centres = _centres()
+    one, two = centres.get(a), centres.get(b)
+    if one is None or two is None:
+        return None
+    if one == two:
+        return 0.0
+    (lat1, lon1), (lat2, lon2) = one, two
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 @cache

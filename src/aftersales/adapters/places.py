@@ -63,3 +63,6 @@ class ChinaPlaces:
 
     def containing(self, code: str | None) -> tuple[str, ...]:
         return areas.containing(code)
+
+    def distance_km(self, a: str | None, b: str | None) -> float | None:
+        return areas.distance_km(a, b)

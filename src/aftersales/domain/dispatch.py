@@ -10,8 +10,9 @@ given that day, its on-time record. :func:`decide` then
    closure or leave covers the day), **capacity** (something left of the day's
    capacity, overall and in the capacity area the address lies in);
 2. scores the rest with the weights of the dispatch policy (``kind = "dispatch"``):
-   nearest category, most specific area, load, on-time record, and, where the shop
-   names providers it prefers, being one of them;
+   nearest category, most specific area, load, on-time record, where the shop
+   names providers it prefers, being one of them, and, where some provider's base
+   is known, how near its base is to the address (the centres of the two areas);
 3. breaks ties deterministically: better fulfilment, the sandbox's own provider
    over a live one, then the lowest id (by code point).
 
@@ -88,6 +89,7 @@ class Weights(BaseModel):
     load: float = Field(default=1.0, ge=0)  # little of the day's capacity used
     on_time: float = Field(default=1.0, ge=0)  # clocks met rather than breached
     preferred: float = Field(default=1.5, ge=0)  # the shop lists it among its preferred
+    distance: float = Field(default=1.0, ge=0)  # its base is near the address
 
 
 class DispatchPolicy(BaseModel):
@@ -106,6 +108,10 @@ class DispatchPolicy(BaseModel):
     # The on-time record: clocks judged over this many days; none judged scores this.
     record_days: int = Field(default=90, ge=1)
     unknown_on_time: float = Field(default=0.9, ge=0, le=1)
+    # Distance from a provider's base to the address: this far or farther scores nothing;
+    # a provider whose base is not known scores this share (when some other's is known).
+    distance_reference_km: float = Field(default=50.0, gt=0)
+    unknown_distance: float = Field(default=0.5, ge=0, le=1)
     # OH-4 missed: hand the case to the next qualified provider (OH-3 again).
     replace_on_missed_plan: bool = False
 
@@ -167,6 +173,8 @@ class Candidate:
     capacities: tuple[Capacity, ...] = ()  # overall and for the areas holding the address
     met: int = 0  # clocks met over the record window
     breached: int = 0
+    base_area: str | None = None  # the area the provider sets out from, if it says
+    distance_km: float | None = None  # from the base's centre to the address's area's
 
 
 @dataclass(frozen=True)
@@ -232,7 +240,9 @@ def _best_rows(candidates: Iterable[Candidate], accepted: Sequence[str]) -> list
     return [best[p] for p in sorted(best)]
 
 
-def _score(policy: DispatchPolicy, c: Candidate, preferred: frozenset[str]) -> Scored:
+def _score(
+    policy: DispatchPolicy, c: Candidate, preferred: frozenset[str], by_distance: bool
+) -> Scored:
     w = policy.weights
     level = AREA_LEVELS.index(c.area_level) if c.area_level in AREA_LEVELS else 2
     overall = next((cap.used for cap in c.capacities if not cap.area_code), 0)
@@ -249,12 +259,19 @@ def _score(policy: DispatchPolicy, c: Candidate, preferred: frozenset[str]) -> S
     }
     if preferred:  # a part only where the shop names providers it prefers
         parts["preferred"] = 1.0 if c.provider_id in preferred else 0.0
+    if by_distance:  # a part only where some qualified provider's base is known
+        parts["distance"] = (
+            policy.unknown_distance
+            if c.distance_km is None
+            else 1.0 - min(1.0, c.distance_km / policy.distance_reference_km)
+        )
     score = round(
         w.category * parts["category"]
         + w.area * parts["area"]
         + w.load * parts["load"]
         + w.on_time * parts["on_time"]
-        + w.preferred * parts.get("preferred", 0.0),
+        + w.preferred * parts.get("preferred", 0.0)
+        + w.distance * parts.get("distance", 0.0),
         6,
     )
     return Scored(c.provider_id, score, parts, c)
@@ -344,7 +361,10 @@ def decide(
             )
             continue
         qualified.append(c)
-    ranked = sorted((_score(policy, c, preferred) for c in qualified), key=lambda s: s.key)
+    by_distance = any(c.distance_km is not None for c in qualified)
+    ranked = sorted(
+        (_score(policy, c, preferred, by_distance) for c in qualified), key=lambda s: s.key
+    )
     chosen = ranked[0] if ranked else None
     runner_up = ranked[1] if len(ranked) > 1 else None
     reasons: list[Reason] = []
@@ -397,13 +417,23 @@ _PART_NAMES: Mapping[str, Bilingual] = {
     "load": Bilingual("当日余量", "capacity left today"),
     "on_time": Bilingual("按时记录", "on-time record"),
     "preferred": Bilingual("商家首选", "the shop's preferred provider"),
+    "distance": Bilingual("距离", "distance"),
 }
 
 
+def _part_text(s: Scored, part: str, value: float) -> Bilingual:
+    name, share = _PART_NAMES[part], _percent(value)
+    if part != "distance":
+        return Bilingual(f"{name.zh} {share}", f"{name.en} {share}")
+    km = s.candidate.distance_km
+    if km is None:
+        return Bilingual(f"距离未知 {share}", f"distance unknown {share}")
+    return Bilingual(f"距离约 {km:.0f} 公里 {share}", f"distance about {km:.0f} km {share}")
+
+
 def _parts_text(s: Scored) -> Bilingual:
-    zh = "，".join(f"{_PART_NAMES[k].zh} {_percent(v)}" for k, v in s.parts.items())
-    en = ", ".join(f"{_PART_NAMES[k].en} {_percent(v)}" for k, v in s.parts.items())
-    return Bilingual(zh, en)
+    texts = [_part_text(s, k, v) for k, v in s.parts.items()]
+    return Bilingual("，".join(t.zh for t in texts), ", ".join(t.en for t in texts))
 
 
 def _lost_on(policy: DispatchPolicy, chosen: Scored, runner: Scored) -> Bilingual:

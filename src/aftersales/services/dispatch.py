@@ -16,6 +16,7 @@ decisions (the case's timeline).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,14 +24,14 @@ from aftersales.domain import access
 from aftersales.domain.access import Action
 from aftersales.domain.cases import SYSTEM, Actor, Case, Decision, counted_load
 from aftersales.domain.clocks import ClockStatus
-from aftersales.domain.dispatch import DispatchDecision, decide
+from aftersales.domain.dispatch import Candidate, DispatchDecision, decide
 from aftersales.domain.eligibility import OrderItem
 from aftersales.domain.lifecycle import Programme, Role
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import Forbidden, InvalidFields
 from aftersales.services.base import Services
 from aftersales.services.master_data import World
-from aftersales.services.ports import UnitOfWork
+from aftersales.services.ports import Places, UnitOfWork
 from aftersales.services.time import now_in
 
 
@@ -67,6 +68,7 @@ def decision_for(
         day=day,
         record_since=at - timedelta(days=policy.record_days),
     )
+    found = with_distances(svc.places, found, item.address.area_code)
     # The shop names providers as the marketplace knows them; a sandbox's own provider of
     # that id is stored under the sandbox's prefix, a live one as it is.
     world = World.of(sandbox)
@@ -99,6 +101,17 @@ def _take(
         return True
     uow.reference.release_dispatch(sandbox=sandbox, provider_id=provider, day=day, areas=areas)
     return False
+
+
+def with_distances(places: Places, found: list[Candidate], area_code: str) -> list[Candidate]:
+    """OH-3: each candidate with how far its base is from the address's area, where it
+    names a base."""
+    return [
+        c
+        if c.base_area is None
+        else replace(c, distance_km=places.distance_km(c.base_area, area_code))
+        for c in found
+    ]
 
 
 def _counted(decision: DispatchDecision) -> tuple[str, ...]:

@@ -611,6 +611,11 @@ class _Builder:
                 "service_tag": tag,
                 "fulfil": c.fulfil,
             }
+        if r.base_area is not None:
+            try:
+                places.area(r.base_area)
+            except InvalidRequest as exc:
+                problems.append(("base_area", str(exc)))
         windows = _windows(r.appointment_windows, problems)
         area_capacity: dict[str, dict[str, Any]] = {}
         for i, a in enumerate(r.area_capacity):
@@ -651,6 +656,7 @@ class _Builder:
             "calendar": r.calendar,
             "phone": r.phone,
             "contact": r.contact,
+            "base_area": r.base_area,
             "owner": self._owner(previous, "owner"),
             "coverage": [coverage[k] for k in sorted(coverage)],
             "appointment_windows": windows,
@@ -955,6 +961,7 @@ def as_record(kind: str, row: Mapping[str, Any], world: World) -> dict[str, Any]
             "calendar": row["calendar"],
             "phone": row["phone"],
             "contact": row.get("contact", ""),
+            "base_area": row.get("base_area"),
             "owner": show(row.get("owner")),
             "appointment_windows": list(row.get("appointment_windows") or []),
             "coverage": [

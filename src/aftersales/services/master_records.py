@@ -227,6 +227,9 @@ class ProviderIn(_Record):
     calendar: Annotated[str, Clean, Field(min_length=1, max_length=64)] = "wall"
     phone: Phone = ""
     contact: Annotated[str, Clean, Field(max_length=200)] = ""
+    # OH-3: the district (or city) the provider sets out from, by its six-digit code;
+    # dispatch weighs how near it is to the address.
+    base_area: Annotated[str, Clean, Field(pattern=r"^[0-9]{6}$")] | None = None
     coverage: list[CoverageIn] = Field(default_factory=list, max_length=100_000)
     appointment_windows: list[WindowIn] = Field(default_factory=list, max_length=500)
     # OH-3: cases a day overall (none: no stated limit), per area if it says so, and

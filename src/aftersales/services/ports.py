@@ -271,6 +271,9 @@ class Places(Protocol):
     def containing(self, code: str | None) -> tuple[str, ...]:
         """The codes an address in area ``code`` lies in, most specific first."""
 
+    def distance_km(self, a: str | None, b: str | None) -> float | None:
+        """How far apart the centres of two areas are (km); None when either is unknown."""
+
 
 class Sandboxes(Protocol):
     """Private worlds with their own test clocks."""

@@ -373,6 +373,26 @@ def test_oh_3_a_shops_preferred_providers_are_master_data_and_dispatch_weighs_th
     assert "the shop's preferred provider (0% against 100%)" in runner_up.en
 
 
+def test_oh_3_a_providers_base_is_master_data_and_dispatch_weighs_its_distance(
+    services: Services,
+) -> None:
+    # Equal in every other way, i-a would win on the lowest id; i-b is based in the
+    # address's own district (西湖区), i-a in 萧山区 across the river.
+    load(services, "provider", provider("i-a", base_area="330109"), provider("i-b"))
+    load(services, "provider", provider("i-b", base_area="330106"))
+    assert md.get_record(services, "provider", "i-b", world=md.World())["base_area"] == "330106"
+    case = help_(services, 1)
+    assert case.assignee == "i-b"
+    chosen = next(d.reason for d in case.decisions if d.reason.code == "dispatch.chosen")
+    assert "distance about 0 km 100%" in chosen.en
+    runner_up = next(d.reason for d in case.decisions if d.reason.code == "dispatch.runner_up")
+    assert "i-a" in runner_up.en and "distance (" in runner_up.en
+    (refused,) = md.upsert(services, "provider", [provider("i-c", base_area="999999")])
+    assert refused.result == "refused"
+    assert refused.errors[0]["field"] == "base_area"
+    assert "not a Chinese administrative code" in refused.errors[0]["message"]
+
+
 def test_oh_3_a_racing_dispatch_that_took_the_last_place_first_is_counted_back_and_decided_again(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:

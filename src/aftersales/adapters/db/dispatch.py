@@ -83,6 +83,7 @@ def _candidates(pg: bool) -> Any:
             _pc.c.area_level,
             _pc.c.fulfil,
             _pc.c.sandbox,
+            _pr.c.base_area,
         )
         .select_from(_pc.join(_pr, _pr.c.id == _pc.c.provider_id))
         .where(
@@ -143,6 +144,7 @@ def _candidates(pg: bool) -> Any:
         m.c.area_level,
         m.c.fulfil,
         m.c.sandbox,
+        m.c.base_area,
         cl.c.first_day,
         cl.c.last_day,
         cl.c.reason,
@@ -239,6 +241,7 @@ def candidates(
                 capacities=tuple(capacities[a] for a in sorted(capacities)),
                 met=int(first.met or 0),  # a sum: numeric on PostgreSQL
                 breached=int(first.breached or 0),
+                base_area=first.base_area,
             )
         )
     return out

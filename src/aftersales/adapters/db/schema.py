@@ -126,6 +126,9 @@ providers = Table(
     # "capacity": 3, "area_code": "310115" | null}] (migration 0014)
     # null: none given (a provider loaded before 0014, or one that takes no bookings)
     Column("appointment_windows", JSON, nullable=True),
+    # OH-3: the area (six-digit code) the provider sets out from; dispatch weighs the
+    # distance from its centre to the address's area (migration 0018). Null: not given.
+    Column("base_area", String(6), nullable=True),
     *master_columns(),
 )
 

@@ -78,6 +78,7 @@ class MemoryMasterData(_OnStore):
             active=row["active"],
             sandbox=row["sandbox"],
             windows=windows_from_json(row.get("appointment_windows")),
+            base_area=row.get("base_area"),
         )
         t.coverage = {key: w for key, w in t.coverage.items() if key[0] != row["id"]}
         for c in row.get("coverage", []):

@@ -70,6 +70,7 @@ class ProviderRecord:
     active: bool = True
     sandbox: str = "live"
     windows: tuple[WeeklyWindow, ...] = ()  # SS-2 visit windows
+    base_area: str | None = None  # OH-3: where it sets out from
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,7 @@ class MemoryReference(_OnStore):
                     capacities=tuple(capacities[a] for a in sorted(capacities)),
                     met=met,
                     breached=breached,
+                    base_area=record.base_area,
                 )
             )
         return out
