@@ -111,3 +111,35 @@ def test_compliance_counts_met_breached_and_points_by_provider(container: Contai
         views.compliance(
             container.services, views.Scope(Role.OPERATIONS), by="colour", start=DAY[0], end=DAY[1]
         )
+
+
+def test_names_come_from_the_party_tables_before_an_account_of_the_same_id(
+    container: Container,
+) -> None:
+    from aftersales.services.accounts import create_account
+
+    services = container.services
+    # A shop's account by the shop's id, and an agent known only by their username.
+    create_account(
+        services,
+        username=data.MERCHANT_SHIJI,
+        password="a long enough password",
+        role=Role.MERCHANT,
+        name="店铺账号",
+        party=data.MERCHANT_SHIJI,
+    )
+    create_account(
+        services,
+        username="agent-li",
+        password="a long enough password",
+        role=Role.AGENT,
+        name="李客服",
+    )
+    known = views.names(
+        services,
+        [data.MERCHANT_SHIJI, data.PROVIDER_HANGZHOU_LIGHTING, data.DEMO_BUYER, "agent-li", "x"],
+    )
+    assert known[data.MERCHANT_SHIJI] != "店铺账号"  # the shop's own name wins
+    assert known["agent-li"] == "李客服"
+    assert data.PROVIDER_HANGZHOU_LIGHTING in known and data.DEMO_BUYER in known
+    assert "x" not in known

@@ -28,12 +28,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar, overload
 
 from sqlalchemy import (
     Connection,
     Select,
+    String,
     and_,
+    any_,
+    bindparam,
     case,
     exists,
     false,
@@ -43,7 +47,9 @@ from sqlalchemy import (
     or_,
     select,
     union,
+    union_all,
 )
+from sqlalchemy.dialects import postgresql
 
 from aftersales.adapters.db import compliance_rollup as rollup
 from aftersales.adapters.db import schema as s
@@ -173,6 +179,32 @@ def _case_line(
 
 
 _b, _m, _pv, _br = s.buyers, s.merchants, s.providers, s.brands
+
+
+@cache
+def _names_query(pg: bool) -> Any:
+    """Every table naming a party, in one statement: (rank, id, name) rows, ranked in
+    the order a later name wins (accounts, buyers, brands, providers, shops), then the
+    accounts by username (rank -1, used only where nothing else names the id). On
+    PostgreSQL the ids are one array, so the text never changes and stays prepared."""
+    ids = (
+        bindparam("ids", type_=postgresql.ARRAY(String)) if pg else bindparam("ids", expanding=True)
+    )
+
+    def among(column: Any) -> Any:
+        return column == any_(ids) if pg else column.in_(ids)
+
+    ranked = [
+        select(literal(rank).label("rank"), t.c.id.label("id"), t.c.name.label("name")).where(
+            among(t.c.id)
+        )
+        for rank, t in enumerate((s.accounts, _b, _br, _pv, _m))
+    ]
+    a = s.accounts
+    usernames = select(literal(-1), a.c.username, a.c.name).where(among(a.c.username))
+    return union_all(*ranked, usernames).subquery().select().order_by("rank")
+
+
 # A case may be assigned to a shop or a brand where no provider serves (OH-3, NW-4).
 _assignee_shop, _assignee_brand = (
     s.merchants.alias("assignee_shop"),
@@ -514,16 +546,16 @@ class SqlReadModels:
         wanted = sorted({i for i in ids if i})
         if not wanted:
             return {}
-        a = s.accounts
+        pg = self.conn.dialect.name == "postgresql"
         found: dict[str, str] = {}
-        for table in (s.accounts, _b, _br, _pv, _m):  # later tables win: a shop's own name
-            for r in self.conn.execute(
-                select(table.c.id, table.c.name).where(table.c.id.in_(wanted))
-            ):
-                if r.name:
-                    found[r.id] = r.name
-        for r in self.conn.execute(select(a.c.username, a.c.name).where(a.c.username.in_(wanted))):
-            found.setdefault(r.username, r.name)
+        by_username: list[Any] = []
+        for r in self.conn.execute(_names_query(pg), {"ids": wanted}):
+            if r.rank < 0:
+                by_username.append(r)
+            elif r.name:  # later tables win: a shop's own name over its account's
+                found[r.id] = r.name
+        for r in by_username:
+            found.setdefault(r.id, r.name)
         return found
 
     def provider_queue(

@@ -62,9 +62,10 @@ def create_repair_report(
             known=known,
         )
         # A report added to an open one (``noted``) answers with that case, as the caller
-        # may see it: an agent reads the buyer's contact masked.
-        case = case_services.get_case(svc, opened.case.id)
-        view = views.case_view(svc, caller.scope, case).as_json()
+        # may see it: an agent reads the buyer's contact masked. The case as saved holds
+        # its whole history (a new one all of it, a noted one was loaded with it), so it
+        # is not read again.
+        view = views.case_view(svc, caller.scope, opened.case).as_json()
         return Answer(201 if opened.created else 200, {**view, "noted": opened.noted})
 
     return once(body, produce)
