@@ -163,6 +163,64 @@ def test_retention_deletes_only_what_is_old_and_no_longer_needed(
     assert again.deleted == {}  # a second run finds nothing more
 
 
+def test_retention_thins_notifications_of_closed_cases_but_keeps_pending_sends(
+    engine: Engine, cases: BulkCases
+) -> None:
+    """A notification goes when it is old and its case closed, unless a send of it is still
+    pending; its finished sends go with it. An open case's stay, however old."""
+    n, nd = s.notifications, s.notification_deliveries
+    with engine.begin() as conn:
+        conn.execute(
+            insert(s.accounts).values(
+                id="acc-1",
+                username="inst",
+                name="师傅",
+                role="provider",
+                party="p",
+                password_hash="x",
+                created_at=OPENED_AT,
+            )
+        )
+        opened = dict(conn.execute(select(s.cases.c.id, s.cases.c.opened_at)).all())
+        for case_id, at in sorted(opened.items()):
+            conn.execute(
+                insert(n).values(
+                    account_id="acc-1",
+                    sandbox=SANDBOX,
+                    case_id=case_id,
+                    kind="case_assigned",
+                    at=at,
+                    reason={"code": "notice.case_assigned", "rule": "OH-3", "params": {}},
+                )
+            )
+        ids = conn.execute(select(n.c.id).order_by(n.c.id)).scalars().all()
+        statuses = ["delivered", "dead", "pending"]
+        for k, notification_id in enumerate(ids):
+            conn.execute(
+                insert(nd).values(
+                    notification_id=notification_id,
+                    channel="email",
+                    address="a@example.invalid",
+                    status=statuses[k % 3],
+                )
+            )
+        before = conn.execute(
+            select(n.c.id, n.c.case_id, n.c.at, s.cases.c.is_open, nd.c.status)
+            .join(s.cases, s.cases.c.id == n.c.case_id)
+            .join(nd, nd.c.notification_id == n.c.id)
+        ).all()
+    done = retain(engine, keep=KEEP, now=NOW, batch=3)
+    assert done.total("notifications") > 0
+    with engine.connect() as conn:
+        kept = set(conn.execute(select(n.c.id)).scalars())
+        sends = set(conn.execute(select(nd.c.notification_id)).scalars())
+    for notification_id, _, at, is_open, status in before:
+        must_stay = is_open or at >= CUTOFF or status == "pending"
+        assert (notification_id in kept) is must_stay
+        assert (notification_id in sends) is must_stay  # a send goes only with its notification
+    assert retain(engine, keep=KEEP, now=NOW).deleted == {}
+
+
 def test_the_command_reports_by_month_and_refuses_a_span_it_cannot_read(
     engine: Engine, database_url: str, cases: BulkCases
 ) -> None:

@@ -1,7 +1,7 @@
 """Retention: the tables that grow with every case, thinned by age, oldest month first.
 
-At a million cases a day the audit log, the outbox, the webhook deliveries and the
-clocks of finished cases grow without bound. ``aftersales db retention --keep 90d``
+At a million cases a day the audit log, the outbox, the webhook deliveries, the
+people's notifications and the clocks of finished cases grow without bound. ``aftersales db retention --keep 90d``
 deletes what is older than the kept span, a month at a time and a batch at a time,
 each batch its own short transaction (so the service keeps running and an
 interrupted run simply resumes), and never what something still needs:
@@ -10,6 +10,11 @@ interrupted run simply resumes), and never what something still needs:
   span; a pending delivery, and so its event, stays;
 * **outbox**: events older than the span that were passed on and have no pending
   delivery;
+* **notification sends** (e-mail, SMS, chat): delivered or given up, of
+  notifications older than the span about closed cases;
+* **notifications**: older than the span, about closed cases, with no send still
+  pending (read or not: nothing more will happen on a closed case, and a case
+  reopened keeps them);
 * **audit log**: entries older than the span, of closed cases only;
 * **clocks**: of closed cases opened before the span (a closed case has no running
   deadline; the compliance report of those months goes with them).
@@ -97,6 +102,35 @@ def _outbox(start: datetime, end: datetime) -> Select[Any]:
     )
 
 
+_FINISHED = ("delivered", "dead")
+
+
+def _notification_sends(start: datetime, end: datetime) -> Select[Any]:
+    d, n, c = s.notification_deliveries, s.notifications, s.cases
+    return (
+        select(d.c.id)
+        .join(n, n.c.id == d.c.notification_id)
+        .join(c, c.c.id == n.c.case_id)
+        .where(n.c.at >= start, n.c.at < end, ~c.c.is_open, d.c.status.in_(_FINISHED))
+    )
+
+
+def _notifications(start: datetime, end: datetime) -> Select[Any]:
+    n, c, d = s.notifications, s.cases, s.notification_deliveries
+    return (
+        select(n.c.id)
+        .join(c, c.c.id == n.c.case_id)
+        .where(
+            n.c.at >= start,
+            n.c.at < end,
+            ~c.c.is_open,
+            ~exists(
+                select(d.c.id).where(d.c.notification_id == n.c.id, d.c.status.not_in(_FINISHED))
+            ),
+        )
+    )
+
+
 def _audit(start: datetime, end: datetime) -> Select[Any]:
     a, c = s.audit_log, s.cases
     return (
@@ -120,10 +154,12 @@ def _clocks(start: datetime, end: datetime) -> Select[Any]:
     )
 
 
-# In this order: deliveries before the events they point at.
+# In this order: deliveries and sends before the events and notifications they point at.
 KINDS = (
     _Kind(s.webhook_deliveries, ("id",), s.outbox.c.at, _deliveries),
     _Kind(s.outbox, ("id",), s.outbox.c.at, _outbox),
+    _Kind(s.notification_deliveries, ("id",), s.notifications.c.at, _notification_sends),
+    _Kind(s.notifications, ("id",), s.notifications.c.at, _notifications),
     _Kind(s.audit_log, ("case_id", "seq"), s.audit_log.c.at, _audit),
     _Kind(s.clocks, ("case_id", "clock_id"), s.cases.c.opened_at, _clocks),
 )
@@ -192,8 +228,15 @@ def _delete_in_batches(engine: Engine, kind: _Kind, eligible: Select[Any], batch
                 w = s.webhook_deliveries
                 conn.execute(
                     delete(w).where(
-                        w.c.outbox_id.in_([k[0] for k in keys]),
-                        w.c.status.in_(("delivered", "dead")),
+                        w.c.outbox_id.in_([k[0] for k in keys]), w.c.status.in_(_FINISHED)
+                    )
+                )
+            if table is s.notifications:  # and a notification's finished sends
+                nd = s.notification_deliveries
+                conn.execute(
+                    delete(nd).where(
+                        nd.c.notification_id.in_([k[0] for k in keys]),
+                        nd.c.status.in_(_FINISHED),
                     )
                 )
             gone = conn.execute(delete(table).where(and_(where, _still(kind, eligible))))
