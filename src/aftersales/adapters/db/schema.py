@@ -701,6 +701,8 @@ attachments = Table(
     Column("uploaded_at", UtcDateTime, nullable=False),
     Column("uploaded_by", String(64), nullable=False),
     Index(None, "case_id"),
+    # The sweep of stored files asks which keys a row still points at (migration 0019).
+    Index("ix_attachments_storage_key", "storage_key"),
 )
 
 # ---------------------------------------------------------------- accounts and sign-in
