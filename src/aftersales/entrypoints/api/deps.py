@@ -40,6 +40,13 @@ def container(request: Request) -> Container:
     return cast(Container, request.app.state.container)
 
 
+# Dependencies that only read the app's state are coroutines: FastAPI runs a plain
+# function dependency in its thread pool, a hop (and back) that costs more than the
+# dependency itself; intake paid seven such hops a request.
+async def container_dep(request: Request) -> Container:
+    return container(request)
+
+
 class ConnectionSlots:
     """At most ``count`` requests of this process hold a database connection at once.
 
@@ -77,7 +84,7 @@ async def connection_slot(request: Request) -> AsyncIterator[None]:
 
 
 def services(
-    box: Annotated[Container, Depends(container)],
+    box: Annotated[Container, Depends(container_dep)],
     _slot: Annotated[None, Depends(connection_slot, scope="function")],
 ) -> Iterator[Services]:
     """The use cases, bound to this request's unit of work; routes and pages get them only here."""
@@ -91,13 +98,17 @@ def web_auth(request: Request) -> WebAuth:
     return cast(WebAuth, request.app.state.web_auth)
 
 
-ContainerDep = Annotated[Container, Depends(container)]
+async def web_auth_dep(request: Request) -> WebAuth:
+    return web_auth(request)
+
+
+ContainerDep = Annotated[Container, Depends(container_dep)]
 # scope="function": the unit of work ends (commits) before the response is sent.
 ServicesDep = Annotated[Services, Depends(services, scope="function")]
 
 
 def caller(
-    request: Request, svc: ServicesDep, auth: Annotated[WebAuth, Depends(web_auth)]
+    request: Request, svc: ServicesDep, auth: Annotated[WebAuth, Depends(web_auth_dep)]
 ) -> Viewer:
     """Who calls: a system with ``Authorization: Bearer <token>``, or a signed-in session.
 
@@ -201,7 +212,7 @@ class Once:
         return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
-def post_once(request: Request, svc: ServicesDep, who: Caller) -> Once:
+async def post_once(request: Request, svc: ServicesDep, who: Caller) -> Once:
     return Once(svc, who, request)
 
 

@@ -10,7 +10,7 @@ from anyio import to_thread
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from aftersales.entrypoints.api.deps import ContainerDep, ServicesDep, web_auth
+from aftersales.entrypoints.api.deps import ContainerDep, ServicesDep, web_auth_dep
 from aftersales.entrypoints.viewer import WebAuth
 from aftersales.entrypoints.web.i18n import LANG_COOKIE, pick_lang
 from aftersales.entrypoints.web.pages.common import (
@@ -24,7 +24,7 @@ from aftersales.entrypoints.web.pages.common import (
 from aftersales.errors import Throttled
 
 router = page_router()
-Auth = Annotated[WebAuth, Depends(web_auth)]
+Auth = Annotated[WebAuth, Depends(web_auth_dep)]
 Context = Annotated[PageContext, Depends(context)]
 
 

@@ -19,7 +19,7 @@ service's :class:`~aftersales.errors.InvalidFields` into one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -196,11 +196,12 @@ def context(request: Request, svc: ServicesDep) -> PageContext:
     return PageContext(request, web_auth(request).viewer(request, svc), lang)
 
 
-def page(name: str) -> Callable[[PageContext], PageContext]:
+def page(name: str) -> Callable[[PageContext], Awaitable[PageContext]]:
     """A dependency: the context of page ``name``, refused to roles it is not for."""
     roles = PAGE_ROLES[name]
 
-    def check(ctx: Annotated[PageContext, Depends(context)]) -> PageContext:
+    # A coroutine: it only reads the context, so it runs without a thread-pool hop.
+    async def check(ctx: Annotated[PageContext, Depends(context)]) -> PageContext:
         if ctx.viewer is None:
             raise PageRefused(401, "login")
         if ctx.viewer.role not in roles:
