@@ -418,7 +418,7 @@ def render(reason: Reason, language: Language) -> str:
     values: dict[str, str] = {"rule": reason.rule}
     for key, value in reason.params.items():
         values[key] = value.in_(language) if isinstance(value, Bilingual) else value
-    return string.Formatter().vformat(template, (), values)
+    return template.format_map(values)  # C; string.Formatter is Python, 7x slower
 
 
 def placeholders(code: str) -> set[str]:
