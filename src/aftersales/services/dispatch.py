@@ -11,7 +11,9 @@ case, with its reason), :func:`reassign` (operations, to a provider they name,
 which must cover the item like any dispatch), :func:`replace_on_missed_plan`
 (the deadline engine, when the OH-4 clock breaches and the dispatch policy says
 so). The merchant stays liable throughout; each step is in the audit and the
-decisions (the case's timeline).
+decisions (the case's timeline). The provider handing the case on gets back the
+place it took on its day (the dispatch decision records the capacity areas it
+was counted against), so its capacity counts only the cases it holds.
 """
 
 from __future__ import annotations
