@@ -15,9 +15,13 @@ deadlines (OH-4's 1-hour solution and OH-6's 48-hour resolution).
    now in application code. Both run on the same data in the same run.
 2. **The 18:00 cliff.** A sandbox holding ``burst`` cases whose 1-hour clocks
    all fall due at the same instant; 1, 2 and 4 ``aftersales worker`` processes
-   (as operators run them) are started idle, the sandbox clock is moved past the
-   deadline, and the time until the last payout is committed is measured:
-   payouts per second and time to drain. Every case must be paid exactly once.
+   (as operators run them) are started idle. As in operation, the clocks' due-soon
+   warnings (30 and 10 minutes before, and their escalations) fall due before the
+   deadline: the sandbox clock is first moved to a second before it and the
+   workers handle the warnings (timed and reported too, as warning marks per
+   second); then it is moved past the deadline and the time until the last payout
+   is committed is measured: payouts per second and time to drain. Every case
+   must be paid exactly once.
 """
 
 from __future__ import annotations
@@ -264,6 +268,7 @@ def _cliff(
         seconds = _load_open(engine, burst, sandbox, opened_at=CLIFF_OPENED_AT)
         print(f"  {burst:,} cases for the cliff with {count} worker(s) in {seconds:,.1f} s")
         with _workers(url, count) as processes:
+            marks, warned = _warnings_first(engine, sandbox, burst)
             cpu_before = _cpu_seconds(engine, processes)
             with engine.begin() as conn:  # the clock passes 18:00 for every case at once
                 conn.execute(
@@ -305,6 +310,32 @@ def _cliff(
                 f"{cpu[1] / burst * 1e6:,.0f} µs",
             )
         )
+        report.add(
+            Figure(
+                GROUP,
+                f"the cliff's warnings before it, {marks:,} marks, {count} worker(s)",
+                "marks/s",
+                Spread.of([marks / warned]),
+                note=f"the due-soon warnings and escalations of the {burst:,} clocks, all due "
+                f"a second before the deadline, handled in {warned:,.1f} s",
+            )
+        )
+
+
+def _warnings_first(engine: Engine, sandbox: str, burst: int) -> tuple[int, float]:
+    """Move the clock to a second before the deadline and wait until the warning marks
+    due by then are handled: how many there were, and the seconds it took."""
+    before = CLIFF_OPENED_AT + SOLUTION - timedelta(seconds=1)
+    d = s.deadlines
+    with engine.begin() as conn:
+        marks = conn.execute(
+            select(func.count()).where(d.c.sandbox == sandbox, d.c.due_at < before)
+        ).scalar_one()
+        conn.execute(update(s.sandboxes).where(s.sandboxes.c.id == sandbox).values(now=before))
+        announce(conn, sandbox)
+    started = time.perf_counter()
+    _wait_until_handled(engine, sandbox, limit_s=max(600.0, burst / 20))
+    return int(marks), time.perf_counter() - started
 
 
 def _wait_until_handled(engine: Engine, sandbox: str, *, limit_s: float) -> None:

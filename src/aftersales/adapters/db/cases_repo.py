@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import JSON, Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from aftersales.adapters.db import case_rows
@@ -42,6 +42,7 @@ from aftersales.adapters.db.reference import (
     order_item_query,
 )
 from aftersales.adapters.db.schema import LIVE
+from aftersales.adapters.db.types import json_as_text
 from aftersales.adapters.db.wakeups import announce_near
 from aftersales.domain.cases import AuditEntry, Case, Decision
 from aftersales.domain.explain import Reason
@@ -50,6 +51,10 @@ from aftersales.domain.lifecycle import Channel, Programme, Role
 from aftersales.domain.notices import Notice
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import CaseNotFound, ConcurrentUpdate, OpenCaseExists
+
+# A clock's JSON columns (reason, warning marks, holders) read as text and decoded by
+# orjson: settling a chunk reads a dozen of them a case (adapters/db/types.JsonText).
+_CLOCK_COLUMNS = [json_as_text(c) if isinstance(c.type, JSON) else c for c in s.clocks.c]
 
 
 @dataclass
@@ -137,7 +142,9 @@ class CaseRepository:
             order_item_query().where(s.order_items.c.id == row.order_item_id)
         ).one()
         case = case_rows.case_from_rows(row, order_item_from_row(item_row))
-        for clock_row in self.conn.execute(select(s.clocks).where(s.clocks.c.case_id == case_id)):
+        for clock_row in self.conn.execute(
+            select(*_CLOCK_COLUMNS).where(s.clocks.c.case_id == case_id)
+        ):
             case.clocks[clock_row.clock_id] = case_rows.clock_from_row(clock_row)
         case.payouts = [
             case_rows.payout_from_row(r)
@@ -213,7 +220,7 @@ class CaseRepository:
         items = load_order_items(self.conn, sorted({r.order_item_id for r in rows}))
         cases = {r.id: case_rows.case_from_rows(r, items[r.order_item_id]) for r in rows}
         for clock_row in self.conn.execute(
-            select(s.clocks)
+            select(*_CLOCK_COLUMNS)
             .where(among(self.conn, s.clocks.c.case_id, found))
             .order_by(s.clocks.c.case_id, s.clocks.c.clock_id)
         ):
