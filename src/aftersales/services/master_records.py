@@ -15,7 +15,7 @@ stored is ignored (see ``master_data``). ``active: false`` deactivates.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from types import UnionType
@@ -443,18 +443,20 @@ def _plain(raw: Any) -> bool:
     """Whether ``raw`` is made of dicts, lists and plain values only, with no control
     character in any text: what the twins may check instead of the models."""
     texts: list[str] = []
-    pending = [raw]
+    add = texts.append
+    # Containers still to walk; their scalars are looked at in place, never queued.
+    pending: list[Iterable[Any]] = [(raw,)]
     while pending:
-        value = pending.pop()
-        kind = type(value)
-        if kind is str:
-            texts.append(value)
-        elif kind is dict:
-            pending.extend(value.values())
-        elif kind is list:
-            pending.extend(value)
-        elif kind not in _PLAIN_VALUES:
-            return False
+        for value in pending.pop():
+            kind = type(value)
+            if kind is str:
+                add(value)
+            elif kind is dict:
+                pending.append(value.values())
+            elif kind is list:
+                pending.append(value)
+            elif kind not in _PLAIN_VALUES:
+                return False
     return _CONTROL.search("".join(texts)) is None
 
 
