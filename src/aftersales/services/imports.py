@@ -563,13 +563,15 @@ class _SeenIds:
     def first(self, kind: str, key: str, line: int) -> int | None:
         """The line ``key`` was first met on, or None (and it is noted as met on ``line``)."""
         code = hash((kind, key)) or 1
+        keys = self._keys
         mask = self._size - 1
         slot = code & mask
-        keys = self._keys
-        while keys[slot]:
-            if keys[slot] == code:
+        held = keys[slot]
+        while held:
+            if held == code:
                 return self._lines[slot]
             slot = (slot + 1) & mask
+            held = keys[slot]
         keys[slot] = code
         self._lines[slot] = line
         self._used += 1

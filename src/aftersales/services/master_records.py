@@ -312,8 +312,8 @@ class OrderIn(_Record):
     @model_validator(mode="after")
     def _items(self) -> OrderIn:
         ids = [i.id for i in self.items]
-        doubled = sorted({i for i in ids if ids.count(i) > 1})
-        if doubled:
+        if len(set(ids)) < len(ids):  # only then look for which
+            doubled = sorted({i for i in ids if ids.count(i) > 1})
             raise ValueError(f"item ids used twice in the order: {', '.join(doubled)}")
         if self.paid_at is not None and self.paid_at < self.placed_at:
             raise ValueError("paid_at is before placed_at")
