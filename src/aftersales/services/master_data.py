@@ -863,7 +863,9 @@ class _Builder:
                 text = item.address if item.address is not None else r.address
                 if text:
                     texts.add(text)
-        unknown = sorted(texts - set(self.addresses))
+        # In no particular order: each answer is kept under its text (sorting a batch's
+        # texts, which share their first characters, cost more than resolving cached ones).
+        unknown = list(texts.difference(self.addresses))
         if unknown:
             for text, place in zip(unknown, self._places().resolve_many(unknown), strict=True):
                 self.addresses[text] = place
