@@ -69,7 +69,7 @@ and written and runs between batches, when the batch is gone.
 worker claims (:func:`claim_job`) and runs (:func:`run_job`), saving its
 progress after every batch.
 
-The module is long (~1,310 lines, with the parts of ``--jobs``); its two halves
+The module is long (~1,330 lines, with the parts of ``--jobs``); its two halves
 are the row loader (rows to records to batches) and the import jobs (submit, claim, run, report). They stay
 together for now because a job is a thin wrapper around one run of the loader
 and shares its report; the jobs half is the first thing to move into a module of

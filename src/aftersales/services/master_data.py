@@ -26,7 +26,7 @@ them (NW-1, OH-1), and an item can never change product.
 and providers (they are marked as the shop's), and buyers not yet known; a
 marketplace-wide token loads everything.
 
-The module is long (~1,170 lines, with the providers' capacity, closures and visit
+The module is long (~1,200 lines, with the providers' capacity, closures and visit
 windows and the shops' preferred providers checked in its builder) because upsert is one pipeline — check,
 compare with what is stored, resolve references in the world, build rows,
 write — and its bulk path (the per-field fast checks, the cheap digest) must
