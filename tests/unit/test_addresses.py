@@ -194,3 +194,21 @@ def test_the_direct_parse_gives_what_the_parsers_table_gives(resolver: AddressRe
     through_table._parser = lambda: parser  # type: ignore[method-assign]
     assert through_table.resolve_many(texts) == direct
     assert sum(place is not None for place in direct) > len(texts) * 0.9
+
+
+def test_places_remember_texts_of_one_district_with_one_entry_for_the_place() -> None:
+    from aftersales.adapters.places import ChinaPlaces
+
+    places = ChinaPlaces()
+    texts = [
+        "浙江省杭州市西湖区文三路 90 号",
+        "浙江省杭州市西湖区文一路 1 号",
+        "上海市浦东新区世纪大道 100 号",
+        "无处可寻",
+    ]
+    first = places.resolve_many(texts)
+    assert [p.city if p else None for p in first] == ["杭州市", "杭州市", "上海市", None]
+    assert places.resolve_many(list(reversed(texts))) == list(reversed(first))  # from memory
+    known = places._known
+    assert known[texts[0]] is known[texts[1]]  # one tuple for the district, however many texts
+    assert known[texts[2]] is not known[texts[0]] and known[texts[3]] is None

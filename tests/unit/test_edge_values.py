@@ -75,3 +75,18 @@ def test_an_offset_far_from_utc_still_counts_in_utc() -> None:
     late = datetime(2199, 12, 31, 20, 0, tzinfo=timezone(timedelta(hours=-5)))  # 2200 in UTC
     with pytest.raises(ValueError, match="outside"):
         in_range(late)
+
+
+@pytest.mark.parametrize("year", [1970, 1971, 2198, 2199])
+def test_the_years_next_to_the_ends_take_the_offset_into_account(year: int) -> None:
+    # The first and last whole years are taken without arithmetic; these are not.
+    for month, day, hour in ((1, 1, 0), (12, 31, 23)):
+        for hours in (-23, -8, 0, 8, 23):
+            value = datetime(year, month, day, hour, 59, tzinfo=timezone(timedelta(hours=hours)))
+            utc = value.astimezone(UTC)
+            inside = datetime(1970, 1, 1, tzinfo=UTC) <= utc < datetime(2200, 1, 1, tzinfo=UTC)
+            if inside:
+                assert in_range(value) is value
+            else:
+                with pytest.raises(ValueError, match="outside"):
+                    in_range(value)

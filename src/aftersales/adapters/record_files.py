@@ -910,7 +910,9 @@ class RecordFile:
         kind = self._line_kind(n, value)
         if isinstance(kind, RowError):
             return kind
-        fields = {key: item for key, item in value.items() if key != "kind"}
+        fields = value
+        if "kind" in value:
+            fields = {key: item for key, item in value.items() if key != "kind"}
         if not _MAY_ESCAPE_FORBIDDEN.search(text):
             return RawRecord(file, n, kind, fields)
         try:
@@ -922,10 +924,14 @@ class RecordFile:
         )
 
     def _line_kind(self, n: int, value: dict[str, Any]) -> str | RowError:
+        if "kind" not in value and self.kind is not None:
+            return self.kind
+        # The usual line (its kind known and valid) reaches none of the messages below.
+        kind = value.get("kind")
+        if isinstance(kind, str) and kind in self._kinds and self.kind in (None, kind):
+            return kind
         file, known = self.name, _known(self._kinds)
         if "kind" not in value:
-            if self.kind is not None:
-                return self.kind
             return RowError(
                 file,
                 n,

@@ -23,19 +23,27 @@ RANGE = "from 1970-01-01 up to 2200-01-01"
 EXAMPLE = "2026-11-24T10:00+08:00"
 
 
+_EARLIEST_NAIVE = EARLIEST.replace(tzinfo=None)
+_LATEST_NAIVE = LATEST.replace(tzinfo=None)
+# Years whose every local time is in the range whatever its offset (always under a day).
+_SAFE_YEARS = range(EARLIEST.year + 1, LATEST.year - 1)
+
+
 def in_range(value: datetime) -> datetime:
     """``value`` unchanged if it lies in the range; a :class:`ValueError` saying so if not."""
-    # Compared as naive UTC wall times shifted by the offset, which cannot overflow.
     offset = value.utcoffset()
     if offset is None:
         raise ValueError(f"give the time with its UTC offset, e.g. {EXAMPLE}")
+    if value.year in _SAFE_YEARS:  # nearly every instant: no arithmetic needed
+        return value
+    # Compared as naive UTC wall times shifted by the offset, which cannot overflow.
     naive_utc = value.replace(tzinfo=None)
     try:
         naive_utc = naive_utc - offset
     except OverflowError:
         pass  # past datetime.max or before datetime.min: out of range either way
     else:
-        if EARLIEST.replace(tzinfo=None) <= naive_utc < LATEST.replace(tzinfo=None):
+        if _EARLIEST_NAIVE <= naive_utc < _LATEST_NAIVE:
             return value
     raise ValueError(f"{value.isoformat()} is outside the times this platform takes ({RANGE})")
 

@@ -62,13 +62,14 @@ transaction holds the database's write lock until the dry run ends.
 
 **Memory** stays flat: one batch of rows, the coverage and centre rows of the
 current file, and a compact table of the ids seen in it (:class:`_SeenIds`,
-16 bytes an id).
+16 bytes an id). The cyclic garbage collector is held off while a batch is read
+and written and runs between batches, when the batch is gone.
 
 **Jobs.** An upload over HTTP becomes an import job (:func:`submit_job`) that a
 worker claims (:func:`claim_job`) and runs (:func:`run_job`), saving its
 progress after every batch.
 
-The module is long (~1,310 lines, with the parts of ``--jobs``); its two halves
+The module is long (~1,330 lines, with the parts of ``--jobs``); its two halves
 are the row loader (rows to records to batches) and the import jobs (submit, claim, run, report). They stay
 together for now because a job is a thin wrapper around one run of the loader
 and shares its report; the jobs half is the first thing to move into a module of
@@ -78,6 +79,7 @@ its own (``services/import_jobs.py``) when either grows.
 from __future__ import annotations
 
 import difflib
+import gc
 import logging
 import zlib
 from array import array
@@ -563,13 +565,15 @@ class _SeenIds:
     def first(self, kind: str, key: str, line: int) -> int | None:
         """The line ``key`` was first met on, or None (and it is noted as met on ``line``)."""
         code = hash((kind, key)) or 1
+        keys = self._keys
         mask = self._size - 1
         slot = code & mask
-        keys = self._keys
-        while keys[slot]:
-            if keys[slot] == code:
+        held = keys[slot]
+        while held:
+            if held == code:
                 return self._lines[slot]
             slot = (slot + 1) & mask
+            held = keys[slot]
         keys[slot] = code
         self._lines[slot] = line
         self._used += 1
@@ -638,32 +642,48 @@ class _Loader:
         state = _FileState(source.name)
         batch = _Batch()
         part = self.part
-        for item in source:
-            fields = getattr(item, "fields", None)
-            if fields is None:  # a row the reader could not read
-                # Of several parts, one reports it: the reader's choice if it chose.
-                if part is None or part.index == 0 or id(source) in self.readers_choose:
-                    self.report.rows_read += 1
-                    self.report.add(RowProblem(item.file, item.line, item.field, item.message))
-                continue
-            kind = _row_kind(item.kind, fields)
-            order_id = _text(fields.get("order_id")) if kind == "order_items" else None
-            if part is not None and not part.owns(
-                order_id if order_id is not None else _text(fields.get("id"))
-            ):
-                continue
-            self.report.rows_read += 1
-            if batch.rows >= self.batch_rows and (order_id is None or order_id != batch.last_order):
-                self._flush(batch)
-                batch = _Batch()
-            if kind == "order_items":
-                self._item_row(state, batch, item.file, item.line, fields)
-            elif kind == "coverage":
-                self._member_row(state, item.file, item.line, fields, "provider_id")
-            elif kind == "service_centres":
-                self._member_row(state, item.file, item.line, fields, "brand_id")
-            else:
-                self._record_row(state, batch, kind, item.file, item.line, fields)
+        # The collector is off from a batch's first row until the batch is written, and on
+        # between batches: the rows read are as many, and live as long, as the objects upsert
+        # makes while writing them (see master_data._collector_paused, which this extends to
+        # the reading); a collection that falls due runs as the next batch starts, when the
+        # last one is gone. One someone else turned off stays off.
+        pauses = gc.isenabled()
+        try:
+            for item in source:
+                fields = getattr(item, "fields", None)
+                if fields is None:  # a row the reader could not read
+                    # Of several parts, one reports it: the reader's choice if it chose.
+                    if part is None or part.index == 0 or id(source) in self.readers_choose:
+                        self.report.rows_read += 1
+                        self.report.add(RowProblem(item.file, item.line, item.field, item.message))
+                    continue
+                kind = _row_kind(item.kind, fields)
+                order_id = _text(fields.get("order_id")) if kind == "order_items" else None
+                if part is not None and not part.owns(
+                    order_id if order_id is not None else _text(fields.get("id"))
+                ):
+                    continue
+                self.report.rows_read += 1
+                if batch.rows >= self.batch_rows and (
+                    order_id is None or order_id != batch.last_order
+                ):
+                    self._flush(batch)
+                    batch = _Batch()
+                    if pauses:
+                        gc.enable()
+                if kind == "order_items":
+                    self._item_row(state, batch, item.file, item.line, fields)
+                elif kind == "coverage":
+                    self._member_row(state, item.file, item.line, fields, "provider_id")
+                elif kind == "service_centres":
+                    self._member_row(state, item.file, item.line, fields, "brand_id")
+                else:
+                    self._record_row(state, batch, kind, item.file, item.line, fields)
+                if pauses and batch.rows:
+                    gc.disable()
+        finally:
+            if pauses:
+                gc.enable()
         self._flush(batch)
         self._replace_lists(state)
 

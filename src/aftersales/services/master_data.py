@@ -26,7 +26,7 @@ them (NW-1, OH-1), and an item can never change product.
 and providers (they are marked as the shop's), and buyers not yet known; a
 marketplace-wide token loads everything.
 
-The module is long (~1,170 lines, with the providers' capacity, closures and visit
+The module is long (~1,200 lines, with the providers' capacity, closures and visit
 windows and the shops' preferred providers checked in its builder) because upsert is one pipeline — check,
 compare with what is stored, resolve references in the world, build rows,
 write — and its bulk path (the per-field fast checks, the cheap digest) must
@@ -38,6 +38,7 @@ give exactly the answers of the careful one. Reading records back
 from __future__ import annotations
 
 import difflib
+import functools
 import gc
 import hashlib
 import itertools
@@ -389,6 +390,9 @@ def _stale(record: Any, previous: Mapping[str, Any] | None) -> str:
 
 _NOT_DIGESTED = frozenset({"digest", "source_updated_at", "source_version"})
 _DAYS_AND_INSTANTS = frozenset({date, datetime})
+# The ISO text of a day (never of an instant: equal instants in two zones have two texts).
+# An order's items name a few days each and a batch a few hundred in all.
+_day_text = functools.lru_cache(maxsize=4096)(date.isoformat)
 
 
 def _digest(kind: str, row: Mapping[str, Any]) -> str:
@@ -409,7 +413,12 @@ def _digest(kind: str, row: Mapping[str, Any]) -> str:
             value = value.isoformat()
         elif of is list and value and type(value[0]) is dict:
             value = [
-                [v.isoformat() if type(v) in _DAYS_AND_INSTANTS else v for v in member.values()]
+                [
+                    (_day_text(v) if type(v) is date else v.isoformat())
+                    if type(v) in _DAYS_AND_INSTANTS
+                    else v
+                    for v in member.values()
+                ]
                 for member in value
             ]
         values.append(value)
@@ -445,6 +454,8 @@ def _check_owner(
 
 
 # ---------------------------------------------------------------- building rows
+
+_NO_ROWS: Mapping[str, dict[str, Any]] = {}
 
 
 # What a record needs of the rows it refers to: their world and what an order item copies
@@ -485,6 +496,7 @@ class _Builder:
         self.known: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> stored id -> row
         self.addresses: dict[str, Any] = {}
         self._sandboxes = world.sandboxes
+        self._prefix = world.prefix  # world.store(i) is self._prefix + i
         # The function, not a bound method: that would tie the builder (and every row
         # it has read) into a cycle only the garbage collector can free.
         self._build = getattr(type(self), f"_{kind}")
@@ -527,10 +539,12 @@ class _Builder:
 
     def ref(self, kind: str, external: str, field_name: str) -> dict[str, Any]:
         """The row ``external`` names in the world (the sandbox's own first), or refuse."""
-        rows = self.known.get(kind, {})
-        own = self.world.store(external)
-        for candidate in (own, external) if own != external else (own,):
-            row = rows.get(candidate)
+        rows = self.known.get(kind, _NO_ROWS)
+        row = rows.get(self._prefix + external)  # the world's own (live data: the same id)
+        if row is not None and row.get("sandbox") in self._sandboxes:
+            return row
+        if self._prefix:
+            row = rows.get(external)
             if row is not None and row.get("sandbox") in self._sandboxes:
                 return row
         raise RecordRefused(
@@ -711,8 +725,10 @@ class _Builder:
         elsewhere_items = self.known.get("order_item", {})
         items: list[dict[str, Any]] = []
         placed_day = (r.paid_at or r.placed_at).astimezone(LOCAL).date()
+        prefix, snapshots = self._prefix, self._snapshots
+        products = self.known.get("product", _NO_ROWS)
         for n, item in enumerate(r.items):
-            item_id = self.world.store(item.id)
+            item_id = prefix + item.id
             purchased = item.purchased_on or placed_day
             if purchased > self.today:
                 problems.append(
@@ -721,11 +737,13 @@ class _Builder:
                         f"{purchased.isoformat()} is in the future (today is {self.today.isoformat()})",
                     )
                 )
-            try:
-                product = self.ref("product", item.product_id, f"items.{n}.product_id")
-            except RecordRefused as exc:
-                problems += exc.problems
-                continue
+            product = products.get(prefix + item.product_id)  # the world's own: ref()'s first try
+            if product is None or product.get("sandbox") not in self._sandboxes:
+                try:
+                    product = self.ref("product", item.product_id, f"items.{n}.product_id")
+                except RecordRefused as exc:
+                    problems += exc.problems
+                    continue
             before = stored_items.get(item_id)
             if before is None:
                 elsewhere = elsewhere_items.get(item_id)
@@ -772,9 +790,17 @@ class _Builder:
                 )
                 entitled_on = before["entitled_on"]
             else:
-                brand_id, category_id, badges, tags, months = self._entitlements(product)
+                found = snapshots.get(product["id"])
+                if found is None:
+                    found = self._entitlements(product)
+                brand_id, category_id, badges, tags, months = found
                 entitled_on = purchased
-            status, status_at = _status(item.status, r.updated_at, before)
+            status: str
+            status_at: datetime | None
+            if before is None:  # nothing stored to keep (see _status)
+                status, status_at = item.status, r.updated_at
+            else:
+                status, status_at = _status(item.status, r.updated_at, before)
             items.append(
                 {
                     "id": item_id,
@@ -846,7 +872,9 @@ class _Builder:
                 text = item.address if item.address is not None else r.address
                 if text:
                     texts.add(text)
-        unknown = sorted(texts - set(self.addresses))
+        # In no particular order: each answer is kept under its text (sorting a batch's
+        # texts, which share their first characters, cost more than resolving cached ones).
+        unknown = list(texts.difference(self.addresses))
         if unknown:
             for text, place in zip(unknown, self._places().resolve_many(unknown), strict=True):
                 self.addresses[text] = place

@@ -15,7 +15,7 @@ stored is ignored (see ``master_data``). ``active: false`` deactivates.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from types import UnionType
@@ -315,8 +315,8 @@ class OrderIn(_Record):
     @model_validator(mode="after")
     def _items(self) -> OrderIn:
         ids = [i.id for i in self.items]
-        doubled = sorted({i for i in ids if ids.count(i) > 1})
-        if doubled:
+        if len(set(ids)) < len(ids):  # only then look for which
+            doubled = sorted({i for i in ids if ids.count(i) > 1})
             raise ValueError(f"item ids used twice in the order: {', '.join(doubled)}")
         if self.paid_at is not None and self.paid_at < self.placed_at:
             raise ValueError("paid_at is before placed_at")
@@ -446,18 +446,20 @@ def _plain(raw: Any) -> bool:
     """Whether ``raw`` is made of dicts, lists and plain values only, with no control
     character in any text: what the twins may check instead of the models."""
     texts: list[str] = []
-    pending = [raw]
+    add = texts.append
+    # Containers still to walk; their scalars are looked at in place, never queued.
+    pending: list[Iterable[Any]] = [(raw,)]
     while pending:
-        value = pending.pop()
-        kind = type(value)
-        if kind is str:
-            texts.append(value)
-        elif kind is dict:
-            pending.extend(value.values())
-        elif kind is list:
-            pending.extend(value)
-        elif kind not in _PLAIN_VALUES:
-            return False
+        for value in pending.pop():
+            kind = type(value)
+            if kind is str:
+                add(value)
+            elif kind is dict:
+                pending.append(value.values())
+            elif kind is list:
+                pending.append(value)
+            elif kind not in _PLAIN_VALUES:
+                return False
     return _CONTROL.search("".join(texts)) is None
 
 

@@ -479,6 +479,40 @@ def test_rows_are_pulled_a_batch_at_a_time_and_the_source_is_closed(svc: Service
     assert rows.closed
 
 
+def test_the_collector_runs_between_batches_only_and_is_on_after_the_import(
+    svc: Services,
+) -> None:
+    import gc
+
+    rows = _Rows(65)
+    ran_at: list[int] = []  # rows pulled when a collection started
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            ran_at.append(rows.pulled)
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)  # a collection at every chance the collector gets
+    gc.callbacks.append(watch)
+    try:
+        report = imports.run_import(svc, [rows], batch_rows=20)
+        assert gc.isenabled()
+    finally:
+        gc.callbacks.remove(watch)
+        gc.set_threshold(*threshold)
+    assert report.counts == {"merchant": {"created": 64}}
+    # Batches of 20 records start at rows 1, 22 (row 4 is unreadable), 42 and 62: the
+    # collector runs as each starts and after the last (65), never inside one.
+    assert {1, 22, 42, 62} <= set(ran_at)
+    assert not [n for n in ran_at if n not in (0, 1, 22, 42, 62, 65)]
+    gc.disable()
+    try:
+        imports.run_import(svc, [_Rows(5)], batch_rows=20)
+        assert not gc.isenabled()  # one someone else turned off stays off
+    finally:
+        gc.enable()
+
+
 def test_an_import_reads_each_product_once_however_many_batches_refer_to_it(
     svc: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
