@@ -107,3 +107,29 @@ def test_a_worker_does_not_wake_for_deadlines_held_under_another_workers_lease(
         minutes=1
     )
     assert next_due(services_on(engine), sandbox="sb", real_now=REAL_NOW + LEASE) == first_due
+
+
+def test_a_worker_sleeps_until_a_held_sandbox_deadline_is_released_and_no_longer(
+    engine: Engine,
+) -> None:
+    """What a worker waits for besides live deadlines: the lapse of another worker's hold on
+    a deadline already due on its sandbox's clock (a sandbox clock does not move by itself)."""
+    from aftersales.services.deadlines import next_wake
+
+    svc = services_on(engine)
+    assert next_wake(svc, real_now=REAL_NOW) is None  # nothing armed, nothing held
+    bulk = create_due_help_cases(engine, load_policy_book(), count=2, sandbox="sb", verbose=False)
+    # Due on the sandbox's clock but free: claimed on the next round, no waiting for it.
+    assert next_wake(svc, real_now=REAL_NOW) is None
+    claimed = claim_due(
+        svc,
+        sandbox="sb",
+        now=bulk.sandbox_now,
+        worker_id="a",
+        limit=1,
+        lease=LEASE,
+        real_now=REAL_NOW,
+    )
+    assert len(claimed) == 1
+    assert next_wake(svc, real_now=REAL_NOW) == REAL_NOW + LEASE  # the hold's lapse
+    assert next_wake(svc, real_now=REAL_NOW + LEASE) is None  # lapsed: free to claim again
