@@ -12,7 +12,7 @@ publish through the outbox, and what people must be told as
 :class:`~aftersales.domain.notices.Notice` (assignment, warning marks, breaches,
 payouts, complaint decisions), which the repository turns into notifications.
 
-**Size.** ~1,230 lines, one job: the aggregate and its invariants. It is one
+**Size.** ~1,180 lines, one job: the aggregate and its invariants. It is one
 consistency boundary: its commands (open, dispatch and hand over, act, pause, quote,
 complain, decide, settle with the providers' shares, the agreed visit and its SS-2
 clocks, notes, notices) all guard the same state, clocks and ledger under one lock,

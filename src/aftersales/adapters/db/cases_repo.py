@@ -15,8 +15,12 @@ with one ``executemany`` per table, from statements built once. Both write
 only what changed: a clock or complaint equal to the one loaded is left alone.
 
 How a case maps to rows is in ``case_rows.py`` and the statements are built in
-``case_statements.py``; loading and saving stay together here (~530 lines)
-because saving compares the case with the snapshot taken when it was loaded.
+``case_statements.py``; loading and saving stay together here (~610 lines,
+one job: a case to rows and back) because saving compares the case with the
+snapshot taken when it was loaded, and only this repository knows which of a
+loaded case's decisions are stored (:meth:`CaseRepository.earlier_decisions`).
+If it grows further, the chunked paths (``get_many``/``save_many``) are the
+part to move out, beside ``case_statements.py``.
 """
 
 from __future__ import annotations
