@@ -7,7 +7,23 @@ from typing import Any
 from aftersales.domain.cases import Case
 from aftersales.domain.clocks import STATUS_NAMES
 from aftersales.domain.explain import local_time
+from aftersales.domain.ledger import Payout
 from aftersales.domain.policy import PolicyBook
+
+
+def _ledger_line(p: Payout) -> dict[str, Any]:
+    """A payout or a provider's share as the case report shows it."""
+    return {
+        "key": p.key,
+        "clock": p.clock_id,
+        "rule": p.rule,
+        "payer": p.payer,
+        "payee": p.payee,
+        "amount": p.amount.value,
+        "unit": p.amount.unit.value,
+        "at": _iso(p.at),
+        "explanation": {"rule": p.reason.rule, "zh": p.reason.zh, "en": p.reason.en},
+    }
 
 
 def _iso(value: Any) -> str | None:
@@ -90,38 +106,10 @@ def case_report(case: Case, book: PolicyBook) -> dict[str, Any]:
             "issued_at": _iso(case.quote.issued_at),
         },
         "clocks": clocks,
-        "payouts": [
-            {
-                "key": p.key,
-                "clock": p.clock_id,
-                "failure": p.failure,
-                "rule": p.rule,
-                "payer": p.payer,
-                "payee": p.payee,
-                "amount": p.amount.value,
-                "unit": p.amount.unit.value,
-                "at": _iso(p.at),
-                "explanation": {"rule": p.reason.rule, "zh": p.reason.zh, "en": p.reason.en},
-            }
-            for p in case.payouts
-        ],
+        "payouts": [{**_ledger_line(p), "failure": p.failure} for p in case.payouts],
         # The providers' shares of those payouts, owed to the merchant (issue 15); a
         # view for the buyer leaves them out (services/views.py, case_view).
-        "shares": [
-            {
-                "key": p.key,
-                "share_of": p.share_of,
-                "clock": p.clock_id,
-                "rule": p.rule,
-                "payer": p.payer,
-                "payee": p.payee,
-                "amount": p.amount.value,
-                "unit": p.amount.unit.value,
-                "at": _iso(p.at),
-                "explanation": {"rule": p.reason.rule, "zh": p.reason.zh, "en": p.reason.en},
-            }
-            for p in case.shares
-        ],
+        "shares": [{**_ledger_line(p), "share_of": p.share_of} for p in case.shares],
         "complaints": [
             {
                 "id": c.id,
