@@ -75,6 +75,7 @@ def test_installer_sees_the_address_books_the_visit_and_solves_with_a_saved_text
     english = installer.inner_text("#history")
     assert "booked the visit with the buyer for 2026-11-24 15:30" in english
     assert "resolved the request: 已安装完毕" in english
+    assert installer.locator("#slots").count() == 0  # a closed case offers no visit window
     installer.set_viewport_size({"width": 1280, "height": 900})
     installer.screenshot(path=str(shots / "case-resolved-en.png"), full_page=True)
 

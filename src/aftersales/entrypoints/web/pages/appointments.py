@@ -59,8 +59,13 @@ def slot_labeller(timezone: str, lang: str) -> Callable[[datetime, datetime], st
 
 def slot_context(svc: Services, ctx: PageContext, viewer: Viewer, case: Case) -> dict[str, Any]:
     """What the case page needs to show the visit window: nothing when the case books
-    none, or the viewer may not book for it."""
-    if case.programme is not Programme.ONE_CLICK_HELP or case.policy(svc.book).appointments is None:
+    none, is closed (its agreed visit stays in the customer and visit block), or the
+    viewer may not book for it."""
+    if (
+        case.programme is not Programme.ONE_CLICK_HELP
+        or case.policy(svc.book).appointments is None
+        or not case.is_open
+    ):
         return {"slot_offer": None}
     try:
         offer = appointments.case_slots(svc, case.id, viewer.actor())
