@@ -85,3 +85,25 @@ def test_oh_3_dispatch_reasons_a_decline_and_a_reassignment_over_the_api(
     assert back.json()["assignee"] == data.PROVIDER_HANGZHOU_LIGHTING
     actions = [e["action"] for e in back.json()["audit"]]
     assert actions[-4:] == ["declined", "dispatch", "reassigned", "dispatch"]
+
+
+def test_oh_3_the_buyer_pressing_help_reads_no_dispatch_scores_in_the_answer(
+    world: tuple[Container, TestClient],
+) -> None:
+    container, client = world
+    buyer = Api(client, container, "buyer-002")
+    pressed = buyer.post(
+        "/api/v1/help-requests",
+        {
+            "order_item_id": f"{SB}.{data.ITEM_TILES_GUANGZHOU}",
+            "failure": "not_delivered_into_home",
+        },
+        key="tiles-help",
+    )
+    assert pressed.status_code == 201, pressed.text
+    codes = [d["code"] for d in pressed.json()["decisions"]]
+    assert "oh.dispatched" in codes  # the buyer sees who has the request ...
+    assert "dispatch.chosen" not in codes and "dispatch.runner_up" not in codes  # not why
+    ops = Api(client, container, "ops")
+    full = [d["code"] for d in ops.get(f"/api/v1/cases/{pressed.json()['id']}").json()["decisions"]]
+    assert "dispatch.chosen" in full

@@ -12,7 +12,6 @@ from aftersales.entrypoints.api.errors import PROBLEMS
 from aftersales.services import cases as case_services
 from aftersales.services import views
 from aftersales.services.idempotency import Answer
-from aftersales.services.reports import case_report
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], responses=PROBLEMS)
 
@@ -33,7 +32,10 @@ def create_help_request(
             description=body.description,
             known=known,
         )
-        return Answer(201 if opened.created else 200, case_report(opened.case, svc.book))
+        # The case as the caller may see it, as every other answer with a case: a buyer
+        # reads neither the providers' dispatch scores nor the runner-up.
+        view = views.case_view(svc, caller.scope, opened.case).as_json()
+        return Answer(201 if opened.created else 200, view)
 
     return once(body, produce)
 
