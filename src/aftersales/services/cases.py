@@ -374,9 +374,11 @@ def request_help(
             try:
                 uow.cases.add(case, sandbox=sandbox)
             except OpenCaseExists:
+                # The other click won: this case's dispatch never happened; return its case.
+                dispatching.withdraw(svc, uow, case, sandbox)
                 if attempt:
                     raise
-                continue  # the other click won: return its case
+                continue
             uow.commit()
             return Opened(case, created=True, eligibility=decision)
     raise AssertionError("unreachable")

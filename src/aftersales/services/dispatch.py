@@ -185,6 +185,12 @@ def dispatch(svc: Services, uow: UnitOfWork, case: Case, at: datetime, sandbox: 
     )
 
 
+def withdraw(svc: Services, uow: UnitOfWork, case: Case, sandbox: str) -> None:
+    """OH-3: a case dispatched here but never saved (a racing click opened the item's
+    request first) gives its provider's day back, as a hand-over does."""
+    _give_back(uow, case.decisions, case.assignee or "", sandbox, case.policy(svc.book).timezone)
+
+
 def _gave_up(history: list[Decision]) -> frozenset[str]:
     """Providers that declined the case or were replaced on it (from its decisions)."""
     return frozenset(

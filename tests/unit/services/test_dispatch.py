@@ -423,3 +423,34 @@ def test_oh_3_a_racing_dispatch_that_took_the_last_place_first_is_counted_back_a
         assert uow.reference.count_dispatch(
             sandbox="live", provider_id="i-near", day=NOW.date(), areas=()
         ) == {"": 2}
+
+
+def test_oh_3_a_click_that_loses_the_race_to_open_the_request_gives_its_dispatch_back(
+    services: Services,
+) -> None:
+    """Two clicks race: the loser decided and counted a dispatch before it found the item's
+    request already open. It answers with that request, and when its request's unit of work
+    commits, the provider's day counts the one case it holds, not two."""
+    load(services, "provider", provider("i-a", daily_capacity=2))
+    item = order(services, 1)
+    with services.uow() as uow:  # what the losing click read before the winner committed
+        stale = dataclasses.replace(
+            uow.reference.intake_item(item, svc_cases.Programme.ONE_CLICK_HELP), open_case=None
+        )
+    winner = svc_cases.request_help(
+        services, order_item_id=item, actor=BUYER, failure="installation_late"
+    )
+    with services.uow() as request:  # one unit of work per HTTP request, committed at its end
+        loser = svc_cases.request_help(
+            services.bound(request),
+            order_item_id=item,
+            actor=BUYER,
+            failure="installation_late",
+            known=stale,
+        )
+        request.commit()
+    assert not loser.created and loser.case.id == winner.case.id
+    with services.uow() as uow:  # one more case counted now shows i-a's day had one
+        assert uow.reference.count_dispatch(
+            sandbox="live", provider_id="i-a", day=NOW.date(), areas=()
+        ) == {"": 2}
