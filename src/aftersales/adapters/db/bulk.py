@@ -34,7 +34,7 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, insert, text
+from sqlalchemy import JSON, Connection, Dialect, Table, TextClause, bindparam, insert, text
 from sqlalchemy.exc import DBAPIError
 
 Row = dict[str, Any]
@@ -150,14 +150,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot send {value!r} as JSON")
 
 
-def _recordset(dialect: Dialect, table: Table, names: tuple[tuple[str, str], ...]) -> str:
+def _recordset(
+    dialect: Dialect, table: Table, names: tuple[tuple[str, str], ...], param: str = "rows"
+) -> str:
     """``json_to_recordset(:rows) AS v(...)``, JSON columns arriving as text."""
     defs = ", ".join(
         f'"{key}" '
         + ("TEXT" if isinstance(table.c[column].type, JSON) else _sql_type(dialect, table, column))
         for key, column in names
     )
-    return f'json_to_recordset(CAST(:rows AS JSON)) AS v("_n" BIGINT, {defs})'
+    return f'json_to_recordset(CAST(:{param} AS JSON)) AS v("_n" BIGINT, {defs})'
 
 
 def _sql_type(dialect: Dialect, table: Table, column: str) -> str:
@@ -173,11 +175,11 @@ def _value(table: Table, key: str, column: str) -> str:
 @cache
 def _update_sql(
     dialect: Dialect, table: Table, keys: tuple[tuple[str, str], ...], columns: tuple[str, ...]
-) -> str:
+) -> TextClause:
     names = tuple((key, column) for column, key in keys) + tuple((c, c) for c in columns)
     sets = ", ".join(f'"{c}" = {_value(table, c, c)}' for c in columns)
     where = " AND ".join(f't."{column}" = v."{key}"' for column, key in keys)
-    return (
+    return text(
         f'UPDATE "{table.name}" AS t SET {sets} '
         f"FROM {_recordset(dialect, table, names)} WHERE {where}"
     )
@@ -204,15 +206,71 @@ def update_rows(
     key_pairs = tuple(keys.items())
     names = tuple((key, column) for column, key in key_pairs) + tuple((c, c) for c in columns)
     document = _document(table, names, rows, conn.dialect)
-    sql = text(_update_sql(conn.dialect, table, key_pairs, columns))
+    sql = _update_sql(conn.dialect, table, key_pairs, columns)
     return int(conn.execute(sql, {"rows": document}).rowcount)
 
 
+Family = tuple[tuple[Table, tuple[str, ...]], ...]  # (table, its columns), the parent first
+
+
 @cache
-def _delete_sql(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> str:
+def _family_sql(dialect: Dialect, family: Family, on_conflict: str) -> TextClause:
+    """One statement: the parent row (``ON CONFLICT`` ``on_conflict``), and the children's
+    rows only when the parent row was written; it returns the parent rows written."""
+    parts = []
+    for n, (table, columns) in enumerate(family):
+        names = ", ".join(f'"{c}"' for c in columns)
+        selected = ", ".join(_value(table, c, c) for c in columns)
+        recordset = _recordset(dialect, table, tuple((c, c) for c in columns), f"rows_{n}")
+        if n == 0:
+            parts.append(
+                f'parent AS (INSERT INTO "{table.name}" ({names}) SELECT {selected} '
+                f"FROM {recordset} {on_conflict} RETURNING 1)"
+            )
+        else:
+            parts.append(
+                f'child_{n} AS (INSERT INTO "{table.name}" ({names}) SELECT {selected} '
+                f'FROM {recordset} WHERE EXISTS (SELECT 1 FROM parent) ORDER BY v."_n")'
+            )
+    return text(f"WITH {', '.join(parts)} SELECT count(*) FROM parent")
+
+
+def insert_family(
+    conn: Connection,
+    parent: tuple[Table, Row],
+    children: Sequence[tuple[Table, Sequence[Row]]],
+    *,
+    on_conflict: str,
+) -> bool:
+    """Insert a parent row and its children's rows as one statement (PostgreSQL only).
+
+    ``on_conflict`` is the parent's ``ON CONFLICT … DO NOTHING`` clause: when it
+    leaves the parent out, no child row is written either, and this returns False.
+    The children's foreign keys to the parent are checked at the end of the
+    statement, when the parent row is there. A child table with no rows is left
+    out; the statement's text is the same for the same tables and columns, so the
+    driver prepares it once.
+    """
+    if not _is_postgresql(conn):
+        raise ValueError(
+            "insert_family is PostgreSQL's; elsewhere insert the rows one table at a time"
+        )
+    table, row = parent
+    members = [(table, [row])] + [(t, rows) for t, rows in children if rows]
+    family = tuple((t, tuple(rows[0])) for t, rows in members)
+    params = {
+        f"rows_{n}": _document(t, tuple((c, c) for c in columns), rows, conn.dialect)
+        for n, ((t, columns), (_, rows)) in enumerate(zip(family, members, strict=True))
+    }
+    sql = _family_sql(conn.dialect, family, on_conflict)
+    return bool(conn.execute(sql, params).scalar_one())
+
+
+@cache
+def _delete_sql(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> TextClause:
     names = tuple((c, c) for c in keys)
     where = " AND ".join(f't."{c}" = v."{c}"' for c in keys)
-    return (
+    return text(
         f'DELETE FROM "{table.name}" AS t USING {_recordset(dialect, table, names)} WHERE {where}'
     )
 
@@ -229,18 +287,18 @@ def delete_rows(conn: Connection, table: Table, keys: Sequence[str], rows: Seque
         keyed = [{f"_key_{c}": row[c] for c in key_columns} for row in rows]
         return int(conn.execute(statement, keyed).rowcount)
     document = _document(table, tuple((c, c) for c in key_columns), rows, conn.dialect)
-    sql = text(_delete_sql(conn.dialect, table, key_columns))
+    sql = _delete_sql(conn.dialect, table, key_columns)
     return int(conn.execute(sql, {"rows": document}).rowcount)
 
 
 @cache
-def _add_sql(dialect: Dialect, table: Table, keys: tuple[str, ...], amount: str) -> str:
+def _add_sql(dialect: Dialect, table: Table, keys: tuple[str, ...], amount: str) -> TextClause:
     columns = (*keys, amount)
     names = ", ".join(f'"{c}"' for c in columns)
     selected = ", ".join(_value(table, c, c) for c in columns)
     conflict = ", ".join(f'"{c}"' for c in keys)
     recordset = _recordset(dialect, table, tuple((c, c) for c in columns))
-    return (
+    return text(
         f'INSERT INTO "{table.name}" ({names}) SELECT {selected} '
         f'FROM {recordset} ORDER BY v."_n" '
         f'ON CONFLICT ({conflict}) DO UPDATE SET "{amount}" = '
@@ -273,4 +331,4 @@ def add_to_rows(
         return
     columns = (*key_columns, amount)
     document = _document(table, tuple((c, c) for c in columns), rows, conn.dialect)
-    conn.execute(text(_add_sql(conn.dialect, table, key_columns, amount)), {"rows": document})
+    conn.execute(_add_sql(conn.dialect, table, key_columns, amount), {"rows": document})

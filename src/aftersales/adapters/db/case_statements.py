@@ -63,6 +63,10 @@ def _complaintupsert(dialect: Any) -> Any:
     )
 
 
+# The clause of a new case's INSERT when written with its rows as one statement.
+OPEN_CASE_CONFLICT = "ON CONFLICT (order_item_id, programme) WHERE is_open DO NOTHING"
+
+
 def _case_insert(dialect: Any) -> Any:
     """A new case, or nothing when its item already has an open case of the programme."""
     return (

@@ -262,19 +262,24 @@ def count_dispatch(
         }
         for a in sorted({"", *areas})
     ]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(_ld)
+    statement = _COUNT_ONE[conn.dialect.name == "postgresql"]
     counted: dict[str, int] = {}
     for row in rows:  # one statement each, in key order: racing writers lock alike
-        after = conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[_ld.c.sandbox, _ld.c.provider_id, _ld.c.day, _ld.c.area_code],
-                set_={"dispatched": _ld.c.dispatched + 1},
-            ).returning(_ld.c.dispatched),
-            row,
-        ).scalar_one()
+        after = conn.execute(statement, row).scalar_one()
         counted[str(row["area_code"])] = int(after)
     return counted
+
+
+def _count_one(dialect: Any) -> Any:
+    statement = dialect.insert(_ld)
+    return statement.on_conflict_do_update(
+        index_elements=[_ld.c.sandbox, _ld.c.provider_id, _ld.c.day, _ld.c.area_code],
+        set_={"dispatched": _ld.c.dispatched + 1},
+    ).returning(_ld.c.dispatched)
+
+
+# Built once (composing it per dispatch cost as much as running it); by "is PostgreSQL".
+_COUNT_ONE = {True: _count_one(postgresql), False: _count_one(sqlite)}
 
 
 def release_dispatch(

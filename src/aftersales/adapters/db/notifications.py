@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
@@ -29,10 +30,30 @@ _p = s.notification_preferences
 
 
 def _insert(conn: Connection) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(_n).on_conflict_do_nothing(
+    return _INSERT[conn.dialect.name == "postgresql"]
+
+
+_INSERT = {  # built once, by "is PostgreSQL"
+    pg: dialect.insert(_n).on_conflict_do_nothing(
         index_elements=["account_id", "case_id", "kind", "clock_id", "mark"]
     )
+    for pg, dialect in ((True, postgresql), (False, sqlite))
+}
+
+
+@cache
+def _recipients(parties: bool, accounts: bool, roles: bool) -> Select[Any]:
+    """The active accounts of the parties, the accounts and the roles asked for (each
+    kind only when asked: built once per combination)."""
+    a = s.accounts
+    wanted = []
+    if parties:
+        wanted.append(a.c.party.in_(bindparam("parties", expanding=True)))
+    if accounts:
+        wanted.append(a.c.id.in_(bindparam("accounts", expanding=True)))
+    if roles:
+        wanted.append(a.c.role.in_(bindparam("roles", expanding=True)))
+    return select(a.c.id, a.c.role, a.c.party).where(a.c.active, or_(*wanted)).order_by(a.c.id)
 
 
 def write_notices(conn: Connection, notices: Sequence[tuple[str, Notice]]) -> int:
@@ -42,16 +63,9 @@ def write_notices(conn: Connection, notices: Sequence[tuple[str, Notice]]) -> in
     parties = {n.to.party for _, n in notices if n.to.party is not None}
     accounts = {n.to.account for _, n in notices if n.to.account is not None}
     everyone = {r.value for _, n in notices if n.to.party is None for r in n.to.roles}
-    a = s.accounts
-    wanted = []
-    if parties:
-        wanted.append(a.c.party.in_(sorted(parties)))
-    if accounts:
-        wanted.append(a.c.id.in_(sorted(accounts)))
-    if everyone:
-        wanted.append(a.c.role.in_(sorted(everyone)))
     found = conn.execute(
-        select(a.c.id, a.c.role, a.c.party).where(a.c.active, or_(*wanted)).order_by(a.c.id)
+        _recipients(bool(parties), bool(accounts), bool(everyone)),
+        {"parties": sorted(parties), "accounts": sorted(accounts), "roles": sorted(everyone)},
     ).all()
     acknowledged = _acknowledged(conn, [n for _, n in notices if n.level > 0])
     rows: list[dict[str, Any]] = []

@@ -870,37 +870,8 @@ class SqlReadModels:
     def case_contacts(self, case_ids: Sequence[str]) -> dict[str, CaseContact]:
         if not case_ids:
             return {}
-        b, given = s.buyers, s.case_contacts
-        query = (
-            select(
-                given.c.phone.label("form_phone"),
-                given.c.address.label("form_address"),
-                given.c.preferred_time,
-                _c.c.id,
-                _c.c.assignee,
-                _c.c.caller_name,
-                _c.c.callback_phone,
-                _c.c.appointment_at,
-                _o.c.buyer_account,
-                _o.c.contact_phone.label("order_phone"),
-                _oi.c.contact_phone.label("item_phone"),
-                _oi.c.address_text,
-                _oi.c.province,
-                _oi.c.city,
-                _oi.c.district,
-                b.c.name.label("buyer_name"),
-                b.c.phone.label("buyer_phone"),
-            )
-            .select_from(
-                _c.join(_oi, _c.c.order_item_id == _oi.c.id)
-                .join(_o, _oi.c.order_id == _o.c.id)
-                .outerjoin(b, b.c.id == _o.c.buyer_account)
-                .outerjoin(given, given.c.case_id == _c.c.id)
-            )
-            .where(_c.c.id.in_(list(case_ids)))
-        )
         found: dict[str, CaseContact] = {}
-        for r in self.conn.execute(query):
+        for r in self.conn.execute(_CONTACTS_QUERY, {"ids": list(case_ids)}):
             phone = (
                 r.callback_phone
                 or r.form_phone
@@ -932,3 +903,35 @@ class SqlReadModels:
             query = query.where(_p.c.brand_id == brand)
         query = query.order_by(_c.c.opened_at.desc(), _c.c.id).limit(limit)
         return [_case_line(r, aware_utc(r.next_due)) for r in self.conn.execute(query)]
+
+
+# The customer's contact of cases, built once (composing it cost as much as running it).
+_b, _given = s.buyers, s.case_contacts
+_CONTACTS_QUERY = (
+    select(
+        _given.c.phone.label("form_phone"),
+        _given.c.address.label("form_address"),
+        _given.c.preferred_time,
+        _c.c.id,
+        _c.c.assignee,
+        _c.c.caller_name,
+        _c.c.callback_phone,
+        _c.c.appointment_at,
+        _o.c.buyer_account,
+        _o.c.contact_phone.label("order_phone"),
+        _oi.c.contact_phone.label("item_phone"),
+        _oi.c.address_text,
+        _oi.c.province,
+        _oi.c.city,
+        _oi.c.district,
+        _b.c.name.label("buyer_name"),
+        _b.c.phone.label("buyer_phone"),
+    )
+    .select_from(
+        _c.join(_oi, _c.c.order_item_id == _oi.c.id)
+        .join(_o, _oi.c.order_id == _o.c.id)
+        .outerjoin(_b, _b.c.id == _o.c.buyer_account)
+        .outerjoin(_given, _given.c.case_id == _c.c.id)
+    )
+    .where(_c.c.id.in_(bindparam("ids", expanding=True)))
+)

@@ -140,10 +140,7 @@ class SqlReference:
         )
 
     def preferred_providers(self, merchant_id: str) -> tuple[str, ...]:
-        m = s.merchants
-        found = self.conn.execute(
-            select(m.c.preferred_providers).where(m.c.id == merchant_id)
-        ).scalar_one_or_none()
+        found = self.conn.execute(_PREFERRED, {"merchant_id": merchant_id}).scalar_one_or_none()
         return tuple(found or ())
 
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
@@ -696,12 +693,25 @@ _NEW_FAILURES = {
 }
 
 
+_PREFERRED = select(s.merchants.c.preferred_providers).where(
+    s.merchants.c.id == bindparam("merchant_id")
+)
+
 _RESERVE_KEY = {  # built once per dialect: a unit of work is made for every request
     name: dialect.insert(s.idempotency_keys)
     .on_conflict_do_nothing(index_elements=["account_id", "key"])
     .returning(s.idempotency_keys.c.key)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+
+_COMPLETE_KEY = (
+    update(s.idempotency_keys)
+    .where(
+        s.idempotency_keys.c.account_id == bindparam("_account_id"),
+        s.idempotency_keys.c.key == bindparam("_key"),
+    )
+    .values(status=bindparam("status"), body=bindparam("body"))
+)
 
 
 class SqlIdempotency:
@@ -737,9 +747,7 @@ class SqlIdempotency:
         )
 
     def complete(self, account_id: str, key: str, status: int, body: dict[str, Any]) -> None:
-        k = s.idempotency_keys
         self.conn.execute(
-            update(k)
-            .where(k.c.account_id == account_id, k.c.key == key)
-            .values(status=status, body=body)
+            _COMPLETE_KEY,
+            {"_account_id": account_id, "_key": key, "status": status, "body": body},
         )
