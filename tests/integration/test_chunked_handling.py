@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.case_rows import payout_row
 from aftersales.adapters.db.cases_repo import CaseRepository
+from aftersales.adapters.db.driver import statements_on
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.cases import Actor, Case
 from aftersales.domain.lifecycle import Channel, Role
@@ -247,21 +248,11 @@ def test_x_1_a_payout_that_lands_in_the_ledger_while_its_chunk_is_handled_is_not
 def test_a_chunk_loads_once_per_table_however_many_cases_it_holds(
     engine: Engine, book: PolicyBook
 ) -> None:
-    from sqlalchemy import event
-
     bulk = _bulk(engine, book, 40)
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_on(engine) as statements:
         report = handle_cases(
             services_on(engine, book=book), bulk.case_ids, now=bulk.sandbox_now, chunk=40
         )
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert report.payouts == 40
     # Loads, writes and bookkeeping: a few dozen statements for the chunk, not ~17 per case.
     assert len(statements) < 25, statements

@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.driver import statements_on
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
 from aftersales.demo.setup import create_demo_sandbox, ensure_demo_accounts
@@ -194,23 +195,19 @@ def _wait_until_gone(pg_admin, pid: int) -> None:  # type: ignore[no-untyped-def
 def test_a_help_request_reads_its_item_sandbox_and_open_case_in_one_query_and_deletes_nothing(
     world: World,
 ) -> None:
-    statements: list[str] = []
-    event.listen(
-        world.container.engine,
-        "before_cursor_execute",
-        lambda _c, _cur, statement, *_: statements.append(" ".join(statement.split())),
-    )
     client = TestClient(create_app(world.container))
-    for key in ("first-click", "second-click"):
-        answer = client.post(
-            "/api/v1/help-requests",
-            json={"order_item_id": LAMP, "failure": "installation_late"},
-            headers={**world.buyer, "Idempotency-Key": key},
-        )
-        assert answer.status_code in (200, 201), answer.text
-        if key == "first-click":
-            assert answer.status_code == 201
-            first = list(statements)
+    with statements_on(world.container.engine) as seen:
+        for key in ("first-click", "second-click"):
+            answer = client.post(
+                "/api/v1/help-requests",
+                json={"order_item_id": LAMP, "failure": "installation_late"},
+                headers={**world.buyer, "Idempotency-Key": key},
+            )
+            assert answer.status_code in (200, 201), answer.text
+            if key == "first-click":
+                assert answer.status_code == 201
+                first = [" ".join(s.split()) for s in seen]
+    statements = [" ".join(s.split()) for s in seen]
     assert answer.status_code == 200  # the second click answers with the open case
     item_reads = [s for s in first if "FROM order_items" in s]
     assert len(item_reads) == 1, item_reads  # ownership, sandbox clock and open case together

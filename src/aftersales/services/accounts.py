@@ -236,6 +236,19 @@ def authenticate_token(svc: Services, token: str | None) -> Account:
     record = None
     if token:
         record = _token_record(svc, digest(token))
+    return _judged(svc, record)
+
+
+def authenticate_kept_token(svc: Services, token: str) -> Account | None:
+    """:func:`authenticate_token` for a token this process checked a moment ago (judged
+    again now: expiry, account switched off), without the database; None when it is not
+    kept, and the caller must then ask :func:`authenticate_token`."""
+    cache = svc.tokens
+    record = cache.get(digest(token)) if cache is not None and token else None
+    return None if record is None else _judged(svc, record)
+
+
+def _judged(svc: Services, record: TokenRecord | None) -> Account:
     if record is None or record.revoked_at is not None:
         raise NotSignedIn("the bearer token is unknown or was revoked")
     if record.expires_at is not None and record.expires_at <= svc.clock.now():

@@ -37,6 +37,8 @@ import orjson
 from sqlalchemy import JSON, Connection, Dialect, Table, TextClause, bindparam, insert, text
 from sqlalchemy.exc import DBAPIError
 
+from aftersales.adapters.db.driver import Prepared
+
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any]
 
@@ -214,7 +216,7 @@ Family = tuple[tuple[Table, tuple[str, ...]], ...]  # (table, its columns), the 
 
 
 @cache
-def _family_sql(dialect: Dialect, family: Family, on_conflict: str) -> TextClause:
+def _family_sql(dialect: Dialect, family: Family, on_conflict: str) -> Prepared:
     """One statement: the parent row (``ON CONFLICT`` ``on_conflict``), and the children's
     rows only when the parent row was written; it returns the parent rows written."""
     parts = []
@@ -232,7 +234,7 @@ def _family_sql(dialect: Dialect, family: Family, on_conflict: str) -> TextClaus
                 f'child_{n} AS (INSERT INTO "{table.name}" ({names}) SELECT {selected} '
                 f'FROM {recordset} WHERE EXISTS (SELECT 1 FROM parent) ORDER BY v."_n")'
             )
-    return text(f"WITH {', '.join(parts)} SELECT count(*) FROM parent")
+    return Prepared(text(f"WITH {', '.join(parts)} SELECT count(*) FROM parent"))
 
 
 def insert_family(
@@ -262,8 +264,7 @@ def insert_family(
         f"rows_{n}": _document(t, tuple((c, c) for c in columns), rows, conn.dialect)
         for n, ((t, columns), (_, rows)) in enumerate(zip(family, members, strict=True))
     }
-    sql = _family_sql(conn.dialect, family, on_conflict)
-    return bool(conn.execute(sql, params).scalar_one())
+    return bool(_family_sql(conn.dialect, family, on_conflict).scalar(conn, params))
 
 
 @cache

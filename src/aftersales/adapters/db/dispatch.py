@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.driver import Prepared
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.dispatch import Candidate, Capacity, Closure
 from aftersales.domain.policy import PolicyBook
@@ -175,6 +176,9 @@ def _candidates(pg: bool) -> Any:
     )
 
 
+_CANDIDATES = Prepared(_candidates(True), elsewhere=_candidates(False))
+
+
 def candidates(
     conn: Connection,
     book: PolicyBook,
@@ -195,8 +199,8 @@ def candidates(
         return []
     ancestry = book.catalog.ancestry(category_id)
     depth = {category: i for i, category in enumerate(ancestry)}
-    rows = conn.execute(
-        _candidates(conn.dialect.name == "postgresql"),
+    rows = _CANDIDATES.rows(
+        conn,
         {
             "areas": list(areas),
             "cap_areas": ["", *areas],
@@ -210,7 +214,7 @@ def candidates(
                 record_since.replace(minute=0, second=0, microsecond=0) if record_since else None
             ),
         },
-    ).all()
+    )
     grouped: dict[tuple[str, str, str, str, str], list[Any]] = {}
     for row in rows:
         key = (row.provider_id, row.category_id, row.area_level, row.fulfil, row.sandbox)
@@ -262,10 +266,9 @@ def count_dispatch(
         }
         for a in sorted({"", *areas})
     ]
-    statement = _COUNT_ONE[conn.dialect.name == "postgresql"]
     counted: dict[str, int] = {}
     for row in rows:  # one statement each, in key order: racing writers lock alike
-        after = conn.execute(statement, row).scalar_one()
+        after = _COUNT_ONE.scalar(conn, row)
         counted[str(row["area_code"])] = int(after)
     return counted
 
@@ -278,8 +281,12 @@ def _count_one(dialect: Any) -> Any:
     ).returning(_ld.c.dispatched)
 
 
-# Built once (composing it per dispatch cost as much as running it); by "is PostgreSQL".
-_COUNT_ONE = {True: _count_one(postgresql), False: _count_one(sqlite)}
+# Built once (composing it per dispatch cost as much as running it).
+_COUNT_ONE = Prepared(
+    _count_one(postgresql),
+    keys=("sandbox", "provider_id", "day", "area_code", "dispatched"),
+    elsewhere=_count_one(sqlite),
+)
 
 
 def release_dispatch(

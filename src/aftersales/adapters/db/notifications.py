@@ -16,10 +16,22 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.driver import Prepared
 from aftersales.domain.explain import Reason
 from aftersales.domain.notices import Notice, NoticeKind, escalation_base, reaches
 from aftersales.errors import NotFound
@@ -42,18 +54,27 @@ _INSERT = {  # built once, by "is PostgreSQL"
 
 
 @cache
-def _recipients(parties: bool, accounts: bool, roles: bool) -> Select[Any]:
+def _recipients(parties: bool, accounts: bool, roles: bool) -> Prepared:
     """The active accounts of the parties, the accounts and the roles asked for (each
-    kind only when asked: built once per combination)."""
+    kind only when asked: built once per combination; arrays on PostgreSQL)."""
     a = s.accounts
-    wanted = []
-    if parties:
-        wanted.append(a.c.party.in_(bindparam("parties", expanding=True)))
-    if accounts:
-        wanted.append(a.c.id.in_(bindparam("accounts", expanding=True)))
-    if roles:
-        wanted.append(a.c.role.in_(bindparam("roles", expanding=True)))
-    return select(a.c.id, a.c.role, a.c.party).where(a.c.active, or_(*wanted)).order_by(a.c.id)
+
+    def query(pg: bool) -> Select[Any]:
+        def among(column: Any, name: str) -> Any:
+            if pg:
+                return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
+            return column.in_(bindparam(name, expanding=True))
+
+        wanted = []
+        if parties:
+            wanted.append(among(a.c.party, "parties"))
+        if accounts:
+            wanted.append(among(a.c.id, "accounts"))
+        if roles:
+            wanted.append(among(a.c.role, "roles"))
+        return select(a.c.id, a.c.role, a.c.party).where(a.c.active, or_(*wanted)).order_by(a.c.id)
+
+    return Prepared(query(True), elsewhere=query(False))
 
 
 def write_notices(conn: Connection, notices: Sequence[tuple[str, Notice]]) -> int:
@@ -63,10 +84,10 @@ def write_notices(conn: Connection, notices: Sequence[tuple[str, Notice]]) -> in
     parties = {n.to.party for _, n in notices if n.to.party is not None}
     accounts = {n.to.account for _, n in notices if n.to.account is not None}
     everyone = {r.value for _, n in notices if n.to.party is None for r in n.to.roles}
-    found = conn.execute(
-        _recipients(bool(parties), bool(accounts), bool(everyone)),
-        {"parties": sorted(parties), "accounts": sorted(accounts), "roles": sorted(everyone)},
-    ).all()
+    wanted = {"parties": sorted(parties), "accounts": sorted(accounts), "roles": sorted(everyone)}
+    found = _recipients(bool(parties), bool(accounts), bool(everyone)).rows(
+        conn, {k: v for k, v in wanted.items() if v}
+    )
     acknowledged = _acknowledged(conn, [n for _, n in notices if n.level > 0])
     rows: list[dict[str, Any]] = []
     for sandbox, notice in notices:

@@ -53,6 +53,7 @@ from sqlalchemy.dialects import postgresql
 
 from aftersales.adapters.db import compliance_rollup as rollup
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.driver import Prepared
 from aftersales.adapters.db.types import aware_utc
 from aftersales.domain.contacts import Contact, district_of
 from aftersales.domain.lifecycle import Role
@@ -227,6 +228,11 @@ _FOUND_COLUMNS = (
     ).label("assignee_name"),
     _br.c.name.label("brand_name"),
 )
+
+
+@cache
+def _names() -> Prepared:
+    return Prepared(_names_query(True), elsewhere=_names_query(False))
 
 
 def _named_from(cases: Any) -> Any:
@@ -546,10 +552,9 @@ class SqlReadModels:
         wanted = sorted({i for i in ids if i})
         if not wanted:
             return {}
-        pg = self.conn.dialect.name == "postgresql"
         found: dict[str, str] = {}
         by_username: list[Any] = []
-        for r in self.conn.execute(_names_query(pg), {"ids": wanted}):
+        for r in _names().rows(self.conn, {"ids": wanted}):
             if r.rank < 0:
                 by_username.append(r)
             elif r.name:  # later tables win: a shop's own name over its account's
@@ -871,7 +876,7 @@ class SqlReadModels:
         if not case_ids:
             return {}
         found: dict[str, CaseContact] = {}
-        for r in self.conn.execute(_CONTACTS_QUERY, {"ids": list(case_ids)}):
+        for r in _CONTACTS.rows(self.conn, {"ids": list(case_ids)}):
             phone = (
                 r.callback_phone
                 or r.form_phone
@@ -907,31 +912,42 @@ class SqlReadModels:
 
 # The customer's contact of cases, built once (composing it cost as much as running it).
 _b, _given = s.buyers, s.case_contacts
-_CONTACTS_QUERY = (
-    select(
-        _given.c.phone.label("form_phone"),
-        _given.c.address.label("form_address"),
-        _given.c.preferred_time,
-        _c.c.id,
-        _c.c.assignee,
-        _c.c.caller_name,
-        _c.c.callback_phone,
-        _c.c.appointment_at,
-        _o.c.buyer_account,
-        _o.c.contact_phone.label("order_phone"),
-        _oi.c.contact_phone.label("item_phone"),
-        _oi.c.address_text,
-        _oi.c.province,
-        _oi.c.city,
-        _oi.c.district,
-        _b.c.name.label("buyer_name"),
-        _b.c.phone.label("buyer_phone"),
+
+
+def _contacts_query(pg: bool) -> Select[Any]:
+    ids = (
+        any_(bindparam("ids", type_=postgresql.ARRAY(String)))
+        if pg
+        else bindparam("ids", expanding=True)
     )
-    .select_from(
-        _c.join(_oi, _c.c.order_item_id == _oi.c.id)
-        .join(_o, _oi.c.order_id == _o.c.id)
-        .outerjoin(_b, _b.c.id == _o.c.buyer_account)
-        .outerjoin(_given, _given.c.case_id == _c.c.id)
+    return (
+        select(
+            _given.c.phone.label("form_phone"),
+            _given.c.address.label("form_address"),
+            _given.c.preferred_time,
+            _c.c.id,
+            _c.c.assignee,
+            _c.c.caller_name,
+            _c.c.callback_phone,
+            _c.c.appointment_at,
+            _o.c.buyer_account,
+            _o.c.contact_phone.label("order_phone"),
+            _oi.c.contact_phone.label("item_phone"),
+            _oi.c.address_text,
+            _oi.c.province,
+            _oi.c.city,
+            _oi.c.district,
+            _b.c.name.label("buyer_name"),
+            _b.c.phone.label("buyer_phone"),
+        )
+        .select_from(
+            _c.join(_oi, _c.c.order_item_id == _oi.c.id)
+            .join(_o, _oi.c.order_id == _o.c.id)
+            .outerjoin(_b, _b.c.id == _o.c.buyer_account)
+            .outerjoin(_given, _given.c.case_id == _c.c.id)
+        )
+        .where(_c.c.id == ids if pg else _c.c.id.in_(ids))
     )
-    .where(_c.c.id.in_(bindparam("ids", expanding=True)))
-)
+
+
+_CONTACTS = Prepared(_contacts_query(True), elsewhere=_contacts_query(False))

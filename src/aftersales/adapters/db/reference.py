@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from aftersales.adapters import areas
 from aftersales.adapters.db import dispatch
 from aftersales.adapters.db import schema as s
+from aftersales.adapters.db.driver import Prepared
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.brands import BrandAfterSales, ServiceCentre
 from aftersales.domain.dispatch import decide
@@ -425,12 +426,12 @@ def _intake_query() -> Select[Any]:
     )
 
 
-_INTAKE = _intake_query()
+_INTAKE = Prepared(_intake_query())
 
 
 def load_intake_item(conn: Connection, order_item_id: str, programme: str) -> Any:
     """The row of :func:`_intake_query` for the item (NotFound if there is none)."""
-    row = conn.execute(_INTAKE, {"item_id": order_item_id, "programme": programme}).one_or_none()
+    row = _INTAKE.first(conn, {"item_id": order_item_id, "programme": programme})
     if row is None:
         raise NotFound("order item", order_item_id)
     return row

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from aftersales.adapters.db import dispatch, reference
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.case_rows import payout_from_row
+from aftersales.adapters.db.driver import Prepared
 from aftersales.adapters.db.wakeups import announce
 from aftersales.domain.brands import BrandAfterSales
 from aftersales.domain.contacts import normalise_phone
@@ -140,7 +141,7 @@ class SqlReference:
         )
 
     def preferred_providers(self, merchant_id: str) -> tuple[str, ...]:
-        found = self.conn.execute(_PREFERRED, {"merchant_id": merchant_id}).scalar_one_or_none()
+        found = _PREFERRED.scalar(self.conn, {"merchant_id": merchant_id})
         return tuple(found or ())
 
     def brand_after_sales(self, brand_id: str) -> BrandAfterSales:
@@ -693,18 +694,26 @@ _NEW_FAILURES = {
 }
 
 
-_PREFERRED = select(s.merchants.c.preferred_providers).where(
-    s.merchants.c.id == bindparam("merchant_id")
+_PREFERRED = Prepared(
+    select(s.merchants.c.preferred_providers).where(s.merchants.c.id == bindparam("merchant_id"))
 )
 
-_RESERVE_KEY = {  # built once per dialect: a unit of work is made for every request
-    name: dialect.insert(s.idempotency_keys)
-    .on_conflict_do_nothing(index_elements=["account_id", "key"])
-    .returning(s.idempotency_keys.c.key)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
 
-_COMPLETE_KEY = (
+def _reserve_key(dialect: Any) -> Any:
+    return (
+        dialect.insert(s.idempotency_keys)
+        .on_conflict_do_nothing(index_elements=["account_id", "key"])
+        .returning(s.idempotency_keys.c.key)
+    )
+
+
+_RESERVE_KEY = Prepared(  # built once: a unit of work is made for every request
+    _reserve_key(postgresql),
+    keys=("account_id", "key", "request_sha256", "created_at"),
+    elsewhere=_reserve_key(sqlite),
+)
+
+_COMPLETE_KEY = Prepared(
     update(s.idempotency_keys)
     .where(
         s.idempotency_keys.c.account_id == bindparam("_account_id"),
@@ -725,15 +734,12 @@ class SqlIdempotency:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._reserve = _RESERVE_KEY[
-            "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
-        ]
 
     def reserve(self, account_id: str, key: str, digest: str, at: datetime) -> StoredAnswer | None:
-        inserted = self.conn.execute(
-            self._reserve,
+        inserted = _RESERVE_KEY.first(
+            self.conn,
             {"account_id": account_id, "key": key, "request_sha256": digest, "created_at": at},
-        ).first()
+        )
         if inserted is not None:
             return None
         k = s.idempotency_keys
@@ -747,7 +753,6 @@ class SqlIdempotency:
         )
 
     def complete(self, account_id: str, key: str, status: int, body: dict[str, Any]) -> None:
-        self.conn.execute(
-            _COMPLETE_KEY,
-            {"_account_id": account_id, "_key": key, "status": status, "body": body},
+        _COMPLETE_KEY.execute(
+            self.conn, {"_account_id": account_id, "_key": key, "status": status, "body": body}
         )
