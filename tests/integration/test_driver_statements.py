@@ -138,3 +138,15 @@ def test_an_in_list_is_refused_with_the_way_to_write_it(engine: Engine) -> None:
         pytest.skip("SQLite runs the statement through SQLAlchemy, which expands the list")
     with engine.connect() as conn, pytest.raises(ValueError, match="ANY"):
         listed.rows(conn, {"ids": ["a"]})
+
+
+def test_a_driver_write_after_a_commit_is_committed_by_the_next_one(things: Engine) -> None:
+    """After a commit SQLAlchemy begins its next transaction lazily; a statement the driver
+    runs must begin it, or the next commit would not reach the driver."""
+    with SqlUnitOfWork(things, shipped_policies()) as uow:
+        _PLAIN_ADD.execute(uow.conn, ROW)
+        uow.commit()
+        _PLAIN_ADD.execute(uow.conn, {**ROW, "id": "b"})
+        uow.commit()
+    with things.connect() as conn:
+        assert [r.id for r in _FIRST_TWO.rows(conn)] == ["a", "b"]

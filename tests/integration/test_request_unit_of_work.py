@@ -30,6 +30,7 @@ from aftersales.adapters.db.driver import statements_on
 from aftersales.bootstrap import Container, bootstrap
 from aftersales.demo import dataset as data
 from aftersales.demo.setup import create_demo_sandbox, ensure_demo_accounts
+from aftersales.domain.lifecycle import Programme
 from aftersales.entrypoints.api.app import create_app
 from aftersales.services import accounts
 from aftersales.services.sandboxes import get_sandbox
@@ -271,3 +272,29 @@ def test_a_burst_of_requests_larger_than_the_thread_pool_is_answered_without_a_s
     ) as client:
         answers = _together(96, lambda _: client.get("/api/v1/cases"))
     assert [a.status_code for a in answers] == [200] * 96
+
+
+def test_a_unit_of_work_says_when_entering_and_leaving_it_needs_no_round_trip(
+    world: World,
+) -> None:
+    """The HTTP layer enters a request's unit of work on the event loop only when that
+    sends nothing (an idle pooled PostgreSQL connection; never SQLite's BEGIN IMMEDIATE),
+    and leaves it there only when nothing is left to commit or roll back."""
+    services = world.container.services
+    pg = world.container.engine.dialect.name == "postgresql"
+    with services.uow() as warm:  # a connection is in the pool from now on
+        warm.commit()
+    uow = services.uow()
+    assert uow.opens_at_once() is pg
+    with uow:
+        assert not uow.opens_at_once()  # already open
+        uow.reference.intake_item(LAMP, Programme.ONE_CLICK_HELP)
+        assert uow.settled() is False  # a transaction is open (SQLite's began at entry)
+        uow.commit()
+        assert uow.settled() is pg
+        uow.idempotency.reserve("someone", "key-1", "digest", TEN_AM)  # run by the driver
+        assert uow.settled() is False
+        uow.commit()
+        assert uow.settled() is pg
+    with services.uow() as uow:
+        assert uow.idempotency.reserve("someone", "key-1", "digest", TEN_AM) is not None

@@ -661,6 +661,15 @@ class UnitOfWork(Protocol):
 
     def rollback(self) -> None: ...
 
+    def opens_at_once(self) -> bool:
+        """Entering now takes no round trip and no wait (an idle pooled connection and no
+        statement to begin): an event loop may enter it without a thread."""
+        ...
+
+    def settled(self) -> bool:
+        """Open with nothing left to commit or roll back: leaving it needs no round trip."""
+        ...
+
     def savepoint(self) -> AbstractContextManager[None]:
         """A block whose writes are undone alone if it raises (the transaction goes on)."""
 

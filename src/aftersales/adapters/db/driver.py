@@ -18,7 +18,9 @@ Everything else stays as SQLAlchemy does it:
 - a driver error is raised as the SQLAlchemy exception ``Connection.execute``
   would raise (``IntegrityError`` and the others);
 - a statement that is not a plain SELECT marks the transaction as one that
-  wrote, as the engine's execution event does (see ``engine.end_transaction``).
+  wrote, as the engine's execution event does (see ``engine.end_transaction``);
+- a statement run when SQLAlchemy has no transaction open (after a commit) begins
+  one, as SQLAlchemy's own next statement would, so commit() reaches the driver.
 
 SQLAlchemy's execution events do not see these statements; :func:`statements_on`
 collects every statement an engine runs, by either path (tests that count the
@@ -109,6 +111,11 @@ class Prepared:
         for name, process in plan.binds:
             if name in values:
                 values[name] = process(values[name])
+        if not conn.in_transaction():
+            # SQLAlchemy begins a transaction at a connection's next statement of its own;
+            # one run here must count as that statement, or a later commit() would not
+            # reach the driver (and a ROLLBACK at check-in would undo what this wrote).
+            conn.begin()
         fairy = conn.connection
         driver = fairy.driver_connection
         cursor = fairy.info.get(_CURSOR)

@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Self
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine
 
 from aftersales.adapters.db.appointments import SqlAppointments
@@ -162,6 +163,23 @@ class SqlUnitOfWork:
         self.conn.rollback()
         self.conn.info.pop(WROTE, None)
         self._run_undo()
+
+    def opens_at_once(self) -> bool:
+        """PostgreSQL with an idle connection in the pool: checking it out and beginning
+        send nothing (SQLite's BEGIN IMMEDIATE may wait for the write lock)."""
+        if self._depth or self.engine.dialect.name != "postgresql":
+            return False
+        checkedin = getattr(self.engine.pool, "checkedin", None)
+        return checkedin is not None and checkedin() > 0
+
+    def settled(self) -> bool:
+        """Committed (or never begun), on SQLAlchemy's side and the driver's."""
+        conn = self._conn
+        if conn is None or self._depth != 1 or conn.in_transaction() or self._undo:
+            return False
+        driver = conn.connection.driver_connection
+        status = getattr(getattr(driver, "info", None), "transaction_status", None)
+        return status is not None and status == TransactionStatus.IDLE
 
     def on_rollback(self, undo: Callable[[], None]) -> None:
         self._undo.append(undo)

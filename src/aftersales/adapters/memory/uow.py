@@ -171,6 +171,12 @@ class MemoryUnitOfWork:
             store.restore(self._restore_point)
         self._run_undo()
 
+    def opens_at_once(self) -> bool:
+        return False  # entering may wait for the store's lock
+
+    def settled(self) -> bool:
+        return False  # leaving restores the store and releases its lock: not on a loop
+
     def on_rollback(self, undo: Callable[[], None]) -> None:
         self._undo.append(undo)
 

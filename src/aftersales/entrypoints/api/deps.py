@@ -15,7 +15,7 @@ a signed-in session with its CSRF token on writes); :func:`own_item` and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, cast
 from weakref import WeakKeyDictionary
 
@@ -33,7 +33,7 @@ from aftersales.services import accounts, idempotency, views
 from aftersales.services import cases as case_services
 from aftersales.services.base import Services
 from aftersales.services.idempotency import Answer
-from aftersales.services.ports import FileStore
+from aftersales.services.ports import FileStore, UnitOfWork
 from aftersales.services.records import Account, IntakeItem
 
 
@@ -85,14 +85,46 @@ async def connection_slot(request: Request) -> AsyncIterator[None]:
         yield
 
 
-def services(
+async def services(
     box: Annotated[Container, Depends(container_dep)],
     _slot: Annotated[None, Depends(connection_slot, scope="function")],
-) -> Iterator[Services]:
-    """The use cases, bound to this request's unit of work; routes and pages get them only here."""
-    with box.services.uow() as uow:
+) -> AsyncIterator[Services]:
+    """The use cases, bound to this request's unit of work; routes and pages get them only here.
+
+    The unit of work is entered on the event loop when that sends nothing (an idle
+    pooled connection on PostgreSQL), else in the thread pool. It is committed when
+    the route returns; a route that commits it in its own thread (:class:`Once` does)
+    spares the request the thread hop back for the COMMIT.
+    """
+    uow = box.services.uow()
+    if uow.opens_at_once():
+        uow.__enter__()
+    else:
+        await run_in_threadpool(uow.__enter__)
+    failed: BaseException | None = None
+    try:
         yield box.services.bound(uow)
-        uow.commit()
+    except BaseException as exc:
+        failed = exc
+        raise
+    finally:
+        if failed is None and uow.settled():
+            uow.__exit__(None, None, None)  # the connection goes back to the pool, no I/O
+        else:
+            await run_in_threadpool(_leave, uow, failed)
+
+
+def _leave(uow: UnitOfWork, failed: BaseException | None) -> None:
+    """Commit what the route did (unless it failed) and leave the unit of work."""
+    if failed is None:
+        try:
+            uow.commit()
+        except BaseException as exc:
+            uow.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        uow.__exit__(None, None, None)
+    else:
+        uow.__exit__(type(failed), failed, failed.__traceback__)
 
 
 def web_auth(request: Request) -> WebAuth:
@@ -234,6 +266,8 @@ class Once:
             ),
             produce=produce,
         )
+        # The request's one commit, here in the route's thread (see ``services``).
+        self.svc.uow().commit()
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
         return JsonAnswer(answer.body, status_code=answer.status, headers=headers)
 
