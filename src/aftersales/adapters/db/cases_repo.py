@@ -6,7 +6,8 @@ Saving writes what changed: the case row under an optimistic version check,
 the clocks, new history rows, new ledger entries (whose unique key makes a
 second payout for the same failure impossible, X-1), the deadline rows of its
 running clocks, and its events into the outbox — all in the caller's
-transaction, so either everything lands or nothing does.
+transaction, so either everything lands or nothing does. On PostgreSQL a new
+case with all its rows is one statement (``bulk.insert_family``).
 
 The deadline engine works on chunks of cases: :meth:`CaseRepository.get_many`
 loads a chunk with one query per table (locking the case rows in id order on
@@ -15,7 +16,7 @@ with one ``executemany`` per table, from statements built once. Both write
 only what changed: a clock or complaint equal to the one loaded is left alone.
 
 How a case maps to rows is in ``case_rows.py`` and the statements are built in
-``case_statements.py``; loading and saving stay together here (~610 lines,
+``case_statements.py``; loading and saving stay together here (~660 lines,
 one job: a case to rows and back) because saving compares the case with the
 snapshot taken when it was loaded, and only this repository knows which of a
 loaded case's decisions are stored (:meth:`CaseRepository.earlier_decisions`).

@@ -13,7 +13,7 @@ Who sees what (the same rule for every screen, in :func:`scoped`):
 Every query here is a single statement over indexed columns; nothing loads a case
 aggregate to list it.
 
-**Size.** ~920 lines, one job: every screen's query behind the one scoping rule
+**Size.** ~950 lines, one job: every screen's query behind the one scoping rule
 (:func:`scoped`), so who-sees-what cannot drift between screens (the providers'
 shares of payouts and compliance by holding party, added with issue 15, are two
 more screens under the same rule). (The compliance
