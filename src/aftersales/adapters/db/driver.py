@@ -38,7 +38,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, event
+from sqlalchemy import Connection, Dialect, Engine, String, any_, bindparam, event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -145,6 +146,15 @@ class Prepared:
         return [
             make([v if p is None else p(v) for p, v in zip(results, r, strict=True)]) for r in raw
         ]
+
+
+def among(column: Any, name: str, *, pg: bool) -> Any:
+    """``column`` equal to one of the values given as parameter ``name``: ``= ANY(:name)``
+    with one array on PostgreSQL (one statement text whatever the count, as a prepared
+    statement needs), an ``IN`` list expanded by SQLAlchemy elsewhere."""
+    if pg:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 _CURSOR = "aftersales_cursor"  # the driver cursor kept with a pooled connection

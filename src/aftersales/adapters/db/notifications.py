@@ -19,9 +19,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Select,
-    String,
-    any_,
-    bindparam,
     func,
     or_,
     select,
@@ -31,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.driver import Prepared
+from aftersales.adapters.db.driver import Prepared, among
 from aftersales.domain.explain import Reason
 from aftersales.domain.notices import Notice, NoticeKind, escalation_base, reaches
 from aftersales.errors import NotFound
@@ -60,18 +57,13 @@ def _recipients(parties: bool, accounts: bool, roles: bool) -> Prepared:
     a = s.accounts
 
     def query(pg: bool) -> Select[Any]:
-        def among(column: Any, name: str) -> Any:
-            if pg:
-                return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
-            return column.in_(bindparam(name, expanding=True))
-
         wanted = []
         if parties:
-            wanted.append(among(a.c.party, "parties"))
+            wanted.append(among(a.c.party, "parties", pg=pg))
         if accounts:
-            wanted.append(among(a.c.id, "accounts"))
+            wanted.append(among(a.c.id, "accounts", pg=pg))
         if roles:
-            wanted.append(among(a.c.role, "roles"))
+            wanted.append(among(a.c.role, "roles", pg=pg))
         return select(a.c.id, a.c.role, a.c.party).where(a.c.active, or_(*wanted)).order_by(a.c.id)
 
     return Prepared(query(True), elsewhere=query(False))

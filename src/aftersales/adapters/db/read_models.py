@@ -34,10 +34,7 @@ from typing import Any, TypeVar, overload
 from sqlalchemy import (
     Connection,
     Select,
-    String,
     and_,
-    any_,
-    bindparam,
     case,
     exists,
     false,
@@ -49,11 +46,10 @@ from sqlalchemy import (
     union,
     union_all,
 )
-from sqlalchemy.dialects import postgresql
 
 from aftersales.adapters.db import compliance_rollup as rollup
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.driver import Prepared
+from aftersales.adapters.db.driver import Prepared, among
 from aftersales.adapters.db.types import aware_utc
 from aftersales.domain.contacts import Contact, district_of
 from aftersales.domain.lifecycle import Role
@@ -188,21 +184,18 @@ def _names_query(pg: bool) -> Any:
     the order a later name wins (accounts, buyers, brands, providers, shops), then the
     accounts by username (rank -1, used only where nothing else names the id). On
     PostgreSQL the ids are one array, so the text never changes and stays prepared."""
-    ids = (
-        bindparam("ids", type_=postgresql.ARRAY(String)) if pg else bindparam("ids", expanding=True)
-    )
 
-    def among(column: Any) -> Any:
-        return column == any_(ids) if pg else column.in_(ids)
+    def among_ids(column: Any) -> Any:
+        return among(column, "ids", pg=pg)
 
     ranked = [
         select(literal(rank).label("rank"), t.c.id.label("id"), t.c.name.label("name")).where(
-            among(t.c.id)
+            among_ids(t.c.id)
         )
         for rank, t in enumerate((s.accounts, _b, _br, _pv, _m))
     ]
     a = s.accounts
-    usernames = select(literal(-1), a.c.username, a.c.name).where(among(a.c.username))
+    usernames = select(literal(-1), a.c.username, a.c.name).where(among_ids(a.c.username))
     return union_all(*ranked, usernames).subquery().select().order_by("rank")
 
 
@@ -915,11 +908,6 @@ _b, _given = s.buyers, s.case_contacts
 
 
 def _contacts_query(pg: bool) -> Select[Any]:
-    ids = (
-        any_(bindparam("ids", type_=postgresql.ARRAY(String)))
-        if pg
-        else bindparam("ids", expanding=True)
-    )
     return (
         select(
             _given.c.phone.label("form_phone"),
@@ -946,7 +934,7 @@ def _contacts_query(pg: bool) -> Select[Any]:
             .outerjoin(_b, _b.c.id == _o.c.buyer_account)
             .outerjoin(_given, _given.c.case_id == _c.c.id)
         )
-        .where(_c.c.id == ids if pg else _c.c.id.in_(ids))
+        .where(among(_c.c.id, "ids", pg=pg))
     )
 
 
