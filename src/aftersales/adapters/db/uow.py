@@ -166,7 +166,10 @@ class SqlUnitOfWork:
 
     def opens_at_once(self) -> bool:
         """PostgreSQL with an idle connection in the pool: checking it out and beginning
-        send nothing (SQLite's BEGIN IMMEDIATE may wait for the write lock)."""
+        send nothing (SQLite's BEGIN IMMEDIATE may wait for the write lock). The one
+        exception is rare and short: a pooled connection past its recycle age, or one
+        the server hung up on, is replaced at checkout, a connect of a few
+        milliseconds on whichever thread checks it out."""
         if self._depth or self.engine.dialect.name != "postgresql":
             return False
         checkedin = getattr(self.engine.pool, "checkedin", None)
