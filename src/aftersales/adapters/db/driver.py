@@ -37,6 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Dialect, Engine, String, any_, bindparam, event
 from sqlalchemy.dialects import postgresql
@@ -79,7 +80,8 @@ class Prepared:
         self.statement = statement
         self.elsewhere = statement if elsewhere is None else elsewhere
         self.keys = None if keys is None else list(keys)
-        self._plans: dict[int, _Plan] = {}
+        # One plan per dialect (per engine); weak, so an engine's going frees its plan.
+        self._plans: WeakKeyDictionary[Dialect, _Plan] = WeakKeyDictionary()
 
     def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Every row the statement returns (named tuples on PostgreSQL, SQLAlchemy rows
@@ -105,9 +107,9 @@ class Prepared:
         return int(self._run(conn, params or {}, fetch=False))
 
     def _run(self, conn: Connection, params: Mapping[str, Any], *, fetch: bool) -> Any:
-        plan = self._plans.get(id(conn.dialect))
+        plan = self._plans.get(conn.dialect)
         if plan is None:
-            plan = self._plans[id(conn.dialect)] = _plan(self.statement, self.keys, conn.dialect)
+            plan = self._plans[conn.dialect] = _plan(self.statement, self.keys, conn.dialect)
         values = {**plan.defaults, **params} if plan.defaults else dict(params)
         for name, process in plan.binds:
             if name in values:
