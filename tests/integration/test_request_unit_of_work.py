@@ -298,3 +298,30 @@ def test_a_unit_of_work_says_when_entering_and_leaving_it_needs_no_round_trip(
         assert uow.settled() is pg
     with services.uow() as uow:
         assert uow.idempotency.reserve("someone", "key-1", "digest", TEN_AM) is not None
+
+
+def test_a_request_cancelled_after_writing_rolls_back_and_gives_its_connection_back(
+    world: World,
+) -> None:
+    """A shutdown may cancel a request in flight: its unit of work still rolls back, in the
+    thread pool, and its connection goes back to the pool (the clean-up is shielded)."""
+    import anyio
+
+    from aftersales.entrypoints.api.deps import services
+
+    container = world.container
+
+    async def cancelled_request() -> None:
+        requests = services(container, None)
+        svc = await requests.__anext__()
+        with svc.uow() as uow:
+            uow.idempotency.reserve("someone", "cancelled", "digest", TEN_AM)
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            with pytest.raises(anyio.get_cancelled_exc_class()):
+                await requests.athrow(anyio.get_cancelled_exc_class()())
+
+    anyio.run(cancelled_request)
+    assert container.engine.pool.checkedout() == 0
+    with container.services.uow() as uow:  # the key was never kept: reserving it works
+        assert uow.idempotency.reserve("someone", "cancelled", "digest", TEN_AM) is None

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, cast
 from weakref import WeakKeyDictionary
 
+import anyio
 import orjson
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -111,7 +112,10 @@ async def services(
         if failed is None and uow.settled():
             uow.__exit__(None, None, None)  # the connection goes back to the pool, no I/O
         else:
-            await run_in_threadpool(_leave, uow, failed)
+            # Shielded: a request cancelled meanwhile (a shutdown) still rolls back and
+            # gives its connection back.
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(_leave, uow, failed)
 
 
 def _leave(uow: UnitOfWork, failed: BaseException | None) -> None:
