@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import psycopg
 from sqlalchemy import Connection, Dialect, Engine, String, any_, bindparam, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
@@ -124,7 +125,6 @@ class Prepared:
         cursor = fairy.info.get(_CURSOR)
         if cursor is None or cursor.closed or cursor.connection is not driver:
             cursor = fairy.info[_CURSOR] = driver.cursor()  # type: ignore[union-attr]
-        import psycopg
 
         if _WATCHERS:
             for engine, seen in _WATCHERS:
@@ -150,7 +150,7 @@ class Prepared:
         ]
 
 
-def among(column: Any, name: str, *, pg: bool) -> Any:
+def one_of(column: Any, name: str, *, pg: bool) -> Any:
     """``column`` equal to one of the values given as parameter ``name``: ``= ANY(:name)``
     with one array on PostgreSQL (one statement text whatever the count, as a prepared
     statement needs), an ``IN`` list expanded by SQLAlchemy elsewhere."""

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.driver import Prepared, among
+from aftersales.adapters.db.driver import Prepared, one_of
 from aftersales.domain.explain import Reason
 from aftersales.domain.notices import Notice, NoticeKind, escalation_base, reaches
 from aftersales.errors import NotFound
@@ -36,10 +36,6 @@ from aftersales.services.records import NotificationPreferences, NotificationRec
 
 _n = s.notifications
 _p = s.notification_preferences
-
-
-def _insert(conn: Connection) -> Any:
-    return _INSERT[conn.dialect.name == "postgresql"]
 
 
 _INSERT = {  # built once, by "is PostgreSQL"
@@ -59,11 +55,11 @@ def _recipients(parties: bool, accounts: bool, roles: bool) -> Prepared:
     def query(pg: bool) -> Select[Any]:
         wanted = []
         if parties:
-            wanted.append(among(a.c.party, "parties", pg=pg))
+            wanted.append(one_of(a.c.party, "parties", pg=pg))
         if accounts:
-            wanted.append(among(a.c.id, "accounts", pg=pg))
+            wanted.append(one_of(a.c.id, "accounts", pg=pg))
         if roles:
-            wanted.append(among(a.c.role, "roles", pg=pg))
+            wanted.append(one_of(a.c.role, "roles", pg=pg))
         return select(a.c.id, a.c.role, a.c.party).where(a.c.active, or_(*wanted)).order_by(a.c.id)
 
     return Prepared(query(True), elsewhere=query(False))
@@ -103,7 +99,7 @@ def write_notices(conn: Connection, notices: Sequence[tuple[str, Notice]]) -> in
                 )
     if not rows:
         return 0
-    return conn.execute(_insert(conn), rows).rowcount or 0
+    return conn.execute(_INSERT[conn.dialect.name == "postgresql"], rows).rowcount or 0
 
 
 def _acknowledged(conn: Connection, escalations: Sequence[Notice]) -> set[tuple[str, str, str]]:

@@ -49,7 +49,7 @@ from sqlalchemy import (
 
 from aftersales.adapters.db import compliance_rollup as rollup
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.driver import Prepared, among
+from aftersales.adapters.db.driver import Prepared, one_of
 from aftersales.adapters.db.types import aware_utc
 from aftersales.domain.contacts import Contact, district_of
 from aftersales.domain.lifecycle import Role
@@ -185,17 +185,17 @@ def _names_query(pg: bool) -> Any:
     accounts by username (rank -1, used only where nothing else names the id). On
     PostgreSQL the ids are one array, so the text never changes and stays prepared."""
 
-    def among_ids(column: Any) -> Any:
-        return among(column, "ids", pg=pg)
+    def of_ids(column: Any) -> Any:
+        return one_of(column, "ids", pg=pg)
 
     ranked = [
         select(literal(rank).label("rank"), t.c.id.label("id"), t.c.name.label("name")).where(
-            among_ids(t.c.id)
+            of_ids(t.c.id)
         )
         for rank, t in enumerate((s.accounts, _b, _br, _pv, _m))
     ]
     a = s.accounts
-    usernames = select(literal(-1), a.c.username, a.c.name).where(among_ids(a.c.username))
+    usernames = select(literal(-1), a.c.username, a.c.name).where(of_ids(a.c.username))
     return union_all(*ranked, usernames).subquery().select().order_by("rank")
 
 
@@ -934,7 +934,7 @@ def _contacts_query(pg: bool) -> Select[Any]:
             .outerjoin(_b, _b.c.id == _o.c.buyer_account)
             .outerjoin(_given, _given.c.case_id == _c.c.id)
         )
-        .where(among(_c.c.id, "ids", pg=pg))
+        .where(one_of(_c.c.id, "ids", pg=pg))
     )
 
 
