@@ -13,7 +13,7 @@ The records that cross the ports are the domain's objects (``Case``,
 ``OrderItem``, ``Payout`` …) or the small frozen records of
 :mod:`aftersales.services.records`.
 
-One module on purpose (~680 lines, most of them docstrings): it is the whole contract
+One module on purpose (~700 lines, most of them docstrings): it is the whole contract
 between services and storage, read
 as a list of declarations with no logic, and the contract test
 (``tests/integration/test_port_contract.py``) holds both adapters to all of it.
