@@ -44,7 +44,7 @@ def worker(
     import signal
     import threading
 
-    from aftersales.entrypoints.cli.common import settle_startup_objects
+    from aftersales.entrypoints.cli.common import settle_startup_objects, warn_about_server
     from aftersales.entrypoints.observability import configure_logging
     from aftersales.worker.loop import build_worker
 
@@ -57,6 +57,7 @@ def worker(
         worker_poll_interval_s=poll,
         worker_lease_s=lease,
     )
+    warn_about_server(container.engine)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -113,11 +114,13 @@ def serve(
     import uvicorn
 
     from aftersales.entrypoints.api.app import create_app
+    from aftersales.entrypoints.cli.common import warn_about_server
     from aftersales.entrypoints.observability import configure_logging
     from aftersales.worker.loop import build_worker
 
     configure_logging(log_format)
     container = open_container(data_dir, database_url, policy_dir, host=host, port=port)
+    warn_about_server(container.engine)
     if demo:
         from aftersales.demo.play import ensure_demo
 
