@@ -69,6 +69,13 @@ class Container:
 
         return steady_connections(self.engine)
 
+    def server_advice(self) -> list[str]:
+        """What the database server's settings undo of the service's guarantees or speed
+        (autovacuum or fsync off on PostgreSQL), said at start-up; empty when nothing."""
+        from aftersales.adapters.db.advice import server_advice
+
+        return server_advice(self.engine)
+
     def not_ready(self) -> str | None:
         """Why the service cannot take requests yet (None: the database answers, schema at head)."""
         from sqlalchemy import text

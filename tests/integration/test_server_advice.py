@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import Engine, text
 
 from aftersales.adapters.db.advice import advice_for, server_advice
-from aftersales.adapters.db.engine import make_engine, sqlite_url
 
 DEFAULTS = {"autovacuum": "on", "track_counts": "on", "fsync": "on"}
 
@@ -54,13 +53,17 @@ def test_the_advice_follows_the_servers_own_settings(engine: Engine) -> None:
 def test_serve_and_worker_say_the_advice_as_a_logged_warning(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from aftersales.bootstrap import bootstrap
     from aftersales.entrypoints.cli.common import warn_about_server
+    from aftersales.settings import Settings
 
-    engine = make_engine(sqlite_url(tmp_path))
+    container = bootstrap(Settings(data_dir=tmp_path))
     monkeypatch.setattr(
         "aftersales.adapters.db.advice.server_advice", lambda _: ["PostgreSQL's fsync is off"]
     )
-    with caplog.at_level(logging.WARNING, logger="aftersales.startup"):
-        warn_about_server(engine)
-    engine.dispose()
+    try:
+        with caplog.at_level(logging.WARNING, logger="aftersales.startup"):
+            warn_about_server(container)
+    finally:
+        container.close()
     assert [r.getMessage() for r in caplog.records] == ["PostgreSQL's fsync is off"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,9 +19,6 @@ from aftersales.domain.explain import Language
 from aftersales.domain.instants import in_range
 from aftersales.domain.policy import PolicyBook
 from aftersales.errors import AftersalesError
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
 console = Console(soft_wrap=True)  # sentences stay whole when piped or copied
 
@@ -77,13 +74,11 @@ def open_container(
         raise typer.Exit(2) from exc
 
 
-def warn_about_server(engine: Engine) -> None:
+def warn_about_server(container: Container) -> None:
     """Log what the database server's settings mean for the service, if anything (at start)."""
     import logging
 
-    from aftersales.adapters.db.advice import server_advice
-
-    for line in server_advice(engine):
+    for line in container.server_advice():
         logging.getLogger("aftersales.startup").warning(line)
 
 

@@ -57,7 +57,7 @@ def worker(
         worker_poll_interval_s=poll,
         worker_lease_s=lease,
     )
-    warn_about_server(container.engine)
+    warn_about_server(container)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -120,7 +120,7 @@ def serve(
 
     configure_logging(log_format)
     container = open_container(data_dir, database_url, policy_dir, host=host, port=port)
-    warn_about_server(container.engine)
+    warn_about_server(container)
     if demo:
         from aftersales.demo.play import ensure_demo
 
