@@ -24,9 +24,9 @@ providers); on PostgreSQL it is a database of its own, ``<name>_imports`` beside
 the one ``--database-url`` names, whose tables are replaced. The time runs from
 the start of the import (the address parser's loading included) to its last
 commit; the peak RSS is the largest among the importing processes (the command's
-``VmHWM``, the parts' ``ru_maxrss``; their peaks added up are reported too); the CPU is theirs together; while it runs, the CPU of
-PostgreSQL's processes and of the whole machine is sampled, so a run slowed by
-something else shows as such. Every run is checked: all records created, every
+``VmHWM``, the parts' ``ru_maxrss``; their peaks added up are reported too); the
+CPU is theirs together; while it runs, the CPU of PostgreSQL's processes and of
+the whole machine is sampled, so a run slowed by something else shows as such. Every run is checked: all records created, every
 item stored with a city.
 
 **The ceiling**, measured in the same run on the same rows: the order items the
