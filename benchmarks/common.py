@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,25 @@ def ensure_database(database_url: str) -> None:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         admin.dispose()
+
+
+def vacuum(engine: Any, *, analyze: bool = True) -> None:
+    """``VACUUM`` (``ANALYZE`` too unless told) the database ``engine`` is on, outside a
+    transaction, as autovacuum would; the suites call it where a running service's tables
+    would have been vacuumed by then."""
+    from sqlalchemy import text
+
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if analyze else "VACUUM"))
+
+
+def peak_rss_kib(pid: int | str = "self") -> int:
+    """The kernel's high-water mark of process ``pid``'s resident memory (``VmHWM``), KiB.
+
+    Unlike ``ru_maxrss`` it is the process's own: Linux keeps ``ru_maxrss`` across
+    ``execve``, so a child of a large benchmark process would report its parent's size."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmHWM:", 1)[1].split()[0])
 
 
 def wait_for_log_line(

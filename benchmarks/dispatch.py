@@ -41,7 +41,7 @@ from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.dispatch import Candidate, Capacity, Closure, DispatchDecision, decide
 from aftersales.domain.policy import PolicyBook
 from aftersales.services.dispatch import with_distances
-from benchmarks.common import Figure, Report, Spread, ensure_database
+from benchmarks.common import Figure, Report, Spread, ensure_database, vacuum
 
 GROUP: Final = "dispatch"
 SEED: Final = 20_261_124
@@ -137,8 +137,7 @@ def _load(engine: Engine) -> list[str]:
         ):
             for start in range(0, len(rows), 5_000):
                 conn.execute(insert(t), rows[start : start + 5_000])
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+    vacuum(engine)
     print(
         f"  {PROVIDERS:,} providers, {len(coverage):,} coverage rows over "
         f"{len(districts):,} districts loaded in {time.perf_counter() - started:,.1f} s",

@@ -66,7 +66,7 @@ from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
 from aftersales.services.imports import BATCH_ROWS  # rows per batch and unit of work
-from benchmarks.common import Figure, Report, Spread, ensure_database
+from benchmarks.common import Figure, Report, Spread, ensure_database, peak_rss_kib
 
 GROUP = "imports"
 SECONDS_TARGET = 60.0
@@ -324,7 +324,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
             container.close()
     own = resource.getrusage(resource.RUSAGE_SELF)
     parts = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own_peak_kib = _own_peak_kib(own.ru_maxrss)
+    own_peak_kib = peak_rss_kib()  # not own.ru_maxrss: see peak_rss_kib
     return {
         "seconds": time.perf_counter() - started,
         "by_kind": seconds,
@@ -335,20 +335,6 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": own.ru_utime + own.ru_stime + parts.ru_utime + parts.ru_stime,
         "jobs": spec["jobs"],
     }
-
-
-def _own_peak_kib(maxrss_kib: int) -> int:
-    """This process's own peak RSS: the kernel's high-water mark of its memory (``VmHWM``).
-
-    Not ``ru_maxrss``: Linux keeps that across ``execve``, so a child started by a
-    benchmark process that had grown large (a full run loads a million cases in the
-    parent first) would report the parent's size as its own. ``maxrss_kib`` where
-    ``/proc`` is not there."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return maxrss_kib
-    return int(status.split("VmHWM:", 1)[1].split()[0])
 
 
 @dataclass(frozen=True)

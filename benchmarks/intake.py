@@ -76,7 +76,7 @@ from aftersales.domain.lifecycle import Role
 from aftersales.services.accounts import create_account, create_api_token
 from aftersales.testing import services_on
 from aftersales.testing.serving import Served, clean_env, served
-from benchmarks.common import Figure, Report, Spread, ensure_database
+from benchmarks.common import Figure, Report, Spread, ensure_database, vacuum
 from benchmarks.loadgen import NOT_SENT, Spec, consumer_of, is_help_item, item_id
 
 GROUP = "intake"
@@ -440,11 +440,7 @@ def _vacuum_between_runs(engine: Engine) -> Callable[[], None]:
         "  autovacuum is off on this server: the database is vacuumed before each run", flush=True
     )
 
-    def vacuum() -> None:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM"))
-
-    return vacuum
+    return lambda: vacuum(engine, analyze=False)
 
 
 def _progress(label: str, done: Run) -> None:

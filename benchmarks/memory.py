@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
 from aftersales.testing.serving import cli_command, free_port
-from benchmarks.common import Figure, Report, Spread, ensure_database
+from benchmarks.common import Figure, Report, Spread, ensure_database, peak_rss_kib
 from benchmarks.deadlines import _load_open, _reset, database_for
 
 GROUP: Final = "memory"
@@ -91,9 +91,7 @@ def _peak_rss_mib(url: str, args: list[str], seconds: float, *, http: bool) -> f
                 except httpx.TransportError:
                     pass  # not listening yet
             time.sleep(0.2)
-        status = Path(f"/proc/{process.pid}/status").read_text()
-        peak_kib = int(status.split("VmHWM:", 1)[1].split()[0])
-        return peak_kib / 1024
+        return peak_rss_kib(process.pid) / 1024
     finally:
         process.send_signal(signal.SIGTERM)
         try:

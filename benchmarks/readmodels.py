@@ -40,7 +40,7 @@ from aftersales.adapters.db.engine import make_engine
 from aftersales.adapters.policy_files import load_policy_book
 from aftersales.domain.lifecycle import Role
 from aftersales.services.records import LIVE, CaseFilter, QueueLine, Scope
-from benchmarks.common import Figure, Report, Spread, ensure_database
+from benchmarks.common import Figure, Report, Spread, ensure_database, vacuum
 
 GROUP: Final = "read models"
 FLAT_LIMIT: Final = 2.0
@@ -93,8 +93,7 @@ def _load(engine: Engine, count: int, sandbox: str) -> str:
         provider = conn.execute(select(s.cases.c.assignee).limit(1)).scalar_one()
     # The move to live left a dead version of every row: vacuum as autovacuum would,
     # so the figures are of the tables a running service has, not of the loader's.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+    vacuum(engine)
     print(f"  {count:,} open cases loaded in {time.perf_counter() - started:,.1f} s", flush=True)
     return str(provider)
 
