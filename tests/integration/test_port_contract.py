@@ -320,6 +320,15 @@ def _read(services: Services, book: PolicyBook, answers: dict[str, Any]) -> None
     answers["names"] = views.names(
         services, [demo.DEMO_BUYER, demo.MERCHANT_SHIJI, demo.BRAND_XINGHE, "hz-install-01"]
     )
+    # A case's page reads its contact and the names it shows in one go (one statement on
+    # PostgreSQL): what the memory adapter's two reads give, for usernames, unknown ids
+    # and cases too.
+    shown = [demo.DEMO_BUYER, demo.MERCHANT_SHIJI, demo.BRAND_XINGHE, "hz-install-01", "x"]
+    with services.uow() as uow:
+        for case_id in [*field_cases, "no-such-case"]:
+            answers[f"contact and names {case_id}"] = uow.views.case_contact_and_names(
+                case_id, [*shown, *(username for username, _ in ACCOUNTS)]
+            )
     answers["solutions"] = [
         (t.owner, t.title, t.body) for t in solutions.texts_of(services, "hz-install-01")
     ]

@@ -370,7 +370,7 @@ def request_help(
                 failure=failure,
                 overcharge_fen=overcharge_fen,
             )
-            dispatching.dispatch(svc, uow, case, at, sandbox)
+            dispatching.dispatch(svc, uow, case, at, sandbox, facts.preferred_providers)
             try:
                 uow.cases.add(case, sandbox=sandbox)
             except OpenCaseExists:

@@ -54,9 +54,11 @@ def decision_for(
     sandbox: str,
     timezone: str,
     excluded: frozenset[str] = frozenset(),
+    preferred: tuple[str, ...] | None = None,
 ) -> DispatchDecision | None:
     """OH-3: the decision for ``item`` at ``at``; None when there is nothing to decide on
-    (no area resolved from the address, no service, no places to resolve it with)."""
+    (no area resolved from the address, no service, no places to resolve it with).
+    ``preferred``: the shop's preferred providers when already read (else read here)."""
     if not (item.address and item.address.area_code and service_tag and svc.places):
         return None
     policy = svc.book.dispatch
@@ -74,13 +76,11 @@ def decision_for(
     # The shop names providers as the marketplace knows them; a sandbox's own provider of
     # that id is stored under the sandbox's prefix, a live one as it is.
     world = World.of(sandbox)
-    preferred = {  # read only when there is someone to prefer: intake's path stays short
-        stored
-        for given in (uow.reference.preferred_providers(item.merchant_id) if found else ())
-        for stored in (given, world.store(given))
-    }
+    if preferred is None:  # read only when there is someone to prefer
+        preferred = uow.reference.preferred_providers(item.merchant_id) if found else ()
+    stored = {as_stored for given in preferred for as_stored in (given, world.store(given))}
     return decide(
-        policy, found, service_tag=service_tag, day=day, excluded=excluded, preferred=preferred
+        policy, found, service_tag=service_tag, day=day, excluded=excluded, preferred=stored
     )
 
 
@@ -152,6 +152,7 @@ def _decide_and_take(
     sandbox: str,
     timezone: str,
     excluded: frozenset[str] = frozenset(),
+    preferred: tuple[str, ...] | None = None,
 ) -> DispatchDecision | None:
     """:func:`decision_for`, with the chosen provider's case counted against its capacity.
 
@@ -162,20 +163,30 @@ def _decide_and_take(
     leaves the provider out after :data:`RACES` tries."""
     out = excluded
     for attempt in range(RACES + 1):
-        decision = decision_for(svc, uow, item, service_tag, at, sandbox, timezone, out)
+        decision = decision_for(svc, uow, item, service_tag, at, sandbox, timezone, out, preferred)
         if _take(uow, decision, sandbox, at, timezone):
             return decision
         assert decision is not None
         assert decision.chosen is not None
         if attempt + 1 >= RACES:
             out = out | {decision.chosen.provider_id}
-    return decision_for(svc, uow, item, service_tag, at, sandbox, timezone, out)
+    return decision_for(svc, uow, item, service_tag, at, sandbox, timezone, out, preferred)
 
 
-def dispatch(svc: Services, uow: UnitOfWork, case: Case, at: datetime, sandbox: str) -> None:
-    """OH-3 on initiation: to the chosen provider, else to the merchant, with the reasons."""
+def dispatch(
+    svc: Services,
+    uow: UnitOfWork,
+    case: Case,
+    at: datetime,
+    sandbox: str,
+    preferred: tuple[str, ...] | None = None,
+) -> None:
+    """OH-3 on initiation: to the chosen provider, else to the merchant, with the reasons.
+    ``preferred``: the shop's preferred providers, when the intake read them already."""
     tz = case.policy(svc.book).timezone
-    decision = _decide_and_take(svc, uow, case.item, case.service_tag, at, sandbox, tz)
+    decision = _decide_and_take(
+        svc, uow, case.item, case.service_tag, at, sandbox, tz, preferred=preferred
+    )
     reasons = decision.reasons if decision else ()
     if decision is None or decision.chosen is None:
         case.dispatch(svc.book, case.item.merchant_id, at, to_merchant=True, reasons=reasons)

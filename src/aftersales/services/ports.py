@@ -591,6 +591,12 @@ class ReadModels(Protocol):
         and the phone to call (the hotline caller's callback number, else the item's,
         the order's, the buyer's). Callers mask it (``views.case_contacts``)."""
 
+    def case_contact_and_names(
+        self, case_id: str, ids: Sequence[str]
+    ) -> tuple[CaseContact | None, dict[str, str]]:
+        """What a case's page reads besides the case: its contact (as :meth:`case_contacts`)
+        and the names of ``ids`` (as :meth:`names`), together."""
+
     def cases_of_buyers(
         self, buyers: Sequence[str], *, brand: str | None = None, limit: int = 50
     ) -> list[CaseLine]:

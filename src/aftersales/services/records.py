@@ -404,12 +404,14 @@ class IntakeItem:
     """What opening a case on an order item reads first, read in one go: the item (with its
     order and product), the world its order lives in and that world's clock reading (None
     for live data, whose time is the service's clock), and the item's open case in the
-    programme asked about, if it has one."""
+    programme asked about, if it has one; and the shop's preferred providers (None: not
+    read with it)."""
 
     item: OrderItem
     sandbox: str
     sandbox_now: datetime | None
     open_case: str | None
+    preferred_providers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from aftersales.domain.explain import Reason
 from aftersales.domain.lifecycle import Role
 from aftersales.services.base import Services
 from aftersales.services.history import case_history, party_ids
+from aftersales.services.ports import UnitOfWork
 from aftersales.services.records import (
     GROUPINGS,
     LIVE,
@@ -230,11 +231,15 @@ def names(svc: Services, ids: Iterable[str]) -> dict[str, str]:
     (``<sandbox>.<id>``) is named as the record it copies when it has no name of its own."""
     wanted = {i for i in ids if i}
     with svc.uow() as uow:
-        found = uow.views.names(sorted(wanted))
-        copies = {i: i.split(".", 1)[1] for i in wanted - set(found) if "." in i}
-        if copies:
-            originals = uow.views.names(sorted(set(copies.values())))
-            found.update({i: originals[o] for i, o in copies.items() if o in originals})
+        return _with_copies_named(uow, wanted, uow.views.names(sorted(wanted)))
+
+
+def _with_copies_named(uow: UnitOfWork, wanted: set[str], found: dict[str, str]) -> dict[str, str]:
+    """``found`` plus a name for each sandbox copy among ``wanted`` that has none of its own."""
+    copies = {i: i.split(".", 1)[1] for i in wanted - set(found) if "." in i}
+    if copies:
+        originals = uow.views.names(sorted(set(copies.values())))
+        found.update({i: originals[o] for i, o in copies.items() if o in originals})
     return found
 
 
@@ -259,15 +264,16 @@ def case_view(svc: Services, scope: Scope, case: Case) -> CaseView:
     (:func:`aftersales.domain.access.may_see_contact`)."""
     if not may_see_shares(scope, case):
         case = without_shares(case)
-    with svc.uow() as uow:
-        stored = uow.views.case_contacts([case.id]).get(case.id)
+    wanted = {i for i in party_ids(case) if i}
+    with svc.uow() as uow:  # the contact and the names: one read
+        stored, known = uow.views.case_contact_and_names(case.id, sorted(wanted))
+        known = _with_copies_named(uow, wanted, known)
     private = not access.may_see_contact(
         scope.role, scope.party, assignee=case.assignee, buyer=case.item.buyer_account
     )
     contact = None
     if stored is not None:
         contact = stored.contact.masked_copy() if private else stored.contact
-    known = names(svc, party_ids(case))
     report = case_report(case, svc.book)
     if private:
         report["description"] = mask_phones_in(report["description"])

@@ -26,15 +26,16 @@ names of field work into ``read_models_people.py``, both importing ``scoped``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     case,
     exists,
     false,
@@ -226,6 +227,27 @@ _FOUND_COLUMNS = (
 @cache
 def _names() -> Prepared:
     return Prepared(_names_query(True), elsewhere=_names_query(False))
+
+
+class _NameRow(NamedTuple):
+    rank: int
+    id: str
+    name: str | None
+
+
+def _names_of(rows: Iterable[Any]) -> dict[str, str]:
+    """Names by id from the names query's rows: a later table's name wins (a shop's own
+    name over its account's); an account's username names only what nothing else does."""
+    found: dict[str, str] = {}
+    by_username: list[Any] = []
+    for r in rows:
+        if r.rank < 0:
+            by_username.append(r)
+        elif r.name:
+            found[r.id] = r.name
+    for r in by_username:
+        found.setdefault(r.id, r.name)
+    return found
 
 
 def _named_from(cases: Any) -> Any:
@@ -545,16 +567,7 @@ class SqlReadModels:
         wanted = sorted({i for i in ids if i})
         if not wanted:
             return {}
-        found: dict[str, str] = {}
-        by_username: list[Any] = []
-        for r in _names().rows(self.conn, {"ids": wanted}):
-            if r.rank < 0:
-                by_username.append(r)
-            elif r.name:  # later tables win: a shop's own name over its account's
-                found[r.id] = r.name
-        for r in by_username:
-            found.setdefault(r.id, r.name)
-        return found
+        return _names_of(_names().rows(self.conn, {"ids": wanted}))
 
     def provider_queue(
         self, scope: Scope, *, live_now: datetime, limit: int = 200
@@ -868,26 +881,22 @@ class SqlReadModels:
     def case_contacts(self, case_ids: Sequence[str]) -> dict[str, CaseContact]:
         if not case_ids:
             return {}
-        found: dict[str, CaseContact] = {}
-        for r in _CONTACTS.rows(self.conn, {"ids": list(case_ids)}):
-            phone = (
-                r.callback_phone
-                or r.form_phone
-                or r.item_phone
-                or r.order_phone
-                or r.buyer_phone
-                or ""
-            )
-            contact = Contact(
-                name=r.buyer_name or "",
-                phone=phone,
-                address=r.form_address or r.address_text or "",
-                area=district_of(r.province, r.city, r.district),
-                caller=r.caller_name or "",
-                preferred_time=r.preferred_time or "",
-            )
-            found[r.id] = CaseContact(r.id, r.buyer_account, r.assignee, contact, r.appointment_at)
-        return found
+        rows = _CONTACTS.rows(self.conn, {"ids": list(case_ids)})
+        return {r.id: _case_contact(r) for r in rows}
+
+    def case_contact_and_names(
+        self, case_id: str, ids: Sequence[str]
+    ) -> tuple[CaseContact | None, dict[str, str]]:
+        """On PostgreSQL one statement: the contact's row carries the names as a JSON array
+        of the names query's (rank, id, name) rows; elsewhere the two queries."""
+        wanted = sorted({i for i in ids if i})
+        if self.conn.dialect.name != "postgresql":
+            return self.case_contacts([case_id]).get(case_id), self.names(wanted)
+        row = _CONTACT_AND_NAMES.first(self.conn, {"case_id": case_id, "ids": wanted})
+        if row is None:  # no such case: its names all the same
+            return None, self.names(wanted)
+        named = [_NameRow(*found) for found in row.names or ()]
+        return _case_contact(row), _names_of(named)
 
     def cases_of_buyers(
         self, buyers: Sequence[str], *, brand: str | None = None, limit: int = 50
@@ -907,7 +916,8 @@ class SqlReadModels:
 _b, _given = s.buyers, s.case_contacts
 
 
-def _contacts_query(pg: bool) -> Select[Any]:
+def _contacts_query(pg: bool, *, one: bool = False) -> Select[Any]:
+    """The contact's columns of the cases given as array ``ids`` (``one``: of ``case_id``)."""
     return (
         select(
             _given.c.phone.label("form_phone"),
@@ -934,8 +944,38 @@ def _contacts_query(pg: bool) -> Select[Any]:
             .outerjoin(_b, _b.c.id == _o.c.buyer_account)
             .outerjoin(_given, _given.c.case_id == _c.c.id)
         )
-        .where(one_of(_c.c.id, "ids", pg=pg))
+        .where(_c.c.id == bindparam("case_id") if one else one_of(_c.c.id, "ids", pg=pg))
     )
 
 
 _CONTACTS = Prepared(_contacts_query(True), elsewhere=_contacts_query(False))
+
+
+def _contact_and_names_query() -> Select[Any]:
+    """PostgreSQL: one case's contact row plus ``names``, the rows of the names query for
+    ``ids`` as a JSON array of [rank, id, name] (a case's page shows both)."""
+    named = _names_query(True).subquery()
+    names = (
+        select(func.json_agg(func.json_build_array(named.c.rank, named.c.id, named.c.name)))
+        .select_from(named)
+        .scalar_subquery()
+    )
+    return _contacts_query(True, one=True).add_columns(names.label("names"))
+
+
+_CONTACT_AND_NAMES = Prepared(_contact_and_names_query())
+
+
+def _case_contact(r: Any) -> CaseContact:
+    """A row of :func:`_contacts_query` as the case's contact: the phone to call is the
+    hotline caller's callback number, else the form's, the item's, the order's, the buyer's."""
+    phone = r.callback_phone or r.form_phone or r.item_phone or r.order_phone or r.buyer_phone
+    contact = Contact(
+        name=r.buyer_name or "",
+        phone=phone or "",
+        address=r.form_address or r.address_text or "",
+        area=district_of(r.province, r.city, r.district),
+        caller=r.caller_name or "",
+        preferred_time=r.preferred_time or "",
+    )
+    return CaseContact(r.id, r.buyer_account, r.assignee, contact, r.appointment_at)

@@ -395,7 +395,8 @@ def among(conn: Connection, column: Any, values: Sequence[str]) -> Any:
 
 
 def _intake_query() -> Select[Any]:
-    """:func:`order_item_query` plus the order's sandbox, its clock and the open case."""
+    """:func:`order_item_query` plus the order's sandbox, its clock, the open case and the
+    shop's preferred providers (OH-3 dispatch weighs them)."""
     c = s.cases
     open_case = (
         select(c.c.id)
@@ -416,11 +417,13 @@ def _intake_query() -> Select[Any]:
             _o.c.sandbox,
             sb.c.now.label("sandbox_now"),
             open_case.label("open_case"),
+            s.merchants.c.preferred_providers,
         )
         .select_from(
             _oi.join(_o, _oi.c.order_id == _o.c.id)
             .join(_p, _oi.c.product_id == _p.c.id)
             .outerjoin(sb, sb.c.id == _o.c.sandbox)
+            .outerjoin(s.merchants, s.merchants.c.id == _o.c.merchant_id)
         )
         .where(_oi.c.id == bindparam("item_id"))
     )

@@ -96,6 +96,7 @@ class SqlReference:
             sandbox=sandbox,
             sandbox_now=None if sandbox == LIVE else row.sandbox_now,
             open_case=row.open_case,
+            preferred_providers=tuple(row.preferred_providers or ()),
         )
 
     def order_sandboxes_of_buyer(self, buyer_account: str) -> dict[str, str]:

@@ -94,7 +94,7 @@ class MemoryReference(_OnStore):
             and row.is_open
         ]
         first = min(open_rows, key=lambda row: row.opened_at).id if open_rows else None
-        return IntakeItem(item, sandbox, now, first)
+        return IntakeItem(item, sandbox, now, first, self.preferred_providers(item.merchant_id))
 
     def buyer_of_item(self, order_item_id: str) -> str | None:
         row = self._t.order_items.get(order_item_id)

@@ -537,6 +537,11 @@ class MemoryReadModels:
                 payouts[p.rule] = (count + 1, total + p.amount.value)
         return LiveFigures(dict(open_cases), len(due), min(due, default=None), payouts, now)
 
+    def case_contact_and_names(
+        self, case_id: str, ids: Sequence[str]
+    ) -> tuple[CaseContact | None, dict[str, str]]:
+        return self.case_contacts([case_id]).get(case_id), self.names(ids)
+
     def case_contacts(self, case_ids: Sequence[str]) -> dict[str, CaseContact]:
         t = self._t
         found: dict[str, CaseContact] = {}
