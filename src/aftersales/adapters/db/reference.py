@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from aftersales.adapters import areas
 from aftersales.adapters.db import dispatch
 from aftersales.adapters.db import schema as s
-from aftersales.adapters.db.driver import Prepared
+from aftersales.adapters.db.driver import Prepared, one_of
 from aftersales.adapters.db.schema import LIVE
 from aftersales.domain.brands import BrandAfterSales, ServiceCentre
 from aftersales.domain.dispatch import decide
@@ -378,11 +378,17 @@ def order_item_from_row(row: Any, product: Product | None = None) -> OrderItem:
 _ORDER_ITEM_BY_ID = order_item_query().where(s.order_items.c.id == bindparam("item_id"))
 
 
+_ITEMS_BY_IDS = Prepared(
+    order_item_query().where(one_of(_oi.c.id, "ids", pg=True)),
+    elsewhere=order_item_query().where(one_of(_oi.c.id, "ids", pg=False)),
+)
+
+
 def load_order_items(conn: Connection, ids: Sequence[str]) -> dict[str, OrderItem]:
     """Several order items by id, in one query."""
     if not ids:
         return {}
-    rows = conn.execute(order_item_query().where(among(conn, _oi.c.id, ids))).all()
+    rows = _ITEMS_BY_IDS.rows(conn, {"ids": list(ids)})
     return {r.item_id: order_item_from_row(r) for r in rows}
 
 
