@@ -34,9 +34,10 @@ statement, the notices' accounts and the answer's contact and names read, the
 answer stored; see :data:`_CEILING_SCRIPT`) on scratch tables of the same
 PostgreSQL, prepared, as many per second as it can. The ratio is the share of
 what the database could do for the same work that the whole product (HTTP,
-JSON, authentication, the rules) delivers; the target is half. After the offered rates, runs at half the
-best achieved rate give the p99 the service holds when busy with room to spare,
-and the light-load and half-load runs give the app's CPU per request.
+JSON, authentication, the rules) delivers; the target is half. After the
+offered rates, runs at half the best achieved rate give the p99 the service
+holds when busy with room to spare, and the light-load and half-load runs give
+the app's CPU per request.
 
 Beside the client's view, each run records the service's own view (the
 ``duration_ms`` of its request log lines, i.e. time inside the app including any

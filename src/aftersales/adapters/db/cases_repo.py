@@ -16,8 +16,9 @@ with one ``executemany`` per table, from statements built once. Both write
 only what changed: a clock or complaint equal to the one loaded is left alone.
 
 How a case maps to rows is in ``case_rows.py`` and the statements are built in
-``case_statements.py``; loading and saving stay together here (~660 lines,
-one job: a case to rows and back) because saving compares the case with the
+``case_statements.py``; loading and saving stay together here (~690 lines,
+one job: a case to rows and back; the chunk's reads, built once, are its
+largest addition) because saving compares the case with the
 snapshot taken when it was loaded, and only this repository knows which of a
 loaded case's decisions are stored (:meth:`CaseRepository.earlier_decisions`).
 If it grows further, the chunked paths (``get_many``/``save_many``) are the
@@ -27,7 +28,7 @@ part to move out, beside ``case_statements.py``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,51 +69,47 @@ from aftersales.errors import CaseNotFound, ConcurrentUpdate, OpenCaseExists
 _CLOCK_COLUMNS = [json_as_text(c) if isinstance(c.type, JSON) else c for c in s.clocks.c]
 
 
-def _of_cases(query: Callable[[bool], Select[Any]]) -> Prepared:
-    """A read of the rows of the cases given as ``ids`` (``query(pg)`` builds it), run by
-    the driver on PostgreSQL: loading a deadline chunk's cases reads six tables, and
-    through SQLAlchemy's execution each read cost as much CPU again as the driver's."""
-    return Prepared(query(True), elsewhere=query(False))
-
-
+# The reads of a chunk of cases (given as ``ids``), run by the driver on PostgreSQL:
+# loading a deadline chunk reads seven tables, and through SQLAlchemy's execution each
+# read cost as much CPU again as the driver's.
 def _cases_query(pg: bool) -> Select[Any]:
     return select(s.cases).where(one_of(s.cases.c.id, "ids", pg=pg)).order_by(s.cases.c.id)
 
 
-_CASES = _of_cases(_cases_query)
+_CASES = Prepared.per_dialect(_cases_query)
 # FOR NO KEY UPDATE (as in get()), in id order; SQLite serialises writers instead.
-_CASES_LOCKED = _of_cases(
+_CASES_LOCKED = Prepared.per_dialect(
     lambda pg: _cases_query(pg).with_for_update(key_share=True) if pg else _cases_query(pg)
 )
-_CLOCKS = _of_cases(
+_CLOCKS = Prepared.per_dialect(
     lambda pg: (
         select(*_CLOCK_COLUMNS)
         .where(one_of(s.clocks.c.case_id, "ids", pg=pg))
         .order_by(s.clocks.c.case_id, s.clocks.c.clock_id)
     )
 )
-_PAYOUTS = _of_cases(
+_PAYOUTS = Prepared.per_dialect(
     lambda pg: (
         select(s.ledger_entries)
         .where(one_of(s.ledger_entries.c.case_id, "ids", pg=pg))
         .order_by(s.ledger_entries.c.id)
     )
 )
-_SHARES = _of_cases(
+_SHARES = Prepared.per_dialect(
     lambda pg: (
         select(s.ledger_shares)
         .where(one_of(s.ledger_shares.c.case_id, "ids", pg=pg))
         .order_by(s.ledger_shares.c.case_id, s.ledger_shares.c.at, s.ledger_shares.c.key)
     )
 )
-_COMPLAINTS = _of_cases(
+_COMPLAINTS = Prepared.per_dialect(
     lambda pg: (
         select(s.complaints)
         .where(one_of(s.complaints.c.case_id, "ids", pg=pg))
         .order_by(s.complaints.c.filed_at, s.complaints.c.id)
     )
 )
-_DEADLINES = _of_cases(
+_DEADLINES = Prepared.per_dialect(
     lambda pg: select(s.deadlines.c.case_id, s.deadlines.c.clock_id, s.deadlines.c.due_at).where(
         one_of(s.deadlines.c.case_id, "ids", pg=pg)
     )
@@ -280,23 +277,24 @@ class CaseRepository:
         rows = (_CASES_LOCKED if for_update else _CASES).rows(self.conn, {"ids": ids})
         if not rows:
             return {}
-        found = {"ids": [r.id for r in rows]}
+        found = [r.id for r in rows]
+        of_found = {"ids": found}
         items = load_order_items(self.conn, sorted({r.order_item_id for r in rows}))
         cases = {r.id: case_rows.case_from_rows(r, items[r.order_item_id]) for r in rows}
-        for clock_row in _CLOCKS.rows(self.conn, found):
+        for clock_row in _CLOCKS.rows(self.conn, of_found):
             cases[clock_row.case_id].clocks[clock_row.clock_id] = case_rows.clock_from_row(
                 clock_row
             )
-        for ledger_row in _PAYOUTS.rows(self.conn, found):
+        for ledger_row in _PAYOUTS.rows(self.conn, of_found):
             cases[ledger_row.case_id].payouts.append(case_rows.payout_from_row(ledger_row))
-        for share_row in _SHARES.rows(self.conn, found):
+        for share_row in _SHARES.rows(self.conn, of_found):
             cases[share_row.case_id].shares.append(case_rows.share_from_row(share_row))
-        for complaint_row in _COMPLAINTS.rows(self.conn, found):
+        for complaint_row in _COMPLAINTS.rows(self.conn, of_found):
             cases[complaint_row.case_id].complaints.append(
                 case_rows.complaint_from_row(complaint_row)
             )
-        deadlines: dict[str, dict[str, datetime]] = {case_id: {} for case_id in found["ids"]}
-        for deadline_row in _DEADLINES.rows(self.conn, found):
+        deadlines: dict[str, dict[str, datetime]] = {case_id: {} for case_id in found}
+        for deadline_row in _DEADLINES.rows(self.conn, of_found):
             deadlines[deadline_row.case_id][deadline_row.clock_id] = deadline_row.due_at
         for row in rows:
             self._remember(cases[row.id], row, deadlines[row.id])

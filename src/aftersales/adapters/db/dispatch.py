@@ -176,7 +176,7 @@ def _candidates(pg: bool) -> Any:
     )
 
 
-_CANDIDATES = Prepared(_candidates(True), elsewhere=_candidates(False))
+_CANDIDATES = Prepared.per_dialect(_candidates)
 
 
 def candidates(

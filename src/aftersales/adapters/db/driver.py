@@ -33,7 +33,7 @@ Only statements whose parameters are all named bind parameters are taken
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +83,12 @@ class Prepared:
         self.keys = None if keys is None else list(keys)
         # One plan per dialect (per engine); weak, so an engine's going frees its plan.
         self._plans: WeakKeyDictionary[Dialect, _Plan] = WeakKeyDictionary()
+
+    @classmethod
+    def per_dialect(cls, build: Callable[[bool], Executable]) -> Prepared:
+        """The statement ``build(True)`` for PostgreSQL, ``build(False)`` run elsewhere (a
+        builder that writes a list parameter as ``one_of(..., pg=pg)``)."""
+        return cls(build(True), elsewhere=build(False))
 
     def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Every row the statement returns (named tuples on PostgreSQL, SQLAlchemy rows

@@ -62,7 +62,7 @@ def _recipients(parties: bool, accounts: bool, roles: bool) -> Prepared:
             wanted.append(one_of(a.c.role, "roles", pg=pg))
         return select(a.c.id, a.c.role, a.c.party).where(a.c.active, or_(*wanted)).order_by(a.c.id)
 
-    return Prepared(query(True), elsewhere=query(False))
+    return Prepared.per_dialect(query)
 
 
 def write_notices(conn: Connection, notices: Sequence[tuple[str, Notice]]) -> int:

@@ -13,10 +13,11 @@ Who sees what (the same rule for every screen, in :func:`scoped`):
 Every query here is a single statement over indexed columns; nothing loads a case
 aggregate to list it.
 
-**Size.** ~950 lines, one job: every screen's query behind the one scoping rule
+**Size.** ~980 lines, one job: every screen's query behind the one scoping rule
 (:func:`scoped`), so who-sees-what cannot drift between screens (the providers'
 shares of payouts and compliance by holding party, added with issue 15, are two
-more screens under the same rule). (The compliance
+more screens under the same rule; a case page's contact and names read in one
+statement, added for intake, reuses the contact and names queries beside it). (The compliance
 rollup's own reading lives in ``compliance_rollup.py``; the full query it is held
 equal to stays here, scoped by the same rule.) It would split by screen family
 where that rule allows it: the case search and exports (``filtered``,
@@ -226,7 +227,7 @@ _FOUND_COLUMNS = (
 
 @cache
 def _names() -> Prepared:
-    return Prepared(_names_query(True), elsewhere=_names_query(False))
+    return Prepared.per_dialect(_names_query)
 
 
 class _NameRow(NamedTuple):
@@ -948,7 +949,7 @@ def _contacts_query(pg: bool, *, one: bool = False) -> Select[Any]:
     )
 
 
-_CONTACTS = Prepared(_contacts_query(True), elsewhere=_contacts_query(False))
+_CONTACTS = Prepared.per_dialect(_contacts_query)
 
 
 def _contact_and_names_query() -> Select[Any]:

@@ -378,9 +378,8 @@ def order_item_from_row(row: Any, product: Product | None = None) -> OrderItem:
 _ORDER_ITEM_BY_ID = order_item_query().where(s.order_items.c.id == bindparam("item_id"))
 
 
-_ITEMS_BY_IDS = Prepared(
-    order_item_query().where(one_of(_oi.c.id, "ids", pg=True)),
-    elsewhere=order_item_query().where(one_of(_oi.c.id, "ids", pg=False)),
+_ITEMS_BY_IDS = Prepared.per_dialect(
+    lambda pg: order_item_query().where(one_of(_oi.c.id, "ids", pg=pg))
 )
 
 

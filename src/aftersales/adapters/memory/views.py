@@ -6,6 +6,10 @@ their items' cases, a provider the cases assigned to it, a merchant its
 shop's, a brand its products', an agent its brand's or the ones they filed,
 operations everything). A buyer's, provider's, merchant's or brand's scope
 without a party sees nothing.
+
+One module (~600 lines) to mirror ``adapters/db/read_models.py`` screen for screen,
+behind the one rule :func:`visible`, so the contract test's memory and SQL answers
+are found side by side; it splits where that module does.
 """
 
 from __future__ import annotations
