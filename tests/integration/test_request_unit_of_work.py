@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -311,8 +313,11 @@ def test_a_request_cancelled_after_writing_rolls_back_and_gives_its_connection_b
 
     container = world.container
 
+    # What the dependency reads of the request: the app's state, with the container on it.
+    request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(container=container)))
+
     async def cancelled_request() -> None:
-        requests = services(container, None)
+        requests = services(request)
         svc = await requests.__anext__()
         with svc.uow() as uow:
             uow.idempotency.reserve("someone", "cancelled", "digest", TEN_AM)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import nullcontext
 from typing import Annotated, Any, cast
 from weakref import WeakKeyDictionary
 
@@ -76,46 +77,41 @@ class ConnectionSlots:
         return found
 
 
-async def connection_slot(request: Request) -> AsyncIterator[None]:
-    """Wait, without holding a thread, until this request may take a database connection."""
-    slots: ConnectionSlots | None = getattr(request.app.state, "connection_slots", None)
-    if slots is None:
-        yield
-        return
-    async with slots.here():
-        yield
-
-
-async def services(
-    box: Annotated[Container, Depends(container_dep)],
-    _slot: Annotated[None, Depends(connection_slot, scope="function")],
-) -> AsyncIterator[Services]:
+async def services(request: Request) -> AsyncIterator[Services]:
     """The use cases, bound to this request's unit of work; routes and pages get them only here.
 
-    The unit of work is entered on the event loop when that sends nothing (an idle
+    The request first waits for a connection slot (:class:`ConnectionSlots`), holding no
+    thread. The unit of work is entered on the event loop when that sends nothing (an idle
     pooled connection on PostgreSQL), else in the thread pool. It is committed when
     the route returns; a route that commits it in its own thread (:class:`Once` does)
     spares the request the thread hop back for the COMMIT.
+
+    The container and the slots are read here, not declared as dependencies of their
+    own: FastAPI's work per dependency is about as much as theirs, and every request
+    with a database pays it.
     """
-    uow = box.services.uow()
-    if uow.opens_at_once():
-        uow.__enter__()
-    else:
-        await run_in_threadpool(uow.__enter__)
-    failed: BaseException | None = None
-    try:
-        yield box.services.bound(uow)
-    except BaseException as exc:
-        failed = exc
-        raise
-    finally:
-        if failed is None and uow.settled():
-            uow.__exit__(None, None, None)  # the connection goes back to the pool, no I/O
+    box = container(request)
+    slots: ConnectionSlots | None = getattr(request.app.state, "connection_slots", None)
+    async with slots.here() if slots is not None else nullcontext():
+        uow = box.services.uow()
+        if uow.opens_at_once():
+            uow.__enter__()
         else:
-            # Shielded: a request cancelled meanwhile (a shutdown) still rolls back and
-            # gives its connection back.
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(_leave, uow, failed)
+            await run_in_threadpool(uow.__enter__)
+        failed: BaseException | None = None
+        try:
+            yield box.services.bound(uow)
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            if failed is None and uow.settled():
+                uow.__exit__(None, None, None)  # the connection goes back to the pool, no I/O
+            else:
+                # Shielded: a request cancelled meanwhile (a shutdown) still rolls back and
+                # gives its connection back.
+                with anyio.CancelScope(shield=True):
+                    await run_in_threadpool(_leave, uow, failed)
 
 
 def _leave(uow: UnitOfWork, failed: BaseException | None) -> None:
@@ -145,9 +141,7 @@ ContainerDep = Annotated[Container, Depends(container_dep)]
 ServicesDep = Annotated[Services, Depends(services, scope="function")]
 
 
-async def caller(
-    request: Request, svc: ServicesDep, auth: Annotated[WebAuth, Depends(web_auth_dep)]
-) -> Viewer:
+async def caller(request: Request, svc: ServicesDep) -> Viewer:
     """Who calls: a system with ``Authorization: Bearer <token>``, or a signed-in session.
 
     A bearer token is sent deliberately, so it needs no CSRF token; a session
@@ -158,7 +152,7 @@ async def caller(
     """
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer":
-        return await run_in_threadpool(_session_caller, request, svc, auth)
+        return await run_in_threadpool(_session_caller, request, svc, web_auth(request))
     token = credential.strip()
     account = accounts.authenticate_kept_token(svc, token)
     if account is None:
@@ -253,17 +247,24 @@ class JsonAnswer(JSONResponse):
 
 
 class Once:
-    """Answer a POST once per ``Idempotency-Key``: a repeat gets the first answer back."""
+    """Answer a POST once per ``Idempotency-Key``: a repeat gets the first answer back.
 
-    def __init__(self, svc: Services, caller: Viewer, request: Request) -> None:
-        self.svc, self.caller, self.request = svc, caller, request
+    A dependency of the request alone: the route hands it the services and the caller it
+    was given already. (Declared as sub-dependencies of this one, FastAPI would solve each
+    of them again for every request, a cost like theirs.)
+    """
 
-    def __call__(self, payload: BaseModel, produce: Callable[[], Answer]) -> JSONResponse:
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def __call__(
+        self, svc: Services, caller: Viewer, payload: BaseModel, produce: Callable[[], Answer]
+    ) -> JSONResponse:
         """``produce()``'s answer, or the stored one; ``payload`` is what makes requests equal."""
         request = self.request
         answer = idempotency.once(
-            self.svc,
-            account_id=self.caller.account_id,
+            svc,
+            account_id=caller.account_id,
             key=request.headers.get("Idempotency-Key"),
             digest=idempotency.request_digest(
                 request.method, request.url.path, payload.model_dump(mode="json")
@@ -271,13 +272,13 @@ class Once:
             produce=produce,
         )
         # The request's one commit, here in the route's thread (see ``services``).
-        self.svc.uow().commit()
+        svc.uow().commit()
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
         return JsonAnswer(answer.body, status_code=answer.status, headers=headers)
 
 
-async def post_once(request: Request, svc: ServicesDep, who: Caller) -> Once:
-    return Once(svc, who, request)
+async def post_once(request: Request) -> Once:
+    return Once(request)
 
 
 PostOnce = Annotated[Once, Depends(post_once)]

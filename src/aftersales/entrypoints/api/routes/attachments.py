@@ -65,7 +65,7 @@ async def upload(
         )
         return Answer(201, attachment_out(record).model_dump(mode="json"))
 
-    return once(payload, produce)
+    return once(svc, caller, payload, produce)
 
 
 @router.get("/cases/{case_id}/attachments", response_model=list[m.AttachmentOut])

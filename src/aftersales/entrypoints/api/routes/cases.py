@@ -133,7 +133,7 @@ def act_on_case(
         case = case_services.get_case(svc, case_id)
         return Answer(200, views.case_view(svc, caller.scope, case).as_json())
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)
 
 
 @router.post("/cases/{case_id}/appointment")
@@ -158,7 +158,7 @@ def book_visit(
         case = case_services.get_case(svc, case_id)
         return Answer(200, views.case_view(svc, caller.scope, case).as_json())
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)
 
 
 @router.get("/cases/{case_id}/slots")
@@ -184,7 +184,7 @@ def decline_case(
         case = case_services.get_case(svc, case_id)
         return Answer(200, views.case_view(svc, caller.scope, case).as_json())
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)
 
 
 @router.post("/cases/{case_id}/reassign")
@@ -202,4 +202,4 @@ def reassign_case(
         case = case_services.get_case(svc, case_id)
         return Answer(200, views.case_view(svc, caller.scope, case).as_json())
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)

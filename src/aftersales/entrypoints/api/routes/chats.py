@@ -66,7 +66,7 @@ def open_chat(body: m.ChatOpened, caller: Caller, svc: ServicesDep, once: PostOn
         )
         return Answer(201, chat_out(svc, thread_id).model_dump(mode="json"))
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)
 
 
 @router.get("/chats/{thread_id}", response_model=m.ChatOut)
@@ -87,7 +87,7 @@ def post_message(
         case_services.post_chat_message(svc, thread_id, caller.actor(Channel.CHAT), body.text)
         return Answer(200, chat_out(svc, thread_id).model_dump(mode="json"))
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)
 
 
 @router.post("/chats/{thread_id}/report", status_code=201)
@@ -101,4 +101,4 @@ def chat_to_report(
         opened = case_services.chat_to_report(svc, thread_id, caller.actor(Channel.CHAT))
         return Answer(201 if opened.created else 200, case_report(opened.case, svc.book))
 
-    return once(m.NoBody(), produce)
+    return once(svc, caller, m.NoBody(), produce)

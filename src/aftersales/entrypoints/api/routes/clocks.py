@@ -27,6 +27,8 @@ def pause(
     visible_case(svc, caller, case_id)
     actor = caller.actor(Channel.API)
     return once(
+        svc,
+        caller,
         body,
         case_after(
             svc,
@@ -45,6 +47,8 @@ def resume(
     visible_case(svc, caller, case_id)
     actor = caller.actor(Channel.API)
     return once(
+        svc,
+        caller,
         m.NoBody(),
         case_after(
             svc, caller, case_id, lambda: case_services.resume_clock(svc, case_id, clock_id, actor)

@@ -31,7 +31,7 @@ def complain(
         )
         return Answer(201, complaint_body(complaint))
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)
 
 
 @router.post("/cases/{case_id}/complaints/{complaint_id}/decision", response_model=m.ComplaintOut)
@@ -51,7 +51,7 @@ def decide(
         )
         return Answer(200, complaint_body(complaint))
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)
 
 
 def complaint_body(complaint: Complaint) -> dict[str, Any]:

@@ -152,7 +152,7 @@ def create_import(
         job = submit_upload(svc, box, caller, upload, kind=kind, sandbox=sandbox, dry_run=dry_run)
         return Answer(202, m.ImportJobOut.model_validate(job).model_dump(mode="json"))
 
-    response = once(payload, produce)
+    response = once(svc, caller, payload, produce)
     if response.status_code == 202:
         job_id = json.loads(bytes(response.body))["id"]
         response.headers["Location"] = f"/api/v1/imports/{job_id}"

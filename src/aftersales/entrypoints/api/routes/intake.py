@@ -37,7 +37,7 @@ def create_help_request(
         view = views.case_view(svc, caller.scope, opened.case).as_json()
         return Answer(201 if opened.created else 200, view)
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)
 
 
 @router.post("/repair-reports", status_code=201)
@@ -70,4 +70,4 @@ def create_repair_report(
         view = views.case_view(svc, caller.scope, opened.case).as_json()
         return Answer(201 if opened.created else 200, {**view, "noted": opened.noted})
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)

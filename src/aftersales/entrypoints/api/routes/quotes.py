@@ -22,6 +22,8 @@ def give_quote(
     visible_case(svc, caller, case_id)
     actor = caller.actor(Channel.API)
     return once(
+        svc,
+        caller,
         body,
         case_after(
             svc,
@@ -40,6 +42,8 @@ def answer_quote(
     visible_case(svc, caller, case_id)
     actor = caller.actor(Channel.API)
     return once(
+        svc,
+        caller,
         body,
         case_after(
             svc,

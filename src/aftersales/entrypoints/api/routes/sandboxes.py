@@ -40,7 +40,7 @@ def new_sandbox(
         out = m.SandboxOut(id=sandbox.id, name=sandbox.name, now=sandbox.now)
         return Answer(201, out.model_dump(mode="json"))
 
-    return once(body, produce)
+    return once(svc, caller, body, produce)
 
 
 @router.post("/sandboxes/{sandbox_id}/advance", response_model=m.AdvanceOut)
@@ -62,4 +62,4 @@ def advance(
         return Answer(200, out.model_dump(mode="json"))
 
     # Advancing twice moves the clock twice: a retried request must carry its key.
-    return once(m.SandboxAdvance(by=by), produce)
+    return once(svc, caller, m.SandboxAdvance(by=by), produce)
