@@ -434,6 +434,16 @@ class SqlInbox:
         )
 
 
+# Built once: the import loop asks every poll interval. SQLite renders no FOR UPDATE.
+_NEXT_QUEUED = (
+    select(s.import_jobs.c.id)
+    .where(s.import_jobs.c.status == "queued")
+    .order_by(s.import_jobs.c.created_at, s.import_jobs.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+
+
 class SqlImportJobs:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -452,12 +462,7 @@ class SqlImportJobs:
 
     def claim_next(self, at: datetime) -> dict[str, Any] | None:
         j = s.import_jobs
-        query = (
-            select(j.c.id).where(j.c.status == "queued").order_by(j.c.created_at, j.c.id).limit(1)
-        )
-        if self.conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(_NEXT_QUEUED).first()
         if row is None:
             return None
         claimed = self.conn.execute(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, Integer, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db import schema as s
@@ -55,17 +55,20 @@ class SendClaim:
     language: Language
 
 
+# Built once: the notification loop runs it every poll interval, found or not. SQLite
+# renders no FOR UPDATE (its writers are serialised).
+_UNSENT = (
+    select(_n.c.id, _n.c.account_id)
+    .where(_n.c.dispatched_at.is_(None))
+    .order_by(_n.c.id)
+    .limit(bindparam("batch", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+
+
 def fan_out(conn: Connection, *, now: datetime, batch: int = 500) -> int:
     """Hand up to ``batch`` new notifications to their accounts' channels; how many."""
-    pick = (
-        select(_n.c.id, _n.c.account_id)
-        .where(_n.c.dispatched_at.is_(None))
-        .order_by(_n.c.id)
-        .limit(batch)
-    )
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    picked = conn.execute(pick).all()
+    picked = conn.execute(_UNSENT, {"batch": batch}).all()
     if not picked:
         return 0
     prefs = {
@@ -107,6 +110,34 @@ def fan_out(conn: Connection, *, now: datetime, batch: int = 500) -> int:
     return len(picked)
 
 
+# Built once, with the values bound at each run: the loop asks every poll interval.
+_DUE = (
+    select(
+        _d.c.id,
+        _d.c.channel,
+        _d.c.address,
+        _d.c.attempts,
+        _n.c.id.label("notification_id"),
+        _n.c.kind,
+        _n.c.case_id,
+        _n.c.sandbox,
+        _n.c.at,
+        _n.c.reason,
+        _p.c.language,
+    )
+    .join(_n, _n.c.id == _d.c.notification_id)
+    .outerjoin(_p, _p.c.account_id == _n.c.account_id)
+    .where(
+        _d.c.status == PENDING,
+        _d.c.channel.in_(bindparam("channels", expanding=True)),
+        or_(_d.c.next_attempt_at.is_(None), _d.c.next_attempt_at <= bindparam("now")),
+    )
+    .order_by(_d.c.next_attempt_at, _d.c.id)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(of=_d, skip_locked=True)
+)
+
+
 def claim_due(
     engine: Engine,
     *,
@@ -119,33 +150,7 @@ def claim_due(
     if not channels:
         return []
     with engine.begin() as conn:
-        due = (
-            select(
-                _d.c.id,
-                _d.c.channel,
-                _d.c.address,
-                _d.c.attempts,
-                _n.c.id.label("notification_id"),
-                _n.c.kind,
-                _n.c.case_id,
-                _n.c.sandbox,
-                _n.c.at,
-                _n.c.reason,
-                _p.c.language,
-            )
-            .join(_n, _n.c.id == _d.c.notification_id)
-            .outerjoin(_p, _p.c.account_id == _n.c.account_id)
-            .where(
-                _d.c.status == PENDING,
-                _d.c.channel.in_(list(channels)),
-                or_(_d.c.next_attempt_at.is_(None), _d.c.next_attempt_at <= now),
-            )
-            .order_by(_d.c.next_attempt_at, _d.c.id)
-            .limit(limit)
-        )
-        if conn.dialect.name == "postgresql":
-            due = due.with_for_update(of=_d, skip_locked=True)
-        rows = conn.execute(due).all()
+        rows = conn.execute(_DUE, {"channels": list(channels), "now": now, "limit": limit}).all()
         until = now + lease
         claims: list[SendClaim] = []
         for row in rows:

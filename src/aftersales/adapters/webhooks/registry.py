@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Integer, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aftersales.adapters.db.schema import LIVE, outbox, webhook_deliveries, webhook_endpoints
@@ -150,6 +150,17 @@ def _insert_ignoring_duplicates(conn: Connection) -> Any:
     )
 
 
+# Built once: the delivery loop runs it every poll interval, found or not.
+# SQLAlchemy renders nothing for FOR UPDATE on SQLite, so one query serves both.
+_UNDISPATCHED = (
+    select(outbox.c.id, outbox.c.kind, outbox.c.sandbox)
+    .where(outbox.c.dispatched_at.is_(None))
+    .order_by(outbox.c.id)
+    .limit(bindparam("batch", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+
+
 def fan_out(conn: Connection, *, now: datetime, batch: int = 500) -> int:
     """Turn up to ``batch`` undispatched outbox rows into pending deliveries.
 
@@ -162,14 +173,7 @@ def fan_out(conn: Connection, *, now: datetime, batch: int = 500) -> int:
     """
     if batch < 1:
         raise WebhookError(f"fan-out batch must be at least 1, got {batch}")
-    # SQLAlchemy renders nothing for FOR UPDATE on SQLite, so one query serves both.
-    events = conn.execute(
-        select(outbox.c.id, outbox.c.kind, outbox.c.sandbox)
-        .where(outbox.c.dispatched_at.is_(None))
-        .order_by(outbox.c.id)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    ).all()
+    events = conn.execute(_UNDISPATCHED, {"batch": batch}).all()
     if not events:
         return 0
     sandboxes = {e.sandbox for e in events}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, select, update
+from sqlalchemy import Connection, Engine, Integer, Row, and_, bindparam, select, update
 
 from aftersales.adapters.db.schema import outbox, webhook_deliveries, webhook_endpoints
 from aftersales.adapters.webhooks.records import (
@@ -83,7 +83,7 @@ class Claim:
     body: bytes
 
 
-def _due(conn: Connection, *, now: datetime, limit: int, skip: Collection[str]) -> list[Row[Any]]:
+def _due_query(*, skipping: bool) -> Any:
     d, e, o = webhook_deliveries, webhook_endpoints, outbox
     query = (
         select(
@@ -102,19 +102,32 @@ def _due(conn: Connection, *, now: datetime, limit: int, skip: Collection[str]) 
         )
         .join(e, e.c.id == d.c.endpoint_id)
         .join(o, o.c.id == d.c.outbox_id)
-        .where(d.c.status == PENDING, d.c.next_attempt_at <= now, e.c.active.is_(True))
-    )
-    if skip:
-        query = query.where(d.c.endpoint_id.not_in(sorted(skip)))
-    # Lock only the delivery rows: endpoints and events are shared by many claims.
-    # (SQLAlchemy renders nothing for FOR UPDATE on SQLite, whose writers are serialised.)
-    return list(
-        conn.execute(
-            query.order_by(d.c.next_attempt_at, d.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=d)
+        .where(
+            d.c.status == PENDING,
+            d.c.next_attempt_at <= bindparam("now"),
+            e.c.active.is_(True),
         )
     )
+    if skipping:
+        query = query.where(d.c.endpoint_id.not_in(bindparam("skip", expanding=True)))
+    # Lock only the delivery rows: endpoints and events are shared by many claims.
+    # (SQLAlchemy renders nothing for FOR UPDATE on SQLite, whose writers are serialised.)
+    return (
+        query.order_by(d.c.next_attempt_at, d.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=d)
+    )
+
+
+# Built once, with the values bound at each run: the delivery loop asks every poll interval.
+_DUE = {False: _due_query(skipping=False), True: _due_query(skipping=True)}
+
+
+def _due(conn: Connection, *, now: datetime, limit: int, skip: Collection[str]) -> list[Row[Any]]:
+    params: dict[str, Any] = {"now": now, "limit": limit}
+    if skip:
+        params["skip"] = sorted(skip)
+    return list(conn.execute(_DUE[bool(skip)], params))
 
 
 def _one_per_endpoint(
