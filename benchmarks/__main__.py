@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.only:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"\n== {name}{' (quick)' if args.quick else ''}", flush=True)
+        suite_started = time.perf_counter()
         module.run(report, quick=args.quick, database_url=args.database_url)
+        print(f"   ({name}: {time.perf_counter() - suite_started:,.1f} s)", flush=True)
     print(f"\n== table ({time.perf_counter() - started:,.0f} s in all)\n")
     table = markdown_table(report.figures)
     print(table)

@@ -97,7 +97,6 @@ CPU_TARGET_MS = 3.0  # app CPU per request
 CEILING_SHARE = 0.5  # of pgbench running the same statements per case
 SUSTAINED_TARGET = 1_000.0
 SERVE_WORKERS = 2  # HTTP processes: one per core of the machine this was sized for
-BUSIEST_HTTP = "busiest_http"  # in a run's CPU figures: a share, not cores (see _CpuMeter.cores)
 LIGHT_RATE = 25  # cases per second far below any saturation: the unqueued cost of a request
 
 
@@ -146,6 +145,8 @@ class Run:
     server_p99_ms: float | None
     launch_lag_p99_ms: float
     cpu_cores: dict[str, float] = field(default_factory=dict)
+    # The busiest HTTP process's share of the HTTP processes' CPU (see _CpuMeter.cores).
+    busiest_http: float | None = None
 
     @property
     def achieved(self) -> float:
@@ -377,7 +378,7 @@ def _cpu_per_case_note(runs: Sequence[Run]) -> str:
 
 
 def _split_note(runs: Sequence[Run]) -> str:
-    shares = [r.cpu_cores[BUSIEST_HTTP] for r in runs if BUSIEST_HTTP in r.cpu_cores]
+    shares = [r.busiest_http for r in runs if r.busiest_http is not None]
     if not shares:
         return ""
     return "; the busiest HTTP process's share of their CPU, run by run: " + ", ".join(
@@ -463,7 +464,8 @@ def _progress(label: str, done: Run) -> None:
         f"p50 {done.p50_ms:,.1f} ms, p99 {done.p99_ms:,.1f} ms, errors {done.error_count:,}, "
         f"in-service p50 {done.server_p50_ms or float('nan'):,.1f} ms, "
         f"service CPU/case {cpu or float('nan'):.1f} ms, "
-        f"DB +{done.db_new_cases:,} for {done.created:,} 201s, CPU {_cores_text(done.cpu_cores)}",
+        f"DB +{done.db_new_cases:,} for {done.created:,} 201s, CPU {_cores_text(done.cpu_cores)}"
+        + (f", busiest HTTP process {done.busiest_http:.0%}" if done.busiest_http else ""),
         flush=True,
     )
     if not done.db_consistent:
@@ -523,7 +525,7 @@ def _one_run(
             raise RuntimeError(f"the load generator failed:\n{err.read()[-3000:]}")
         out.seek(0)
         result: dict[str, Any] = json.load(out)
-    cores = meter.cores(result["started"], result["ended"])
+    cores, busiest_http = meter.cores(result["started"], result["ended"])
     cores["loadgen"] = result["client_cpu_s"] / result["wall_s"]
     # Whatever else ran on the machine meanwhile (this process, other people's jobs).
     cores["other"] = max(0.0, cores["machine"] - cores["service"] - cores["postgres"])
@@ -549,6 +551,7 @@ def _one_run(
         server_p99_ms=_percentile(server, 0.99) if server else None,
         launch_lag_p99_ms=_percentile(sorted(result["launch_lag_ms"]), 0.99),
         cpu_cores=cores,
+        busiest_http=busiest_http,
     )
 
 
@@ -620,7 +623,12 @@ class _CpuMeter:
             )
         )
 
-    def cores(self, started: float, ended: float) -> dict[str, float]:
+    def cores(self, started: float, ended: float) -> tuple[dict[str, float], float | None]:
+        """Cores used between the samples around ``started`` and ``ended``, and how the HTTP
+        processes split their share: the busiest one's part of their CPU (1/N when even, 1
+        when one took them all; None with a single HTTP process). A request costs less CPU
+        in a process kept busy than in one that waits between requests, so the split moves
+        the per-request figure."""
         self.sample()
         first = max((x for x in self.samples if x[0] <= started), default=self.samples[0])
         last = min((x for x in self.samples if x[0] >= ended), default=self.samples[-1])
@@ -632,13 +640,9 @@ class _CpuMeter:
             "postgres": postgres / per_second,
             "machine": (last[3] - first[3]) / per_second,
         }
-        # How the HTTP processes shared the requests: the busiest one's share of their CPU
-        # (1/N when even, 1 when one took them all). A request costs less CPU in a process
-        # kept busy than in one that waits between requests, so the split moves the figure.
         http = [n for pid, n in service.items() if pid != self.pid]
-        if len(http) > 1 and sum(http) > 0:
-            found[BUSIEST_HTTP] = max(http) / sum(http)
-        return found
+        busiest = max(http) / sum(http) if len(http) > 1 and sum(http) > 0 else None
+        return found, busiest
 
     def _tree_ticks(self, root: int) -> dict[int, int]:
         """CPU ticks of ``root`` and of every process under it (the HTTP worker processes)."""

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
@@ -51,8 +52,13 @@ def run(report: Report, *, quick: bool, database_url: str) -> None:
     finally:
         engine.dispose()
     seconds = 3.0 if quick else 20.0
-    worker = _peak_rss_mib(url, ["worker", "--id", "memory"], seconds, http=False)
-    api = _peak_rss_mib(url, ["serve", "--no-worker"], seconds, http=True)
+    # The two processes run side by side: each one's own peak is what is read.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        worker_peak = pool.submit(
+            _peak_rss_mib, url, ["worker", "--id", "memory"], seconds, http=False
+        )
+        api_peak = pool.submit(_peak_rss_mib, url, ["serve", "--no-worker"], seconds, http=True)
+        worker, api = worker_peak.result(), api_peak.result()
     for name, peak in (("worker", worker), ("API process (serve --no-worker)", api)):
         report.add(
             Figure(

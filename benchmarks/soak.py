@@ -3,7 +3,7 @@
 What runs, as an operator would run it: ``aftersales serve --workers 2`` (without
 its in-process deadline worker, so that every payout is made by a process that
 may be killed) and two ``aftersales worker`` processes. Every 10
-seconds (3 in the quick form, with a 3 s claim lease) one of the two workers, in turn, gets SIGKILL —
+seconds (2.2 in the quick form, with a 3 s claim lease) one of the two workers, in turn, gets SIGKILL —
 no chance to finish its transaction or give back its claims — and a new one is
 started in its place at once.
 
@@ -106,8 +106,8 @@ class Plan:
 
     @classmethod
     def of(cls, quick: bool) -> Plan:
-        if quick:  # a smoke run: three kills in 10 s
-            return cls(seconds=10.0, bulk=100, items=1_000, kill_every_s=3.0, lease_s=3.0)
+        if quick:  # a smoke run: three kills in 7 s
+            return cls(seconds=7.0, bulk=100, items=1_000, kill_every_s=2.2, lease_s=3.0)
         return cls(seconds=float(os.environ.get("AFTERSALES_SOAK_S", "120")), bulk=600, items=8_000)
 
 
