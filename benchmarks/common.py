@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import glob
+import os
 import statistics
 import subprocess
 import time
@@ -256,6 +258,41 @@ def vacuum(engine: Any, *, analyze: bool = True) -> None:
 
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE" if analyze else "VACUUM"))
+
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")  # the unit of the kernel's CPU counters in /proc
+
+
+def process_ticks(pid: int) -> int:
+    """CPU ticks (user + system) process ``pid`` has used; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def postgres_ticks() -> dict[int, int]:
+    """CPU ticks of every PostgreSQL process on this machine, by pid."""
+    found: dict[int, int] = {}
+    for comm in glob.glob("/proc/[0-9]*/comm"):
+        try:
+            if Path(comm).read_text().strip() == "postgres":
+                pid = int(comm.split("/")[2])
+                found[pid] = process_ticks(pid)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def machine_busy_ticks() -> int:
+    """CPU ticks the whole machine has spent on anything but idling and waiting for I/O."""
+    try:
+        numbers = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0
+    idle = numbers[3] + (numbers[4] if len(numbers) > 4 else 0)
+    return sum(numbers[:8]) - idle
 
 
 def peak_rss_kib(pid: int | str = "self") -> int:

@@ -51,7 +51,15 @@ from aftersales.adapters.policy_files import load_policy_book
 from aftersales.services.deadlines import claim_due, next_due
 from aftersales.services.sandboxes import list_sandboxes
 from aftersales.testing import services_on
-from benchmarks.common import Figure, Report, Spread, ensure_database, wait_for_log_line
+from benchmarks.common import (
+    TICKS_PER_S,
+    Figure,
+    Report,
+    Spread,
+    ensure_database,
+    process_ticks,
+    wait_for_log_line,
+)
 
 GROUP: Final = "deadlines"
 FLAT_LIMIT: Final = 2.0  # "flat": the largest size's wake-up within 2× of the smallest's
@@ -369,14 +377,6 @@ def _cpu_seconds(engine: Engine, workers: Sequence[subprocess.Popen[bytes]]) -> 
             .all()
         )
     return (
-        sum(_process_cpu(p.pid) for p in workers),
-        sum(_process_cpu(pid) for pid in backends),
+        sum(process_ticks(p.pid) for p in workers) / TICKS_PER_S,
+        sum(process_ticks(pid) for pid in backends) / TICKS_PER_S,
     )
-
-
-def _process_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

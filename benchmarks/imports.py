@@ -45,9 +45,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import glob
 import json
-import os
 import random
 import resource
 import subprocess
@@ -66,7 +64,16 @@ from aftersales.adapters.db import migrate
 from aftersales.adapters.db import schema as s
 from aftersales.adapters.db.engine import make_engine
 from aftersales.services.imports import BATCH_ROWS  # rows per batch and unit of work
-from benchmarks.common import Figure, Report, Spread, ensure_database, peak_rss_kib
+from benchmarks.common import (
+    TICKS_PER_S,
+    Figure,
+    Report,
+    Spread,
+    ensure_database,
+    machine_busy_ticks,
+    peak_rss_kib,
+    postgres_ticks,
+)
 
 GROUP = "imports"
 SECONDS_TARGET = 60.0
@@ -395,28 +402,16 @@ class _CpuMeter:
     """
 
     def __init__(self) -> None:
-        self.tick = 1 / os.sysconf("SC_CLK_TCK")
+        self.tick = 1 / TICKS_PER_S
         self.first: dict[int, int] = {}
         self.last: dict[int, int] = {}
         self.machine: list[int] = []
 
     def sample(self) -> None:
-        for comm in glob.glob("/proc/[0-9]*/comm"):
-            try:
-                if Path(comm).read_text().strip() != "postgres":
-                    continue
-                pid = int(comm.split("/")[2])
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, ValueError):
-                continue
-            ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        for pid, ticks in postgres_ticks().items():
             self.first.setdefault(pid, ticks)
             self.last[pid] = ticks
-        try:
-            numbers = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-            self.machine.append(sum(numbers[:8]) - numbers[3] - numbers[4])  # all but idle, iowait
-        except (OSError, ValueError, IndexError):
-            pass
+        self.machine.append(machine_busy_ticks())
 
     def postgres_s(self) -> float:
         return sum(self.last[pid] - self.first[pid] for pid in self.last) * self.tick

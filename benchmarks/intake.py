@@ -78,7 +78,17 @@ from aftersales.domain.lifecycle import Role
 from aftersales.services.accounts import create_account, create_api_token
 from aftersales.testing import services_on
 from aftersales.testing.serving import Served, clean_env, served
-from benchmarks.common import Figure, Report, Spread, ensure_database, vacuum
+from benchmarks.common import (
+    TICKS_PER_S,
+    Figure,
+    Report,
+    Spread,
+    ensure_database,
+    machine_busy_ticks,
+    postgres_ticks,
+    process_ticks,
+    vacuum,
+)
 from benchmarks.loadgen import NOT_SENT, Spec, consumer_of, is_help_item, item_id
 
 GROUP = "intake"
@@ -459,13 +469,14 @@ def _vacuum_between_runs(engine: Engine) -> Callable[[], None]:
 
 def _progress(label: str, done: Run) -> None:
     cpu = done.service_cpu_ms_per_case
+    split = "" if done.busiest_http is None else f", busiest HTTP process {done.busiest_http:.0%}"
     print(
         f"  {label} @ {done.offered:,}/s: {done.achieved:,.0f} cases/s, "
         f"p50 {done.p50_ms:,.1f} ms, p99 {done.p99_ms:,.1f} ms, errors {done.error_count:,}, "
         f"in-service p50 {done.server_p50_ms or float('nan'):,.1f} ms, "
         f"service CPU/case {cpu or float('nan'):.1f} ms, "
         f"DB +{done.db_new_cases:,} for {done.created:,} 201s, CPU {_cores_text(done.cpu_cores)}"
-        + (f", busiest HTTP process {done.busiest_http:.0%}" if done.busiest_http else ""),
+        f"{split}",
         flush=True,
     )
     if not done.db_consistent:
@@ -609,7 +620,7 @@ class _CpuMeter:
 
     def __init__(self, service_pid: int) -> None:
         self.pid = service_pid
-        self.ticks = os.sysconf("SC_CLK_TCK")
+        self.ticks = TICKS_PER_S
         self.samples: list[tuple[float, dict[int, int], dict[int, int], int]] = []
         self.sample()
 
@@ -618,8 +629,8 @@ class _CpuMeter:
             (
                 time.monotonic(),
                 self._tree_ticks(self.pid),
-                self._postgres_ticks(),
-                self._machine_busy_ticks(),
+                postgres_ticks(),
+                machine_busy_ticks(),
             )
         )
 
@@ -657,37 +668,9 @@ class _CpuMeter:
         todo = [root]
         while todo:
             pid = todo.pop()
-            found[pid] = self._process_ticks(pid)
+            found[pid] = process_ticks(pid)
             todo.extend(children.get(pid, []))
         return found
-
-    @staticmethod
-    def _process_ticks(pid: int) -> int:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0
-        return int(fields[11]) + int(fields[12])  # utime + stime
-
-    def _postgres_ticks(self) -> dict[int, int]:
-        found: dict[int, int] = {}
-        for comm in glob.glob("/proc/[0-9]*/comm"):
-            try:
-                if Path(comm).read_text().strip() == "postgres":
-                    pid = int(comm.split("/")[2])
-                    found[pid] = self._process_ticks(pid)
-            except (OSError, ValueError):
-                continue
-        return found
-
-    @staticmethod
-    def _machine_busy_ticks() -> int:
-        try:
-            numbers = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        except OSError:
-            return 0
-        idle = numbers[3] + (numbers[4] if len(numbers) > 4 else 0)
-        return sum(numbers[:8]) - idle
 
 
 # ---------------------------------------------------------------- the service
